@@ -1,0 +1,110 @@
+"""Elaboration parameters of the core, shared by the golden model and the RTL generator."""
+
+from dataclasses import dataclass
+from math import ceil, log2
+
+
+def clog2(x: int) -> int:
+    return max(0, ceil(log2(x))) if x > 1 else 0
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """What one layer looks like to the datapath: its sources, neurons and kind."""
+    n_src: int          # feed-forward sources
+    n: int              # neurons
+    recurrent: bool
+    spiking: bool       # False for the readout layer
+    weight_bits: int
+    depth: int
+    v_bits: int
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the weight memory: feed-forward sources, then recurrent sources."""
+        return self.n_src + (self.n if self.recurrent else 0)
+
+    @property
+    def acc_bits(self) -> int:
+        return self.weight_bits + 7 + clog2(self.n_rows + 1) + 1
+
+    @property
+    def delay_bits(self) -> int:
+        return max(1, clog2(self.depth))
+
+    @property
+    def index_bits(self) -> int:
+        return max(1, clog2(self.n))
+
+    @property
+    def v_min(self) -> int:
+        return -(1 << (self.v_bits - 1))
+
+    @property
+    def v_max(self) -> int:
+        return (1 << (self.v_bits - 1)) - 1
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    n_in: int
+    sizes: tuple[int, ...]
+    n_out: int
+    recurrent: tuple[bool, ...] = ()
+    weight_bits: int = 8
+    ternary: bool = False
+    depth: int = 8
+    v_bits: int = 16
+    leak_mode: str = "shift"
+
+    def __post_init__(self):
+        sizes = tuple(int(s) for s in self.sizes)
+        object.__setattr__(self, "sizes", sizes)
+        rec = tuple(bool(r) for r in self.recurrent) or (False,) * len(sizes)
+        object.__setattr__(self, "recurrent", rec)
+        self._check("n_in", self.n_in, 1, 65535)
+        self._check("n_out", self.n_out, 1, 65535)
+        if not sizes:
+            raise ValueError("CoreConfig.sizes: at least one LIF layer is required")
+        if len(sizes) > 14:
+            raise ValueError(f"CoreConfig.sizes: at most 14 LIF layers, got {len(sizes)}")
+        for i, s in enumerate(sizes):
+            self._check(f"sizes[{i}]", s, 1, 65535)
+        if len(rec) != len(sizes):
+            raise ValueError(f"CoreConfig.recurrent: {len(rec)} entries for {len(sizes)} layers")
+        self._check("weight_bits", self.weight_bits, 2, 8)
+        if self.ternary and self.weight_bits != 2:
+            raise ValueError("CoreConfig.ternary: ternary weights are stored in weight_bits=2")
+        self._check("depth", self.depth, 1, 64)
+        self._check("v_bits", self.v_bits, 8, 24)
+        if self.leak_mode not in ("shift", "mul"):
+            raise ValueError(f"CoreConfig.leak_mode: 'shift' or 'mul', got {self.leak_mode!r}")
+
+    @staticmethod
+    def _check(name, value, lo, hi):
+        if not isinstance(value, int) or not lo <= value <= hi:
+            raise ValueError(f"CoreConfig.{name}: {value!r} is not an integer in [{lo}, {hi}]")
+
+    @property
+    def n_layers(self) -> int:
+        """LIF layers plus the readout layer."""
+        return len(self.sizes) + 1
+
+    @property
+    def layers(self) -> list[LayerShape]:
+        srcs = (self.n_in,) + self.sizes
+        shapes = [LayerShape(srcs[i], n, self.recurrent[i], True, self.weight_bits, self.depth,
+                             self.v_bits) for i, n in enumerate(self.sizes)]
+        shapes.append(LayerShape(self.sizes[-1], self.n_out, False, False, self.weight_bits,
+                                 self.depth, self.v_bits))
+        return shapes
+
+    @property
+    def weight_range(self) -> tuple[int, int]:
+        if self.ternary:
+            return -1, 1
+        return -(1 << (self.weight_bits - 1)), (1 << (self.weight_bits - 1)) - 1
+
+    @property
+    def leak_range(self) -> tuple[int, int]:
+        return (0, self.v_bits - 1) if self.leak_mode == "shift" else (0, 256)
