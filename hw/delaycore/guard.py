@@ -1,0 +1,41 @@
+"""Drops malformed input events before they reach layer 1, and counts them."""
+
+from amaranth import *
+from amaranth.lib import wiring, stream
+from amaranth.lib.wiring import In, Out
+
+from .layouts import EventLayout
+
+SPIKE, RESERVED = 0, 3
+
+
+class Guard(wiring.Component):
+    """Combinational: a good event passes through, a bad one is taken at once and counted.
+
+    Counters are 32-bit and saturate.
+    """
+
+    def __init__(self, n_in: int):
+        self.n_in = n_in
+        super().__init__({
+            "i": In(stream.Signature(EventLayout)),
+            "o": Out(stream.Signature(EventLayout)),
+            "dropped_kind": Out(32),
+            "dropped_addr": Out(32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        bad_kind = self.i.payload.kind == RESERVED
+        bad_addr = (self.i.payload.kind == SPIKE) & (self.i.payload.addr >= self.n_in)
+        good = ~bad_kind & ~bad_addr
+        m.d.comb += [
+            self.o.payload.eq(self.i.payload),
+            self.o.valid.eq(self.i.valid & good),
+            self.i.ready.eq(self.o.ready | ~good),
+        ]
+        with m.If(self.i.valid & bad_kind & ~self.dropped_kind.all()):
+            m.d.sync += self.dropped_kind.eq(self.dropped_kind + 1)
+        with m.If(self.i.valid & bad_addr & ~self.dropped_addr.all()):
+            m.d.sync += self.dropped_addr.eq(self.dropped_addr + 1)
+        return m

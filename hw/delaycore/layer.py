@@ -1,0 +1,254 @@
+"""One time-multiplexed layer: LIF with per-neuron axonal delays, or the non-spiking readout.
+
+One datapath is shared by every neuron: a two-stage pipeline (issue a memory read, then compute
+and write back) that does one synaptic accumulate or one neuron update per cycle. Timing is the
+schedule of docs/core.md, section 6, which `golden_model.schedule` reproduces cycle for cycle.
+"""
+
+from amaranth import *
+from amaranth.lib import wiring, stream
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden_model.config import LayerShape
+from .layouts import EventLayout, OutputLayout, DATA_BITS
+from .neuron import NeuronUpdate
+
+SPIKE, EOT, CLEAR = 0, 1, 2
+WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM = 0, 1, 2, 3, 4, 5
+# Stage-1 operations.
+NONE, ACC, UPD, TOKEN = 0, 1, 2, 3
+# Issue states.
+IDLE, SWEEP, REC, UPDATE, MARK, DRAIN = range(6)
+
+
+class Layer(wiring.Component):
+    """Ports `wr_*` (parameter load) and `rb_*` (readback) may only be used while `idle`."""
+
+    def __init__(self, shape: LayerShape, leak_mode: str = "shift"):
+        self.shape = shape
+        self.leak_mode = leak_mode
+        out = EventLayout if shape.spiking else OutputLayout(shape.v_bits)
+        super().__init__({
+            "i": In(stream.Signature(EventLayout)),
+            "o": Out(stream.Signature(out)),
+            "wr_en": In(1), "wr_space": In(3), "wr_addr": In(20), "wr_data": In(DATA_BITS),
+            "wr_dropped": Out(1),
+            "rb_en": In(1), "rb_space": In(3), "rb_addr": In(20), "rb_data": Out(DATA_BITS),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        s = self.shape
+        n = s.n
+
+        # Memories: one read and one write port each (simple dual-port block RAM).
+        m.submodules.weight = weight = Memory(shape=signed(s.weight_bits), depth=s.n_rows * n, init=[])
+        m.submodules.membrane = membrane = Memory(shape=signed(s.v_bits), depth=n, init=[])
+        m.submodules.accum = accum = Memory(shape=signed(s.acc_bits), depth=n, init=[])
+        w_wr, w_rd = weight.write_port(), weight.read_port()
+        v_wr = membrane.write_port()
+        v_rd = membrane.read_port(transparent_for=(v_wr,))
+        a_wr = accum.write_port()
+        a_rd = accum.read_port(transparent_for=(a_wr,))
+        if s.spiking:
+            m.submodules.history = history = Memory(shape=s.depth, depth=n, init=[])
+            m.submodules.delay = delay = Memory(shape=s.delay_bits, depth=n, init=[])
+            h_wr = history.write_port()
+            h_rd = history.read_port(transparent_for=(h_wr,))
+            d_wr, d_rd = delay.write_port(), delay.read_port()
+        if s.recurrent:
+            m.submodules.rec_queue = rec_queue = Memory(shape=s.index_bits, depth=n, init=[])
+            q_wr, q_rd = rec_queue.write_port(), rec_queue.read_port()
+
+        # Run-time registers.
+        threshold = Signal(s.v_bits - 1, init=1)
+        leak = Signal(5 if self.leak_mode == "shift" else 9)
+        weight_shift = Signal(3)
+        reset_mode = Signal(1)
+
+        m.submodules.neuron = neuron = NeuronUpdate(s, self.leak_mode)
+
+        state = Signal(range(6))
+        j = Signal(range(n + 1))
+        row_base = Signal(range(s.n_rows * n + 1))
+        clear_mode = Signal()
+        marker = Signal(2)
+        rcount = Signal(range(n + 1))
+        rrow = Signal(range(n + 1))
+        wptr = Signal(range(n + 1))
+        s1_op = Signal(2)
+        s1_j = Signal(range(n))
+        next_op = Signal(2)
+        next_j = Signal(range(n))
+
+        # Stage 1: what it emits, and whether the stream stalls it.
+        y = C(1, 1) if not s.spiking else neuron.y
+        s1_emit = ((s1_op == UPD) & ~clear_mode & y) | (s1_op == TOKEN)
+        stall = s1_emit & ~self.o.ready
+        m.d.comb += [
+            self.o.valid.eq(s1_emit),
+            self.o.payload.kind.eq(Mux(s1_op == TOKEN, marker, SPIKE)),
+            self.o.payload.addr.eq(s1_j),
+        ]
+        if not s.spiking:
+            m.d.comb += self.o.payload.value.eq(neuron.v_new)
+
+        reads = [w_rd, v_rd, a_rd] + ([h_rd, d_rd] if s.spiking else [])
+        m.d.comb += [p.en.eq(~stall) for p in reads]
+        with m.If(~stall):
+            m.d.sync += [s1_op.eq(next_op), s1_j.eq(next_j)]
+
+        # Stage 0: issue.
+        m.d.comb += [
+            self.i.ready.eq(state == IDLE),
+            self.idle.eq((state == IDLE) & (s1_op == NONE)),
+        ]
+        accept = self.i.valid & self.i.ready
+
+        def issue_acc(row_addr, jj):
+            m.d.comb += [w_rd.addr.eq(row_addr + jj), a_rd.addr.eq(jj), next_op.eq(ACC), next_j.eq(jj)]
+
+        def issue_upd(jj):
+            m.d.comb += [v_rd.addr.eq(jj), a_rd.addr.eq(jj), next_op.eq(UPD), next_j.eq(jj)]
+            if s.spiking:
+                m.d.comb += [h_rd.addr.eq(jj), d_rd.addr.eq(jj)]
+
+        with m.Switch(state):
+            with m.Case(IDLE):
+                with m.If(accept):
+                    kind = self.i.payload.kind
+                    with m.If(kind == SPIKE):
+                        base = self.i.payload.addr * n
+                        issue_acc(base, 0)
+                        m.d.sync += row_base.eq(base)
+                        if n > 1:
+                            m.d.sync += [state.eq(SWEEP), j.eq(1)]
+                    with m.Elif((kind == EOT) | (kind == CLEAR)):
+                        m.d.sync += [marker.eq(kind), clear_mode.eq(kind == CLEAR), j.eq(0),
+                                     state.eq(UPDATE)]
+                        if s.recurrent:
+                            m.d.sync += [rcount.eq(wptr), rrow.eq(0)]
+                            with m.If((kind == EOT) & (wptr != 0)):
+                                m.d.sync += state.eq(REC)
+            with m.Case(SWEEP):
+                issue_acc(row_base, j)
+                m.d.sync += j.eq(j + 1)
+                with m.If(j == n - 1):
+                    m.d.sync += state.eq(IDLE)
+            if s.recurrent:
+                with m.Case(REC):
+                    base = Mux(j == 0, (s.n_src + q_rd.data) * n, row_base)
+                    issue_acc(base, j)
+                    m.d.comb += q_rd.addr.eq(rrow + 1)
+                    m.d.sync += [row_base.eq(base), j.eq(j + 1)]
+                    with m.If(j == n - 1):
+                        m.d.sync += [j.eq(0), rrow.eq(rrow + 1)]
+                        with m.If(rrow + 1 == rcount):
+                            m.d.sync += state.eq(UPDATE)
+            with m.Case(UPDATE):
+                with m.If(~stall):
+                    issue_upd(j)
+                    m.d.sync += j.eq(j + 1)
+                    if s.recurrent:
+                        with m.If(j == 0):
+                            m.d.sync += wptr.eq(0)
+                    with m.If(j == n - 1):
+                        m.d.sync += state.eq(MARK)
+            with m.Case(MARK):
+                with m.If(~stall):
+                    m.d.comb += next_op.eq(TOKEN)
+                    m.d.sync += state.eq(DRAIN)
+            with m.Case(DRAIN):
+                with m.If((s1_op == TOKEN) & self.o.ready):
+                    m.d.sync += state.eq(IDLE)
+
+        # Stage 1: compute and write back.
+        m.d.comb += [
+            neuron.v.eq(v_rd.data), neuron.acc.eq(a_rd.data),
+            neuron.threshold.eq(threshold), neuron.leak.eq(leak), neuron.reset_mode.eq(reset_mode),
+        ]
+        if s.spiking:
+            m.d.comb += [neuron.hist.eq(h_rd.data), neuron.delay.eq(d_rd.data)]
+        with m.If((s1_op == ACC)):
+            m.d.comb += [a_wr.addr.eq(s1_j), a_wr.en.eq(1),
+                         a_wr.data.eq(a_rd.data + (w_rd.data << weight_shift))]
+        with m.Elif((s1_op == UPD) & ~stall):
+            m.d.comb += [a_wr.addr.eq(s1_j), a_wr.en.eq(1), a_wr.data.eq(0),
+                         v_wr.addr.eq(s1_j), v_wr.en.eq(1),
+                         v_wr.data.eq(Mux(clear_mode, 0, neuron.v_new))]
+            if s.spiking:
+                m.d.comb += [h_wr.addr.eq(s1_j), h_wr.en.eq(1),
+                             h_wr.data.eq(Mux(clear_mode, 0, neuron.hist_new))]
+            if s.recurrent:
+                with m.If(clear_mode):
+                    m.d.sync += wptr.eq(0)
+                with m.Elif(y):
+                    m.d.comb += [q_wr.addr.eq(wptr), q_wr.data.eq(s1_j), q_wr.en.eq(1)]
+                    m.d.sync += wptr.eq(wptr + 1)
+
+        # Parameter load (only while idle; the network guarantees it).
+        sizes = {WEIGHT: s.n_rows * n, MEMBRANE: n, REGISTER: 4}
+        if s.spiking:
+            sizes.update({DELAY: n, HISTORY: n})
+        wr_ok = Signal()
+        with m.Switch(self.wr_space):
+            for space, size in sizes.items():
+                with m.Case(space):
+                    m.d.comb += wr_ok.eq(self.wr_addr < size)
+        m.d.comb += self.wr_dropped.eq(self.wr_en & ~wr_ok)
+        with m.If(self.wr_en & wr_ok):
+            with m.Switch(self.wr_space):
+                with m.Case(WEIGHT):
+                    m.d.comb += [w_wr.addr.eq(self.wr_addr), w_wr.data.eq(self.wr_data), w_wr.en.eq(1)]
+                with m.Case(MEMBRANE):
+                    m.d.comb += [v_wr.addr.eq(self.wr_addr), v_wr.data.eq(self.wr_data), v_wr.en.eq(1)]
+                with m.Case(REGISTER):
+                    with m.Switch(self.wr_addr[:2]):
+                        with m.Case(0):
+                            m.d.sync += threshold.eq(self.wr_data)
+                        with m.Case(1):
+                            m.d.sync += leak.eq(self.wr_data)
+                        with m.Case(2):
+                            m.d.sync += weight_shift.eq(self.wr_data)
+                        with m.Case(3):
+                            m.d.sync += reset_mode.eq(self.wr_data)
+                if s.spiking:
+                    with m.Case(DELAY):
+                        m.d.comb += [d_wr.addr.eq(self.wr_addr), d_wr.data.eq(self.wr_data),
+                                     d_wr.en.eq(1)]
+                    with m.Case(HISTORY):
+                        m.d.comb += [h_wr.addr.eq(self.wr_addr), h_wr.data.eq(self.wr_data),
+                                     h_wr.en.eq(1)]
+
+        # Readback: address the read ports now, return the word in the next cycle.
+        rb_sizes = {**sizes, ACCUM: n}
+        rb_ok = Signal()
+        with m.Switch(self.rb_space):
+            for space, size in rb_sizes.items():
+                with m.Case(space):
+                    m.d.comb += rb_ok.eq(self.rb_addr < size)
+        rb_space_q = Signal(3)
+        rb_addr_q = Signal(2)
+        rb_ok_q = Signal()
+        with m.If(self.rb_en):
+            m.d.sync += [rb_space_q.eq(self.rb_space), rb_addr_q.eq(self.rb_addr), rb_ok_q.eq(rb_ok)]
+            m.d.comb += [p.addr.eq(self.rb_addr) for p in reads]
+        regs = Array([threshold, leak, weight_shift, reset_mode])
+        with m.If(rb_ok_q):
+            with m.Switch(rb_space_q):
+                with m.Case(WEIGHT):
+                    m.d.comb += self.rb_data.eq(w_rd.data)
+                with m.Case(MEMBRANE):
+                    m.d.comb += self.rb_data.eq(v_rd.data)
+                with m.Case(ACCUM):
+                    m.d.comb += self.rb_data.eq(a_rd.data)
+                with m.Case(REGISTER):
+                    m.d.comb += self.rb_data.eq(regs[rb_addr_q])
+                if s.spiking:
+                    with m.Case(DELAY):
+                        m.d.comb += self.rb_data.eq(d_rd.data)
+                    with m.Case(HISTORY):
+                        m.d.comb += self.rb_data.eq(h_rd.data)
+        return m
