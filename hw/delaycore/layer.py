@@ -90,10 +90,10 @@ class Layer(wiring.Component):
         m.d.comb += [
             self.o.valid.eq(s1_emit),
             self.o.payload.kind.eq(Mux(s1_op == TOKEN, marker, SPIKE)),
-            self.o.payload.addr.eq(s1_j),
+            self.o.payload.addr.eq(Mux(s1_op == TOKEN, 0, s1_j)),
         ]
         if not s.spiking:
-            m.d.comb += self.o.payload.value.eq(neuron.v_new)
+            m.d.comb += self.o.payload.value.eq(Mux(s1_op == TOKEN, 0, neuron.v_new))
 
         reads = [w_rd, v_rd, a_rd] + ([h_rd, d_rd] if s.spiking else [])
         m.d.comb += [p.en.eq(~stall) for p in reads]
