@@ -1,0 +1,1 @@
+"""Verilator regression of the core against the golden model."""

