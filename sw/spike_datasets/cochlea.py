@@ -38,7 +38,7 @@ class CochleaConfig:
     sample_rate: int = 8000
     dt: float = 0.01
     n_steps: int = 100
-    dynamic_range_db: float = 40.0
+    dynamic_range_db: float = 30.0
     max_rate: float = 1.0
     ir_floor_db: float = 80.0
 
@@ -146,7 +146,8 @@ def frame_envelopes(
         n_fft = int(size)
         response = frequency_response(config, n_fft)[None]  # [1, C, F]
         group = order[sizes == size]
-        per_batch = max(1, batch_bytes // (config.n_channels * n_fft * 8))
+        per_batch = min(len(group), max(1, batch_bytes // (config.n_channels * n_fft * 8)))
+        spectrum = np.empty((per_batch, config.n_channels, n_fft // 2 + 1), dtype=np.complex64)
         n_keep = min(n_fft, n_out) // hop
         for start in range(0, len(group), per_batch):
             idx = group[start:start + per_batch]
@@ -154,9 +155,9 @@ def frame_envelopes(
             for row, i in enumerate(idx):
                 sig = _as_float(waveforms[i], n_out)
                 x[row, :sig.size] = sig
-            spectrum = scipy.fft.rfft(x, axis=-1, workers=workers)[:, None, :] * response
-            y = scipy.fft.irfft(spectrum, n=n_fft, axis=-1, workers=workers, overwrite_x=True)
-            del spectrum
+            filtered = np.multiply(scipy.fft.rfft(x, axis=-1, workers=workers)[:, None, :], response,
+                                   out=spectrum[: len(idx)])
+            y = scipy.fft.irfft(filtered, n=n_fft, axis=-1, workers=workers)
             np.maximum(y, 0, out=y)  # half-wave rectification
             frames = y[..., : n_keep * hop].reshape(len(idx), config.n_channels, n_keep, hop).mean(-1)
             env = np.zeros((len(idx), config.n_steps, config.n_channels), dtype=np.float32)
@@ -184,15 +185,25 @@ def normalised_level(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
     return np.where(np.isfinite(peak), scaled, 0.0)  # a silent recording gives no spikes
 
 
+def initial_charge(n_channels: int) -> np.ndarray:
+    """Start charge of each IF neuron: the golden-ratio sequence frac(0.5 + c * 0.618...).
+
+    Evenly spread, deterministic phases keep neighbouring channels with the same drive from firing
+    in lock-step (which would paint vertical stripes instead of a spectrogram).
+    """
+    return np.mod(0.5 + np.arange(n_channels) * (np.sqrt(5) - 1) / 2, 1.0)
+
+
 def encode(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
     """Integrate-and-fire with reset by subtraction, in closed form along time (axis 1).
 
-    The neuron starts half charged and adds `max_rate * level` per step; it fires whenever the
-    running sum crosses an integer, i.e. spikes = diff(floor(0.5 + cumsum(drive))).
+    Each neuron starts at `initial_charge` and adds `max_rate * level` per step; it fires whenever
+    its charge crosses an integer, i.e. spikes = diff(floor(v0 + cumsum(drive))).
     """
     drive = normalised_level(envelope, config) * config.max_rate
-    counts = np.floor(0.5 + np.cumsum(drive, axis=1))
-    return np.diff(counts, axis=1, prepend=0.0).astype(np.uint8)
+    v0 = initial_charge(drive.shape[-1])
+    counts = np.floor(v0 + np.cumsum(drive, axis=1))
+    return np.diff(counts, axis=1, prepend=0.0).astype(np.uint8)  # v0 < 1: no spike before step 0
 
 
 def cochlea_spikes(waveforms: Sequence[np.ndarray], config: CochleaConfig, **kwargs) -> np.ndarray:

@@ -40,7 +40,7 @@ def lag_patterns(n_classes: int, n_channels: int, lags: tuple[int, ...], pattern
     return np.array(list(patterns), dtype=np.int64)
 
 
-def delay_task(
+def make_delay_task(
     n_samples: int = 1000,
     n_classes: int = 4,
     n_channels: int = 4,

@@ -138,6 +138,7 @@ def save_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
             np.savez_compressed(f, checksum=np.array(_checksum(arrays)), **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a cache may be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -210,7 +211,7 @@ def encode_recordings(recordings: Sequence[Recording], config: CochleaConfig | N
     )
 
 
-def fsdd(split: str = "train", protocol: str = "official", test_speaker: str | None = None,
+def load_fsdd(split: str = "train", protocol: str = "official", test_speaker: str | None = None,
          config: CochleaConfig | None = None, root: str | Path | None = None,
          cache: bool = True, progress: bool = True) -> SpikeDataset:
     """One split of spiking FSDD (see `split_indices`); labels are the digits 0-9.

@@ -12,7 +12,7 @@ import numpy as np
 from .base import SpikeDataset
 
 
-def sequence_detection(
+def make_sequence_detection(
     n_samples: int = 1000,
     n_steps: int = 32,
     lag: int = 10,

@@ -109,6 +109,8 @@ def load_hdf5(
     merged = np.bincount(sample[inside], minlength=n) - spikes.sum(axis=(1, 2), dtype=np.int64)
 
     n_classes = n_classes if n_classes is not None else int(labels.max(initial=-1)) + 1
+    if labels.size and labels.max() >= n_classes:
+        raise CorruptDataError(path, f"label {int(labels.max())} out of range for n_classes={n_classes}")
     class_names = None
     if keys is not None and len(keys) == n_classes:
         class_names = tuple(k.decode() if isinstance(k, bytes) else str(k) for k in keys)

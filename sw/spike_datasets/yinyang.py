@@ -57,7 +57,7 @@ def spike_steps(values: np.ndarray, n_steps: int) -> np.ndarray:
     return np.floor(np.asarray(values) * (n_steps - 1) + 0.5).astype(np.int64)
 
 
-def yinyang(split: str = "train", n_steps: int = 32, bias: bool = True,
+def load_yinyang(split: str = "train", n_steps: int = 32, bias: bool = True,
             root: str | Path | None = None) -> SpikeDataset:
     """One published split: 4 channels (x, y, 1-x, 1-y) plus channel 4 = bias if `bias`."""
     if n_steps < 2:
