@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 PYTEST  := .venv/bin/pytest
 
-.PHONY: install test sim bench bitstream train clean
+.PHONY: install test sim bench clean
 
 install: .venv/.installed
 

@@ -6,29 +6,34 @@ from amaranth.lib.wiring import In, Out
 
 from .layouts import EventLayout
 
-SPIKE, RESERVED = 0, 3
+SPIKE, EOT, CLEAR, RESERVED = 0, 1, 2, 3
 
 
 class Guard(wiring.Component):
     """Combinational: a good event passes through, a bad one is taken at once and counted.
 
+    A spike beyond `max_events` in one timestep is dropped too: it bounds the accumulator width.
     Counters are 32-bit and saturate.
     """
 
-    def __init__(self, n_in: int):
+    def __init__(self, n_in: int, max_events: int = 65535):
         self.n_in = n_in
+        self.max_events = max_events
         super().__init__({
             "i": In(stream.Signature(EventLayout)),
             "o": Out(stream.Signature(EventLayout)),
             "dropped_kind": Out(32),
             "dropped_addr": Out(32),
+            "dropped_excess": Out(32),
         })
 
     def elaborate(self, platform):
         m = Module()
         bad_kind = self.i.payload.kind == RESERVED
         bad_addr = (self.i.payload.kind == SPIKE) & (self.i.payload.addr >= self.n_in)
-        good = ~bad_kind & ~bad_addr
+        events = Signal(range(self.max_events + 1))
+        excess = (self.i.payload.kind == SPIKE) & ~bad_addr & (events == self.max_events)
+        good = ~bad_kind & ~bad_addr & ~excess
         m.d.comb += [
             self.o.payload.eq(self.i.payload),
             self.o.valid.eq(self.i.valid & good),
@@ -38,4 +43,11 @@ class Guard(wiring.Component):
             m.d.sync += self.dropped_kind.eq(self.dropped_kind + 1)
         with m.If(self.i.valid & bad_addr & ~self.dropped_addr.all()):
             m.d.sync += self.dropped_addr.eq(self.dropped_addr + 1)
+        with m.If(self.i.valid & excess & ~self.dropped_excess.all()):
+            m.d.sync += self.dropped_excess.eq(self.dropped_excess + 1)
+        with m.If(self.o.valid & self.o.ready):
+            with m.If(self.o.payload.kind == SPIKE):
+                m.d.sync += events.eq(events + 1)
+            with m.Else():
+                m.d.sync += events.eq(0)
         return m

@@ -30,7 +30,7 @@ class Network(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        m.submodules.guard = guard = Guard(cfg.n_in)
+        m.submodules.guard = guard = Guard(cfg.n_in, cfg.max_events)
         layers = []
         for k, shape in enumerate(cfg.layers):
             layer = Layer(shape, cfg.leak_mode)
@@ -67,7 +67,8 @@ class Network(wiring.Component):
         resp_data = Signal(DATA_BITS)
         pending = Signal()
         pending_layer = Signal(4)
-        status = Array([guard.dropped_kind, guard.dropped_addr, dropped_writes, steps])
+        status = Array([guard.dropped_kind, guard.dropped_addr, dropped_writes, steps,
+                        guard.dropped_excess])
         m.d.comb += [self.rb_resp.valid.eq(resp_valid), self.rb_resp.payload.eq(resp_data)]
         with m.If(self.rb_resp.valid & self.rb_resp.ready):
             m.d.sync += resp_valid.eq(0)
@@ -80,7 +81,7 @@ class Network(wiring.Component):
         with m.If(take):
             with m.If(is_status):
                 m.d.sync += [resp_valid.eq(1),
-                             resp_data.eq(Mux(rq.addr < 4, status[rq.addr[:2]], 0))]
+                             resp_data.eq(Mux(rq.addr < 5, status[rq.addr[:3]], 0))]
             with m.Elif(rq.layer < nl):
                 m.d.sync += [pending.eq(1), pending_layer.eq(rq.layer)]
             with m.Else():

@@ -18,6 +18,7 @@ class LayerShape:
     weight_bits: int
     depth: int
     v_bits: int
+    max_src_events: int = 0   # most events one step can deliver (0: one per weight row)
 
     @property
     def n_rows(self) -> int:
@@ -26,7 +27,8 @@ class LayerShape:
 
     @property
     def acc_bits(self) -> int:
-        return self.weight_bits + 7 + clog2(self.n_rows + 1) + 1
+        events = self.max_src_events or self.n_rows
+        return self.weight_bits + 7 + clog2(events + 1) + 1
 
     @property
     def delay_bits(self) -> int:
@@ -56,9 +58,10 @@ class CoreConfig:
     depth: int = 8
     v_bits: int = 16
     leak_mode: str = "shift"
+    max_events: int = 4095
 
     def __post_init__(self):
-        sizes = tuple(int(s) for s in self.sizes)
+        sizes = tuple(self.sizes)
         object.__setattr__(self, "sizes", sizes)
         rec = tuple(bool(r) for r in self.recurrent) or (False,) * len(sizes)
         object.__setattr__(self, "recurrent", rec)
@@ -77,12 +80,13 @@ class CoreConfig:
             raise ValueError("CoreConfig.ternary: ternary weights are stored in weight_bits=2")
         self._check("depth", self.depth, 1, 64)
         self._check("v_bits", self.v_bits, 8, 24)
+        self._check("max_events", self.max_events, 1, 65535)
         if self.leak_mode not in ("shift", "mul"):
             raise ValueError(f"CoreConfig.leak_mode: 'shift' or 'mul', got {self.leak_mode!r}")
 
     @staticmethod
     def _check(name, value, lo, hi):
-        if not isinstance(value, int) or not lo <= value <= hi:
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
             raise ValueError(f"CoreConfig.{name}: {value!r} is not an integer in [{lo}, {hi}]")
 
     @property
@@ -95,6 +99,10 @@ class CoreConfig:
         srcs = (self.n_in,) + self.sizes
         shapes = [LayerShape(srcs[i], n, self.recurrent[i], True, self.weight_bits, self.depth,
                              self.v_bits) for i, n in enumerate(self.sizes)]
+        # Layer 1 can receive up to max_events input events per step (repeats allowed).
+        rec0 = self.sizes[0] if self.recurrent[0] else 0
+        shapes[0] = LayerShape(self.n_in, self.sizes[0], self.recurrent[0], True, self.weight_bits,
+                               self.depth, self.v_bits, self.max_events + rec0)
         shapes.append(LayerShape(self.sizes[-1], self.n_out, False, False, self.weight_bits,
                                  self.depth, self.v_bits))
         return shapes

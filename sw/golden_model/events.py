@@ -16,26 +16,40 @@ def decode_event(word: int) -> tuple[int, int]:
     return word & 3, (word >> 2) & 0xFFFF
 
 
-def classify(words: torch.Tensor, n_in: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Split event words into kind, addr and the guard's verdict (0 ok, 1 bad kind, 2 bad addr)."""
-    words = torch.as_tensor(words, dtype=torch.int64)
+OK, BAD_KIND, BAD_ADDR, EXCESS = 0, 1, 2, 3
+
+
+def classify(words, n_in: int, max_events: int = 65535):
+    """Split event words into kind, addr and the guard's verdict: OK, BAD_KIND, BAD_ADDR, or
+    EXCESS (a good spike beyond max_events in its timestep)."""
+    words = torch.as_tensor(words, dtype=torch.int64).reshape(-1)
     kind, addr = words & 3, (words >> 2) & 0xFFFF
     verdict = torch.zeros_like(words)
-    verdict[kind == RESERVED] = 1
-    verdict[(kind == SPIKE) & (addr >= n_in)] = 2
+    verdict[kind == RESERVED] = BAD_KIND
+    verdict[(kind == SPIKE) & (addr >= n_in)] = BAD_ADDR
+    good_spike = (verdict == OK) & (kind == SPIKE)
+    count = torch.cumsum(good_spike.to(torch.int64), 0)
+    # count of good spikes at the last marker before each position: forward-fill marker values
+    is_marker = (kind == EOT) | (kind == CLEAR)
+    idx = torch.arange(len(words))
+    last_marker = torch.cummax(torch.where(is_marker, idx, -1), 0).values if len(words) else idx
+    base = torch.where(last_marker >= 0, count[last_marker.clamp(min=0)], 0)
+    verdict[good_spike & (count - base > max_events)] = EXCESS
     return kind, addr, verdict
 
 
-def check_events(words, n_in: int) -> None:
+def check_events(words, n_in: int, max_events: int = 65535) -> None:
     """Raise ValueError naming the first event the hardware guard would drop."""
     words = torch.as_tensor(words, dtype=torch.int64)
     if words.numel() and ((words < 0) | (words >= (1 << EVENT_BITS))).any():
         i = int(torch.nonzero((words < 0) | (words >= (1 << EVENT_BITS)))[0])
         raise ValueError(f"event {i}: word {int(words[i]):#x} does not fit {EVENT_BITS} bits")
-    kind, addr, verdict = classify(words, n_in)
+    kind, addr, verdict = classify(words, n_in, max_events)
     bad = torch.nonzero(verdict)
     if len(bad):
         i = int(bad[0])
         if verdict[i] == 1:
             raise ValueError(f"event {i}: malformed (reserved kind 3, word {int(words[i]):#x})")
-        raise ValueError(f"event {i}: SPIKE addr {int(addr[i])} out of range [0, {n_in - 1}]")
+        if verdict[i] == BAD_ADDR:
+            raise ValueError(f"event {i}: SPIKE addr {int(addr[i])} out of range [0, {n_in - 1}]")
+        raise ValueError(f"event {i}: more than {max_events} SPIKE events in one timestep")

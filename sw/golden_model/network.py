@@ -90,6 +90,11 @@ class GoldenNetwork:
             raise ValueError(f"input: expected [batch, steps, {self.config.n_in}], got {tuple(x.shape)}")
         if x.dtype.is_floating_point or (x < 0).any():
             raise ValueError("input: expected non-negative integer spike counts")
+        per_step = x.sum(-1)
+        if (per_step > self.config.max_events).any():
+            b, t = (int(i) for i in torch.nonzero(per_step > self.config.max_events)[0])
+            raise ValueError(f"input: sample {b} step {t} has {int(per_step[b, t])} spikes, "
+                             f"more than max_events={self.config.max_events}")
         state = state or self.init_state(x.shape[0])
         outs, spikes = [], [[] for _ in self.config.sizes]
         for t in range(x.shape[1]):
@@ -103,9 +108,10 @@ class GoldenNetwork:
 
     def run_stream(self, words) -> "StreamResult":
         """Interpret one input event stream as the hardware does (guard, markers, clears)."""
-        kind, addr, verdict = classify(words, self.config.n_in)
+        kind, addr, verdict = classify(words, self.config.n_in, self.config.max_events)
         res = StreamResult(dropped_kind=int((verdict == 1).sum()),
-                           dropped_addr=int((verdict == 2).sum()))
+                           dropped_addr=int((verdict == 2).sum()),
+                           dropped_excess=int((verdict == 3).sum()))
         state = self.init_state(1)
         good = verdict == 0
         kind, addr = kind[good], addr[good]
@@ -146,4 +152,5 @@ class StreamResult:
     trailing: list[int] = field(default_factory=list)  # spikes after the last marker
     dropped_kind: int = 0
     dropped_addr: int = 0
+    dropped_excess: int = 0
     final_state: NetworkState | None = None

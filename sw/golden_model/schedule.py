@@ -30,7 +30,7 @@ def schedule(config: CoreConfig, words, result: StreamResult) -> Schedule:
     shapes = config.layers
     sizes = [s.n for s in shapes]
     last = len(shapes) - 1
-    _, _, verdict = classify(words, config.n_in)
+    _, _, verdict = classify(words, config.n_in, config.max_events)
     verdict = verdict.tolist()
     kinds = [w & 3 for w in (int(x) for x in words)]
     ready = [0] * len(shapes)       # cycle from which each layer accepts its next input item

@@ -11,14 +11,15 @@ Why each stage:
   so the spike rate follows the envelope and onsets produce a spike within one step.
 
 The filtering is an exact FFT convolution with each filter's frequency response (the transform
-is long enough for the impulse response to decay by `ir_floor_db`), done for a batch of files and
-all channels at once; there is no loop over channels or time steps.
+is long enough for the impulse response to decay by `ir_floor_db`): one numpy/scipy call covers a
+batch of files times a cache-sized block of channels, and the blocks are shared among threads;
+there is no loop over single channels, samples or time steps.
 """
 
 from __future__ import annotations
 
-import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Iterator, Sequence
 
@@ -128,42 +129,49 @@ def _as_float(wave: np.ndarray, n: int) -> np.ndarray:
 
 def frame_envelopes(
     waveforms: Sequence[np.ndarray], config: CochleaConfig, progress: bool = False,
-    workers: int | None = None, batch_bytes: int = 256 << 20,
+    workers: int | None = None, files_per_batch: int = 8, block_bytes: int = 2 << 20,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield `(indices, envelope [B, T, C] float32)`: frame mean of the rectified filter outputs.
 
     Files are processed shortest first, batched by FFT size, so short recordings cost little.
     Audio after `config.n_samples` is cropped (it cannot affect the kept outputs: the filters are
     causal); shorter recordings are zero-padded, so their last steps hold only the filter ring-down.
+    Each batch is filtered in blocks of channels sized to stay in cache (`block_bytes`), which
+    `workers` threads share; within a block everything is one vectorised numpy/scipy call.
     """
     workers = workers or os.cpu_count() or 1
-    hop, n_out, tail = config.hop, config.n_samples, impulse_tail(config)
+    hop, n_out, n_ch, tail = config.hop, config.n_samples, config.n_channels, impulse_tail(config)
     lengths = np.array([min(len(w), n_out) for w in waveforms], dtype=np.int64)
     order = np.argsort(lengths, kind="stable")
     sizes = np.array([_fft_size(int(n) + tail) for n in lengths[order]], dtype=np.int64)
     bar = tqdm(total=len(order), unit="wav", desc="cochlea", disable=not progress)
-    for size in np.unique(sizes):
-        n_fft = int(size)
-        response = frequency_response(config, n_fft)[None]  # [1, C, F]
-        group = order[sizes == size]
-        per_batch = min(len(group), max(1, batch_bytes // (config.n_channels * n_fft * 8)))
-        spectrum = np.empty((per_batch, config.n_channels, n_fft // 2 + 1), dtype=np.complex64)
-        n_keep = min(n_fft, n_out) // hop
-        for start in range(0, len(group), per_batch):
-            idx = group[start:start + per_batch]
-            x = np.zeros((len(idx), n_fft), dtype=np.float32)
-            for row, i in enumerate(idx):
-                sig = _as_float(waveforms[i], n_out)
-                x[row, :sig.size] = sig
-            filtered = np.multiply(scipy.fft.rfft(x, axis=-1, workers=workers)[:, None, :], response,
-                                   out=spectrum[: len(idx)])
-            y = scipy.fft.irfft(filtered, n=n_fft, axis=-1, workers=workers)
-            np.maximum(y, 0, out=y)  # half-wave rectification
-            frames = y[..., : n_keep * hop].reshape(len(idx), config.n_channels, n_keep, hop).mean(-1)
-            env = np.zeros((len(idx), config.n_steps, config.n_channels), dtype=np.float32)
-            env[:, :n_keep] = frames.transpose(0, 2, 1)
-            bar.update(len(idx))
-            yield idx, env
+    with ThreadPoolExecutor(workers) as pool:
+        for size in np.unique(sizes):
+            n_fft = int(size)
+            response = frequency_response(config, n_fft)  # [C, F]
+            n_keep = min(n_fft, n_out) // hop
+            group = order[sizes == size]
+            for start in range(0, len(group), files_per_batch):
+                idx = group[start:start + files_per_batch]
+                x = np.zeros((len(idx), n_fft), dtype=np.float32)
+                for row, i in enumerate(idx):
+                    sig = _as_float(waveforms[i], n_out)
+                    x[row, :sig.size] = sig
+                spectrum = scipy.fft.rfft(x, axis=-1)[:, None, :]  # [B, 1, F]
+                frames = np.empty((len(idx), n_ch, n_keep), dtype=np.float32)
+                block = max(1, block_bytes // (len(idx) * n_fft * 4))
+
+                def filter_block(lo: int) -> None:
+                    hi = min(n_ch, lo + block)
+                    y = scipy.fft.irfft(spectrum * response[lo:hi], n=n_fft, axis=-1)
+                    np.maximum(y, 0, out=y)  # half-wave rectification
+                    frames[:, lo:hi] = y[..., : n_keep * hop].reshape(len(idx), hi - lo, n_keep, hop).mean(-1)
+
+                list(pool.map(filter_block, range(0, n_ch, block)))
+                env = np.zeros((len(idx), config.n_steps, n_ch), dtype=np.float32)
+                env[:, :n_keep] = frames.transpose(0, 2, 1)
+                bar.update(len(idx))
+                yield idx, env
     bar.close()
 
 

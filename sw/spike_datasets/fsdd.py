@@ -62,20 +62,20 @@ def read_wav(path: str | Path, sample_rate: int = 8000) -> np.ndarray:
     path = Path(path)
     expected = f"{sample_rate} Hz {WAV_FORMAT}"
     if not path.is_file():
-        raise MissingDataError(path, f"missing recording; expected a {expected}")
+        raise MissingDataError(path, f"missing recording; expected {expected}")
     try:
         with wave.open(str(path), "rb") as wav:
             channels, width, rate, n = wav.getnchannels(), wav.getsampwidth(), wav.getframerate(), wav.getnframes()
             data = wav.readframes(n)
     except (wave.Error, EOFError, OSError) as err:
-        raise CorruptDataError(path, f"not a readable WAV file ({err}); expected a {expected}") from err
+        raise CorruptDataError(path, f"not a readable WAV file ({err or type(err).__name__}); expected {expected}") from err
     if (channels, width, rate) != (1, 2, sample_rate):
-        raise CorruptDataError(path, f"expected a {expected}, got {rate} Hz, {channels} channel(s), "
+        raise CorruptDataError(path, f"expected {expected}, got {rate} Hz, {channels} channel(s), "
                                      f"{8 * width}-bit")
     if len(data) != 2 * n:
         raise CorruptDataError(path, f"truncated WAV: header announces {n} samples, data holds {len(data) // 2}")
     if n == 0:
-        raise CorruptDataError(path, f"WAV holds no samples; expected a {expected}")
+        raise CorruptDataError(path, f"WAV holds no samples; expected {expected}")
     return np.frombuffer(data, dtype="<i2").astype(np.int16)
 
 
@@ -115,7 +115,7 @@ def cache_key(recordings: Sequence[Recording], config: CochleaConfig) -> str:
         try:
             content = rec.path.read_bytes()
         except FileNotFoundError as err:
-            raise MissingDataError(rec.path, f"missing recording; expected a {WAV_FORMAT}") from err
+            raise MissingDataError(rec.path, f"missing recording; expected {WAV_FORMAT}") from err
         digest.update(f"\0{rec.path.name}\0{len(content)}\0".encode())
         digest.update(content)
     return digest.hexdigest()

@@ -60,6 +60,8 @@ def load_hdf5(
     path = Path(path)
     if dt <= 0:
         raise ValueError("dt must be positive")
+    if n_steps is not None and max_time is not None:
+        raise ValueError("give n_steps or max_time, not both")
     if not path.is_file():
         raise MissingDataError(path, f"missing file; expected {LAYOUT}")
     try:
@@ -92,6 +94,7 @@ def load_hdf5(
     times = times.astype(np.float64)
     if times.size and (not np.all(np.isfinite(times)) or times.min() < 0):
         raise CorruptDataError(path, "spike times must be finite and >= 0 (seconds)")
+    labels = labels.astype(np.int64)
     if labels.size and labels.min() < 0:
         raise CorruptDataError(path, "labels must be >= 0")
     if speaker is not None and np.shape(speaker) != (n,):
@@ -118,7 +121,7 @@ def load_hdf5(
     if speaker is not None:
         meta["speaker"] = np.asarray(speaker).astype(np.int64)
     return SpikeDataset(
-        name=name or path.stem, spikes=spikes, labels=labels.astype(np.int64), n_classes=n_classes, dt=dt,
+        name=name or path.stem, spikes=spikes, labels=labels, n_classes=n_classes, dt=dt,
         class_names=class_names, meta=meta,
         info={"source": path, "dropped": int(dropped.sum()), "merged": int(merged.sum()),
               "window_s": n_steps * dt},

@@ -21,10 +21,14 @@ CLASS_NAMES = ("yin", "yang", "dot")
 
 def _load_npy(path: Path, expected: str) -> np.ndarray:
     require_file(path, expected)
+    with open(path, "rb") as f:
+        if f.read(6) != b"\x93NUMPY":
+            raise CorruptDataError(path, f"not a .npy file (no NUMPY header); expected {expected}")
     try:
         return np.load(path, allow_pickle=False)
     except Exception as err:  # numpy raises ValueError, OSError, EOFError... for broken files
-        raise CorruptDataError(path, f"not a readable .npy file ({err}); expected {expected}") from err
+        raise CorruptDataError(path, f"not a readable .npy file ({err or type(err).__name__}); "
+                                     f"expected {expected}") from err
 
 
 def load_split(split: str, root: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
