@@ -143,3 +143,21 @@ def test_repeated_source_accumulates_exactly():
     res = simulate(params, words)
     assert res["outputs"] == gold.outputs, \
         f"RTL accumulator wrapped: rtl={res['outputs']} golden={gold.outputs}"
+
+
+def test_excess_spikes_dropped_and_counted():
+    """docs/core.md 3.3: spikes beyond max_events in one step are dropped by the guard and
+    counted; the next step starts a fresh count. RTL equals golden, items and cycles."""
+    cfg = CoreConfig(n_in=2, sizes=(2,), n_out=1, weight_bits=8, depth=1, max_events=3)
+    params = NetworkParams(cfg, [lp([[100, 50], [60, 10]], [0, 0], threshold=150),
+                                 lp([[1], [2]], [0])])
+    step = [encode_event(SPIKE, 0), encode_event(SPIKE, 1)] * 3 + [encode_event(EOT)]
+    words = step * 3
+    gold = GoldenNetwork(params).run_stream(words)
+    assert gold.dropped_excess == 9, gold.dropped_excess
+    clean = ([encode_event(SPIKE, 0), encode_event(SPIKE, 1), encode_event(SPIKE, 0),
+              encode_event(EOT)]) * 3
+    assert gold.outputs == GoldenNetwork(params).run_stream(clean).outputs
+    res = simulate(params, words)
+    assert res["outputs"] == gold.outputs
+    assert res["cycles"] == schedule(cfg, words, gold).output_cycles

@@ -236,7 +236,8 @@ def test_delay_task_seeds_jitter_and_errors():
     c = sd.make_delay_task(n_samples=50, seed=1)
     assert torch.equal(a.spikes, b.spikes) and not torch.equal(a.spikes, c.spikes)
     assert np.array_equal(a.info["patterns"], c.info["patterns"])  # classes do not depend on the sample seed
-    assert not np.array_equal(a.info["patterns"], sd.make_delay_task(n_samples=50, pattern_seed=1).info["patterns"])
+    other_classes = sd.make_delay_task(n_samples=50, pattern_seed=1).info["patterns"]
+    assert not np.array_equal(a.info["patterns"], other_classes)
     j = sd.make_delay_task(n_samples=200, jitter=2, seed=0)
     s = j.spikes.numpy()
     assert (s.sum(axis=1) == 1).all()
@@ -358,10 +359,12 @@ def test_fsdd_official_split_sizes(recordings):
 
 @pytest.mark.parametrize("speaker", ["george", "jackson", "lucas", "nicolas", "yweweler"])
 def test_fsdd_leave_one_speaker_out_sizes(recordings, speaker):
-    parts = {s: fsdd_mod.split_indices(recordings, s, "speaker", speaker) for s in ("train", "validation", "test")}
+    parts = {s: fsdd_mod.split_indices(recordings, s, "speaker", speaker)
+             for s in ("train", "validation", "test")}
     assert {s: len(p) for s, p in parts.items()} == {"train": 1800, "validation": 200, "test": 500}
     assert {recordings[i].speaker for i in parts["test"]} == {speaker}
-    assert speaker not in {recordings[i].speaker for i in np.concatenate([parts["train"], parts["validation"]])}
+    rest = np.concatenate([parts["train"], parts["validation"]])
+    assert speaker not in {recordings[i].speaker for i in rest}
     assert len(np.unique(np.concatenate(list(parts.values())))) == 2500
 
 
@@ -441,7 +444,8 @@ def test_encoder_rates():
     env[0, :, 2] = 10 ** (-30 / 20)  # below the range: silent
     s = cochlea.encode(env, config)[0]
     assert s[:, 0].sum() == 40 and abs(int(s[:, 1].sum()) - 20) <= 1 and s[:, 2].sum() == 0
-    half = cochlea.encode(env, cochlea.CochleaConfig(n_channels=3, n_steps=40, dynamic_range_db=20, max_rate=0.5))[0]
+    slow = cochlea.CochleaConfig(n_channels=3, n_steps=40, dynamic_range_db=20, max_rate=0.5)
+    half = cochlea.encode(env, slow)[0]
     assert abs(int(half[:, 0].sum()) - 20) <= 1
 
 
@@ -480,7 +484,8 @@ def test_fsdd_cache_round_trip_and_corruption(few, cache):
 
     other = fsdd_mod.encode_recordings(few[:2], SMALL, progress=False)
     assert other.info["cache_file"] != path  # the file list is part of the key
-    assert fsdd_mod.cache_key(few, SMALL) != fsdd_mod.cache_key(few, cochlea.CochleaConfig(n_channels=32, dt=0.005))
+    finer = cochlea.CochleaConfig(n_channels=32, dt=0.005)
+    assert fsdd_mod.cache_key(few, SMALL) != fsdd_mod.cache_key(few, finer)
 
 
 def test_fsdd_cache_key_follows_file_content(tmp_path, few):
@@ -617,9 +622,10 @@ def test_hdf5_binning(tmp_path):
     assert ds.meta["merged"].tolist() == [1, 1, 0] and ds.info["merged"] == 2
     assert ds.labels.tolist() == [2, 0, 1] and ds.meta["speaker"].tolist() == [4, 7, 4]
     assert ds.class_names == ("zero", "one", "two") and ds.n_classes == 3 and ds.dt == 0.01
-    whole = sd.load_hdf5(path, dt=0.01, n_steps=None)
+    assert sd.load_hdf5(path).n_steps == 100
+    whole = sd.load_hdf5(path, dt=0.01, max_time=np.inf)
     assert whole.n_steps == 121 and whole.info["dropped"] == 0 and whole.spikes[0, 120, 6] == 1
-    by_time = sd.load_hdf5(path, dt=0.002, n_steps=None, max_time=0.3, n_classes=20)
+    by_time = sd.load_hdf5(path, dt=0.002, max_time=0.3, n_classes=20)
     assert by_time.n_steps == 150 and by_time.info["dropped"] == 2 and by_time.n_classes == 20
     assert by_time.class_names is None and by_time.spikes[0, 125, 699] == 1
     with pytest.raises(ValueError, match="not both"):

@@ -6,9 +6,9 @@ downloaded; derived caches go to `build/cache/` (or `$DELAYSNN_CACHE`). See docs
 
 from .base import SpikeDataset
 from .cochlea import CochleaConfig
-from .delay_task import make_delay_task, lag_patterns
+from .delay_task import lag_patterns, make_delay_task
 from .errors import CorruptDataError, DatasetError, MissingDataError
-from .fsdd import load_fsdd, list_recordings, read_wav
+from .fsdd import list_recordings, load_fsdd, read_wav
 from .paths import cache_dir, data_root
 from .sequence import make_sequence_detection
 from .shd import load_hdf5
@@ -16,6 +16,6 @@ from .yinyang import load_yinyang
 
 __all__ = [
     "CochleaConfig", "CorruptDataError", "DatasetError", "MissingDataError", "SpikeDataset",
-    "cache_dir", "data_root", "make_delay_task", "load_fsdd", "lag_patterns", "list_recordings", "load_hdf5",
-    "read_wav", "make_sequence_detection", "load_yinyang",
+    "cache_dir", "data_root", "lag_patterns", "list_recordings", "load_fsdd", "load_hdf5",
+    "load_yinyang", "make_delay_task", "make_sequence_detection", "read_wav",
 ]

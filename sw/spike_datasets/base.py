@@ -48,7 +48,7 @@ class SpikeDataset(Dataset):
         if self.labels.shape != (self.spikes.shape[0],):
             raise ValueError(f"{self.name}: labels shape {tuple(self.labels.shape)} does not match "
                              f"{self.spikes.shape[0]} samples")
-        if self.labels.numel() and not (0 <= int(self.labels.min()) and int(self.labels.max()) < self.n_classes):
+        if self.labels.numel() and not 0 <= int(self.labels.min()) <= int(self.labels.max()) < self.n_classes:
             raise ValueError(f"{self.name}: labels must lie in 0..{self.n_classes - 1}")
         if self.class_names is not None and len(self.class_names) != self.n_classes:
             raise ValueError(f"{self.name}: {len(self.class_names)} class names for {self.n_classes} classes")

@@ -65,15 +65,18 @@ def read_wav(path: str | Path, sample_rate: int = 8000) -> np.ndarray:
         raise MissingDataError(path, f"missing recording; expected {expected}")
     try:
         with wave.open(str(path), "rb") as wav:
-            channels, width, rate, n = wav.getnchannels(), wav.getsampwidth(), wav.getframerate(), wav.getnframes()
+            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+            n = wav.getnframes()
             data = wav.readframes(n)
     except (wave.Error, EOFError, OSError) as err:
-        raise CorruptDataError(path, f"not a readable WAV file ({err or type(err).__name__}); expected {expected}") from err
+        reason = str(err) or type(err).__name__
+        raise CorruptDataError(path, f"not a readable WAV file ({reason}); expected {expected}") from err
     if (channels, width, rate) != (1, 2, sample_rate):
         raise CorruptDataError(path, f"expected {expected}, got {rate} Hz, {channels} channel(s), "
                                      f"{8 * width}-bit")
     if len(data) != 2 * n:
-        raise CorruptDataError(path, f"truncated WAV: header announces {n} samples, data holds {len(data) // 2}")
+        raise CorruptDataError(path, f"truncated WAV: header announces {n} samples, "
+                                     f"data holds {len(data) // 2}")
     if n == 0:
         raise CorruptDataError(path, f"WAV holds no samples; expected {expected}")
     return np.frombuffer(data, dtype="<i2").astype(np.int16)

@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .base import SpikeDataset
 
@@ -50,6 +51,7 @@ def raster(dataset: SpikeDataset, indices: Sequence[int], path: str | Path, colu
         ax.set_title(f"#{i}: label {label} ({name}), {int(grid.sum())} spikes", fontsize=9)
         ax.set_xlabel(f"time ({unit})")
         ax.set_ylabel("channel")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(f"{dataset.name}: T={dataset.n_steps}, C={dataset.n_channels}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,8 @@ def first_of_each_class(dataset: SpikeDataset, n: int) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(prog="python -m spike_datasets.raster", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m spike_datasets.raster",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=TASKS, required=True)
     parser.add_argument("--out", type=Path, help="PNG path (default build/plots/<task>-raster.png)")
     parser.add_argument("--indices", type=int, nargs="+", help="samples to plot (default: one per class)")

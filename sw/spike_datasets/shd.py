@@ -34,7 +34,8 @@ def _flatten(path: Path, key: str, ragged: np.ndarray, kind: str) -> tuple[np.nd
         raise CorruptDataError(path, f"{key!r} has shape {ragged.shape}; expected one entry per sample")
     rows = [np.asarray(r) for r in ragged]
     if any(r.ndim != 1 or r.dtype.kind not in kind for r in rows):
-        raise CorruptDataError(path, f"{key!r} entries must be 1-d {'float' if kind == 'f' else 'integer'} arrays")
+        wanted = "float" if kind == "f" else "integer"
+        raise CorruptDataError(path, f"{key!r} entries must be 1-d {wanted} arrays")
     lengths = np.array([r.size for r in rows], dtype=np.int64)
     values = np.concatenate(rows) if rows else np.zeros(0)
     return values, lengths
@@ -43,7 +44,7 @@ def _flatten(path: Path, key: str, ragged: np.ndarray, kind: str) -> tuple[np.nd
 def load_hdf5(
     path: str | Path,
     dt: float = 0.01,
-    n_steps: int | None = 100,
+    n_steps: int | None = None,
     max_time: float | None = None,
     n_channels: int = 700,
     n_classes: int | None = None,
@@ -51,10 +52,11 @@ def load_hdf5(
 ) -> SpikeDataset:
     """Bin an SHD/SSC-style file: step k holds spikes with k*dt <= t < (k+1)*dt.
 
-    The window is `n_steps` steps, or `ceil(max_time / dt)` steps when `n_steps` is None, or
-    just long enough for the latest spike when both are None. Spikes past the window are dropped
-    and counted in `meta['dropped']` (per sample) and `info['dropped']` (total); several spikes of one
-    channel in one step become a single spike, counted in `meta['merged']` and `info['merged']`.
+    The window is `n_steps` steps, or `ceil(max_time / dt)` steps, or 100 steps when neither is
+    given; `max_time=math.inf` makes it just long enough for the latest spike. Spikes past the
+    window are dropped and counted in `meta['dropped']` (per sample) and `info['dropped']` (total);
+    several spikes of one channel in one step become one spike, counted in `meta['merged']` and
+    `info['merged']`.
     `n_classes` defaults to the largest label + 1 (pass 20 for SHD, 35 for SSC on small subsets).
     """
     path = Path(path)
@@ -62,6 +64,8 @@ def load_hdf5(
         raise ValueError("dt must be positive")
     if n_steps is not None and max_time is not None:
         raise ValueError("give n_steps or max_time, not both")
+    if (n_steps is not None and n_steps < 1) or (max_time is not None and max_time <= 0):
+        raise ValueError("n_steps and max_time must be positive")
     if not path.is_file():
         raise MissingDataError(path, f"missing file; expected {LAYOUT}")
     try:
@@ -79,18 +83,19 @@ def load_hdf5(
     units, n_units = _flatten(path, "spikes/units", units_r, "iu")
     n = labels.shape[0] if labels.ndim == 1 else -1
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise CorruptDataError(path, f"'labels' must be a 1-d integer array, got {labels.dtype} {labels.shape}")
+        raise CorruptDataError(path, f"'labels' must be a 1-d integer array, "
+                                     f"got {labels.dtype} {labels.shape}")
     if len(n_times) != n or len(n_units) != n:
-        raise CorruptDataError(path, f"{len(n_times)} spike-time rows, {len(n_units)} unit rows and {n} labels; "
-                                     "expected one of each per sample")
+        raise CorruptDataError(path, f"{len(n_times)} spike-time rows, {len(n_units)} unit rows and "
+                                     f"{n} labels; expected one of each per sample")
     if not np.array_equal(n_times, n_units):
         bad = int(np.flatnonzero(n_times != n_units)[0])
         raise CorruptDataError(path, f"sample {bad}: {n_times[bad]} spike times but {n_units[bad]} units")
     if units.size and (units.min() < 0 or units.max() >= n_channels):
         bad = int(np.flatnonzero((units < 0) | (units >= n_channels))[0])
         sample = int(np.searchsorted(np.cumsum(n_units), bad, side="right"))
-        raise CorruptDataError(path, f"sample {sample}: unit {int(units[bad])} out of range 0..{n_channels - 1} "
-                                     f"(n_channels={n_channels})")
+        raise CorruptDataError(path, f"sample {sample}: unit {int(units[bad])} out of range "
+                                     f"0..{n_channels - 1} (n_channels={n_channels})")
     times = times.astype(np.float64)
     if times.size and (not np.all(np.isfinite(times)) or times.min() < 0):
         raise CorruptDataError(path, "spike times must be finite and >= 0 (seconds)")
@@ -100,10 +105,13 @@ def load_hdf5(
     if speaker is not None and np.shape(speaker) != (n,):
         raise CorruptDataError(path, f"'extra/speaker' has shape {np.shape(speaker)}; expected ({n},)")
 
-    steps = np.floor(times / dt + 1e-9).astype(np.int64)  # the epsilon keeps t = k*dt in step k despite rounding
-    if n_steps is None:
-        n_steps = math.ceil(max_time / dt - 1e-9) if max_time is not None else int(steps.max(initial=-1)) + 1
-    n_steps = max(int(n_steps), 1)
+    # the epsilon keeps t = k*dt in step k despite float rounding (0.03 / 0.01 = 2.9999999999999996)
+    steps = np.floor(times / dt + 1e-9).astype(np.int64)
+    if max_time == math.inf:
+        n_steps = max(int(steps.max(initial=0)) + 1, 1)
+    elif max_time is not None:
+        n_steps = math.ceil(max_time / dt - 1e-9)
+    n_steps = int(n_steps if n_steps is not None else 100)
     sample = np.repeat(np.arange(n), n_times)
     inside = steps < n_steps
     dropped = np.bincount(sample[~inside], minlength=n)

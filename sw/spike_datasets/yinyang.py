@@ -27,7 +27,7 @@ def _load_npy(path: Path, expected: str) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except Exception as err:  # numpy raises ValueError, OSError, EOFError... for broken files
-        raise CorruptDataError(path, f"not a readable .npy file ({err or type(err).__name__}); "
+        raise CorruptDataError(path, f"not a readable .npy file ({str(err) or type(err).__name__}); "
                                      f"expected {expected}") from err
 
 
@@ -77,5 +77,6 @@ def load_yinyang(split: str = "train", n_steps: int = 32, bias: bool = True,
     return SpikeDataset(
         name=f"yinyang/{split}", spikes=spikes, labels=labels, n_classes=3, class_names=CLASS_NAMES,
         meta={"values": samples},
-        info={"split": split, "encoding": "t = floor(v * (T - 1) + 0.5)", "bias_channel": 4 if bias else None},
+        info={"split": split, "encoding": "t = floor(v * (T - 1) + 0.5)",
+              "bias_channel": 4 if bias else None},
     )
