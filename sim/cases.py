@@ -48,6 +48,8 @@ def make_case(name: str, cfg: CoreConfig, seed: int, *, steps: int = 8, rate: fl
         "snapshots": res.snapshots if mode == "state" else [],
         "dropped_kind": res.dropped_kind,
         "dropped_addr": res.dropped_addr,
+        "dropped_excess": res.dropped_excess,
+        "steps": sum(1 for u in res.units if u[0] == "EOT"),
         "dropped_writes": 0,
         "spikes": sum(len(u[2][l]) for u in res.units if u[0] == "EOT" for l in range(len(cfg.sizes))),
     }

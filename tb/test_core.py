@@ -51,8 +51,14 @@ class CoreTestbench:
         self.clock_cycles += 1
 
     # -- parameter load and readback ports ----------------------------------------------
+    async def gap(self):
+        """Random idle cycles before a port transaction (backpressure cases only)."""
+        while self.case["valid_p"] < 1 and self.rng.random() > self.case["valid_p"]:
+            await self.tick()
+
     async def write(self, layer, space, addr, data):
         d = self.dut
+        await self.gap()
         d.load__payload.value = (layer | (space << 4) | (addr << 7)
                                  | ((data & ((1 << 64) - 1)) << 27))
         d.load__valid.value = 1
@@ -66,6 +72,7 @@ class CoreTestbench:
 
     async def read(self, layer, space, addr):
         d = self.dut
+        await self.gap()
         d.rb_req__payload.value = layer | (space << 4) | (addr << 7)
         d.rb_req__valid.value = 1
         d.rb_resp__ready.value = 1
@@ -77,8 +84,10 @@ class CoreTestbench:
                 break
         d.rb_req__valid.value = 0
         while True:
+            ready = self.case["ready_p"] >= 1 or self.rng.random() < self.case["ready_p"]
+            d.rb_resp__ready.value = int(ready)
             await ReadOnly()
-            if int(d.rb_resp__valid.value):
+            if ready and int(d.rb_resp__valid.value):
                 word = int(d.rb_resp__payload.value)
                 await self.tick()
                 d.rb_resp__ready.value = 0
@@ -203,7 +212,8 @@ async def core_matches_golden(dut):
             await tb.stream(words, case["valid_p"], case["ready_p"], False)
         if tb.out_index != len(case["expect"]["outputs"]):
             tb.mismatch("output count", tb.out_index, len(case["expect"]["outputs"]))
-        for addr, name in enumerate(("dropped_kind", "dropped_addr", "dropped_writes")):
+        for addr, name in enumerate(("dropped_kind", "dropped_addr", "dropped_writes", "steps",
+                                     "dropped_excess")):
             got = await tb.read(0, STATUS, addr)
             if got != case["expect"][name]:
                 tb.mismatch(f"status {name}", got, case["expect"][name])
