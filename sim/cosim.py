@@ -26,6 +26,11 @@ def tool_path() -> str:
     return os.pathsep.join([str(vbin), str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
+def fst_or_vcd() -> str:
+    """FST needs lz4 headers (make install tries to add them); VCD needs nothing."""
+    return "--trace-fst" if Path("/usr/include/lz4.h").exists() else "--trace"
+
+
 def config_key(cfg: CoreConfig, waves: bool) -> str:
     text = json.dumps(cfg.__dict__, sort_keys=True, default=str) + f"waves={waves}"
     return hashlib.sha1(text.encode()).hexdigest()[:12]
@@ -44,7 +49,7 @@ def build(cfg: CoreConfig, waves: bool = False) -> Path:
     if not src.exists() or src.read_text() != text:
         src.write_text(text)
     runner = get_runner("verilator")
-    args = ["-Wno-fatal", "-O3"] + (["--trace-fst", "--trace-structs"] if waves else [])
+    args = ["-Wno-fatal", "-O3"] + (["--trace-structs", fst_or_vcd()] if waves else [])
     runner.build(sources=[src], hdl_toplevel=TOP, build_dir=build_dir, build_args=args,
                  waves=waves, log_file=build_dir / "build.log")
     return build_dir
@@ -80,6 +85,6 @@ def run(case: dict, waves: bool = False) -> dict:
     result.update(name=case["name"], seed=case["seed"], build_seconds=t_build,
                   sim_seconds=time.time() - t1, work_dir=str(work))
     if waves:
-        fst = work / "dump.fst"
-        result["waveform"] = str(fst) if fst.exists() else None
+        dumps = [work / "dump.fst", work / "dump.vcd"]
+        result["waveform"] = next((str(p) for p in dumps if p.exists()), None)
     return result
