@@ -57,6 +57,7 @@ def make_case(name: str, cfg: CoreConfig, seed: int, *, steps: int = 8, rate: fl
     if mode == "cycle":
         expect["output_cycles"] = sched.output_cycles
         expect["step_end_cycles"] = sched.step_end_cycles
+        expect["input_accept_cycles"] = sched.input_accept_cycles
     writes = [list(w) for w in load_words(params)]
     # Parameters read back after loading: every register, every delay, a sample of weights.
     readback = []

@@ -34,6 +34,8 @@ class CoreTestbench:
         self.cycle = -1                 # cycle 0: the first cycle the input presents an item
         self.clock_cycles = 0
         self.out_index = 0
+        self.in_index = 0
+        self.input_accept_cycles = []
         self.first_mismatch = None
 
     async def reset(self):
@@ -120,6 +122,14 @@ class CoreTestbench:
         self.out_index += 1
         return kind
 
+    def score_input(self):
+        """Without backpressure, every input item is taken in the cycle the schedule says."""
+        want = self.case["expect"].get("input_accept_cycles")
+        if want is not None and self.cycle != want[self.in_index]:
+            self.mismatch(f"input[{self.in_index}] accept cycle", self.cycle, want[self.in_index])
+        self.input_accept_cycles.append(self.cycle)
+        self.in_index += 1
+
     async def check_state(self, step):
         """Read every neuron's state through the readback port and compare with the snapshot."""
         snap = self.case["expect"]["snapshots"][step]
@@ -157,6 +167,7 @@ class CoreTestbench:
             d.o__ready.value = int(ready)
             await ReadOnly()
             if present and int(d.i__ready.value):
+                self.score_input()
                 if words[k] & 3 in (EOT, CLEAR):
                     markers_in += 1
                 k += 1
@@ -221,6 +232,6 @@ async def core_matches_golden(dut):
     except Mismatch as e:
         result["error"] = str(e)
     result.update(first_mismatch=tb.first_mismatch, cycles=tb.clock_cycles,
-                  outputs_checked=tb.out_index)
+                  outputs_checked=tb.out_index, input_accept_cycles=tb.input_accept_cycles)
     json.dump(result, open(result_path, "w"))
     assert result["passed"], f"seed {case['seed']}: {result.get('error')}"
