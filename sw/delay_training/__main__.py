@@ -1,0 +1,90 @@
+"""`python -m delay_training train --task ... [--wbits ...] [--dbits ...] [--resume]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .data import TASKS
+from .quant import check_wbits
+
+
+def _ints(s: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in s.split(",") if v.strip())
+
+
+def _floats(s: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in s.split(",") if v.strip())
+
+
+def _bools(s: str) -> tuple[bool, ...]:
+    return tuple(v.strip().lower() in ("1", "true", "yes", "y") for v in s.split(",") if v.strip())
+
+
+def _wbits(s: str) -> float:
+    try:
+        return check_wbits(float(s))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _dbits(s: str) -> int:
+    v = int(s)
+    if not 0 <= v <= 6:
+        raise argparse.ArgumentTypeError("dbits must be 0 (no delays) or 1..6 (D = 2^dbits <= 64)")
+    return v
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m delay_training",
+                                description="Train delay SNNs that run bit-exactly on the core.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train, select on validation, test, export, plot, report")
+    t.add_argument("--task", required=True, choices=TASKS)
+    t.add_argument("--wbits", type=_wbits, help="1.58 (ternary), 2..8, or 32 (float, no export)")
+    t.add_argument("--dbits", type=_dbits, help="delay bits: D = 2^dbits; 0 = no delays")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    t.add_argument("--out", help="output folder (default build/train/<name>)")
+    t.add_argument("--name", help="run name (default: the task); report build/reports/train-<name>.json")
+    t.add_argument("--report", help="report path (default build/reports/train-<name>.json)")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float, help="learning rate of the weights")
+    t.add_argument("--lr-delay", type=float, help="learning rate of the delays (own param group)")
+    t.add_argument("--delay-l2", type=float, help="L2 penalty on the delays (mean squared steps)")
+    t.add_argument("--sizes", type=_ints, help="LIF layer sizes, e.g. 128 or 64,32")
+    t.add_argument("--recurrent", type=_bools, help="per LIF layer, e.g. 0,1")
+    t.add_argument("--leak", type=_ints, help="per layer incl. readout (shift k or mul 0..256)")
+    t.add_argument("--leak-mode", choices=("shift", "mul"))
+    t.add_argument("--v-bits", type=int)
+    t.add_argument("--reset-mode", type=int, choices=(0, 1))
+    t.add_argument("--theta-target", type=int)
+    t.add_argument("--init-gain", type=_floats)
+    t.add_argument("--surrogate", choices=("fast_sigmoid", "gaussian"))
+    t.add_argument("--surrogate-slope", type=float)
+    t.add_argument("--delay-init", choices=("uniform", "zero", "half"))
+    t.add_argument("--n-train", type=int, help="use only the first N training samples")
+    t.add_argument("--test-speaker", help="fsdd-loso: held-out speaker (default: first by name)")
+    t.add_argument("--device", help="cpu or cuda (default: cuda if available)")
+    t.add_argument("--throttle", type=float, help=argparse.SUPPRESS)
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from .train import make_config, train
+    keys = ("wbits", "dbits", "epochs", "seed", "out", "name", "report", "batch_size", "lr", "lr_delay",
+            "delay_l2", "sizes", "recurrent", "leak", "leak_mode", "v_bits", "reset_mode",
+            "theta_target", "init_gain", "surrogate", "surrogate_slope", "delay_init", "n_train",
+            "test_speaker", "device", "throttle")
+    cfg = make_config(args.task, **{k: getattr(args, k) for k in keys})
+    report = train(cfg, resume=args.resume, progress=not args.quiet)
+    print(f"{cfg.name}: test accuracy {report['test_acc']:.4f} (selected epoch "
+          f"{report['selected_epoch']}, validation {report['val_acc']:.4f}); report {cfg.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""From a trained DelaySNN to the core's parameter image, and checks that both agree exactly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from golden_model import CoreConfig, GoldenNetwork, LayerParams, NetworkParams, validate
+
+from .model import DelaySNN, predict
+from .quant import is_float, is_ternary
+
+MANIFEST_VERSION = 1
+
+
+def core_config(model: DelaySNN) -> CoreConfig:
+    cfg = model.config
+    if is_float(cfg.wbits):
+        raise ValueError(f"cannot export a float-weight model (wbits={cfg.wbits:g}): the core "
+                         "stores integer weights (ternary or 2..8 bits); train with "
+                         "--wbits 1.58, 2, 4 or 8")
+    ternary = is_ternary(cfg.wbits)
+    return CoreConfig(n_in=cfg.n_in, sizes=tuple(cfg.sizes), n_out=cfg.n_out,
+                      recurrent=tuple(cfg.recurrent), weight_bits=2 if ternary else int(cfg.wbits),
+                      ternary=ternary, depth=cfg.depth, v_bits=cfg.v_bits,
+                      leak_mode=cfg.leak_mode, max_events=cfg.max_events)
+
+
+def to_params(model: DelaySNN) -> NetworkParams:
+    """The parameter image that makes GoldenNetwork (and the core) compute exactly what the model
+    computes in hardware mode. Raises ValueError for a float-weight model."""
+    config = core_config(model)
+    cfg = model.config
+    layers = []
+    for l in range(len(cfg.sizes) + 1):
+        spiking = l < len(cfg.sizes)
+        n = cfg.sizes[l] if spiking else cfg.n_out
+        layers.append(LayerParams(
+            weight=model.weight_levels(l),
+            delay=model.int_delays(l) if spiking else torch.zeros(n, dtype=torch.int64),
+            threshold=model.threshold(l) if spiking else 1,
+            leak=int(cfg.leak[l]), weight_shift=model.weight_shift(l),
+            reset_mode=int(cfg.reset_mode) if spiking else 0))
+    params = NetworkParams(config, layers)
+    validate(params)
+    return params
+
+
+def _params_payload(params: NetworkParams) -> dict:
+    return {"layers": [{"weight": p.weight.to(torch.int64).clone(), "delay": p.delay.to(torch.int64).clone(),
+                        "threshold": p.threshold, "leak": p.leak, "weight_shift": p.weight_shift,
+                        "reset_mode": p.reset_mode} for p in params.layers]}
+
+
+def _config_dict(c: CoreConfig) -> dict:
+    return {"n_in": c.n_in, "sizes": list(c.sizes), "n_out": c.n_out, "recurrent": list(c.recurrent),
+            "weight_bits": c.weight_bits, "ternary": c.ternary, "depth": c.depth, "v_bits": c.v_bits,
+            "leak_mode": c.leak_mode, "max_events": c.max_events}
+
+
+def params_digest(params: NetworkParams) -> str:
+    """sha256 over the configuration and every register and memory word, in load order."""
+    h = hashlib.sha256(json.dumps(_config_dict(params.config), sort_keys=True).encode())
+    for p in params.layers:
+        h.update(json.dumps([p.threshold, p.leak, p.weight_shift, p.reset_mode]).encode())
+        h.update(p.weight.to(torch.int64).contiguous().numpy().tobytes())
+        h.update(p.delay.to(torch.int64).contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    import io
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+
+
+def export(model: DelaySNN, out_dir: str | Path, extra: dict | None = None) -> tuple[NetworkParams, Path]:
+    """Write `params.pt` (integer tensors and registers) and `manifest.json` (config, shapes,
+    sha256 of the image and of the file) atomically into out_dir."""
+    params = to_params(model)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = _params_payload(params)
+    payload["config"] = _config_dict(params.config)
+    atomic_torch_save(payload, out / "params.pt")
+    file_sha = hashlib.sha256((out / "params.pt").read_bytes()).hexdigest()
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "core_config": _config_dict(params.config),
+        "model_config": model.config.to_dict(),
+        "layers": [{"kind": "lif" if s.spiking else "readout", "n_src": s.n_src, "n": s.n,
+                    "recurrent": s.recurrent, "weight_shape": list(p.weight.shape),
+                    "threshold": p.threshold, "leak": p.leak, "weight_shift": p.weight_shift,
+                    "reset_mode": p.reset_mode,
+                    "delay_max": int(p.delay.max()) if p.delay.numel() else 0}
+                   for s, p in zip(params.config.layers, params.layers)],
+        "sha256": params_digest(params),
+        "file": "params.pt",
+        "file_sha256": file_sha,
+        "prediction_rule": "argmax over classes of the readout summed over all steps (int64); "
+                           "first class on ties",
+        **(extra or {}),
+    }
+    path = out / "manifest.json"
+    atomic_write_json(path, manifest)
+    return params, path
+
+
+def load_export(out_dir: str | Path) -> NetworkParams:
+    """Read an export back, verifying the file and image checksums."""
+    out = Path(out_dir)
+    manifest = json.loads((out / "manifest.json").read_text())
+    blob = (out / manifest["file"]).read_bytes()
+    if hashlib.sha256(blob).hexdigest() != manifest["file_sha256"]:
+        raise ValueError(f"{out / manifest['file']}: checksum does not match manifest.json")
+    import io
+    payload = torch.load(io.BytesIO(blob), weights_only=True)
+    config = CoreConfig(**{k: tuple(v) if isinstance(v, list) else v
+                           for k, v in payload["config"].items()})
+    params = NetworkParams(config, [LayerParams(**p) for p in payload["layers"]])
+    validate(params)
+    if params_digest(params) != manifest["sha256"]:
+        raise ValueError(f"{out}: parameter image checksum does not match manifest.json")
+    return params
+
+
+@torch.no_grad()
+def compare(model: DelaySNN, params: NetworkParams, x: torch.Tensor, batch: int = 256) -> dict:
+    """Run the model (hardware mode) and the golden model on x [N, T, n_in]; agreement figures."""
+    golden = GoldenNetwork(params)
+    n = x.shape[0]
+    agree = equal = 0
+    max_diff = 0
+    preds_m, preds_g = [], []
+    dev = next(model.parameters()).device
+    for i in range(0, n, batch):
+        xb = x[i:i + batch]
+        rm = model(xb.to(dev))["readout"].cpu()
+        rg = golden.run(xb.to(torch.int64))["readout"]
+        rm_i = rm.round().to(torch.int64)
+        pm, pg = predict(rm_i), predict(rg)
+        preds_m.append(pm)
+        preds_g.append(pg)
+        agree += int((pm == pg).sum())
+        same = (rm == rg.to(rm.dtype)).flatten(1).all(1) & (rm == rm.round()).flatten(1).all(1)
+        equal += int(same.sum())
+        max_diff = max(max_diff, int((rm_i - rg).abs().max()) if rg.numel() else 0)
+    return {"n": n, "prediction_agreement": agree / max(n, 1), "n_agree": agree,
+            "readout_bit_equal_samples": equal, "readout_max_abs_diff": max_diff,
+            "pred_model": torch.cat(preds_m), "pred_golden": torch.cat(preds_g)}

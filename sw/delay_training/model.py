@@ -1,0 +1,489 @@
+"""DelaySNN: LIF layers with one learnable axonal delay per neuron and a non-spiking readout.
+
+In hardware mode (quantised weights, the default) the forward pass is the integer arithmetic of
+docs/core.md, step for step: membranes are integers held in float tensors (exact below 2^24; a
+layer whose values could exceed that runs in float64), weights are integer levels times
+2^weight_shift, the leak is an arithmetic shift or a multiplier with floor rounding, one
+saturation after the exact input sum, spike if v >= threshold, reset by subtraction or to zero,
+and delays shift each neuron's spike train by a whole number of steps. So what is trained is what
+the core (and `golden_model.GoldenNetwork`) runs; `delay_training.export.to_params` writes it out.
+
+Backward: a surrogate derivative for the spike, straight-through estimators for the floor,
+saturation, weight quantisation and delay rounding, and the one-step finite difference of the
+delayed spike train as the delay gradient (see docs/training.md).
+
+Float mode (wbits = 32) runs the same network with float weights, an exact multiplicative leak
+and no saturation: a comparison model, it cannot be exported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from .quant import (check_wbits, initial_step, is_float, is_ternary, level_max, quantise,
+                    registers_for_step)
+
+EXACT = float(1 << 24)   # float32 holds every integer of magnitude <= 2^24
+
+
+@dataclass
+class ModelConfig:
+    n_in: int
+    sizes: tuple[int, ...]
+    n_out: int
+    recurrent: tuple[bool, ...] = ()
+    wbits: float = 1.58            # 1.58 ternary, 2..8 signed k-bit (symmetric levels), 32 float
+    dbits: int = 5                 # delays of dbits bits: D = 2^dbits; 0 = no delays (D = 1)
+    v_bits: int = 16
+    leak_mode: str = "shift"
+    leak: tuple[int, ...] = ()     # per layer, LIF layers then readout (shift k or mul 0..256)
+    reset_mode: int = 0            # 0 subtract threshold, 1 reset to zero
+    theta_target: int = 1024       # wanted threshold in integer units (chooses weight_shift)
+    init_gain: tuple[float, ...] = ()   # per layer: std of initial weights = gain / sqrt(fan_in)
+    surrogate: str = "fast_sigmoid"     # or "gaussian"
+    surrogate_slope: float = 5.0        # in threshold units
+    delay_init: str = "uniform"         # "uniform" over [0, D-1], "zero" or "half"
+    max_events: int = 4095
+
+    def __post_init__(self):
+        self.sizes = tuple(int(s) for s in self.sizes)
+        self.recurrent = tuple(bool(r) for r in self.recurrent) or (False,) * len(self.sizes)
+        self.wbits = check_wbits(self.wbits)
+        n_layers = len(self.sizes) + 1
+        if not self.leak:
+            self.leak = (4,) * n_layers if self.leak_mode == "shift" else (240,) * n_layers
+        self.leak = tuple(int(k) for k in self.leak)
+        if not self.init_gain:
+            self.init_gain = (1.0,) * n_layers
+        self.init_gain = tuple(float(g) for g in self.init_gain)
+        if len(self.recurrent) != len(self.sizes) or len(self.leak) != n_layers \
+                or len(self.init_gain) != n_layers:
+            raise ValueError(f"ModelConfig: recurrent needs {len(self.sizes)} entries, leak and "
+                             f"init_gain {n_layers} (LIF layers + readout)")
+        if not 0 <= self.dbits <= 6:
+            raise ValueError(f"ModelConfig.dbits: 0..6 (D = 2^dbits <= 64), got {self.dbits}")
+        if not 8 <= self.v_bits <= 24:
+            raise ValueError(f"ModelConfig.v_bits: 8..24, got {self.v_bits}")
+        if self.leak_mode not in ("shift", "mul"):
+            raise ValueError(f"ModelConfig.leak_mode: 'shift' or 'mul', got {self.leak_mode!r}")
+        hi = self.v_bits - 1 if self.leak_mode == "shift" else 256
+        if any(not 0 <= k <= hi for k in self.leak):
+            raise ValueError(f"ModelConfig.leak: values in 0..{hi} for {self.leak_mode} mode")
+        if self.surrogate not in ("fast_sigmoid", "gaussian"):
+            raise ValueError(f"ModelConfig.surrogate: 'fast_sigmoid' or 'gaussian'")
+        if self.delay_init not in ("uniform", "zero", "half"):
+            raise ValueError("ModelConfig.delay_init: 'uniform', 'zero' or 'half'")
+
+    @property
+    def depth(self) -> int:
+        return 1 << self.dbits
+
+    @property
+    def hardware(self) -> bool:
+        return not is_float(self.wbits)
+
+    @property
+    def v_min(self) -> int:
+        return -(1 << (self.v_bits - 1))
+
+    @property
+    def v_max(self) -> int:
+        return (1 << (self.v_bits - 1)) - 1
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        return cls(**d)
+
+
+# ---------------------------------------------------------------------------------------------
+# Autograd pieces
+
+
+def surrogate(x: torch.Tensor, kind: str, slope: float) -> torch.Tensor:
+    """Surrogate of d spike / d (v/threshold) at x = (v - threshold)/threshold, peak 1."""
+    if kind == "gaussian":
+        return torch.exp(-0.5 * (slope * x) ** 2)
+    return 1.0 / (1.0 + slope * x.abs()) ** 2
+
+
+@dataclass
+class _LayerArith:
+    """Integer arithmetic of one layer (everything the time loop needs)."""
+    hardware: bool
+    spiking: bool
+    leak_mode: str
+    leak: int
+    threshold: int
+    reset_mode: int
+    v_min: int
+    v_max: int
+    surrogate: str = "fast_sigmoid"
+    slope: float = 5.0
+
+    @property
+    def decay(self) -> float:
+        """d leaked / d v (the floor is straight-through)."""
+        return 1.0 - 2.0 ** -self.leak if self.leak_mode == "shift" else self.leak / 256.0
+
+    def leaked(self, v: torch.Tensor) -> torch.Tensor:
+        if not self.hardware:
+            return v * self.decay
+        if self.leak_mode == "shift":
+            return v - torch.floor(v * (2.0 ** -self.leak))
+        return torch.floor((v * self.leak) * (1.0 / 256.0))
+
+    def dspike(self, v1: torch.Tensor) -> torch.Tensor:
+        th = float(self.threshold)
+        return surrogate((v1 - th) / th, self.surrogate, self.slope) / th
+
+
+class _LIFLoop(torch.autograd.Function):
+    """Membrane recurrence of a feed-forward layer over all steps, with a hand-written BPTT.
+
+    Input: currents I [B, T, n] (integers). Output: spikes s [B, T, n] (LIF) or membranes
+    (readout). The reset is detached (the usual choice), floor and saturation are straight-through.
+    """
+
+    @staticmethod
+    def forward(ctx, current: torch.Tensor, ar: _LayerArith):
+        B, T, n = current.shape
+        out = torch.empty_like(current)
+        v1s = torch.empty_like(current) if ar.spiking else None
+        v = current.new_zeros(B, n)
+        th = float(ar.threshold)
+        for t in range(T):
+            v1 = ar.leaked(v) + current[:, t]
+            if ar.hardware:
+                v1 = v1.clamp(ar.v_min, ar.v_max)
+            if ar.spiking:
+                s = (v1 >= th).to(v1.dtype)
+                out[:, t] = s
+                v1s[:, t] = v1
+                v = v1 - th * s if ar.reset_mode == 0 else v1 * (1.0 - s)
+            else:
+                out[:, t] = v1
+                v = v1
+        ctx.ar = ar
+        if ar.spiking:
+            ctx.save_for_backward(v1s, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        ar = ctx.ar
+        B, T, n = g.shape
+        grad = torch.empty_like(g)
+        gv = g.new_zeros(B, n)            # d loss / d v(t) (state after reset), from the future
+        lam = ar.decay
+        if ar.spiking:
+            v1s, s = ctx.saved_tensors
+        for t in range(T - 1, -1, -1):
+            if ar.spiking:
+                carry = gv if ar.reset_mode == 0 else gv * (1.0 - s[:, t])
+                gv1 = g[:, t] * ar.dspike(v1s[:, t]) + carry
+            else:
+                gv1 = g[:, t] + gv
+            grad[:, t] = gv1
+            gv = gv1 * lam
+        return grad, None
+
+
+class _Spike(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, v1, ar: _LayerArith):
+        ctx.save_for_backward(v1)
+        ctx.ar = ar
+        return (v1 >= float(ar.threshold)).to(v1.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (v1,) = ctx.saved_tensors
+        return g * ctx.ar.dspike(v1), None
+
+
+class _LeakClamp(torch.autograd.Function):
+    """sat(leaked(v) + i) with straight-through floor and saturation."""
+
+    @staticmethod
+    def forward(ctx, v, i, ar: _LayerArith):
+        ctx.decay = ar.decay
+        v1 = ar.leaked(v) + i
+        return v1.clamp(ar.v_min, ar.v_max) if ar.hardware else v1
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.decay, g, None
+
+
+def delay_index(d: torch.Tensor, D: int) -> torch.Tensor:
+    """Integer delays of latent float delays: round (half to even), clamp to [0, D-1]."""
+    return torch.round(d.detach()).clamp(0, D - 1).to(torch.int64)
+
+
+class _DelayShift(torch.autograd.Function):
+    """y[:, t, j] = s[:, t - d_j, j] (zero before the start).
+
+    Gradient to s: the shift back. Gradient to the latent delay: the one-step finite difference
+    of the delayed spike train, dy[t]/dd ~ y_{d+1}[t] - y_d[t] = s[t-d-1] - s[t-d], through the
+    straight-through rounding (summed over batch and time).
+    """
+
+    @staticmethod
+    def forward(ctx, s, d_latent, D: int):
+        B, T, n = s.shape
+        d = delay_index(d_latent, D).to(s.device)
+        src = torch.arange(T, device=s.device).view(T, 1) - d.view(1, n)          # [T, n]
+        valid = (src >= 0).to(s.dtype)
+        y = s.gather(1, src.clamp(min=0).unsqueeze(0).expand(B, T, n)) * valid
+        ctx.save_for_backward(y, d)
+        ctx.d_dtype = d_latent.dtype
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y, d = ctx.saved_tensors
+        B, T, n = g.shape
+        dst = torch.arange(T, device=g.device).view(T, 1) + d.view(1, n)           # [T, n]
+        valid = (dst < T).to(g.dtype)
+        gs = g.gather(1, dst.clamp(max=T - 1).unsqueeze(0).expand(B, T, n)) * valid
+        y_later = torch.nn.functional.pad(y, (0, 0, 1, 0))[:, :T]                   # y_{d+1}
+        gd = (g * (y_later - y)).sum((0, 1))
+        return gs, gd.to(ctx.d_dtype), None
+
+
+class _DelayGather(torch.autograd.Function):
+    """y_j = hist[:, j, d_j] with hist[..., k] = s(t - k) (k = 0..D); same gradients as
+    _DelayShift, for layers that need y step by step (recurrent)."""
+
+    @staticmethod
+    def forward(ctx, hist, d_latent, D: int):
+        B, n, _ = hist.shape
+        d = delay_index(d_latent, D).to(hist.device)
+        idx = d.view(1, n, 1).expand(B, n, 1)
+        y = hist.gather(-1, idx).squeeze(-1)
+        y_later = hist.gather(-1, idx + 1).squeeze(-1)
+        ctx.save_for_backward(y_later - y, idx)
+        ctx.shape = hist.shape
+        ctx.d_dtype = d_latent.dtype
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        diff, idx = ctx.saved_tensors
+        gh = g.new_zeros(ctx.shape).scatter_(-1, idx, g.unsqueeze(-1))
+        return gh, (g * diff).sum(0).to(ctx.d_dtype), None
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class DelaySNN(nn.Module):
+    """input -> LIF layers (axonal delay per neuron, optional recurrence) -> readout.
+
+    Latent parameters are floats in *threshold units* (a weight of 1.0 moves a membrane by one
+    threshold); layer l's level step is 2^weight_shift[l] / threshold[l], fixed at initialisation
+    (`quant.registers_for_step`). Delays are latent floats in steps.
+    """
+
+    def __init__(self, config: ModelConfig, seed: int | None = None):
+        super().__init__()
+        self.config = cfg = config
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        srcs = (cfg.n_in,) + cfg.sizes
+        self.weights = nn.ParameterList()
+        regs = []
+        for l, n in enumerate(cfg.sizes + (cfg.n_out,)):
+            rec = l < len(cfg.sizes) and cfg.recurrent[l]
+            n_rows = srcs[l] + (n if rec else 0)
+            std = cfg.init_gain[l] / math.sqrt(n_rows)
+            w = torch.randn(n_rows, n, generator=g) * std
+            self.weights.append(nn.Parameter(w))
+            regs.append(registers_for_step(initial_step(w, cfg.wbits), cfg.theta_target, cfg.v_max))
+        # [layer, (weight_shift, threshold)] in integer units; the readout's "threshold" is only
+        # its unit (membrane value of one float unit), used to scale the logits.
+        self.register_buffer("registers", torch.tensor(regs, dtype=torch.int64))
+        D = cfg.depth
+        self.delays = nn.ParameterList()
+        for n in cfg.sizes:
+            if cfg.delay_init == "uniform" and D > 1:
+                d = torch.rand(n, generator=g) * (D - 1)
+            elif cfg.delay_init == "half":
+                d = torch.full((n,), (D - 1) / 2)
+            else:
+                d = torch.zeros(n)
+            self.delays.append(nn.Parameter(d, requires_grad=D > 1))
+
+    # --- integer views ---------------------------------------------------------------------
+    def weight_shift(self, l: int) -> int:
+        return int(self.registers[l, 0])
+
+    def threshold(self, l: int) -> int:
+        return int(self.registers[l, 1])
+
+    def level_step(self, l: int) -> float:
+        return (1 << self.weight_shift(l)) / self.threshold(l)
+
+    def int_weights(self, l: int) -> torch.Tensor:
+        """Effective weights in integer membrane units (q << weight_shift), differentiable."""
+        w = self.weights[l]
+        if not self.config.hardware:
+            return w * float(self.threshold(l))
+        return quantise(w / self.level_step(l), self.config.wbits) * float(1 << self.weight_shift(l))
+
+    @torch.no_grad()
+    def weight_levels(self, l: int) -> torch.Tensor:
+        """The integer levels q stored in the core's weight memory (int64)."""
+        if not self.config.hardware:
+            raise ValueError("float weights (wbits=32) have no integer levels")
+        q = quantise(self.weights[l] / self.level_step(l), self.config.wbits)
+        return q.round().to(torch.int64).cpu()
+
+    @torch.no_grad()
+    def int_delays(self, l: int) -> torch.Tensor:
+        return delay_index(self.delays[l], self.config.depth).cpu()
+
+    def arith(self, l: int) -> _LayerArith:
+        cfg = self.config
+        spiking = l < len(cfg.sizes)
+        return _LayerArith(hardware=cfg.hardware, spiking=spiking, leak_mode=cfg.leak_mode,
+                           leak=cfg.leak[l], threshold=self.threshold(l),
+                           reset_mode=cfg.reset_mode if spiking else 0, v_min=cfg.v_min,
+                           v_max=cfg.v_max, surrogate=cfg.surrogate, slope=cfg.surrogate_slope)
+
+    # --- training helpers ------------------------------------------------------------------
+    @torch.no_grad()
+    def clamp_delays_(self) -> None:
+        for d in self.delays:
+            d.clamp_(0, self.config.depth - 1)
+
+    def delay_l2(self) -> torch.Tensor:
+        """Mean squared delay (steps^2) over all LIF neurons."""
+        ds = [d for d in self.delays if d.requires_grad]
+        if not ds:
+            return self.weights[0].new_zeros(())
+        return torch.cat([d.reshape(-1) for d in ds]).pow(2).mean()
+
+    def param_groups(self, lr: float, lr_delay: float, train_weights: bool = True) -> list[dict]:
+        groups = []
+        if train_weights:
+            groups.append({"params": list(self.weights), "lr": lr, "name": "weights"})
+        delays = [d for d in self.delays if d.requires_grad]
+        if delays:
+            groups.append({"params": delays, "lr": lr_delay, "name": "delays"})
+        return groups
+
+    # --- forward -----------------------------------------------------------------------------
+    def _dtype(self, events_per_step: float, w_int: torch.Tensor) -> torch.dtype:
+        """float32 if every partial sum and membrane value stays within 2^24, else float64."""
+        if not self.config.hardware:
+            return torch.float32
+        bound = events_per_step * float(w_int.detach().abs().max()) + self.config.v_max + 1
+        if self.config.leak_mode == "mul":
+            bound = max(bound, float(self.config.v_max + 1) * 256)
+        return torch.float32 if bound <= EXACT else torch.float64
+
+    def forward(self, x: torch.Tensor) -> dict:
+        """x: [B, T, n_in] spike counts (any numeric dtype). Returns
+
+        readout [B, T, n_out] (integer membranes in hardware mode), spikes (delayed, per LIF
+        layer, [B, T, n]), logits [B, n_out] = mean over time of the readout in float units.
+        """
+        cfg = self.config
+        if x.dim() != 3 or x.shape[-1] != cfg.n_in:
+            raise ValueError(f"input: expected [batch, steps, {cfg.n_in}], got {tuple(x.shape)}")
+        dev = self.weights[0].device
+        h = x.to(dev)
+        events = float(h.sum(-1).max()) if h.numel() else 0.0
+        spikes, raw = [], []
+        D = cfg.depth
+        for l, n in enumerate(cfg.sizes):
+            w = self.int_weights(l)
+            ar = self.arith(l)
+            rec = cfg.recurrent[l]
+            n_src = w.shape[0] - (n if rec else 0)
+            dt = self._dtype(events + (n if rec else 0), w)
+            w = w.to(dt)
+            current = torch.matmul(h.to(dt), w[:n_src])
+            if not rec:
+                s = _LIFLoop.apply(current, ar)
+                y = _DelayShift.apply(s, self.delays[l], D) if D > 1 else s
+            else:
+                s, y = self._recurrent(current, w[n_src:], self.delays[l], ar, D)
+            raw.append(s)
+            spikes.append(y)
+            h = y
+            events = float(n)
+        w = self.int_weights(len(cfg.sizes))
+        dt = self._dtype(events, w)
+        ro = _LIFLoop.apply(torch.matmul(h.to(dt), w.to(dt)), self.arith(len(cfg.sizes)))
+        logits = ro.float().mean(1) / float(self.threshold(len(cfg.sizes)))
+        return {"readout": ro, "spikes": spikes, "raw_spikes": raw, "logits": logits}
+
+    def _recurrent(self, current, w_rec, d_latent, ar: _LayerArith, D: int):
+        """Step-by-step loop of a recurrent layer: y(t-1) feeds back at step t."""
+        B, T, n = current.shape
+        v = current.new_zeros(B, n)
+        hist = current.new_zeros(B, n, D + 1)        # hist[..., k] = s(t - k)
+        y = current.new_zeros(B, n)
+        th = float(ar.threshold)
+        ss, ys = [], []
+        for t in range(T):
+            v1 = _LeakClamp.apply(v, current[:, t] + y @ w_rec, ar)
+            s = _Spike.apply(v1, ar)
+            sd = s.detach()
+            v = v1 - th * sd if ar.reset_mode == 0 else v1 * (1.0 - sd)
+            hist = torch.cat([s.unsqueeze(-1), hist[..., :D]], dim=-1)
+            y = _DelayGather.apply(hist, d_latent, D) if D > 1 else s
+            ss.append(s)
+            ys.append(y)
+        return torch.stack(ss, 1), torch.stack(ys, 1)
+
+    # --- bookkeeping -------------------------------------------------------------------------
+    def memory_bits(self) -> dict:
+        """Storage of the network as the core holds it (bits).
+
+        weights: every weight at its stored width (ternary: 2 bits, as the core stores it; the
+        information content 1.58 bits/weight is reported separately), float: 32 bits.
+        delays: clog2(D) bits per LIF neuron (0 without delays). other: membranes (v_bits, or 32
+        in float mode), spike history (D bits per LIF neuron, as the core's ring buffer; none for
+        D = 1 beyond the current spike) and the per-layer registers (threshold, leak,
+        weight_shift, reset_mode).
+        """
+        cfg = self.config
+        n_w = sum(w.numel() for w in self.weights)
+        if cfg.hardware:
+            wb = 2 if is_ternary(cfg.wbits) else int(cfg.wbits)
+            vb = cfg.v_bits
+            reg = (cfg.v_bits - 1) + (5 if cfg.leak_mode == "shift" else 9) + 3 + 1
+        else:
+            wb, vb, reg = 32, 32, 4 * 32
+        n_lif = sum(cfg.sizes)
+        delays = n_lif * cfg.dbits
+        other = (n_lif + cfg.n_out) * vb + n_lif * cfg.depth + (len(cfg.sizes) + 1) * reg
+        return {"weights": n_w * wb, "delays": delays, "other": other,
+                "total": n_w * wb + delays + other, "n_weights": n_w, "n_delays": n_lif,
+                "bits_per_weight": wb,
+                "weights_info_bits": n_w * (math.log2(3) if is_ternary(cfg.wbits) else wb)}
+
+
+def predict(readout: torch.Tensor) -> torch.Tensor:
+    """The prediction rule shared by training, export checks and the core: the class whose
+    readout membrane summed over all steps is largest (first one on ties), summed exactly in
+    int64 when the readout is integer-valued, else in float64."""
+    r = readout.detach()
+    if r.dtype.is_floating_point:
+        if bool(torch.all(r == torch.round(r))):
+            r = r.round().to(torch.int64)
+        else:
+            r = r.to(torch.float64)
+    else:
+        r = r.to(torch.int64)
+    return r.sum(1).argmax(-1)

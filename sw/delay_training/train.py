@@ -1,0 +1,333 @@
+"""Training loop: seeded, resumable (atomic checkpoint every epoch), model selection on validation,
+export to the core's parameter image with a golden-model agreement check, plots and a JSON report."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .data import TASKS, Splits, load_task
+from .export import atomic_torch_save, atomic_write_json, compare, export
+from .model import DelaySNN, ModelConfig, predict
+from .quant import is_float
+
+REPO = Path(__file__).resolve().parents[2]
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class TrainConfig:
+    task: str = "seqdet"
+    wbits: float = 1.58
+    dbits: int = 5
+    epochs: int = 20
+    seed: int = 0
+    batch_size: int = 64
+    lr: float = 2e-3
+    lr_delay: float = 0.2
+    delay_l2: float = 0.0
+    sizes: tuple[int, ...] = (64,)
+    recurrent: tuple[bool, ...] = ()
+    leak: tuple[int, ...] = ()
+    leak_mode: str = "shift"
+    v_bits: int = 16
+    reset_mode: int = 0
+    theta_target: int = 1024
+    init_gain: tuple[float, ...] = ()
+    surrogate: str = "fast_sigmoid"
+    surrogate_slope: float = 5.0
+    delay_init: str = "uniform"
+    train_weights: bool = True
+    hand_built: str = ""           # "seqdet": fixed relay + coincidence weights, delays learn
+    n_train: int | None = None
+    test_speaker: str | None = None
+    name: str = ""
+    out: str = ""
+    report: str = ""
+    device: str = ""
+    throttle: float = 0.0          # seconds to sleep after each checkpoint (tests of --resume)
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; expected one of {TASKS}")
+        self.sizes = tuple(int(s) for s in self.sizes)
+        self.recurrent = tuple(bool(r) for r in self.recurrent)
+        self.leak = tuple(int(k) for k in self.leak)
+        self.init_gain = tuple(float(g) for g in self.init_gain)
+        self.name = self.name or self.task
+        self.out = self.out or str(REPO / "build" / "train" / self.name)
+        self.report = self.report or str(REPO / "build" / "reports" / f"train-{self.name}.json")
+
+    def model_config(self, n_in: int, n_out: int) -> ModelConfig:
+        return ModelConfig(n_in=n_in, sizes=self.sizes, n_out=n_out, recurrent=self.recurrent,
+                           wbits=self.wbits, dbits=self.dbits, v_bits=self.v_bits,
+                           leak_mode=self.leak_mode, leak=self.leak, reset_mode=self.reset_mode,
+                           theta_target=self.theta_target, init_gain=self.init_gain,
+                           surrogate=self.surrogate, surrogate_slope=self.surrogate_slope,
+                           delay_init=self.delay_init, max_events=max(4095, n_in))
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def identity(self) -> dict:
+        """Everything that determines the result (what a resumed run must share)."""
+        d = self.to_dict()
+        for k in ("out", "report", "device", "throttle", "name"):
+            d.pop(k)
+        return d
+
+
+# Per-task defaults: the settings used for the figures in docs/training.md. Command-line options
+# override them one by one.
+TASK_DEFAULTS: dict[str, dict] = {
+    # Delays only: fixed relay + coincidence weights (Meszaros et al.'s sequence detection).
+    "seqdet": dict(sizes=(4, 2), wbits=1.58, dbits=4, epochs=8, batch_size=50, lr_delay=0.5,
+                   leak=(2, 3, 4), hand_built="seqdet", train_weights=False),
+    "delaytask": dict(sizes=(64, 32), wbits=1.58, dbits=5, epochs=30, batch_size=50, lr=3e-3,
+                      lr_delay=0.3, leak=(1, 1, 4), init_gain=(3.0, 3.0, 1.0)),
+    "yinyang": dict(sizes=(64,), wbits=8, dbits=4, epochs=40, batch_size=50, lr=3e-3,
+                    lr_delay=0.2, leak=(4, 4), init_gain=(3.0, 1.0)),
+    "fsdd": dict(sizes=(128,), wbits=1.58, dbits=5, epochs=30, batch_size=50, lr=2e-3,
+                 lr_delay=0.3, leak=(3, 4), init_gain=(2.0, 1.0)),
+    "fsdd-loso": dict(sizes=(128,), wbits=1.58, dbits=5, epochs=30, batch_size=50, lr=2e-3,
+                      lr_delay=0.3, leak=(3, 4), init_gain=(2.0, 1.0)),
+}
+
+
+def make_config(task: str, **overrides) -> TrainConfig:
+    """Task defaults, then every override that is not None."""
+    kw = dict(TASK_DEFAULTS.get(task, {}))
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    if "leak" in kw and "sizes" in overrides and overrides["sizes"] is not None \
+            and len(kw["leak"]) != len(kw["sizes"]) + 1:
+        kw["leak"] = (kw["leak"][0],) * len(kw["sizes"]) + (kw["leak"][-1],)
+    if "init_gain" in kw and overrides.get("sizes") is not None \
+            and len(kw["init_gain"]) != len(kw["sizes"]) + 1:
+        kw["init_gain"] = (kw["init_gain"][0],) * len(kw["sizes"]) + (kw["init_gain"][-1],)
+    return TrainConfig(task=task, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def seqdet_network(mc: ModelConfig) -> DelaySNN:
+    """Relays a, b (channel 0) and c, d (channel 1); coincidence neuron 0 = a + c, neuron 1 =
+    b + d; readout k reads coincidence neuron k. Only the delays are left to learn: class 0
+    (channel 0 first, `lag` later channel 1) needs d_a = d_c + lag, class 1 d_d = d_b + lag."""
+    if mc.n_in != 2 or mc.sizes != (4, 2) or mc.n_out != 2 or mc.leak_mode != "shift":
+        raise ValueError("the hand-built sequence detector is 2 -> 4 -> 2 -> 2 in shift mode")
+    model = DelaySNN(mc, seed=0)
+    levels = [torch.tensor([[1., 1, 0, 0], [0, 0, 1, 1]]),
+              torch.tensor([[1., 0], [0, 1], [1, 0], [0, 1]]),
+              torch.tensor([[1., -1], [-1, 1]])]
+    k = mc.leak[1]
+    ws = 6
+    one_step = (1 << ws) - ((1 << ws) >> k)
+    # relay: fires on every input spike; coincidence: fires only if both arrive in one step.
+    regs = [(ws, 1 << ws), (ws, (1 << ws) + one_step + 1), (5, 4)]
+    with torch.no_grad():
+        model.registers.copy_(torch.tensor(regs))
+        for l, q in enumerate(levels):
+            model.weights[l].copy_(q * model.level_step(l))
+    return model
+
+
+def build_model(cfg: TrainConfig, splits: Splits) -> DelaySNN:
+    mc = cfg.model_config(splits.train.n_channels, splits.train.n_classes)
+    if cfg.hand_built == "seqdet":
+        model = seqdet_network(mc)
+        torch.manual_seed(cfg.seed)
+        with torch.no_grad():     # delays drawn from the run's seed
+            g = torch.Generator().manual_seed(cfg.seed)
+            for d in model.delays:
+                d.copy_(torch.rand(d.shape, generator=g) * (mc.depth - 1))
+        return model
+    if cfg.hand_built:
+        raise ValueError(f"unknown hand-built network {cfg.hand_built!r}")
+    return DelaySNN(mc, seed=cfg.seed)
+
+
+def pick_device(name: str = "") -> torch.device:
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@torch.no_grad()
+def evaluate(model: DelaySNN, ds, batch_size: int = 256, device=None) -> dict:
+    device = device or next(model.parameters()).device
+    correct, loss_sum, n = 0, 0.0, ds.n_samples
+    preds = []
+    for i in range(0, n, batch_size):
+        xb, yb = ds.spikes[i:i + batch_size].to(device), ds.labels[i:i + batch_size].to(device)
+        out = model(xb)
+        loss_sum += float(F.cross_entropy(out["logits"], yb, reduction="sum"))
+        p = predict(out["readout"])
+        preds.append(p.cpu())
+        correct += int((p == yb).sum())
+    return {"acc": correct / max(n, 1), "loss": loss_sum / max(n, 1), "pred": torch.cat(preds)}
+
+
+def _checkpoint_path(cfg: TrainConfig) -> Path:
+    return Path(cfg.out) / "checkpoint.pt"
+
+
+def _log(msg: str, progress: bool) -> None:
+    if progress:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
+    """Run (or resume) one training; returns the report dict (also written to cfg.report)."""
+    from tqdm import tqdm
+
+    t_start = time.perf_counter()
+    device = pick_device(cfg.device)
+    if device.type == "cuda":   # the integer forward must not use TF32
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    splits = load_task(cfg.task, n_train=cfg.n_train, test_speaker=cfg.test_speaker, progress=progress)
+    model = build_model(cfg, splits).to(device)
+    if not cfg.train_weights:
+        for w in model.weights:
+            w.requires_grad_(False)
+    groups = model.param_groups(cfg.lr, cfg.lr_delay, cfg.train_weights)
+    if not groups:
+        raise ValueError("nothing to train: fixed weights and no delays (dbits=0)")
+    opt = torch.optim.Adam(groups)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = _checkpoint_path(cfg)
+    start, history, best, elapsed = 0, [], None, 0.0
+    if resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if ck.get("identity") != cfg.identity():
+            diff = sorted(k for k in cfg.identity() if ck.get("identity", {}).get(k) != cfg.identity()[k])
+            raise ValueError(f"{ckpt_path}: checkpoint was made with different settings ({', '.join(diff)}); "
+                             "run without --resume to start over")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        start, history, best, elapsed = ck["epoch"], ck["history"], ck["best"], ck["elapsed"]
+        _log(f"resuming {cfg.name} from {ckpt_path} after epoch {start}", progress)
+    elif resume:
+        _log(f"no checkpoint at {ckpt_path}; starting from scratch", progress)
+
+    train_set = splits.train
+    n = train_set.n_samples
+    n_batches = math.ceil(n / cfg.batch_size)
+    bar = tqdm(total=cfg.epochs * n_batches, initial=start * n_batches, disable=not progress,
+               desc=cfg.name, unit="batch", dynamic_ncols=True)
+    session_start = time.perf_counter()
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+        perm = torch.randperm(n, generator=g)
+        loss_sum = correct = 0
+        t_epoch = time.perf_counter()
+        for b in range(n_batches):
+            idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            xb, yb = train_set.spikes[idx].to(device), train_set.labels[idx].to(device)
+            res = model(xb)
+            loss = F.cross_entropy(res["logits"], yb)
+            total = loss + cfg.delay_l2 * model.delay_l2() if cfg.delay_l2 else loss
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            model.clamp_delays_()
+            loss_sum += float(loss) * len(idx)
+            correct += int((predict(res["readout"]) == yb).sum())
+            bar.update(1)
+        sched.step()
+        model.eval()
+        val = evaluate(model, splits.val, device=device)
+        rec = {"epoch": epoch + 1, "train_loss": loss_sum / n, "train_acc": correct / n,
+               "val_loss": val["loss"], "val_acc": val["acc"],
+               "epoch_s": time.perf_counter() - t_epoch,
+               "mean_delay": [float(model.int_delays(l).float().mean()) for l in range(len(cfg.sizes))]}
+        history.append(rec)
+        if best is None or val["acc"] > best["val_acc"]:
+            best = {"epoch": epoch + 1, "val_acc": val["acc"],
+                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+        bar.set_postfix(epoch=epoch + 1, loss=f"{rec['train_loss']:.3f}", train=f"{rec['train_acc']:.3f}",
+                        val=f"{val['acc']:.3f}", best=f"{best['val_acc']:.3f}@{best['epoch']}")
+        atomic_torch_save({"version": CHECKPOINT_VERSION, "identity": cfg.identity(), "epoch": epoch + 1,
+                           "model": model.state_dict(), "optimizer": opt.state_dict(),
+                           "scheduler": sched.state_dict(), "history": history, "best": best,
+                           "elapsed": elapsed + time.perf_counter() - session_start}, ckpt_path)
+        if cfg.throttle:
+            time.sleep(cfg.throttle)
+    bar.close()
+    train_s = elapsed + time.perf_counter() - session_start
+    return finish(cfg, model, splits, history, best, train_s, device, t_start, elapsed, progress)
+
+
+def finish(cfg, model, splits, history, best, train_s, device, t_start, prior_s, progress) -> dict:
+    """Select the best-validation epoch, test it, export, compare with the golden model, plot,
+    write the report."""
+    from . import plots
+
+    out = Path(cfg.out)
+    if best is not None:
+        model.load_state_dict(best["state"])
+    model.eval()
+    test = evaluate(model, splits.test, device=device)
+    val = evaluate(model, splits.val, device=device)
+    report = {
+        "task": cfg.task, "name": cfg.name, "seed": cfg.seed,
+        "test_acc": test["acc"], "val_acc": val["acc"],
+        "selected_epoch": best["epoch"] if best else 0, "epochs": cfg.epochs,
+        "selection": "highest validation accuracy (first epoch on ties); test never used",
+        "prediction_rule": "argmax over classes of the readout membrane summed over all steps",
+        "memory_bits": model.memory_bits(),
+        "train_config": cfg.to_dict(), "model_config": model.config.to_dict(),
+        "registers": [{"weight_shift": model.weight_shift(l), "threshold": model.threshold(l)}
+                      for l in range(len(cfg.sizes) + 1)],
+        "delays": {f"layer{l}": {"mean": float(model.int_delays(l).float().mean()),
+                                 "max": int(model.int_delays(l).max()),
+                                 "nonzero": int((model.int_delays(l) > 0).sum())}
+                   for l in range(len(cfg.sizes))},
+        "data": splits.info,
+        "history": history,
+        "device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "host": platform.node(),
+    }
+    if is_float(model.config.wbits):
+        report["export"] = {"possible": False,
+                            "reason": "float weights (wbits=32) cannot be stored by the core; "
+                                      "no parameter image, no golden-model comparison"}
+    else:
+        _, manifest = export(model.cpu(), out / "export",
+                             extra={"task": cfg.task, "test_acc": test["acc"], "val_acc": val["acc"]})
+        model.to(device)
+        from .export import load_export
+        cmp = compare(model, load_export(out / "export"), splits.test.spikes)
+        golden_acc = float((cmp["pred_golden"] == splits.test.labels).float().mean())
+        report["export"] = {
+            "possible": True, "manifest": str(manifest),
+            "test_prediction_agreement": cmp["prediction_agreement"],
+            "test_readout_bit_equal_samples": cmp["readout_bit_equal_samples"],
+            "test_samples": cmp["n"], "test_readout_max_abs_diff": cmp["readout_max_abs_diff"],
+            "golden_test_acc": golden_acc,
+        }
+    try:
+        report["plots"] = plots.all_plots(model, splits, history, out, cfg.name)
+    except Exception as e:   # plots must never lose a finished training
+        report["plots"] = {"error": f"{type(e).__name__}: {e}"}
+    report["train_s"] = train_s          # the epochs, summed over interrupted sessions
+    report["wall_s"] = prior_s + (time.perf_counter() - t_start)   # everything, incl. data, export
+    atomic_write_json(Path(cfg.report), report)
+    _log(f"{cfg.name}: test {test['acc']:.4f} (epoch {report['selected_epoch']}, val {val['acc']:.4f}), "
+         f"memory {report['memory_bits']['total']} bits; report {cfg.report}", progress)
+    return report
