@@ -8,7 +8,7 @@ import torch
 
 from golden_model import (CoreConfig, GoldenNetwork, random_params, load_words, schedule,
                           encode_event, SPIKE, EOT, CLEAR, RESERVED)
-from golden_model.params import REGISTER, DELAY, WEIGHT
+from golden_model.params import REGISTER, DELAY, WEIGHT, weight_words
 
 
 def input_stream(cfg: CoreConfig, rng: random.Random, steps: int, rate: float,
@@ -66,7 +66,7 @@ def make_case(name: str, cfg: CoreConfig, seed: int, *, steps: int = 8, rate: fl
         readback += [[l, REGISTER, a, v] for a, v in enumerate(regs)]
         if l < len(cfg.sizes):
             readback += [[l, DELAY, a, int(d)] for a, d in enumerate(p.delay.tolist())][:64]
-        flat = p.weight.reshape(-1).tolist()
+        flat = weight_words(cfg, p.weight)
         for a in rng.sample(range(len(flat)), min(16, len(flat))):
             readback.append([l, WEIGHT, a, flat[a]])
     # Writes the core must drop and count: an address past a memory, a layer that does not exist.

@@ -32,6 +32,10 @@ def full_matrix(base_seed: int = 1, only: set[str] | None = None) -> list[dict]:
         ("membrane-saturation", _cfg(8, [6], 3, wb=8, depth=8), dict(rate=1.0, weights="max")),
         ("tern-saturation", _cfg(6, [4], 2, wb=2, ternary=True, leak="mul"), dict(rate=1.0, weights="max")),
         ("bad-events", _cfg(8, [6], 3), dict(bad=0.8)),
+        ("tern-packed8", CoreConfig(n_in=20, sizes=(12, 8), n_out=4, weight_bits=2, ternary=True,
+                                    depth=32, weights_per_word=8), dict(threshold_scale=0.2)),
+        ("w4-packed4-rec", CoreConfig(n_in=9, sizes=(7,), n_out=3, recurrent=(True,), weight_bits=4,
+                                      weights_per_word=4), dict()),
         ("excess-events", CoreConfig(n_in=8, sizes=(6,), n_out=3, max_events=3), dict(rate=0.8)),
         ("clear-mid-sample", _cfg(8, [6], 3, rec=[True]), dict(clear_at=3)),
         ("w2-signed", _cfg(10, [10], 3, wb=2), dict()),
@@ -61,5 +65,5 @@ def full_matrix(base_seed: int = 1, only: set[str] | None = None) -> list[dict]:
 
 
 QUICK = {"tern-d64-max", "w4-d64-rand-rec", "w8-3layer-rec", "membrane-saturation",
-         "bad-events", "excess-events", "one-neuron-rec", "n64-rec", "mul-d64-deep"}
+         "bad-events", "excess-events", "tern-packed8", "one-neuron-rec", "n64-rec", "mul-d64-deep"}
 """The configurations `make test` runs: every axis at least once, small sizes."""

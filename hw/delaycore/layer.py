@@ -44,10 +44,16 @@ class Layer(wiring.Component):
         n = s.n
 
         # Memories: one read and one write port each (simple dual-port block RAM).
-        m.submodules.weight = weight = Memory(shape=signed(s.weight_bits), depth=s.n_rows * n, init=[])
+        P = s.weights_per_word
+        wshape = signed(s.weight_bits) if P == 1 else unsigned(P * s.weight_bits)
+        m.submodules.weight = weight = Memory(shape=wshape, depth=s.weight_words, init=[])
         m.submodules.membrane = membrane = Memory(shape=signed(s.v_bits), depth=n, init=[])
         m.submodules.accum = accum = Memory(shape=signed(s.acc_bits), depth=n, init=[])
         w_wr, w_rd = weight.write_port(), weight.read_port()
+        # One address for both weight ports (writes only happen while idle): a single-port RAM,
+        # which is what iCE40 SPRAM is.
+        w_addr = Signal(range(max(2, s.weight_words)))
+        m.d.comb += [w_wr.addr.eq(w_addr), w_rd.addr.eq(w_addr)]
         v_wr = membrane.write_port()
         v_rd = membrane.read_port(transparent_for=(v_wr,))
         a_wr = accum.write_port()
@@ -107,8 +113,15 @@ class Layer(wiring.Component):
         ]
         accept = self.i.valid & self.i.ready
 
+        flat = Signal(range(s.n_rows * n + 1))
+        sel = Signal(range(max(2, P)))          # which weight of the word, for stage 1
+        s1_sel = Signal.like(sel)
+        m.d.comb += [w_addr.eq(flat >> (P.bit_length() - 1)), sel.eq(flat & (P - 1) if P > 1 else 0)]
+        with m.If(~stall):
+            m.d.sync += s1_sel.eq(sel)
+
         def issue_acc(row_addr, jj):
-            m.d.comb += [w_rd.addr.eq(row_addr + jj), a_rd.addr.eq(jj), next_op.eq(ACC), next_j.eq(jj)]
+            m.d.comb += [flat.eq(row_addr + jj), a_rd.addr.eq(jj), next_op.eq(ACC), next_j.eq(jj)]
 
         def issue_upd(jj):
             m.d.comb += [v_rd.addr.eq(jj), a_rd.addr.eq(jj), next_op.eq(UPD), next_j.eq(jj)]
@@ -171,9 +184,10 @@ class Layer(wiring.Component):
         ]
         if s.spiking:
             m.d.comb += [neuron.hist.eq(h_rd.data), neuron.delay.eq(d_rd.data)]
+        w = w_rd.data if P == 1 else w_rd.data.word_select(s1_sel, s.weight_bits).as_signed()
         with m.If((s1_op == ACC)):
             m.d.comb += [a_wr.addr.eq(s1_j), a_wr.en.eq(1),
-                         a_wr.data.eq(a_rd.data + (w_rd.data << weight_shift))]
+                         a_wr.data.eq(a_rd.data + (w << weight_shift))]
         with m.Elif((s1_op == UPD) & ~stall):
             m.d.comb += [a_wr.addr.eq(s1_j), a_wr.en.eq(1), a_wr.data.eq(0),
                          v_wr.addr.eq(s1_j), v_wr.en.eq(1),
@@ -189,7 +203,7 @@ class Layer(wiring.Component):
                     m.d.sync += wptr.eq(wptr + 1)
 
         # Parameter load (only while idle; the network guarantees it).
-        sizes = {WEIGHT: s.n_rows * n, MEMBRANE: n, REGISTER: 4}
+        sizes = {WEIGHT: s.weight_words, MEMBRANE: n, REGISTER: 4}
         if s.spiking:
             sizes.update({DELAY: n, HISTORY: n})
         wr_ok = Signal()
@@ -201,7 +215,7 @@ class Layer(wiring.Component):
         with m.If(self.wr_en & wr_ok):
             with m.Switch(self.wr_space):
                 with m.Case(WEIGHT):
-                    m.d.comb += [w_wr.addr.eq(self.wr_addr), w_wr.data.eq(self.wr_data), w_wr.en.eq(1)]
+                    m.d.comb += [w_addr.eq(self.wr_addr), w_wr.data.eq(self.wr_data), w_wr.en.eq(1)]
                 with m.Case(MEMBRANE):
                     m.d.comb += [v_wr.addr.eq(self.wr_addr), v_wr.data.eq(self.wr_data), v_wr.en.eq(1)]
                 with m.Case(REGISTER):
@@ -234,7 +248,8 @@ class Layer(wiring.Component):
         rb_ok_q = Signal()
         with m.If(self.rb_en):
             m.d.sync += [rb_space_q.eq(self.rb_space), rb_addr_q.eq(self.rb_addr), rb_ok_q.eq(rb_ok)]
-            m.d.comb += [p.addr.eq(self.rb_addr) for p in reads]
+            m.d.comb += [p.addr.eq(self.rb_addr) for p in reads if p is not w_rd]
+            m.d.comb += w_addr.eq(self.rb_addr)
         regs = Array([threshold, leak, weight_shift, reset_mode])
         with m.If(rb_ok_q):
             with m.Switch(rb_space_q):

@@ -25,7 +25,7 @@ def load_task(task: str, n_train: int | None = None, test_speaker: str | None = 
     fixed splits. Missing data raises the data set's own error (spike_datasets.MissingDataError).
     `n_train` truncates the training set (for quick runs and tests)."""
     if task == "seqdet":
-        kw = dict(n_steps=32, lag=10, jitter=4)
+        kw = dict(n_steps=48, lag=10, jitter=4)
         s = Splits(sd.make_sequence_detection(n_samples=n_train or 1000, seed=0, **kw),
                    sd.make_sequence_detection(n_samples=200, seed=1, **kw),
                    sd.make_sequence_detection(n_samples=200, seed=2, **kw), {"generator": kw})

@@ -56,6 +56,7 @@ class TrainConfig:
     report: str = ""
     device: str = ""
     throttle: float = 0.0          # seconds to sleep after each checkpoint (tests of --resume)
+    threads: int = 0               # torch CPU threads (0: torch's default)
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -82,7 +83,7 @@ class TrainConfig:
     def identity(self) -> dict:
         """Everything that determines the result (what a resumed run must share)."""
         d = self.to_dict()
-        for k in ("out", "report", "device", "throttle", "name"):
+        for k in ("out", "report", "device", "throttle", "name", "threads"):
             d.pop(k)
         return d
 
@@ -91,8 +92,8 @@ class TrainConfig:
 # override them one by one.
 TASK_DEFAULTS: dict[str, dict] = {
     # Delays only: fixed relay + coincidence weights (Meszaros et al.'s sequence detection).
-    "seqdet": dict(sizes=(4, 2), wbits=1.58, dbits=4, epochs=8, batch_size=50, lr_delay=0.5,
-                   leak=(2, 3, 4), hand_built="seqdet", train_weights=False),
+    "seqdet": dict(sizes=(16, 8), wbits=1.58, dbits=4, epochs=8, batch_size=50, lr_delay=0.5,
+                   leak=(2, 3, 4), hand_built="seqdet", train_weights=False, threads=1),
     "delaytask": dict(sizes=(64, 32), wbits=1.58, dbits=5, epochs=30, batch_size=50, lr=3e-3,
                       lr_delay=0.3, leak=(1, 1, 4), init_gain=(3.0, 3.0, 1.0)),
     "yinyang": dict(sizes=(64,), wbits=8, dbits=4, epochs=40, batch_size=50, lr=3e-3,
@@ -121,23 +122,32 @@ def make_config(task: str, **overrides) -> TrainConfig:
 
 
 def seqdet_network(mc: ModelConfig) -> DelaySNN:
-    """Relays a, b (channel 0) and c, d (channel 1); coincidence neuron 0 = a + c, neuron 1 =
-    b + d; readout k reads coincidence neuron k. Only the delays are left to learn: class 0
-    (channel 0 first, `lag` later channel 1) needs d_a = d_c + lag, class 1 d_d = d_b + lag."""
-    if mc.n_in != 2 or mc.sizes != (4, 2) or mc.n_out != 2 or mc.leak_mode != "shift":
-        raise ValueError("the hand-built sequence detector is 2 -> 4 -> 2 -> 2 in shift mode")
+    """P detector pairs (P = sizes[1] / 2). Pair i has relays a_i, b_i (channel 0) and c_i, d_i
+    (channel 1), coincidence neurons 2i = a_i + c_i (votes class 0) and 2i+1 = b_i + d_i (votes
+    class 1). Only the delays are left to learn: class 0 (channel 0 first, channel 1 `lag`
+    later) needs d(a_i) = d(c_i) + lag, class 1 d(d_i) = d(b_i) + lag. The readout adds the votes
+    (+1 for its class, -1 for the other); a relay fires on every input spike, a coincidence
+    neuron only when both of its relays' spikes arrive in the same step."""
+    P = mc.sizes[1] // 2
+    if mc.n_in != 2 or mc.sizes != (4 * P, 2 * P) or P < 1 or mc.n_out != 2 or mc.leak_mode != "shift":
+        raise ValueError("the hand-built sequence detector is 2 -> 4P -> 2P -> 2 in shift mode")
     model = DelaySNN(mc, seed=0)
-    levels = [torch.tensor([[1., 1, 0, 0], [0, 0, 1, 1]]),
-              torch.tensor([[1., 0], [0, 1], [1, 0], [0, 1]]),
-              torch.tensor([[1., -1], [-1, 1]])]
+    w0 = torch.zeros(2, 4 * P)
+    w1 = torch.zeros(4 * P, 2 * P)
+    w2 = torch.zeros(2 * P, 2)
+    for i in range(P):
+        a, b, c, d = 4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3
+        w0[0, a] = w0[0, b] = w0[1, c] = w0[1, d] = 1
+        w1[a, 2 * i] = w1[c, 2 * i] = w1[b, 2 * i + 1] = w1[d, 2 * i + 1] = 1
+        w2[2 * i] = torch.tensor([1., -1.])
+        w2[2 * i + 1] = torch.tensor([-1., 1.])
     k = mc.leak[1]
     ws = 6
-    one_step = (1 << ws) - ((1 << ws) >> k)
-    # relay: fires on every input spike; coincidence: fires only if both arrive in one step.
+    one_step = (1 << ws) - ((1 << ws) >> k)      # what is left of one spike a step later
     regs = [(ws, 1 << ws), (ws, (1 << ws) + one_step + 1), (5, 4)]
     with torch.no_grad():
         model.registers.copy_(torch.tensor(regs))
-        for l, q in enumerate(levels):
+        for l, q in enumerate((w0, w1, w2)):
             model.weights[l].copy_(q * model.level_step(l))
     return model
 
@@ -192,6 +202,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     from tqdm import tqdm
 
     t_start = time.perf_counter()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
     if device.type == "cuda":   # the integer forward must not use TF32
         torch.backends.cuda.matmul.allow_tf32 = False

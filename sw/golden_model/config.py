@@ -19,11 +19,17 @@ class LayerShape:
     depth: int
     v_bits: int
     max_src_events: int = 0   # most events one step can deliver (0: one per weight row)
+    weights_per_word: int = 1 # weights packed in one weight-memory word
 
     @property
     def n_rows(self) -> int:
         """Rows of the weight memory: feed-forward sources, then recurrent sources."""
         return self.n_src + (self.n if self.recurrent else 0)
+
+    @property
+    def weight_words(self) -> int:
+        """Depth of the weight memory."""
+        return -(-self.n_rows * self.n // self.weights_per_word)
 
     @property
     def acc_bits(self) -> int:
@@ -59,6 +65,7 @@ class CoreConfig:
     v_bits: int = 16
     leak_mode: str = "shift"
     max_events: int = 4095
+    weights_per_word: int = 1
 
     def __post_init__(self):
         sizes = tuple(self.sizes)
@@ -81,6 +88,9 @@ class CoreConfig:
         self._check("depth", self.depth, 1, 64)
         self._check("v_bits", self.v_bits, 8, 24)
         self._check("max_events", self.max_events, 1, 65535)
+        if self.weights_per_word not in (1, 2, 4, 8, 16) or self.weights_per_word * self.weight_bits > 64:
+            raise ValueError(f"CoreConfig.weights_per_word: a power of two <= 16 with "
+                             f"weights_per_word * weight_bits <= 64, got {self.weights_per_word!r}")
         if self.leak_mode not in ("shift", "mul"):
             raise ValueError(f"CoreConfig.leak_mode: 'shift' or 'mul', got {self.leak_mode!r}")
 
@@ -97,14 +107,15 @@ class CoreConfig:
     @property
     def layers(self) -> list[LayerShape]:
         srcs = (self.n_in,) + self.sizes
+        P = self.weights_per_word
         shapes = [LayerShape(srcs[i], n, self.recurrent[i], True, self.weight_bits, self.depth,
-                             self.v_bits) for i, n in enumerate(self.sizes)]
+                             self.v_bits, 0, P) for i, n in enumerate(self.sizes)]
         # Layer 1 can receive up to max_events input events per step (repeats allowed).
         rec0 = self.sizes[0] if self.recurrent[0] else 0
         shapes[0] = LayerShape(self.n_in, self.sizes[0], self.recurrent[0], True, self.weight_bits,
-                               self.depth, self.v_bits, self.max_events + rec0)
+                               self.depth, self.v_bits, self.max_events + rec0, P)
         shapes.append(LayerShape(self.sizes[-1], self.n_out, False, False, self.weight_bits,
-                                 self.depth, self.v_bits))
+                                 self.depth, self.v_bits, 0, P))
         return shapes
 
     @property

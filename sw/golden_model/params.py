@@ -75,9 +75,26 @@ def load_words(params: NetworkParams) -> list[tuple[int, int, int, int]]:
         words += [(l, REGISTER, REG_THRESHOLD, p.threshold), (l, REGISTER, REG_LEAK, p.leak),
                   (l, REGISTER, REG_WEIGHT_SHIFT, p.weight_shift),
                   (l, REGISTER, REG_RESET_MODE, p.reset_mode)]
-        words += [(l, WEIGHT, a, int(w)) for a, w in enumerate(p.weight.reshape(-1).tolist())]
+        words += [(l, WEIGHT, a, w) for a, w in enumerate(weight_words(params.config, p.weight))]
         if l < len(params.config.sizes):
             words += [(l, DELAY, a, int(d)) for a, d in enumerate(p.delay.tolist())]
+    return words
+
+
+def weight_words(config: CoreConfig, weight: torch.Tensor) -> list[int]:
+    """Weight-memory words: `weights_per_word` weights each, flat index order, LSB first, two's
+    complement in `weight_bits` (docs/core.md, section 4). With one weight a word, the value itself."""
+    flat = [int(w) for w in weight.reshape(-1).tolist()]
+    P, b = config.weights_per_word, config.weight_bits
+    if P == 1:
+        return flat
+    mask = (1 << b) - 1
+    words = []
+    for i in range(0, len(flat), P):
+        word = 0
+        for k, w in enumerate(flat[i:i + P]):
+            word |= (w & mask) << (k * b)
+        words.append(word)
     return words
 
 
