@@ -8,22 +8,24 @@ POLY = 0x1021
 INIT = 0xFFFF
 
 
-def crc16_byte(crc, byte: int):
-    """Next CRC after one byte, MSB first. Works on ints and on Amaranth values alike."""
-    for i in range(7, -1, -1):
-        bit = (crc >> 15) ^ ((byte >> i) & 1) if isinstance(crc, int) else crc[15] ^ byte[i]
-        if isinstance(crc, int):
+def crc16_byte(crc, byte):
+    """The CRC after one more byte, MSB first: on ints, or on Amaranth values (unrolled logic)."""
+    if isinstance(crc, int):
+        for i in range(7, -1, -1):
+            bit = (crc >> 15) ^ ((byte >> i) & 1)
             crc = ((crc << 1) & 0xFFFF) ^ (POLY if bit else 0)
-        else:
-            crc = Cat(C(0, 1), crc[:15]) ^ Mux(bit, POLY, 0)
+        return crc
+    crc, byte = Value.cast(crc), Value.cast(byte)
+    for i in range(7, -1, -1):
+        bit = crc[15] ^ byte[i]
+        crc = Cat(C(0, 1), crc[:15]) ^ Mux(bit, POLY, 0)
     return crc
 
 
 class Crc16(wiring.Component):
-    """`clear` loads the initial value, else `en` folds `data` into `crc` (both in one cycle).
+    """`clear` loads the initial value, else `en` folds `data` into `crc`.
 
-    `crc` is the register; `next` is what it becomes if `en` is high (for checks in the same
-    cycle as the last byte)."""
+    `crc` is the register; `next` is what it becomes if `en` is high."""
 
     clear: In(1)
     en: In(1)

@@ -13,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 from golden_model.config import LayerShape
 from .layouts import EventLayout, OutputLayout, DATA_BITS
 from .neuron import NeuronUpdate
+from .weight_memory import WeightMemory
 
 SPIKE, EOT, CLEAR = 0, 1, 2
 WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM = 0, 1, 2, 3, 4, 5
@@ -45,15 +46,11 @@ class Layer(wiring.Component):
 
         # Memories: one read and one write port each (simple dual-port block RAM).
         P = s.weights_per_word
-        wshape = signed(s.weight_bits) if P == 1 else unsigned(P * s.weight_bits)
-        m.submodules.weight = weight = Memory(shape=wshape, depth=s.weight_words, init=[])
+        m.submodules.weight = weight = WeightMemory(P * s.weight_bits, s.weight_words)
         m.submodules.membrane = membrane = Memory(shape=signed(s.v_bits), depth=n, init=[])
         m.submodules.accum = accum = Memory(shape=signed(s.acc_bits), depth=n, init=[])
-        w_wr, w_rd = weight.write_port(), weight.read_port()
-        # One address for both weight ports (writes only happen while idle): a single-port RAM,
-        # which is what iCE40 SPRAM is.
-        w_addr = Signal(range(max(2, s.weight_words)))
-        m.d.comb += [w_wr.addr.eq(w_addr), w_rd.addr.eq(w_addr)]
+        # One address for reads and writes (writes only happen while idle): a single-port RAM.
+        w_addr = weight.addr
         v_wr = membrane.write_port()
         v_rd = membrane.read_port(transparent_for=(v_wr,))
         a_wr = accum.write_port()
@@ -101,7 +98,7 @@ class Layer(wiring.Component):
         if not s.spiking:
             m.d.comb += self.o.payload.value.eq(Mux(s1_op == TOKEN, 0, neuron.v_new))
 
-        reads = [w_rd, v_rd, a_rd] + ([h_rd, d_rd] if s.spiking else [])
+        reads = [v_rd, a_rd] + ([h_rd, d_rd] if s.spiking else [])
         m.d.comb += [p.en.eq(~stall) for p in reads]
         with m.If(~stall):
             m.d.sync += [s1_op.eq(next_op), s1_j.eq(next_j)]
@@ -184,7 +181,7 @@ class Layer(wiring.Component):
         ]
         if s.spiking:
             m.d.comb += [neuron.hist.eq(h_rd.data), neuron.delay.eq(d_rd.data)]
-        w = w_rd.data if P == 1 else w_rd.data.word_select(s1_sel, s.weight_bits).as_signed()
+        w = weight.rd_data.word_select(s1_sel if P > 1 else 0, s.weight_bits).as_signed()
         with m.If((s1_op == ACC)):
             m.d.comb += [a_wr.addr.eq(s1_j), a_wr.en.eq(1),
                          a_wr.data.eq(a_rd.data + (w << weight_shift))]
@@ -215,7 +212,8 @@ class Layer(wiring.Component):
         with m.If(self.wr_en & wr_ok):
             with m.Switch(self.wr_space):
                 with m.Case(WEIGHT):
-                    m.d.comb += [w_addr.eq(self.wr_addr), w_wr.data.eq(self.wr_data), w_wr.en.eq(1)]
+                    m.d.comb += [w_addr.eq(self.wr_addr), weight.wr_data.eq(self.wr_data),
+                                 weight.wr_en.eq(1)]
                 with m.Case(MEMBRANE):
                     m.d.comb += [v_wr.addr.eq(self.wr_addr), v_wr.data.eq(self.wr_data), v_wr.en.eq(1)]
                 with m.Case(REGISTER):
@@ -248,13 +246,13 @@ class Layer(wiring.Component):
         rb_ok_q = Signal()
         with m.If(self.rb_en):
             m.d.sync += [rb_space_q.eq(self.rb_space), rb_addr_q.eq(self.rb_addr), rb_ok_q.eq(rb_ok)]
-            m.d.comb += [p.addr.eq(self.rb_addr) for p in reads if p is not w_rd]
+            m.d.comb += [p.addr.eq(self.rb_addr) for p in reads]
             m.d.comb += w_addr.eq(self.rb_addr)
         regs = Array([threshold, leak, weight_shift, reset_mode])
         with m.If(rb_ok_q):
             with m.Switch(rb_space_q):
                 with m.Case(WEIGHT):
-                    m.d.comb += self.rb_data.eq(w_rd.data)
+                    m.d.comb += self.rb_data.eq(weight.rd_data.as_signed() if P == 1 else weight.rd_data)
                 with m.Case(MEMBRANE):
                     m.d.comb += self.rb_data.eq(v_rd.data)
                 with m.Case(ACCUM):

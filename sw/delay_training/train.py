@@ -95,9 +95,9 @@ TASK_DEFAULTS: dict[str, dict] = {
     "seqdet": dict(sizes=(16, 8), wbits=1.58, dbits=4, epochs=8, batch_size=50, lr_delay=0.5,
                    leak=(2, 3, 4), hand_built="seqdet", train_weights=False, threads=1),
     "delaytask": dict(sizes=(64, 32), wbits=1.58, dbits=5, epochs=30, batch_size=50, lr=3e-3,
-                      lr_delay=0.3, leak=(1, 1, 4), init_gain=(3.0, 3.0, 1.0)),
+                      lr_delay=0.3, leak=(1, 1, 4), init_gain=(3.0, 3.0, 1.0), threads=1),
     "yinyang": dict(sizes=(64,), wbits=8, dbits=4, epochs=40, batch_size=50, lr=3e-3,
-                    lr_delay=0.2, leak=(4, 4), init_gain=(3.0, 1.0)),
+                    lr_delay=0.2, leak=(4, 4), init_gain=(3.0, 1.0), threads=1),
     "fsdd": dict(sizes=(128,), wbits=1.58, dbits=5, epochs=30, batch_size=50, lr=2e-3,
                  lr_delay=0.3, leak=(3, 4), init_gain=(2.0, 1.0)),
     "fsdd-loso": dict(sizes=(128,), wbits=1.58, dbits=5, epochs=30, batch_size=50, lr=2e-3,
@@ -258,7 +258,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             total.backward()
             opt.step()
             model.clamp_delays_()
-            loss_sum += float(loss) * len(idx)
+            loss_sum += float(loss.detach()) * len(idx)
             correct += int((predict(res["readout"]) == yb).sum())
             bar.update(1)
         sched.step()

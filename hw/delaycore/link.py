@@ -1,0 +1,565 @@
+"""The host link of docs/link.md: framed commands over a byte stream, executed against the core.
+
+    rx bytes -> FIFO -> Link FSM (hunt, header, payload into `buf`, CRC check, execute) -> response
+    core.o   -> OutputFramer (one OUTPUT frame per item)                               -> TxArbiter -> tx bytes
+                                                          response FrameEncoder       ->
+
+The Link FSM handles one frame at a time: receive, check, execute, hand the response to its
+encoder. While it executes or responds, bytes wait in the rx FIFO. Output items have their own
+framer, so the core never waits on the command path: an EVENTS frame drains into the core as the
+core accepts it while OUTPUT frames keep leaving. The arbiter never interleaves two frames.
+"""
+
+from amaranth import *
+from amaranth.lib import wiring, stream, data
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden_model.config import CoreConfig
+from .crc16 import Crc16
+from .layouts import EventLayout, OutputLayout, WriteLayout, ReadLayout, DATA_BITS
+from .network import Network
+from .uart import UartRx, UartTx, divider as uart_divider
+
+SOF = 0xA5
+MAX_PAYLOAD = 1020
+TIMEOUT_BITS = 4096
+VERSION = 1
+BUF_DEPTH = 1024
+
+PING, WRITE, READ, EVENTS, STATUS = 0x01, 0x02, 0x03, 0x04, 0x05
+OUTPUT, ERROR = 0x90, 0xEE
+BAD_CRC, TRUNCATED, UNKNOWN_CMD, OVERSIZE, BAD_LENGTH = 1, 2, 3, 4, 5
+WRITE_BYTES, READ_BYTES, EVENT_BYTES = 13, 5, 3
+MAX_READS = MAX_PAYLOAD // 8           # the response must fit a frame: 127 records
+STATUS_SPACE = 7
+RESERVED_KIND = 3
+
+HeaderLayout = data.StructLayout({"cmd": 8, "len": 16})
+TxByteLayout = data.StructLayout({"data": 8, "last": 1})
+
+
+class FrameEncoder(wiring.Component):
+    """A header (`cmd`, `len`) on `hdr`, then exactly `len` payload bytes on `data`, become
+    `0xA5 cmd len payload crc` on `o`; `last` marks the frame's final byte."""
+
+    hdr: In(stream.Signature(HeaderLayout))
+    data: In(stream.Signature(8))
+    o: Out(stream.Signature(TxByteLayout))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.crc = crc = Crc16()
+        cmd = Signal(8)
+        length = Signal(16)
+        remaining = Signal(16)
+        sent = self.o.valid & self.o.ready
+        m.d.comb += crc.data.eq(self.o.payload.data)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.hdr.ready.eq(1)
+                with m.If(self.hdr.valid):
+                    m.d.comb += crc.clear.eq(1)
+                    m.d.sync += [cmd.eq(self.hdr.payload.cmd), length.eq(self.hdr.payload.len),
+                                 remaining.eq(self.hdr.payload.len)]
+                    m.next = "SOF"
+            with m.State("SOF"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.data.eq(SOF)]
+                with m.If(sent):
+                    m.next = "CMD"
+            for state, byte, nxt in (("CMD", cmd, "LEN0"), ("LEN0", length[:8], "LEN1"),
+                                     ("LEN1", length[8:], None)):
+                with m.State(state):
+                    m.d.comb += [self.o.valid.eq(1), self.o.payload.data.eq(byte), crc.en.eq(sent)]
+                    with m.If(sent):
+                        if nxt:
+                            m.next = nxt
+                        else:
+                            with m.If(length == 0):
+                                m.next = "CRC0"
+                            with m.Else():
+                                m.next = "DATA"
+            with m.State("DATA"):
+                m.d.comb += [self.o.valid.eq(self.data.valid), self.o.payload.data.eq(self.data.payload),
+                             self.data.ready.eq(self.o.ready), crc.en.eq(sent)]
+                with m.If(sent):
+                    m.d.sync += remaining.eq(remaining - 1)
+                    with m.If(remaining == 1):
+                        m.next = "CRC0"
+            with m.State("CRC0"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.data.eq(crc.crc[:8])]
+                with m.If(sent):
+                    m.next = "CRC1"
+            with m.State("CRC1"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.data.eq(crc.crc[8:]),
+                             self.o.payload.last.eq(1)]
+                with m.If(sent):
+                    m.next = "IDLE"
+        return m
+
+
+class OutputFramer(wiring.Component):
+    """One OUTPUT frame (cmd 0x90) per output item of the core: `kind|addr<<2` (3 bytes LE) and
+    `value` sign-extended to 3 bytes LE. It takes the next item when the previous frame is out."""
+
+    def __init__(self, v_bits: int):
+        super().__init__({
+            "i": In(stream.Signature(OutputLayout(v_bits))),
+            "o": Out(stream.Signature(TxByteLayout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.enc = enc = FrameEncoder()
+        wiring.connect(m, enc.o, wiring.flipped(self.o))
+        shreg = Signal(48)
+        count = Signal(range(7))
+        idle = count == 0
+        m.d.comb += [
+            enc.hdr.valid.eq(self.i.valid & idle),
+            enc.hdr.payload.cmd.eq(OUTPUT), enc.hdr.payload.len.eq(6),
+            self.i.ready.eq(enc.hdr.ready & idle),
+            enc.data.valid.eq(~idle), enc.data.payload.eq(shreg[:8]),
+        ]
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [shreg[:24].eq(Cat(self.i.payload.kind, self.i.payload.addr)),
+                         shreg[24:].eq(self.i.payload.value), count.eq(6)]
+        with m.If(enc.data.valid & enc.data.ready):
+            m.d.sync += [shreg.eq(shreg >> 8), count.eq(count - 1)]
+        return m
+
+
+class TxArbiter(wiring.Component):
+    """Two framed byte streams onto one: a frame, once begun, goes out whole; when both wait, the
+    one that did not send last goes first."""
+
+    a: In(stream.Signature(TxByteLayout))
+    b: In(stream.Signature(TxByteLayout))
+    o: Out(stream.Signature(8))
+
+    def elaborate(self, platform):
+        m = Module()
+        locked = Signal()
+        owner = Signal()          # 0: a, 1: b
+        prefer_b = Signal()
+        pick = Mux(locked, owner,
+                   Mux(self.a.valid & self.b.valid, prefer_b, self.b.valid & ~self.a.valid))
+        src_valid = Mux(pick, self.b.valid, self.a.valid)
+        src = Mux(pick, self.b.payload.as_value(), self.a.payload.as_value())
+        src = data.View(TxByteLayout, src)
+        m.d.comb += [
+            self.o.valid.eq(src_valid), self.o.payload.eq(src.data),
+            self.a.ready.eq(self.o.ready & ~pick), self.b.ready.eq(self.o.ready & pick),
+        ]
+        with m.If(self.o.valid & self.o.ready):
+            with m.If(src.last):
+                m.d.sync += [locked.eq(0), prefer_b.eq(~pick)]
+            with m.Else():
+                m.d.sync += [locked.eq(1), owner.eq(pick)]
+        return m
+
+
+class Link(wiring.Component):
+    """Frame decoder, command executor and response encoder (docs/link.md).
+
+    `rx`/`tx` are byte streams (a UART, or a testbench); `core_i`, `core_o`, `load`, `rb_req` and
+    `rb_resp` connect to the Network's `i`, `o`, `load`, `rb_req`, `rb_resp`. A frame that has
+    started ends as truncated when no byte arrives for `timeout_cycles` (default
+    `(TIMEOUT_BITS + 10) * divider`: a line idle for more than 4096 bit times between bytes).
+    """
+
+    def __init__(self, config: CoreConfig, clk_freq: float = 12e6, baud: int = 115200, *,
+                 timeout_cycles: int | None = None, rx_fifo_depth: int = 512):
+        self.config = config
+        self.divider = uart_divider(clk_freq, baud)
+        self.timeout_cycles = timeout_cycles or (TIMEOUT_BITS + 10) * self.divider
+        self.rx_fifo_depth = rx_fifo_depth
+        super().__init__({
+            "rx": In(stream.Signature(8)),
+            "tx": Out(stream.Signature(8)),
+            "core_i": Out(stream.Signature(EventLayout)),
+            "core_o": In(stream.Signature(OutputLayout(config.v_bits))),
+            "load": Out(stream.Signature(WriteLayout)),
+            "rb_req": Out(stream.Signature(ReadLayout)),
+            "rb_resp": In(stream.Signature(DATA_BITS)),
+            "bad_crc": Out(32), "truncated": Out(32), "unknown_cmd": Out(32), "bad_length": Out(32),
+            "discarded": Out(32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+
+        # -- submodules --------------------------------------------------------------------------
+        m.submodules.rx_fifo = fifo = SyncFIFOBuffered(width=8, depth=self.rx_fifo_depth)
+        wiring.connect(m, wiring.flipped(self.rx), fifo.w_stream)
+        m.submodules.buf = buf = Memory(shape=8, depth=BUF_DEPTH, init=[])
+        wr, rd = buf.write_port(), buf.read_port()
+        m.submodules.crc = crc = Crc16()
+        m.submodules.resp = resp = FrameEncoder()
+        m.submodules.out = out = OutputFramer(cfg.v_bits)
+        m.submodules.arbiter = arb = TxArbiter()
+        wiring.connect(m, wiring.flipped(self.core_o), out.i)
+        wiring.connect(m, resp.o, arb.a)
+        wiring.connect(m, out.o, arb.b)
+        wiring.connect(m, arb.o, wiring.flipped(self.tx))
+
+        # -- registers ---------------------------------------------------------------------------
+        byte = fifo.r_stream.payload
+        have = fifo.r_stream.valid
+        take = Signal()
+        m.d.comb += fifo.r_stream.ready.eq(take)
+        got = have & take
+
+        cmd = Signal(8)
+        length = Signal(16)
+        ptr = Signal(range(BUF_DEPTH + 1))
+        skip = Signal(17)
+        crc_lo = Signal(8)
+        timer = Signal(range(self.timeout_cycles + 1))
+        timeout = Signal()
+        err_code = Signal(3)
+        # Records counted while the payload arrives: mod 3/5/13 and whole records.
+        m3, m5, m13 = Signal(range(3)), Signal(range(5)), Signal(range(13))
+        k5 = Signal(range(BUF_DEPTH))
+
+        rp = Signal(range(BUF_DEPTH + 1))       # record fetch pointer
+        fcount = Signal(range(WRITE_BYTES + 1))
+        phase = Signal()
+        rec = Signal(8 * WRITE_BYTES)
+        applied = Signal(16)
+        base = Signal(range(BUF_DEPTH + 1))     # READ: next record, walked backwards
+        wbase = Signal(range(BUF_DEPTH + 1))    # READ: its result's place
+        idx = Signal(range(BUF_DEPTH))          # READ: records left; STATUS: word index
+        wval = Signal(DATA_BITS)
+        wcount = Signal(4)
+        waddr = Signal(range(BUF_DEPTH))
+        final = Signal()                        # STORE ends the command
+        rcmd = Signal(8)
+        rlen = Signal(16)
+        stale = Signal()
+
+        counters = {BAD_CRC: self.bad_crc, TRUNCATED: self.truncated,
+                    UNKNOWN_CMD: self.unknown_cmd, OVERSIZE: self.bad_length,
+                    BAD_LENGTH: self.bad_length}
+
+        def bump(counter):
+            with m.If(~counter.all()):
+                m.d.sync += counter.eq(counter + 1)
+
+        def fail(code):
+            m.d.sync += err_code.eq(code)
+            m.next = "ERROR"
+
+        def respond_with(code, value, nbytes, resp_len=None):
+            """Store `value` (nbytes LE) at buf[0] and respond with `code`."""
+            m.d.sync += [rcmd.eq(code), rlen.eq(resp_len if resp_len is not None else nbytes),
+                         wval.eq(value), wcount.eq(nbytes), waddr.eq(0), final.eq(1)]
+            m.next = "STORE"
+
+        def fetch(start, nbytes):
+            m.d.sync += [rp.eq(start), fcount.eq(nbytes), phase.eq(0)]
+            m.next = "FETCH"
+
+        # The frame timer runs while a frame is open and no byte is waiting.
+        receiving = Signal()
+        with m.If(~receiving | have):
+            m.d.sync += timer.eq(0)
+        with m.Else():
+            m.d.sync += timer.eq(timer + 1)
+        m.d.comb += timeout.eq(receiving & ~have & (timer == self.timeout_cycles - 1))
+
+        m.d.comb += [crc.data.eq(byte), wr.data.eq(byte), wr.addr.eq(ptr), rd.addr.eq(rp)]
+
+        with m.FSM():
+            # -- receive -----------------------------------------------------------------------
+            with m.State("HUNT"):
+                m.d.comb += take.eq(1)
+                with m.If(got):
+                    with m.If(byte == SOF):
+                        m.d.comb += crc.clear.eq(1)
+                        m.d.sync += cmd.eq(0)
+                        m.next = "CMD"
+                    with m.Else():
+                        bump(self.discarded)
+
+            for state in ("CMD", "LEN0", "LEN1", "PAYLOAD", "CRC0", "CRC1", "SKIP"):
+                with m.State(state):
+                    m.d.comb += [receiving.eq(1), take.eq(1)]
+                    with m.If(timeout):
+                        fail(OVERSIZE if state == "SKIP" else TRUNCATED)
+                    with m.Elif(got):
+                        if state in ("CMD", "LEN0", "LEN1", "PAYLOAD"):
+                            m.d.comb += crc.en.eq(1)
+                        if state == "CMD":
+                            m.d.sync += cmd.eq(byte)
+                            m.next = "LEN0"
+                        elif state == "LEN0":
+                            m.d.sync += length[:8].eq(byte)
+                            m.next = "LEN1"
+                        elif state == "LEN1":
+                            full = Cat(length[:8], byte)
+                            m.d.sync += [length[8:].eq(byte), ptr.eq(0), m3.eq(0), m5.eq(0),
+                                         m13.eq(0), k5.eq(0), skip.eq(full + 2)]
+                            with m.If(full > MAX_PAYLOAD):
+                                m.next = "SKIP"
+                            with m.Elif(full == 0):
+                                m.next = "CRC0"
+                            with m.Else():
+                                m.next = "PAYLOAD"
+                        elif state == "PAYLOAD":
+                            m.d.comb += wr.en.eq(1)
+                            m.d.sync += ptr.eq(ptr + 1)
+                            for mod, n in ((m3, 3), (m5, 5), (m13, 13)):
+                                with m.If(mod == n - 1):
+                                    m.d.sync += mod.eq(0)
+                                with m.Else():
+                                    m.d.sync += mod.eq(mod + 1)
+                            with m.If(m5 == 4):
+                                m.d.sync += k5.eq(k5 + 1)
+                            with m.If(ptr == length - 1):
+                                m.next = "CRC0"
+                        elif state == "CRC0":
+                            m.d.sync += crc_lo.eq(byte)
+                            m.next = "CRC1"
+                        elif state == "CRC1":
+                            with m.If(Cat(crc_lo, byte) == crc.crc):
+                                m.next = "CHECK"
+                            with m.Else():
+                                fail(BAD_CRC)
+                        elif state == "SKIP":
+                            m.d.sync += skip.eq(skip - 1)
+                            with m.If(skip == 1):
+                                fail(OVERSIZE)
+
+            with m.State("ERROR"):
+                with m.Switch(err_code):
+                    for code, counter in counters.items():
+                        with m.Case(code):
+                            bump(counter)
+                respond_with(ERROR, Cat(err_code, C(0, 5), cmd), 2)
+
+            # -- check and dispatch ------------------------------------------------------------
+            with m.State("CHECK"):
+                m.d.sync += [applied.eq(0), rp.eq(0)]
+                with m.Switch(cmd):
+                    with m.Case(PING):
+                        with m.If(length != 0):
+                            fail(BAD_LENGTH)
+                        with m.Else():
+                            ident = int.from_bytes(b"DSNN" + bytes([VERSION, cfg.n_layers]), "little")
+                            respond_with(PING | 0x80, ident, 6)
+                    with m.Case(WRITE):
+                        with m.If(m13 != 0):
+                            fail(BAD_LENGTH)
+                        with m.Else():
+                            m.next = "W_NEXT"
+                    with m.Case(READ):
+                        with m.If((m5 != 0) | (k5 > MAX_READS)):
+                            fail(BAD_LENGTH)
+                        with m.Else():
+                            m.d.sync += [idx.eq(k5), base.eq(length - READ_BYTES),
+                                         wbase.eq((k5 << 3) - 8)]
+                            m.next = "R_NEXT"
+                    with m.Case(EVENTS):
+                        with m.If(m3 != 0):
+                            fail(BAD_LENGTH)
+                        with m.Else():
+                            m.next = "E_NEXT"
+                    with m.Case(STATUS):
+                        with m.If(length != 0):
+                            fail(BAD_LENGTH)
+                        with m.Else():
+                            m.d.sync += idx.eq(0)
+                            m.next = "S_NEXT"
+                    with m.Default():
+                        fail(UNKNOWN_CMD)
+
+            # -- fetch one record from buf[rp:] into the top of `rec` (2 cycles a byte) -------------
+            with m.State("FETCH"):
+                m.d.sync += phase.eq(~phase)
+                with m.If(phase):
+                    m.d.sync += [rec.eq(Cat(rec[8:], rd.data)), rp.eq(rp + 1),
+                                 fcount.eq(fcount - 1)]
+                    with m.If(fcount == 1):
+                        with m.Switch(cmd):
+                            with m.Case(WRITE):
+                                m.next = "W_LOAD"
+                            with m.Case(READ):
+                                m.next = "R_REQ"
+                            with m.Case(EVENTS):
+                                m.next = "E_PUSH"
+
+            # -- WRITE: records to the parameter-load port in order ------------------------------
+            with m.State("W_NEXT"):
+                with m.If(rp == length):
+                    respond_with(WRITE | 0x80, applied, 2)
+                with m.Else():
+                    fetch(rp, WRITE_BYTES)
+            with m.State("W_LOAD"):
+                layer, space, addr, wdata = rec[0:8], rec[8:16], rec[16:40], rec[40:104]
+                fits = (layer < 16) & (space < 8) & (addr < (1 << 20))
+                ld = self.load.payload
+                m.d.comb += [self.load.valid.eq(1),
+                             ld.layer.eq(Mux(fits, layer, 15)), ld.space.eq(Mux(fits, space, 0)),
+                             ld.addr.eq(Mux(fits, addr, 0)), ld.data.eq(wdata)]
+                with m.If(self.load.ready):
+                    m.d.sync += applied.eq(applied + 1)
+                    m.next = "W_NEXT"
+
+            # -- EVENTS: event words to the core's input, as it accepts them ---------------------
+            with m.State("E_NEXT"):
+                with m.If(rp == length):
+                    respond_with(EVENTS | 0x80, applied, 2)
+                with m.Else():
+                    fetch(rp, EVENT_BYTES)
+            with m.State("E_PUSH"):
+                word = rec[-24:]
+                ev = self.core_i.payload
+                m.d.comb += [self.core_i.valid.eq(1), ev.addr.eq(word[2:18]),
+                             ev.kind.eq(Mux(word[18:].any(), RESERVED_KIND, word[:2]))]
+                with m.If(self.core_i.ready):
+                    m.d.sync += applied.eq(applied + 1)
+                    m.next = "E_NEXT"
+
+            # -- READ: last record first, its 8-byte result in place of the records before it -----
+            with m.State("R_NEXT"):
+                with m.If(idx == 0):
+                    m.d.sync += [rcmd.eq(READ | 0x80), rlen.eq(k5 << 3)]
+                    m.next = "RESPOND"
+                with m.Else():
+                    fetch(base, READ_BYTES)
+            with m.State("R_REQ"):
+                r = rec[-40:]
+                layer, space, addr = r[0:8], r[8:16], r[16:40]
+                fits = (layer < 16) & (space < 8) & (addr < (1 << 20))
+                rq = self.rb_req.payload
+                m.d.comb += [self.rb_req.valid.eq(1), rq.layer.eq(Mux(fits, layer, 15)),
+                             rq.space.eq(Mux(fits, space, 0)), rq.addr.eq(Mux(fits, addr, 0))]
+                with m.If(self.rb_req.ready):
+                    m.next = "R_RESP"
+            with m.State("R_RESP"):
+                m.d.comb += self.rb_resp.ready.eq(1)
+                with m.If(self.rb_resp.valid):
+                    m.d.sync += [wval.eq(self.rb_resp.payload), wcount.eq(8), waddr.eq(wbase),
+                                 final.eq(0), wbase.eq(wbase - 8), base.eq(base - READ_BYTES),
+                                 idx.eq(idx - 1)]
+                    m.next = "STORE"
+
+            # -- STATUS: 5 core counters through the readback port, then the link's 4 -------------
+            link_counts = Array([self.bad_crc, self.truncated, self.unknown_cmd, self.bad_length])
+            with m.State("S_NEXT"):
+                with m.If(idx < 5):
+                    m.d.comb += [self.rb_req.valid.eq(1), self.rb_req.payload.space.eq(STATUS_SPACE),
+                                 self.rb_req.payload.addr.eq(idx)]
+                    with m.If(self.rb_req.ready):
+                        m.next = "S_RESP"
+                with m.Elif(idx < 9):
+                    m.d.sync += [wval.eq(link_counts[(idx - 5)[:2]]), wcount.eq(4),
+                                 waddr.eq(idx << 2), final.eq(0), idx.eq(idx + 1)]
+                    m.next = "STORE"
+                with m.Else():
+                    m.d.sync += [rcmd.eq(STATUS | 0x80), rlen.eq(36)]
+                    m.next = "RESPOND"
+            with m.State("S_RESP"):
+                m.d.comb += self.rb_resp.ready.eq(1)
+                with m.If(self.rb_resp.valid):
+                    m.d.sync += [wval.eq(self.rb_resp.payload[:32]), wcount.eq(4),
+                                 waddr.eq(idx << 2), final.eq(0), idx.eq(idx + 1)]
+                    m.next = "STORE"
+
+            # -- STORE: wval's low `wcount` bytes to buf[waddr:] ---------------------------------
+            with m.State("STORE"):
+                m.d.comb += [wr.addr.eq(waddr), wr.data.eq(wval[:8]), wr.en.eq(1)]
+                m.d.sync += [wval.eq(wval >> 8), waddr.eq(waddr + 1), wcount.eq(wcount - 1)]
+                with m.If(wcount == 1):
+                    with m.If(final):
+                        m.next = "RESPOND"
+                    with m.Elif(cmd == READ):
+                        m.next = "R_NEXT"
+                    with m.Else():
+                        m.next = "S_NEXT"
+
+            # -- RESPOND: header, then buf[0:rlen] to the response encoder -----------------------
+            with m.State("RESPOND"):
+                m.d.comb += [resp.hdr.valid.eq(1), resp.hdr.payload.cmd.eq(rcmd),
+                             resp.hdr.payload.len.eq(rlen)]
+                with m.If(resp.hdr.ready):
+                    m.d.sync += [rp.eq(0), stale.eq(1)]
+                    with m.If(rlen == 0):
+                        m.next = "HUNT"
+                    with m.Else():
+                        m.next = "SEND"
+            with m.State("SEND"):
+                m.d.sync += stale.eq(0)
+                m.d.comb += [resp.data.valid.eq(~stale), resp.data.payload.eq(rd.data)]
+                with m.If(resp.data.valid & resp.data.ready):
+                    m.d.sync += [rp.eq(rp + 1), stale.eq(1)]
+                    with m.If(rp == rlen - 1):
+                        m.next = "HUNT"
+        return m
+
+
+class ByteLinkedCore(wiring.Component):
+    """Link + Network with byte streams `rx`/`tx`: what LinkedCore is without its UART."""
+
+    def __init__(self, config: CoreConfig, clk_freq: float = 12e6, baud: int = 115200, *,
+                 timeout_cycles: int | None = None, rx_fifo_depth: int = 512):
+        self.config = config
+        self.link_args = dict(clk_freq=clk_freq, baud=baud, timeout_cycles=timeout_cycles,
+                              rx_fifo_depth=rx_fifo_depth)
+        super().__init__({
+            "rx": In(stream.Signature(8)),
+            "tx": Out(stream.Signature(8)),
+            "discarded": Out(32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.link = link = Link(self.config, **self.link_args)
+        m.submodules.core = core = Network(self.config)
+        wiring.connect(m, wiring.flipped(self.rx), link.rx)
+        wiring.connect(m, link.tx, wiring.flipped(self.tx))
+        wiring.connect(m, link.core_i, core.i)
+        wiring.connect(m, core.o, link.core_o)
+        wiring.connect(m, link.load, core.load)
+        wiring.connect(m, link.rb_req, core.rb_req)
+        wiring.connect(m, core.rb_resp, link.rb_resp)
+        m.d.comb += self.discarded.eq(link.discarded)
+        return m
+
+
+class LinkedCore(wiring.Component):
+    """UART + Link + Network: the core behind two pins, for the board top levels.
+
+    `overruns` counts bytes lost because the rx FIFO was full (a host that does not wait for
+    responses), `frame_errors` bytes with a low stop bit."""
+
+    def __init__(self, config: CoreConfig, clk_freq: float = 12e6, baud: int = 115200, *,
+                 timeout_cycles: int | None = None, rx_fifo_depth: int = 512):
+        self.config = config
+        self.divider = uart_divider(clk_freq, baud)
+        self.link_args = dict(clk_freq=clk_freq, baud=baud, timeout_cycles=timeout_cycles,
+                              rx_fifo_depth=rx_fifo_depth)
+        super().__init__({
+            "rx": In(1, init=1),
+            "tx": Out(1, init=1),
+            "overruns": Out(16),
+            "frame_errors": Out(16),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.uart_rx = urx = UartRx(self.divider)
+        m.submodules.uart_tx = utx = UartTx(self.divider)
+        m.submodules.linked = linked = ByteLinkedCore(self.config, **self.link_args)
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
+        wiring.connect(m, urx.o, linked.rx)
+        wiring.connect(m, linked.tx, utx.i)
+        with m.If(urx.overrun & ~self.overruns.all()):
+            m.d.sync += self.overruns.eq(self.overruns + 1)
+        with m.If(urx.frame_error & ~self.frame_errors.all()):
+            m.d.sync += self.frame_errors.eq(self.frame_errors + 1)
+        return m

@@ -1,0 +1,224 @@
+"""The frame codec of docs/link.md: `0xA5 | cmd | len (2 LE) | payload | crc (2 LE)`.
+
+`FrameDecoder` turns arbitrary byte chunks into `Frame`s and `DecodeError`s. Two ways to
+resynchronise after an error:
+
+* `rescan=True` (the host's default): after a bad frame, hunting restarts at the byte after its
+  `0xA5`, so a real frame hidden behind a stray `0xA5` is still found;
+* `rescan=False`: exactly what the device does (hw/delaycore/link.py): hunting restarts after the
+  bad frame's last byte, and an oversize frame's `len + 2` remaining bytes are skipped before
+  OVERSIZE is reported. The RTL tests predict the device's responses with it.
+
+`timeout()` tells the decoder that the line has been idle longer than TIMEOUT bit times: an open
+frame ends as TRUNCATED.
+"""
+
+from dataclasses import dataclass
+
+SOF = 0xA5
+MAX_PAYLOAD = 1020
+TIMEOUT_BITS = 4096
+VERSION = 1
+
+PING, WRITE, READ, EVENTS, STATUS = 0x01, 0x02, 0x03, 0x04, 0x05
+OUTPUT, ERROR = 0x90, 0xEE
+RESPONSE = 0x80                      # response cmd = request cmd | RESPONSE
+COMMANDS = {PING: "PING", WRITE: "WRITE", READ: "READ", EVENTS: "EVENTS", STATUS: "STATUS"}
+
+BAD_CRC, TRUNCATED, UNKNOWN_CMD, OVERSIZE, BAD_LENGTH = 1, 2, 3, 4, 5
+ERROR_NAMES = {BAD_CRC: "BAD_CRC", TRUNCATED: "TRUNCATED", UNKNOWN_CMD: "UNKNOWN_CMD",
+               OVERSIZE: "OVERSIZE", BAD_LENGTH: "BAD_LENGTH"}
+
+WRITE_BYTES, READ_BYTES, EVENT_BYTES, WORD_BYTES = 13, 5, 3, 8
+MAX_WRITES = MAX_PAYLOAD // WRITE_BYTES      # 78 records
+MAX_READS = MAX_PAYLOAD // WORD_BYTES        # 127: the response (8 bytes each) must fit a frame
+MAX_EVENTS = MAX_PAYLOAD // EVENT_BYTES      # 340 words
+STATUS_FIELDS = ("dropped_kind", "dropped_addr", "dropped_writes", "steps", "dropped_excess",
+                 "bad_crc", "truncated", "unknown_cmd", "bad_length")
+
+
+def _table():
+    t = []
+    for i in range(256):
+        c = i << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021 if c & 0x8000 else c << 1) & 0xFFFF
+        t.append(c)
+    return t
+
+
+_CRC_TABLE = _table()
+
+
+def crc16(data: bytes, crc: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE: crc16(b"123456789") == 0x29B1."""
+    for b in data:
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[(crc >> 8) ^ b]
+    return crc
+
+
+def encode(cmd: int, payload: bytes = b"") -> bytes:
+    if not 0 <= cmd <= 0xFF:
+        raise ValueError(f"cmd {cmd} is not a byte")
+    payload = bytes(payload)
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError(f"payload of {len(payload)} bytes; at most MAX_PAYLOAD={MAX_PAYLOAD}")
+    body = bytes([cmd]) + len(payload).to_bytes(2, "little") + payload
+    return bytes([SOF]) + body + crc16(body).to_bytes(2, "little")
+
+
+@dataclass(frozen=True)
+class Frame:
+    cmd: int
+    payload: bytes
+
+    def __repr__(self):
+        return f"Frame(cmd={self.cmd:#04x}, payload={self.payload.hex()})"
+
+
+@dataclass(frozen=True)
+class DecodeError:
+    code: int
+    cmd: int                # the frame's cmd byte, 0 if it ended before one
+
+    def __repr__(self):
+        return f"DecodeError({ERROR_NAMES.get(self.code, self.code)}, cmd={self.cmd:#04x})"
+
+
+class FrameDecoder:
+    def __init__(self, rescan: bool = True):
+        self.rescan = rescan
+        self.buf = bytearray()
+        self.discarded = 0           # bytes outside frames
+        self.errors = {code: 0 for code in ERROR_NAMES}
+        self.frames = 0
+        self._skip = 0               # device mode: bytes of an oversize frame still to skip
+        self._skip_cmd = 0
+
+    def feed(self, data: bytes) -> list:
+        """Bytes in, completed frames and errors out (in order)."""
+        self.buf += data
+        out = []
+        self._parse(out)
+        return out
+
+    def timeout(self) -> list:
+        """The line went idle for more than TIMEOUT bit times: an open frame is truncated."""
+        out = []
+        if self._skip:
+            self._skip = 0
+            self._error(out, OVERSIZE, self._skip_cmd, 0)
+        while self.buf:
+            cmd = self.buf[1] if len(self.buf) > 1 else 0
+            if self.rescan:
+                self._error(out, TRUNCATED, cmd, 1)
+            else:
+                self._error(out, TRUNCATED, cmd, len(self.buf))
+            self._parse(out)
+        return out
+
+    @property
+    def idle(self) -> bool:
+        """No frame is open (a timeout would report nothing)."""
+        return not self.buf and not self._skip
+
+    def _error(self, out, code, cmd, drop):
+        del self.buf[:drop]
+        self.errors[code] += 1
+        out.append(DecodeError(code, cmd))
+
+    def _parse(self, out):
+        buf = self.buf
+        while True:
+            if self._skip:
+                n = min(self._skip, len(buf))
+                del buf[:n]
+                self._skip -= n
+                if self._skip:
+                    return
+                self._error(out, OVERSIZE, self._skip_cmd, 0)
+            start = buf.find(SOF)
+            if start < 0:
+                self.discarded += len(buf)
+                buf.clear()
+                return
+            self.discarded += start
+            del buf[:start]
+            if len(buf) < 4:
+                return
+            n = buf[2] | buf[3] << 8
+            if n > MAX_PAYLOAD:
+                if self.rescan:
+                    self._error(out, OVERSIZE, buf[1], 1)
+                else:
+                    self._skip, self._skip_cmd = n + 2, buf[1]
+                    del buf[:4]
+                continue
+            if len(buf) < n + 6:
+                return
+            if crc16(buf[1:n + 4]) == (buf[n + 4] | buf[n + 5] << 8):
+                out.append(Frame(buf[1], bytes(buf[4:n + 4])))
+                self.frames += 1
+                del buf[:n + 6]
+            else:
+                self._error(out, BAD_CRC, buf[1], 1 if self.rescan else n + 6)
+
+
+def check_request(frame: Frame) -> int | None:
+    """The error code the device answers a well-received frame with, or None if it executes it."""
+    n = len(frame.payload)
+    if frame.cmd not in COMMANDS:
+        return UNKNOWN_CMD
+    if frame.cmd in (PING, STATUS) and n:
+        return BAD_LENGTH
+    if frame.cmd == WRITE and n % WRITE_BYTES:
+        return BAD_LENGTH
+    if frame.cmd == READ and (n % READ_BYTES or n // READ_BYTES > MAX_READS):
+        return BAD_LENGTH
+    if frame.cmd == EVENTS and n % EVENT_BYTES:
+        return BAD_LENGTH
+    return None
+
+
+# -- payloads ------------------------------------------------------------------------------------
+def write_payload(records) -> bytes:
+    """(layer, space, addr, data) records -> WRITE payload; data is taken modulo 2**64."""
+    out = bytearray()
+    for layer, space, addr, value in records:
+        out += bytes([layer, space]) + addr.to_bytes(3, "little")
+        out += (value & (2**64 - 1)).to_bytes(8, "little")
+    return bytes(out)
+
+
+def read_payload(records) -> bytes:
+    """(layer, space, addr) records -> READ payload."""
+    return b"".join(bytes([layer, space]) + addr.to_bytes(3, "little") for layer, space, addr in records)
+
+
+def events_payload(words) -> bytes:
+    return b"".join(int(w).to_bytes(3, "little") for w in words)
+
+
+def parse_words(payload: bytes) -> list[int]:
+    """A READ response: unsigned 64-bit words (signed fields come sign-extended)."""
+    return [int.from_bytes(payload[i:i + 8], "little") for i in range(0, len(payload), 8)]
+
+
+def parse_count(payload: bytes) -> int:
+    return int.from_bytes(payload[:2], "little")
+
+
+def parse_status(payload: bytes) -> dict:
+    return {name: int.from_bytes(payload[4 * i:4 * i + 4], "little")
+            for i, name in enumerate(STATUS_FIELDS)}
+
+
+def parse_output(payload: bytes, v_bits: int = 24) -> tuple[int, int, int]:
+    """An OUTPUT frame's item as (kind, addr, value), like GoldenNetwork.run_stream's outputs."""
+    head = int.from_bytes(payload[:3], "little")
+    value = int.from_bytes(payload[3:6], "little", signed=True)
+    return head & 3, (head >> 2) & 0xFFFF, value
+
+
+def signed64(word: int) -> int:
+    return word - (1 << 64) if word >> 63 else word
