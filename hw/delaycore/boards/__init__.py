@@ -1,0 +1,1 @@
+"""Board top levels and the bitstream build (`make bitstream BOARD=...`)."""
