@@ -3,7 +3,9 @@ PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 PYTEST  := .venv/bin/pytest
 
-.PHONY: install test sim bench clean
+BOARD ?= all
+
+.PHONY: install test sim bench bitstream clean
 
 install: .venv/.installed
 
@@ -26,6 +28,9 @@ sim: install
 
 bench: install
 	$(PY) -m sim.bench_core
+
+bitstream: install
+	$(PY) -m delaycore.boards.build --board $(BOARD)
 
 clean:
 	rm -rf build
