@@ -1,7 +1,10 @@
 """One time-multiplexed layer: LIF with per-neuron axonal delays, or the non-spiking readout.
 
-One datapath is shared by every neuron: a two-stage pipeline (issue a memory read, then compute
-and write back) that does one synaptic accumulate or one neuron update per cycle. Timing is the
+One datapath is shared by every neuron and does one synaptic accumulate or one neuron update per
+cycle. Accumulates take two stages (issue the memory reads; add and write back). Neuron updates
+take four: issue; integrate (leak + sum); fire (saturate, threshold, reset, delay tap); write back
+and emit. Only the last stage can be stalled by the output stream, and its stall signal comes
+straight from registers, which keeps the long arithmetic off the handshake path. Timing is the
 schedule of docs/core.md, section 6, which `golden_model.schedule` reproduces cycle for cycle.
 """
 
@@ -12,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.config import LayerShape
 from .layouts import EventLayout, OutputLayout, DATA_BITS
-from .neuron import NeuronUpdate
+from .neuron import Integrate, Fire, total_shape
 from .weight_memory import WeightMemory
 
 SPIKE, EOT, CLEAR = 0, 1, 2
@@ -71,7 +74,8 @@ class Layer(wiring.Component):
         weight_shift = Signal(3)
         reset_mode = Signal(1)
 
-        m.submodules.neuron = neuron = NeuronUpdate(s, self.leak_mode)
+        m.submodules.integrate = integrate = Integrate(s, self.leak_mode)
+        m.submodules.fire = fire = Fire(s)
 
         state = Signal(range(6))
         j = Signal(range(n + 1))
@@ -86,27 +90,43 @@ class Layer(wiring.Component):
         next_op = Signal(2)
         next_j = Signal(range(n))
 
-        # Stage 1: what it emits, and whether the stream stalls it.
-        y = C(1, 1) if not s.spiking else neuron.y
-        s1_emit = ((s1_op == UPD) & ~clear_mode & y) | (s1_op == TOKEN)
-        stall = s1_emit & ~self.o.ready
+        # Later stages of a neuron update: 2 after integrate, 3 after fire.
+        s2_op, s3_op = Signal(2), Signal(2)
+        s2_j, s3_j = Signal(range(n)), Signal(range(n))
+        s2_total = Signal(total_shape(s))
+        s2_hist, s3_hist = Signal(s.depth), Signal(s.depth)
+        s2_delay = Signal(s.delay_bits)
+        s3_v = Signal(signed(s.v_bits))
+        s3_y = Signal()
+
+        # Stage 3: what it emits, and whether the stream stalls the pipeline.
+        y = C(1, 1) if not s.spiking else s3_y
+        s3_emit = ((s3_op == UPD) & ~clear_mode & y) | (s3_op == TOKEN)
+        stall = s3_emit & ~self.o.ready
         m.d.comb += [
-            self.o.valid.eq(s1_emit),
-            self.o.payload.kind.eq(Mux(s1_op == TOKEN, marker, SPIKE)),
-            self.o.payload.addr.eq(Mux(s1_op == TOKEN, 0, s1_j)),
+            self.o.valid.eq(s3_emit),
+            self.o.payload.kind.eq(Mux(s3_op == TOKEN, marker, SPIKE)),
+            self.o.payload.addr.eq(Mux(s3_op == TOKEN, 0, s3_j)),
         ]
         if not s.spiking:
-            m.d.comb += self.o.payload.value.eq(Mux(s1_op == TOKEN, 0, neuron.v_new))
+            m.d.comb += self.o.payload.value.eq(Mux(s3_op == TOKEN, 0, s3_v))
 
         reads = [v_rd, a_rd] + ([h_rd, d_rd] if s.spiking else [])
         m.d.comb += [p.en.eq(~stall) for p in reads]
         with m.If(~stall):
-            m.d.sync += [s1_op.eq(next_op), s1_j.eq(next_j)]
+            m.d.sync += [s1_op.eq(next_op), s1_j.eq(next_j),
+                         # an accumulate is finished in stage 1
+                         s2_op.eq(Mux(s1_op == ACC, NONE, s1_op)), s2_j.eq(s1_j),
+                         s2_total.eq(integrate.total),
+                         s3_op.eq(s2_op), s3_j.eq(s2_j), s3_v.eq(fire.v_new)]
+            if s.spiking:
+                m.d.sync += [s2_hist.eq(h_rd.data), s2_delay.eq(d_rd.data),
+                             s3_hist.eq(fire.hist_new), s3_y.eq(fire.y)]
 
         # Stage 0: issue.
         m.d.comb += [
             self.i.ready.eq(state == IDLE),
-            self.idle.eq((state == IDLE) & (s1_op == NONE)),
+            self.idle.eq((state == IDLE) & (s1_op == NONE) & (s2_op == NONE) & (s3_op == NONE)),
         ]
         accept = self.i.valid & self.i.ready
 
@@ -171,32 +191,33 @@ class Layer(wiring.Component):
                     m.d.comb += next_op.eq(TOKEN)
                     m.d.sync += state.eq(DRAIN)
             with m.Case(DRAIN):
-                with m.If((s1_op == TOKEN) & self.o.ready):
+                with m.If((s3_op == TOKEN) & self.o.ready):
                     m.d.sync += state.eq(IDLE)
 
-        # Stage 1: compute and write back.
-        m.d.comb += [
-            neuron.v.eq(v_rd.data), neuron.acc.eq(a_rd.data),
-            neuron.threshold.eq(threshold), neuron.leak.eq(leak), neuron.reset_mode.eq(reset_mode),
-        ]
-        if s.spiking:
-            m.d.comb += [neuron.hist.eq(h_rd.data), neuron.delay.eq(d_rd.data)]
+        # Stage 1: accumulate and write back; or integrate (registered into stage 2).
+        m.d.comb += [integrate.v.eq(v_rd.data), integrate.acc.eq(a_rd.data), integrate.leak.eq(leak)]
         w = weight.rd_data.word_select(s1_sel if P > 1 else 0, s.weight_bits).as_signed()
         with m.If((s1_op == ACC)):
             m.d.comb += [a_wr.addr.eq(s1_j), a_wr.en.eq(1),
                          a_wr.data.eq(a_rd.data + (w << weight_shift))]
-        with m.Elif((s1_op == UPD) & ~stall):
-            m.d.comb += [a_wr.addr.eq(s1_j), a_wr.en.eq(1), a_wr.data.eq(0),
-                         v_wr.addr.eq(s1_j), v_wr.en.eq(1),
-                         v_wr.data.eq(Mux(clear_mode, 0, neuron.v_new))]
+        # Stage 2: fire (registered into stage 3).
+        m.d.comb += [fire.total.eq(s2_total), fire.threshold.eq(threshold),
+                     fire.reset_mode.eq(reset_mode)]
+        if s.spiking:
+            m.d.comb += [fire.hist.eq(s2_hist), fire.delay.eq(s2_delay)]
+        # Stage 3: write back and emit.
+        with m.If((s3_op == UPD) & ~stall):
+            m.d.comb += [a_wr.addr.eq(s3_j), a_wr.en.eq(1), a_wr.data.eq(0),
+                         v_wr.addr.eq(s3_j), v_wr.en.eq(1),
+                         v_wr.data.eq(Mux(clear_mode, 0, s3_v))]
             if s.spiking:
-                m.d.comb += [h_wr.addr.eq(s1_j), h_wr.en.eq(1),
-                             h_wr.data.eq(Mux(clear_mode, 0, neuron.hist_new))]
+                m.d.comb += [h_wr.addr.eq(s3_j), h_wr.en.eq(1),
+                             h_wr.data.eq(Mux(clear_mode, 0, s3_hist))]
             if s.recurrent:
                 with m.If(clear_mode):
                     m.d.sync += wptr.eq(0)
                 with m.Elif(y):
-                    m.d.comb += [q_wr.addr.eq(wptr), q_wr.data.eq(s1_j), q_wr.en.eq(1)]
+                    m.d.comb += [q_wr.addr.eq(wptr), q_wr.data.eq(s3_j), q_wr.en.eq(1)]
                     m.d.sync += wptr.eq(wptr + 1)
 
         # Parameter load (only while idle; the network guarantees it).

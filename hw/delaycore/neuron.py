@@ -1,4 +1,9 @@
-"""The arithmetic of one neuron in one timestep (docs/core.md, 2.2-2.3), combinational."""
+"""The arithmetic of one neuron in one timestep (docs/core.md, 2.2-2.3), in two halves.
+
+`Integrate` (leak, exact sum) and `Fire` (saturate, threshold, reset, history, delay tap) are
+separate so that the layer can put a pipeline register between them; `NeuronUpdate` is the two
+together, the combinational reference the unit tests check against the spec.
+"""
 
 from amaranth import *
 from amaranth.lib import wiring
@@ -7,8 +12,88 @@ from amaranth.lib.wiring import In, Out
 from golden_model.config import LayerShape
 
 
+def total_shape(s: LayerShape):
+    return signed(max(s.v_bits, s.acc_bits) + 2)
+
+
+class Integrate(wiring.Component):
+    """total = leak(v) + acc, exact (no saturation yet)."""
+
+    def __init__(self, shape: LayerShape, leak_mode: str):
+        self.shape = shape
+        self.leak_mode = leak_mode
+        super().__init__({
+            "v": In(signed(shape.v_bits)),
+            "acc": In(signed(shape.acc_bits)),
+            "leak": In(5 if leak_mode == "shift" else 9),
+            "total": Out(total_shape(shape)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.leak_mode == "shift":
+            leaked = self.v - (self.v >> self.leak)
+        else:
+            leaked = (self.v * Cat(self.leak, C(0, 1)).as_signed()) >> 8
+        m.d.comb += self.total.eq(leaked + self.acc)
+        return m
+
+
+class Fire(wiring.Component):
+    """v1 = sat(total); spike = v1 >= threshold; reset; history shift; delayed spike y.
+
+    Since 1 <= threshold <= v_max, `v1 >= threshold` equals `total >= threshold`, and the
+    subtraction that gives the reset value is the same one that decides the spike."""
+
+    def __init__(self, shape: LayerShape):
+        self.shape = shape
+        s = shape
+        super().__init__({
+            "total": In(total_shape(shape)),
+            "hist": In(s.depth),
+            "delay": In(s.delay_bits),
+            "threshold": In(s.v_bits - 1),
+            "reset_mode": In(1),
+            "v_new": Out(signed(s.v_bits)),
+            "spike": Out(1),
+            "hist_new": Out(s.depth),
+            "y": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        s = self.shape
+        t = self.total
+        v1 = Signal(signed(s.v_bits))
+        # Saturation by the sign-extension bits: no comparator needed.
+        top = t[s.v_bits - 1:]
+        with m.If(~t[-1] & top.any()):
+            m.d.comb += v1.eq(s.v_max)
+        with m.Elif(t[-1] & ~top.all()):
+            m.d.comb += v1.eq(s.v_min)
+        with m.Else():
+            m.d.comb += v1.eq(t)
+        if not s.spiking:
+            m.d.comb += self.v_new.eq(v1)
+            return m
+        thr = Cat(self.threshold, C(0, 1)).as_signed()
+        diff = Signal(signed(len(t) + 1))
+        m.d.comb += [diff.eq(t - thr), self.spike.eq(~diff[-1])]
+        room = Signal(signed(s.v_bits + 1))          # v_max - threshold: the largest v1 - thr
+        m.d.comb += room.eq(s.v_max - thr)
+        with m.If(self.spike):
+            m.d.comb += self.v_new.eq(Mux(self.reset_mode, 0, Mux(diff > room, room, diff)))
+        with m.Else():
+            m.d.comb += self.v_new.eq(v1)
+        m.d.comb += [
+            self.hist_new.eq(Cat(self.spike, self.hist)[:s.depth]),
+            self.y.eq(self.hist_new.bit_select(self.delay, 1)),
+        ]
+        return m
+
+
 class NeuronUpdate(wiring.Component):
-    """leak, one saturating add of the exact input sum, threshold, reset, history shift, delay tap."""
+    """Integrate then Fire, combinationally."""
 
     def __init__(self, shape: LayerShape, leak_mode: str):
         self.shape = shape
@@ -30,31 +115,13 @@ class NeuronUpdate(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        s = self.shape
-        if self.leak_mode == "shift":
-            leaked = self.v - (self.v >> self.leak)
-        else:
-            leaked = (self.v * Cat(self.leak, C(0, 1)).as_signed()) >> 8
-        total = Signal(signed(max(s.v_bits, s.acc_bits) + 2))
-        v1 = Signal(signed(s.v_bits))
-        m.d.comb += total.eq(leaked + self.acc)
-        with m.If(total > s.v_max):
-            m.d.comb += v1.eq(s.v_max)
-        with m.Elif(total < s.v_min):
-            m.d.comb += v1.eq(s.v_min)
-        with m.Else():
-            m.d.comb += v1.eq(total)
-        if not s.spiking:
-            m.d.comb += self.v_new.eq(v1)
-            return m
-        thr = Cat(self.threshold, C(0, 1)).as_signed()
-        m.d.comb += self.spike.eq(v1 >= thr)
-        with m.If(self.spike):
-            m.d.comb += self.v_new.eq(Mux(self.reset_mode, 0, v1 - thr))
-        with m.Else():
-            m.d.comb += self.v_new.eq(v1)
+        m.submodules.integrate = integrate = Integrate(self.shape, self.leak_mode)
+        m.submodules.fire = fire = Fire(self.shape)
         m.d.comb += [
-            self.hist_new.eq(Cat(self.spike, self.hist)[:s.depth]),
-            self.y.eq(self.hist_new.bit_select(self.delay, 1)),
+            integrate.v.eq(self.v), integrate.acc.eq(self.acc), integrate.leak.eq(self.leak),
+            fire.total.eq(integrate.total), fire.hist.eq(self.hist), fire.delay.eq(self.delay),
+            fire.threshold.eq(self.threshold), fire.reset_mode.eq(self.reset_mode),
+            self.v_new.eq(fire.v_new), self.spike.eq(fire.spike), self.hist_new.eq(fire.hist_new),
+            self.y.eq(fire.y),
         ]
         return m

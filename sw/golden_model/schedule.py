@@ -54,6 +54,11 @@ def schedule(config: CoreConfig, words, result: StreamResult) -> Schedule:
     return sched
 
 
+# Neuron updates have two more pipeline stages than accumulates (integrate, fire): every update
+# sweep leaves the layer PIPE cycles later than its first issue would suggest.
+PIPE = 2
+
+
 def _marker(sched, shapes, ready, c, unit, last):
     """Propagate one EOT/CLEAR accepted by layer 0 at cycle c through every layer."""
     is_eot = unit[0] == "EOT"
@@ -63,10 +68,10 @@ def _marker(sched, shapes, ready, c, unit, last):
             r = unit[3][l]
             sched.accumulates += n * r
             emit = range(n) if l == last else unit[2][l]
-            u = c + 1 + n * r
+            u = c + 1 + PIPE + n * r
         else:
             emit = ()
-            u = c + 1
+            u = c + 1 + PIPE
         nj = 0                      # next neuron to issue, at cycle u
         for j in emit:
             uj = u + (j - nj)
