@@ -27,7 +27,8 @@ IDLE, SWEEP, REC, UPDATE, MARK, DRAIN = range(6)
 
 
 class Layer(wiring.Component):
-    """Ports `wr_*` (parameter load) and `rb_*` (readback) may only be used while `idle`."""
+    """Ports `wr_*` (parameter load) and `rb_*` (readback) may only be used while `idle`, with
+    `hold` high so that no input event is taken in the same cycle."""
 
     def __init__(self, shape: LayerShape, leak_mode: str = "shift"):
         self.shape = shape
@@ -40,6 +41,7 @@ class Layer(wiring.Component):
             "wr_dropped": Out(1),
             "rb_en": In(1), "rb_space": In(3), "rb_addr": In(20), "rb_data": Out(DATA_BITS),
             "idle": Out(1),
+            "hold": In(1),
         })
 
     def elaborate(self, platform):
@@ -125,7 +127,7 @@ class Layer(wiring.Component):
 
         # Stage 0: issue.
         m.d.comb += [
-            self.i.ready.eq(state == IDLE),
+            self.i.ready.eq((state == IDLE) & ~self.hold),
             self.idle.eq((state == IDLE) & (s1_op == NONE) & (s2_op == NONE) & (s3_op == NONE)),
         ]
         accept = self.i.valid & self.i.ready

@@ -14,8 +14,9 @@ EOT = 1
 
 
 class Network(wiring.Component):
-    """Parameter writes and readback requests to a layer are served only while that layer is idle
-    and nothing is presented at its input, so they never interleave with the datapath."""
+    """Parameter writes and readback requests to a layer are taken only while that layer is idle
+    and nothing is presented at its input, and applied in the next cycle while the layer is held,
+    so they never interleave with the datapath."""
 
     def __init__(self, config: CoreConfig):
         self.config = config
@@ -50,43 +51,50 @@ class Network(wiring.Component):
         with m.If(self.o.valid & self.o.ready & (self.o.payload.kind == EOT) & ~steps.all()):
             m.d.sync += steps.eq(steps + 1)
 
-        # Parameter load.
-        ld = self.load.payload
-        serve = self.load.valid & quiet[ld.layer]
-        m.d.comb += self.load.ready.eq(serve)
-        drop = (serve & (ld.layer >= nl)) | Cat(l.wr_dropped for l in layers).any()
-        for k, l in enumerate(layers):
-            m.d.comb += [l.wr_en.eq(serve & (ld.layer == k)), l.wr_space.eq(ld.space),
-                         l.wr_addr.eq(ld.addr), l.wr_data.eq(ld.data)]
-        with m.If(drop & ~dropped_writes.all()):
-            m.d.sync += dropped_writes.eq(dropped_writes + 1)
-
-        # Readback: request -> (one cycle) -> response register held until taken.
-        rq = self.rb_req.payload
+        # Parameter load and readback share one registered port engine: a request is taken while
+        # its layer is quiet, and is applied to the layer in the next cycle, while the layer is
+        # held (it takes no input event), so no port path runs combinationally into a memory.
+        ld, rq = self.load.payload, self.rb_req.payload
+        wr_pend, rb_pend, rb_wait = Signal(), Signal(), Signal()
+        p_layer, p_space = Signal(4), Signal(3)
+        p_addr, p_data = Signal(20), Signal(DATA_BITS)
         resp_valid = Signal()
         resp_data = Signal(DATA_BITS)
-        pending = Signal()
-        pending_layer = Signal(4)
+        busy = wr_pend | rb_pend | rb_wait | resp_valid
+        for k, l in enumerate(layers):
+            sel = p_layer == k
+            m.d.comb += [l.hold.eq((wr_pend | rb_pend) & sel),
+                         l.wr_en.eq(wr_pend & sel), l.rb_en.eq(rb_pend & sel),
+                         l.wr_space.eq(p_space), l.wr_addr.eq(p_addr), l.wr_data.eq(p_data),
+                         l.rb_space.eq(p_space), l.rb_addr.eq(p_addr)]
+
+        take_wr = self.load.valid & ~busy & quiet[ld.layer]
+        m.d.comb += self.load.ready.eq(take_wr)
+        is_status = rq.space == STATUS
+        take_rb = self.rb_req.valid & ~busy & ~self.load.valid & (is_status | quiet[rq.layer])
+        m.d.comb += self.rb_req.ready.eq(take_rb)
+        m.d.sync += [wr_pend.eq(0), rb_pend.eq(0), rb_wait.eq(rb_pend)]
+        with m.If(take_wr):
+            m.d.sync += [wr_pend.eq(ld.layer < nl), p_layer.eq(ld.layer), p_space.eq(ld.space),
+                         p_addr.eq(ld.addr), p_data.eq(ld.data)]
         status = Array([guard.dropped_kind, guard.dropped_addr, dropped_writes, steps,
                         guard.dropped_excess])
-        m.d.comb += [self.rb_resp.valid.eq(resp_valid), self.rb_resp.payload.eq(resp_data)]
-        with m.If(self.rb_resp.valid & self.rb_resp.ready):
-            m.d.sync += resp_valid.eq(0)
-        is_status = rq.space == STATUS
-        take = self.rb_req.valid & ~resp_valid & ~pending & (is_status | quiet[rq.layer])
-        m.d.comb += self.rb_req.ready.eq(take)
-        for k, l in enumerate(layers):
-            m.d.comb += [l.rb_en.eq(take & ~is_status & (rq.layer == k)),
-                         l.rb_space.eq(rq.space), l.rb_addr.eq(rq.addr)]
-        with m.If(take):
+        with m.If(take_rb):
+            m.d.sync += [p_layer.eq(rq.layer), p_space.eq(rq.space), p_addr.eq(rq.addr)]
             with m.If(is_status):
                 m.d.sync += [resp_valid.eq(1),
                              resp_data.eq(Mux(rq.addr < 5, status[rq.addr[:3]], 0))]
             with m.Elif(rq.layer < nl):
-                m.d.sync += [pending.eq(1), pending_layer.eq(rq.layer)]
+                m.d.sync += rb_pend.eq(1)
             with m.Else():
                 m.d.sync += [resp_valid.eq(1), resp_data.eq(0)]
-        with m.If(pending):
-            rb_data = Array([l.rb_data for l in layers])[pending_layer]
-            m.d.sync += [pending.eq(0), resp_valid.eq(1), resp_data.eq(rb_data)]
+        with m.If(rb_wait):
+            m.d.sync += [resp_valid.eq(1), resp_data.eq(Array([l.rb_data for l in layers])[p_layer])]
+        m.d.comb += [self.rb_resp.valid.eq(resp_valid), self.rb_resp.payload.eq(resp_data)]
+        with m.If(self.rb_resp.valid & self.rb_resp.ready):
+            m.d.sync += resp_valid.eq(0)
+
+        drop = (take_wr & (ld.layer >= nl)) | Cat(l.wr_dropped for l in layers).any()
+        with m.If(drop & ~dropped_writes.all()):
+            m.d.sync += dropped_writes.eq(dropped_writes + 1)
         return m

@@ -15,13 +15,15 @@ from .top import BoardTop
 ROOT = Path(__file__).resolve().parents[3]
 
 BOARDS = {
-    # board: (platform factory, target fmax in MHz, network)
+    # board: (platform factory, target fmax in MHz, network, PLL)
     "icebreaker": ("amaranth_boards.icebreaker:ICEBreakerPlatform", 24.0,
                    CoreConfig(n_in=700, sizes=(128,), n_out=20, weight_bits=2, ternary=True,
-                              depth=32, weights_per_word=8)),
+                              depth=32, weights_per_word=8),
+                   (0, 63, 5, 1, 24.0)),     # 12 MHz x 64 / 32 = 24 MHz
     "ulx3s": ("amaranth_boards.ulx3s:ULX3S_85F_Platform", 80.0,
               CoreConfig(n_in=700, sizes=(128, 128), n_out=20, weight_bits=2, ternary=True,
-                         depth=32, weights_per_word=8)),
+                         depth=32, weights_per_word=8),
+              None),
 }
 
 
@@ -41,11 +43,11 @@ def build(board: str, seed: int = 1) -> dict:
     import importlib
     mod, cls = BOARDS[board][0].split(":")
     platform = getattr(importlib.import_module(mod), cls)()
-    target, cfg = BOARDS[board][1], BOARDS[board][2]
+    target, cfg, pll = BOARDS[board][1:]
     tools_env()
     build_dir = ROOT / "build" / "bitstream" / board
     t0 = time.time()
-    platform.build(BoardTop(cfg), name="top", build_dir=str(build_dir), do_program=False,
+    platform.build(BoardTop(cfg, pll=pll), name="top", build_dir=str(build_dir), do_program=False,
                    nextpnr_opts=f"--report report.json --seed {seed}")
     wall = time.time() - t0
     rep = json.loads((build_dir / "report.json").read_text())
@@ -60,6 +62,7 @@ def build(board: str, seed: int = 1) -> dict:
               "target_fmax_mhz": target, "achieved_fmax_mhz": achieved,
               "target_met": achieved >= target,
               "board_clock_mhz": platform.default_clk_frequency / 1e6,
+              "core_clock_mhz": pll[4] if pll else platform.default_clk_frequency / 1e6,
               "bitstream": str(bitfile.relative_to(ROOT)) if bitfile else None,
               "bitstream_bytes": bitfile.stat().st_size if bitfile else 0,
               "wall_seconds": round(wall, 1), "nextpnr_seed": seed}

@@ -6,15 +6,33 @@ from golden_model.config import CoreConfig
 
 
 class BoardTop(Elaboratable):
-    def __init__(self, config: CoreConfig, baud: int = 115200):
+    """`pll`: (DIVR, DIVF, DIVQ, FILTER_RANGE, MHz) of an iCE40 PLL that makes the core clock
+    from the board clock (yowasp-icepll computes them); None runs at the board clock."""
+
+    def __init__(self, config: CoreConfig, baud: int = 115200, pll=None):
         self.config = config
         self.baud = baud
+        self.pll = pll
 
     def elaborate(self, platform):
+        from amaranth.lib.cdc import ResetSynchronizer
         from ..link import LinkedCore
         m = Module()
+        clk_hz = platform.default_clk_frequency
+        if self.pll is not None:
+            divr, divf, divq, frange, mhz = self.pll
+            clk_hz = mhz * 1e6
+            pin = platform.request(platform.default_clk, dir="-")
+            m.domains.sync = cd = ClockDomain("sync")
+            lock = Signal()
+            m.submodules.pll = Instance(
+                "SB_PLL40_PAD", p_FEEDBACK_PATH="SIMPLE", p_DIVR=divr, p_DIVF=divf, p_DIVQ=divq,
+                p_FILTER_RANGE=frange, i_PACKAGEPIN=pin.io, i_RESETB=C(1, 1), i_BYPASS=C(0, 1),
+                o_PLLOUTGLOBAL=cd.clk, o_LOCK=lock)
+            m.submodules.reset_sync = ResetSynchronizer(~lock, domain="sync")
+            platform.add_clock_constraint(cd.clk, clk_hz)
         uart = platform.request("uart", 0)
-        core = LinkedCore(self.config, int(platform.default_clk_frequency), self.baud)
+        core = LinkedCore(self.config, int(clk_hz), self.baud)
         m.submodules.core = core
         m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
         # LED 0: heartbeat (about 1.4 Hz at 12 MHz, 0.7 Hz at 25 MHz); LED 1: UART receive line.
