@@ -48,7 +48,7 @@ def build(board: str, seed: int = 1) -> dict:
     build_dir = ROOT / "build" / "bitstream" / board
     t0 = time.time()
     platform.build(BoardTop(cfg, pll=pll), name="top", build_dir=str(build_dir), do_program=False,
-                   nextpnr_opts=f"--report report.json --seed {seed}")
+                   nextpnr_opts=f"--report report.json --seed {seed} --timing-allow-fail")
     wall = time.time() - t0
     rep = json.loads((build_dir / "report.json").read_text())
     util = {k: {"used": v["used"], "available": v["available"]} for k, v in rep["utilization"].items()
