@@ -229,6 +229,8 @@ class Link(wiring.Component):
         fcount = Signal(range(WRITE_BYTES + 1))
         phase = Signal()
         rec = Signal(8 * WRITE_BYTES)
+        port = Signal(WriteLayout)              # the decoded record, for load / rb_req
+        event = Signal(EventLayout)
         applied = Signal(16)
         base = Signal(range(BUF_DEPTH + 1))     # READ: next record, walked backwards
         wbase = Signal(range(BUF_DEPTH + 1))    # READ: its result's place
@@ -253,9 +255,9 @@ class Link(wiring.Component):
             m.d.sync += err_code.eq(code)
             m.next = "ERROR"
 
-        def respond_with(code, value, nbytes, resp_len=None):
+        def respond_with(code, value, nbytes):
             """Store `value` (nbytes LE) at buf[0] and respond with `code`."""
-            m.d.sync += [rcmd.eq(code), rlen.eq(resp_len if resp_len is not None else nbytes),
+            m.d.sync += [rcmd.eq(code), rlen.eq(nbytes),
                          wval.eq(value), wcount.eq(nbytes), waddr.eq(0), final.eq(1)]
             m.next = "STORE"
 
@@ -377,20 +379,36 @@ class Link(wiring.Component):
                     with m.Default():
                         fail(UNKNOWN_CMD)
 
-            # -- fetch one record from buf[rp:] into the top of `rec` (2 cycles a byte) -------------
+            # -- fetch one record from buf[rp:] into the top of `rec`: one cycle to address the
+            # first byte, then one byte a cycle (the read port answers in the next cycle) ---------
             with m.State("FETCH"):
-                m.d.sync += phase.eq(~phase)
+                m.d.sync += phase.eq(1)
                 with m.If(phase):
+                    m.d.comb += rd.addr.eq(rp + 1)
                     m.d.sync += [rec.eq(Cat(rec[8:], rd.data)), rp.eq(rp + 1),
                                  fcount.eq(fcount - 1)]
                     with m.If(fcount == 1):
-                        with m.Switch(cmd):
-                            with m.Case(WRITE):
-                                m.next = "W_LOAD"
-                            with m.Case(READ):
-                                m.next = "R_REQ"
-                            with m.Case(EVENTS):
-                                m.next = "E_PUSH"
+                        m.next = "DECODE"
+
+            # -- DECODE: the record's fields into the port registers (keeps the record decoding
+            # off the paths into the core's handshakes). Fields wider than the port go to layer
+            # 15, beyond the last layer: a write there is dropped and counted, a read returns 0.
+            with m.State("DECODE"):
+                r = Mux(cmd == WRITE, rec[:40], rec[-40:])
+                layer, space, addr = r[0:8], r[8:16], r[16:40]
+                fits = (layer < 16) & (space < 8) & (addr < (1 << 20))
+                word = rec[-24:]
+                m.d.sync += [port.layer.eq(Mux(fits, layer, 15)), port.space.eq(Mux(fits, space, 0)),
+                             port.addr.eq(Mux(fits, addr, 0)), port.data.eq(rec[40:104]),
+                             event.addr.eq(word[2:18]),
+                             event.kind.eq(Mux(word[18:].any(), RESERVED_KIND, word[:2]))]
+                with m.Switch(cmd):
+                    with m.Case(WRITE):
+                        m.next = "W_LOAD"
+                    with m.Case(READ):
+                        m.next = "R_REQ"
+                    with m.Case(EVENTS):
+                        m.next = "E_PUSH"
 
             # -- WRITE: records to the parameter-load port in order ------------------------------
             with m.State("W_NEXT"):
@@ -399,12 +417,7 @@ class Link(wiring.Component):
                 with m.Else():
                     fetch(rp, WRITE_BYTES)
             with m.State("W_LOAD"):
-                layer, space, addr, wdata = rec[0:8], rec[8:16], rec[16:40], rec[40:104]
-                fits = (layer < 16) & (space < 8) & (addr < (1 << 20))
-                ld = self.load.payload
-                m.d.comb += [self.load.valid.eq(1),
-                             ld.layer.eq(Mux(fits, layer, 15)), ld.space.eq(Mux(fits, space, 0)),
-                             ld.addr.eq(Mux(fits, addr, 0)), ld.data.eq(wdata)]
+                m.d.comb += [self.load.valid.eq(1), self.load.payload.eq(port)]
                 with m.If(self.load.ready):
                     m.d.sync += applied.eq(applied + 1)
                     m.next = "W_NEXT"
@@ -416,10 +429,7 @@ class Link(wiring.Component):
                 with m.Else():
                     fetch(rp, EVENT_BYTES)
             with m.State("E_PUSH"):
-                word = rec[-24:]
-                ev = self.core_i.payload
-                m.d.comb += [self.core_i.valid.eq(1), ev.addr.eq(word[2:18]),
-                             ev.kind.eq(Mux(word[18:].any(), RESERVED_KIND, word[:2]))]
+                m.d.comb += [self.core_i.valid.eq(1), self.core_i.payload.eq(event)]
                 with m.If(self.core_i.ready):
                     m.d.sync += applied.eq(applied + 1)
                     m.next = "E_NEXT"
@@ -432,12 +442,9 @@ class Link(wiring.Component):
                 with m.Else():
                     fetch(base, READ_BYTES)
             with m.State("R_REQ"):
-                r = rec[-40:]
-                layer, space, addr = r[0:8], r[8:16], r[16:40]
-                fits = (layer < 16) & (space < 8) & (addr < (1 << 20))
                 rq = self.rb_req.payload
-                m.d.comb += [self.rb_req.valid.eq(1), rq.layer.eq(Mux(fits, layer, 15)),
-                             rq.space.eq(Mux(fits, space, 0)), rq.addr.eq(Mux(fits, addr, 0))]
+                m.d.comb += [self.rb_req.valid.eq(1), rq.layer.eq(port.layer),
+                             rq.space.eq(port.space), rq.addr.eq(port.addr)]
                 with m.If(self.rb_req.ready):
                     m.next = "R_RESP"
             with m.State("R_RESP"):
@@ -493,10 +500,12 @@ class Link(wiring.Component):
                     with m.Else():
                         m.next = "SEND"
             with m.State("SEND"):
+                # The read port is addressed one byte ahead when a byte is taken: one a cycle.
                 m.d.sync += stale.eq(0)
                 m.d.comb += [resp.data.valid.eq(~stale), resp.data.payload.eq(rd.data)]
                 with m.If(resp.data.valid & resp.data.ready):
-                    m.d.sync += [rp.eq(rp + 1), stale.eq(1)]
+                    m.d.sync += rp.eq(rp + 1)
+                    m.d.comb += rd.addr.eq(rp + 1)
                     with m.If(rp == rlen - 1):
                         m.next = "HUNT"
         return m

@@ -213,7 +213,7 @@ def parse_status(payload: bytes) -> dict:
             for i, name in enumerate(STATUS_FIELDS)}
 
 
-def parse_output(payload: bytes, v_bits: int = 24) -> tuple[int, int, int]:
+def parse_output(payload: bytes) -> tuple[int, int, int]:
     """An OUTPUT frame's item as (kind, addr, value), like GoldenNetwork.run_stream's outputs."""
     head = int.from_bytes(payload[:3], "little")
     value = int.from_bytes(payload[3:6], "little", signed=True)

@@ -1,0 +1,361 @@
+"""Host driver of the link: stop-and-wait commands with resend, image load with verification,
+one sample in and its output items out.
+
+A transport moves bytes: `write(data)`, `read(timeout) -> bytes` (waits up to `timeout` seconds
+for at least one byte, returns b"" if none), `link_timeout` (seconds of silence after which the
+device has ended any open frame) and `response_timeout` (how long a command may take).
+
+* `SerialTransport`: a serial port (pyserial), for the boards.
+* `SimTransport`: the RTL (`delaycore.link.ByteLinkedCore`) in amaranth.sim, in-process; its
+  "seconds" are simulated time.
+
+Every command gets one response frame, so the driver sends a frame and waits for its response
+before the next one (the device queues at most its rx FIFO while it works). A frame answered by
+an ERROR frame had no effect on the device and is resent after the line has been quiet for the
+link timeout (so the device has dropped any half frame). A missing or garbled response is resent
+too for commands that can be repeated harmlessly (PING, READ, STATUS, WRITE); for EVENTS it
+raises `LinkError`, and `run_sample` restarts the sample from its CLEAR.
+"""
+
+from collections import deque
+
+from . import frames as fr
+from .frames import Frame, FrameDecoder, encode
+
+MASK64 = (1 << 64) - 1
+WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM, STATUS_SPACE = 0, 1, 2, 3, 4, 5, 7
+SPIKE, EOT, CLEAR = 0, 1, 2
+IDEMPOTENT = {fr.PING, fr.READ, fr.STATUS, fr.WRITE}
+
+
+class LinkError(RuntimeError):
+    pass
+
+
+class ImageMismatch(LinkError):
+    pass
+
+
+class CoreLink:
+    def __init__(self, transport, *, retries: int = 3, response_timeout: float | None = None):
+        self.t = transport
+        self.retries = retries
+        self.response_timeout = response_timeout or transport.response_timeout
+        self.decoder = FrameDecoder(rescan=True)
+        self.outputs: list[tuple[int, int, int]] = []    # OUTPUT items not yet taken
+        self._responses: deque = deque()
+        self.stats = {"frames_sent": 0, "resends": 0, "errors_received": 0, "garbled": 0,
+                      "missing": 0, "stray": 0}
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _sort(self, items):
+        for item in items:
+            if isinstance(item, Frame) and item.cmd == fr.OUTPUT and len(item.payload) == 6:
+                self.outputs.append(fr.parse_output(item.payload))
+            else:
+                self._responses.append(item)
+
+    def _pump(self, timeout: float) -> bool:
+        data = self.t.read(timeout)
+        if data:
+            self._sort(self.decoder.feed(data))
+        return bool(data)
+
+    def _wait_response(self):
+        """The next non-OUTPUT frame or decode error, or None after response_timeout of silence."""
+        while not self._responses:
+            if not self._pump(self.response_timeout):
+                self._sort(self.decoder.timeout())
+                if not self._responses:
+                    return None
+        return self._responses.popleft()
+
+    def _quiet(self):
+        """Wait until the line has been silent for the link timeout; keep OUTPUT items, return the
+        responses that turned up (a late answer to the frame just sent)."""
+        while self._pump(self.t.link_timeout * 1.5):
+            pass
+        self._sort(self.decoder.timeout())
+        late = list(self._responses)
+        self._responses.clear()
+        return late
+
+    def transact(self, cmd: int, payload: bytes = b"") -> Frame:
+        """Send one frame and return its response frame (cmd | 0x80); resend as described above."""
+        want = cmd | fr.RESPONSE
+
+        def late_success():
+            """Quiet the line; a success that turns up meanwhile answers our frame after all."""
+            late = [r for r in self._quiet() if isinstance(r, Frame) and r.cmd == want]
+            return late[0] if late else None
+
+        last = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.stats["resends"] += 1
+            self.stats["stray"] += len(self._responses)
+            self._responses.clear()
+            self.t.write(encode(cmd, payload))
+            self.stats["frames_sent"] += 1
+            resp = self._wait_response()
+            if isinstance(resp, Frame) and resp.cmd == want:
+                return resp
+            if isinstance(resp, Frame) and resp.cmd == fr.ERROR and len(resp.payload) == 2:
+                # The frame had no effect (unless the error was for bytes before it and its own
+                # answer is still coming).
+                self.stats["errors_received"] += 1
+                last = f"device answered {fr.ERROR_NAMES.get(resp.payload[0], resp.payload[0])}"
+                if (ok := late_success()) is not None:
+                    return ok
+                continue
+            if resp is None:
+                self.stats["missing"] += 1
+                last = "no response"
+            else:
+                self.stats["garbled"] += 1
+                last = f"unexpected {resp!r}"
+            if (ok := late_success()) is not None:
+                return ok
+            if cmd not in IDEMPOTENT:
+                raise LinkError(f"{fr.COMMANDS.get(cmd, cmd)}: {last}; unknown whether applied")
+        raise LinkError(f"{fr.COMMANDS.get(cmd, hex(cmd))}: {last} after {self.retries} resends")
+
+    # -- commands ------------------------------------------------------------------------------
+    def ping(self) -> dict:
+        p = self.transact(fr.PING).payload
+        if p[:4] != b"DSNN":
+            raise LinkError(f"PING: unexpected identification {p!r}")
+        return {"magic": p[:4].decode(), "version": p[4], "n_layers": p[5]}
+
+    def status(self) -> dict:
+        return fr.parse_status(self.transact(fr.STATUS).payload)
+
+    def write(self, records, progress=None) -> int:
+        """(layer, space, addr, data) records to the parameter-load port; returns records applied."""
+        records = list(records)
+        applied = 0
+        for i in range(0, len(records), fr.MAX_WRITES):
+            chunk = records[i:i + fr.MAX_WRITES]
+            n = fr.parse_count(self.transact(fr.WRITE, fr.write_payload(chunk)).payload)
+            if n != len(chunk):
+                raise LinkError(f"WRITE: device applied {n} of {len(chunk)} records")
+            applied += n
+            if progress:
+                progress(len(chunk))
+        return applied
+
+    def read(self, records, progress=None) -> list[int]:
+        """(layer, space, addr) records -> raw 64-bit words (signed fields sign-extended)."""
+        records = list(records)
+        words = []
+        for i in range(0, len(records), fr.MAX_READS):
+            chunk = records[i:i + fr.MAX_READS]
+            got = fr.parse_words(self.transact(fr.READ, fr.read_payload(chunk)).payload)
+            if len(got) != len(chunk):
+                raise LinkError(f"READ: {len(got)} words for {len(chunk)} records")
+            words += got
+            if progress:
+                progress(len(chunk))
+        return words
+
+    def events(self, words) -> int:
+        """One EVENTS frame (at most MAX_EVENTS words); returns the events passed to the core."""
+        words = list(words)
+        if len(words) > fr.MAX_EVENTS:
+            raise ValueError(f"{len(words)} events in one frame; at most {fr.MAX_EVENTS}")
+        n = fr.parse_count(self.transact(fr.EVENTS, fr.events_payload(words)).payload)
+        if n != len(words):
+            raise LinkError(f"EVENTS: device took {n} of {len(words)} events")
+        return n
+
+    # -- whole images and samples ------------------------------------------------------------
+    def load_image(self, image, *, verify: str = "sample", max_weight_checks: int = 512,
+                   progress=None) -> dict:
+        """Load a NetworkParams (validated first) or a list of (layer, space, addr, data) writes.
+
+        Then read back every register and delay and, with verify="sample", an evenly spread
+        sample of the weights (all of them with verify="full"), and check that the core counted
+        no dropped writes. Raises ImageMismatch naming the first differing word."""
+        writes = _writes_of(image)
+        before = self.status()["dropped_writes"]
+        self.write(writes, progress=progress)
+        report = {"writes": len(writes), "checked": 0}
+        if verify == "none":
+            return report
+        checks = [w for w in writes if w[1] != WEIGHT]
+        weights = [w for w in writes if w[1] == WEIGHT]
+        if verify == "sample" and len(weights) > max_weight_checks:
+            step = len(weights) / max_weight_checks
+            weights = [weights[int(i * step)] for i in range(max_weight_checks)] + [weights[-1]]
+        checks += weights
+        got = self.read([(l, s, a) for l, s, a, _ in checks])
+        for (l, s, a, d), word in zip(checks, got):
+            if word != d & MASK64:
+                raise ImageMismatch(f"layer {l} space {s} addr {a}: read {fr.signed64(word)}, "
+                                    f"wrote {d}")
+        after = self.status()["dropped_writes"]
+        if after != before:
+            raise ImageMismatch(f"the core dropped {after - before} writes of the image")
+        report["checked"] = len(checks)
+        return report
+
+    def run_sample(self, words, *, clear: bool = True, n_out: int | None = None,
+                   progress=None) -> list[tuple[int, int, int]]:
+        """Stream event words (a CLEAR first unless clear=False) and return every output item
+        (kind, addr, value) the core produced for them, as GoldenNetwork.run_stream lists them.
+
+        The sample is done when one output marker has come back per input marker. With `n_out`,
+        each step must also have exactly n_out value items. A lost frame restarts the sample
+        (only possible when it starts with its CLEAR)."""
+        words = ([CLEAR] if clear else []) + [int(w) for w in words]
+        markers = sum(1 for w in words if (w & 3) in (EOT, CLEAR) and w < (1 << 18))
+        last_error = None
+        for attempt in range(self.retries + 1 if clear else 1):
+            try:
+                return self._run_once(words, markers, n_out, progress)
+            except LinkError as e:
+                last_error = e
+                self._quiet()
+        raise LinkError(f"sample failed {self.retries + 1} times: {last_error}")
+
+    def _run_once(self, words, markers, n_out, progress):
+        self.outputs.clear()
+        for i in range(0, len(words), fr.MAX_EVENTS):
+            chunk = words[i:i + fr.MAX_EVENTS]
+            self.events(chunk)
+            if progress:
+                progress(len(chunk))
+        while sum(1 for k, _, _ in self.outputs if k in (EOT, CLEAR)) < markers:
+            if not self._pump(self.response_timeout):
+                raise LinkError(f"outputs stopped after {len(self.outputs)} items")
+        items = list(self.outputs)
+        self.outputs.clear()
+        if n_out is not None:
+            run = 0
+            for k, a, _ in items:
+                if k == SPIKE:
+                    if a != run:
+                        raise LinkError(f"output items out of order: addr {a}, expected {run}")
+                    run += 1
+                else:
+                    if k == EOT and run != n_out:
+                        raise LinkError(f"a step with {run} of {n_out} output values")
+                    run = 0
+        return items
+
+
+def _writes_of(image):
+    if isinstance(image, (list, tuple)):
+        return [tuple(int(x) for x in w) for w in image]
+    from golden_model.params import load_words       # validates the image first
+    return load_words(image)
+
+
+def readout(items, n_out: int):
+    """Output items -> per-step readout values [[v_0 .. v_{n_out-1}], ...] (EOT-terminated steps)."""
+    steps, cur = [], [None] * n_out
+    for kind, addr, value in items:
+        if kind == SPIKE and addr < n_out:
+            cur[addr] = value
+        elif kind == EOT:
+            steps.append(cur)
+            cur = [None] * n_out
+    return steps
+
+
+# -- transports ------------------------------------------------------------------------------------
+class SerialTransport:
+    """A serial port (8N1). Needs pyserial."""
+
+    def __init__(self, port: str, baud: int = 115200, *, response_timeout: float = 2.0):
+        import serial
+        self.ser = serial.Serial(port, baud, bytesize=8, parity="N", stopbits=1, timeout=0)
+        self.baud = baud
+        self.link_timeout = (fr.TIMEOUT_BITS + 10) / baud + 0.01
+        self.response_timeout = response_timeout
+
+    def write(self, data: bytes):
+        self.ser.write(data)
+        self.ser.flush()
+
+    def read(self, timeout: float) -> bytes:
+        self.ser.timeout = timeout
+        data = self.ser.read(1)
+        if data and self.ser.in_waiting:
+            data += self.ser.read(self.ser.in_waiting)
+        return data
+
+    def close(self):
+        self.ser.close()
+
+
+class SimTransport:
+    """The RTL in amaranth.sim at the byte level (no UART bits): ByteLinkedCore with a short frame
+    timeout. One byte per cycle each way; `fault(direction, data) -> data` may corrupt what goes
+    "out" to the device or comes "in" from it. Time is simulated: 1 cycle = 1 / clk_freq seconds."""
+
+    def __init__(self, config, *, clk_freq: float = 1e6, timeout_cycles: int = 100,
+                 response_cycles: int = 200_000, fault=None, tx_ready=None):
+        from amaranth.sim import Simulator
+        from delaycore.link import ByteLinkedCore
+        self.config = config
+        self.dut = ByteLinkedCore(config, clk_freq=clk_freq, baud=clk_freq / 8,
+                                  timeout_cycles=timeout_cycles)
+        self.period = 1 / clk_freq
+        self.link_timeout = timeout_cycles * self.period
+        self.response_timeout = response_cycles * self.period
+        self.fault = fault
+        self.tx_ready = tx_ready            # cycle -> bool: backpressure on the device's tx
+        self.cycles = 0
+        self._out: deque = deque()
+        self._in = bytearray()
+        self.sim = Simulator(self.dut)
+        self.sim.add_clock(self.period)
+        self.sim.add_testbench(self._bench, background=True)
+        self._time = 0.0
+
+    async def _bench(self, ctx):
+        dut = self.dut
+        while True:
+            present = bool(self._out)
+            ctx.set(dut.rx.valid, present)
+            if present:
+                ctx.set(dut.rx.payload, self._out[0])
+            ready = self.tx_ready is None or self.tx_ready(self.cycles)
+            ctx.set(dut.tx.ready, ready)
+            if present and ctx.get(dut.rx.ready):
+                self._out.popleft()
+            if ready and ctx.get(dut.tx.valid):
+                self._in.append(ctx.get(dut.tx.payload))
+            await ctx.tick()
+            self.cycles += 1
+
+    def run_cycles(self, n: int):
+        self._time += n * self.period
+        self.sim.run_until(self._time)
+
+    def write(self, data: bytes):
+        if self.fault:
+            data = self.fault("out", bytes(data))
+        self._out.extend(data)
+
+    def read(self, timeout: float) -> bytes:
+        budget = max(1, round(timeout / self.period))
+        while budget > 0 and not self._in:
+            step = min(budget, 64)
+            self.run_cycles(step)
+            budget -= step
+        # A frame in flight comes out whole: keep going while bytes keep coming.
+        while self._in:
+            n = len(self._in)
+            self.run_cycles(16)
+            if len(self._in) == n:
+                break
+        data, self._in = bytes(self._in), bytearray()
+        if data and self.fault:
+            data = self.fault("in", data)
+        return data
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._out)
