@@ -28,6 +28,7 @@ sim: install
 
 bench: install
 	$(PY) -m sim.bench_core
+	$(PY) -m sim.bench_board
 
 bitstream: install
 	$(PY) -m delaycore.boards.build --board $(BOARD)
