@@ -67,6 +67,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--n-train", type=int, help="use only the first N training samples")
     t.add_argument("--test-speaker", help="fsdd-loso: held-out speaker (default: first by name)")
     t.add_argument("--device", help="cpu or cuda (default: cuda if available)")
+    t.add_argument("--threads", type=int, help="torch CPU threads (default 1; 0 = torch's default)")
     t.add_argument("--throttle", type=float, help=argparse.SUPPRESS)
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     keys = ("wbits", "dbits", "epochs", "seed", "out", "name", "report", "batch_size", "lr", "lr_delay",
             "delay_l2", "sizes", "recurrent", "leak", "leak_mode", "v_bits", "reset_mode",
             "theta_target", "init_gain", "surrogate", "surrogate_slope", "delay_init", "n_train",
-            "test_speaker", "device", "throttle")
+            "test_speaker", "device", "throttle", "threads")
     cfg = make_config(args.task, **{k: getattr(args, k) for k in keys})
     report = train(cfg, resume=args.resume, progress=not args.quiet)
     print(f"{cfg.name}: test accuracy {report['test_acc']:.4f} (selected epoch "

@@ -56,7 +56,7 @@ class TrainConfig:
     report: str = ""
     device: str = ""
     throttle: float = 0.0          # seconds to sleep after each checkpoint (tests of --resume)
-    threads: int = 0               # torch CPU threads (0: torch's default)
+    threads: int = 1               # torch CPU threads (0: torch's default); see docs/training.md
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -93,15 +93,15 @@ class TrainConfig:
 TASK_DEFAULTS: dict[str, dict] = {
     # Delays only: fixed relay + coincidence weights (Meszaros et al.'s sequence detection).
     "seqdet": dict(sizes=(16, 8), wbits=1.58, dbits=4, epochs=8, batch_size=50, lr_delay=0.5,
-                   leak=(2, 3, 4), hand_built="seqdet", train_weights=False, threads=1),
+                   leak=(2, 3, 4), hand_built="seqdet", train_weights=False),
     "delaytask": dict(sizes=(64, 32), wbits=1.58, dbits=5, epochs=30, batch_size=50, lr=3e-3,
-                      lr_delay=0.3, leak=(1, 1, 4), init_gain=(3.0, 3.0, 1.0), threads=1),
-    "yinyang": dict(sizes=(64,), wbits=8, dbits=4, epochs=40, batch_size=50, lr=3e-3,
-                    lr_delay=0.2, leak=(4, 4), init_gain=(3.0, 1.0), threads=1),
-    "fsdd": dict(sizes=(128,), wbits=1.58, dbits=5, epochs=30, batch_size=50, lr=2e-3,
-                 lr_delay=0.3, leak=(3, 4), init_gain=(2.0, 1.0)),
-    "fsdd-loso": dict(sizes=(128,), wbits=1.58, dbits=5, epochs=30, batch_size=50, lr=2e-3,
-                      lr_delay=0.3, leak=(3, 4), init_gain=(2.0, 1.0)),
+                      lr_delay=0.3, leak=(1, 1, 4), init_gain=(3.0, 3.0, 1.0)),
+    "yinyang": dict(sizes=(128, 64), wbits=8, dbits=4, epochs=60, batch_size=50, lr=3e-3,
+                    lr_delay=0.2, leak=(4, 4, 4), init_gain=(3.0, 2.0, 1.0)),
+    "fsdd": dict(sizes=(256, 128), wbits=1.58, dbits=5, epochs=30, batch_size=50, lr=2e-3,
+                 lr_delay=0.3, leak=(3, 3, 4), init_gain=(2.0, 2.0, 1.0)),
+    "fsdd-loso": dict(sizes=(256, 128), wbits=1.58, dbits=5, epochs=30, batch_size=50, lr=2e-3,
+                      lr_delay=0.3, leak=(3, 3, 4), init_gain=(2.0, 2.0, 1.0)),
 }
 
 
@@ -232,9 +232,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         start, history, best, elapsed = ck["epoch"], ck["history"], ck["best"], ck["elapsed"]
-        _log(f"resuming {cfg.name} from {ckpt_path} after epoch {start}", progress)
+        _log(f"resuming {cfg.name} from {ckpt_path} after epoch {start}", True)
     elif resume:
-        _log(f"no checkpoint at {ckpt_path}; starting from scratch", progress)
+        _log(f"no checkpoint at {ckpt_path}; starting from scratch", True)
 
     train_set = splits.train
     n = train_set.n_samples
