@@ -5,7 +5,7 @@ PYTEST  := .venv/bin/pytest
 
 BOARD ?= all
 
-.PHONY: install test sim bench bitstream clean
+.PHONY: install test sim bench bitstream train clean
 
 install: .venv/.installed
 
@@ -32,6 +32,22 @@ bench: install
 
 bitstream: install
 	$(PY) -m delaycore.boards.build --board $(BOARD)
+
+# Training (docs/training.md): make train TASK=fsdd WBITS=1.58 DBITS=5 [EPOCHS=30] [SEED=0] [RESUME=1] [TRAIN_ARGS=...]
+TASK       ?= seqdet
+WBITS      ?=
+DBITS      ?=
+EPOCHS     ?=
+SEED       ?=
+RESUME     ?=
+TRAIN_ARGS ?=
+TRAIN_NAME  = $(TASK)$(if $(WBITS),-w$(WBITS))$(if $(DBITS),-d$(DBITS))$(if $(SEED),-s$(SEED))
+
+train: install
+	$(PY) -m delay_training train --task $(TASK) --name $(TRAIN_NAME) \
+		$(if $(WBITS),--wbits $(WBITS)) $(if $(DBITS),--dbits $(DBITS)) \
+		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SEED),--seed $(SEED)) \
+		$(if $(RESUME),--resume) $(TRAIN_ARGS)
 
 clean:
 	rm -rf build

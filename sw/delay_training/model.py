@@ -19,13 +19,12 @@ and no saturation: a comparison model, it cannot be exported.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from .quant import (check_wbits, initial_step, is_float, is_ternary, level_max, quantise,
-                    registers_for_step)
+from .quant import check_wbits, initial_step, is_float, is_ternary, quantise, registers_for_step
 
 EXACT = float(1 << 24)   # float32 holds every integer of magnitude <= 2^24
 

@@ -3,14 +3,11 @@ export to the core's parameter image with a golden-model agreement check, plots 
 
 from __future__ import annotations
 
-import copy
-import json
 import math
-import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
