@@ -64,6 +64,7 @@ def full_matrix(base_seed: int = 1, only: set[str] | None = None) -> list[dict]:
     return cases
 
 
+# The configurations `make test` runs: every axis at least once, small sizes.
 QUICK = {"tern-d64-max", "w4-d64-rand-rec", "w8-3layer-rec", "membrane-saturation",
          "bad-events", "excess-events", "tern-packed8", "one-neuron-rec", "n64-rec", "mul-d64-deep"}
-"""The configurations `make test` runs: every axis at least once, small sizes."""
+
