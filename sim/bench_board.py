@@ -11,21 +11,13 @@ import statistics
 
 import torch
 
-from golden_model import CoreConfig, GoldenNetwork, random_params, schedule, encode_event, SPIKE, EOT
+from golden_model import CoreConfig, GoldenNetwork, random_params, schedule, raster_words, SPIKE
 from spike_datasets import load_fsdd
 from .cases import make_case
 from .cosim import run, ROOT
 
 UART_BAUD = 115200
 EVENT_BYTES = 3          # docs/link.md: one event word per 3 payload bytes (frame overhead aside)
-
-
-def words_of(sample: torch.Tensor) -> list[int]:
-    words = []
-    for t in range(sample.shape[0]):
-        words += [encode_event(SPIKE, int(c)) for c in torch.nonzero(sample[t]).flatten()]
-        words.append(encode_event(EOT))
-    return words
 
 
 def main(samples: int = 20):
@@ -41,14 +33,14 @@ def main(samples: int = 20):
     data = load_fsdd("test", progress=False)
     cycles, accs, events = [], [], []
     for i in range(samples):
-        words = words_of(data.spikes[i])
+        words = raster_words(data.spikes[i])
         sched = schedule(cfg, words, net.run_stream(words))
         cycles.append(sched.step_end_cycles[-1] + 1)
         accs.append(sched.accumulates)
         events.append(sum(1 for w in words if w & 3 == SPIKE))
     # The model is checked against the RTL on one sample of the same network and input.
     case = make_case("bench-board", cfg, 5, steps=1, mode="cycle")
-    case_words = words_of(data.spikes[0][:20])
+    case_words = raster_words(data.spikes[0][:20])
     res = net.run_stream(case_words)
     sched = schedule(cfg, case_words, res)
     case.update(words=case_words, expect=dict(case["expect"], outputs=[list(o) for o in res.outputs],

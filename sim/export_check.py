@@ -13,17 +13,9 @@ import torch
 
 from delay_training.data import load_task
 from delay_training.export import load_export
-from golden_model import GoldenNetwork, schedule, encode_event, SPIKE, EOT, CLEAR
+from golden_model import GoldenNetwork, schedule, raster_words, SPIKE
 from golden_model.params import load_words
 from .cosim import run, ROOT
-
-
-def sample_words(sample: torch.Tensor) -> list[int]:
-    words = [encode_event(CLEAR)]
-    for t in range(sample.shape[0]):
-        words += [encode_event(SPIKE, int(c)) for c in torch.nonzero(sample[t]).flatten()]
-        words.append(encode_event(EOT))
-    return words
 
 
 def main(argv=None):
@@ -37,7 +29,7 @@ def main(argv=None):
     cfg = params.config
     test = load_task(a.task).test
     x = test.spikes[:a.samples]
-    words = [w for i in range(x.shape[0]) for w in sample_words(x[i])]
+    words = [w for i in range(x.shape[0]) for w in raster_words(x[i], clear=True)]
     net = GoldenNetwork(params)
     res = net.run_stream(words)
     sched = schedule(cfg, words, res)

@@ -10,20 +10,12 @@ import torch
 
 from delay_training.export import to_params
 from delay_training.model import DelaySNN, ModelConfig, predict
-from golden_model import GoldenNetwork, encode_event, SPIKE, EOT
+from golden_model import GoldenNetwork, raster_words
 from hostlink.driver import CoreLink, SimTransport, readout
 from spike_datasets import CochleaConfig, list_recordings
 from spike_datasets.fsdd import encode_recordings
 
 SEED = 3
-
-
-def words_of(sample: torch.Tensor) -> list[int]:
-    words = []
-    for t in range(sample.shape[0]):
-        words += [encode_event(SPIKE, int(c)) for c in torch.nonzero(sample[t]).flatten()]
-        words.append(encode_event(EOT))
-    return words
 
 
 def test_fsdd_through_link_equals_golden_and_model():
@@ -46,7 +38,7 @@ def test_fsdd_through_link_equals_golden_and_model():
     link.load_image(params, verify="full")
     rtl = []
     for i in range(x.shape[0]):
-        items = link.run_sample(words_of(data.spikes[i]), n_out=10)
+        items = link.run_sample(raster_words(data.spikes[i]), n_out=10)
         rtl.append(readout(items, 10))
     rtl = torch.tensor(rtl, dtype=torch.int64)
     assert torch.equal(rtl, golden["readout"]), f"seed {SEED}: RTL readout differs from golden"

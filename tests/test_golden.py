@@ -13,7 +13,7 @@ import torch
 
 from golden_model import (CLEAR, EOT, RESERVED, SPIKE, CoreConfig, GoldenNetwork, LayerParams,
                           NetworkParams, check_events, encode_event, load_words, random_params,
-                          schedule, validate)
+                          raster_words, schedule, validate)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -867,3 +867,17 @@ def test_random_streams_are_not_silent():
         first += sp[0] > 0
         every += all(sp)
     assert first >= 34 and every >= 20, f"seeds 0..39: layer 1 fired in {first}, all in {every}"
+
+
+def test_raster_words_counts_and_markers():
+    """A count of k gives k SPIKE events; each step ends in EOT; clear=True starts with CLEAR;
+    run_stream on the words equals run() on the raster."""
+    raster = torch.tensor([[0, 2, 1], [0, 0, 0], [1, 0, 3]])
+    words = raster_words(raster, clear=True)
+    kinds = [w & 3 for w in words]
+    assert kinds[0] == CLEAR and kinds.count(EOT) == 3
+    assert sum(1 for w in words if w & 3 == SPIKE) == int(raster.sum())
+    cfg = CoreConfig(n_in=3, sizes=(4,), n_out=2, weight_bits=4, depth=4)
+    net = GoldenNetwork(random_params(cfg, 1, threshold_scale=0.2))
+    values = [o[2] for o in net.run_stream(words).outputs if o[0] == SPIKE]
+    assert torch.equal(torch.tensor(values).view(1, 3, 2), net.run(raster.unsqueeze(0))["readout"])

@@ -53,3 +53,16 @@ def check_events(words, n_in: int, max_events: int = 65535) -> None:
         if verdict[i] == BAD_ADDR:
             raise ValueError(f"event {i}: SPIKE addr {int(addr[i])} out of range [0, {n_in - 1}]")
         raise ValueError(f"event {i}: more than {max_events} SPIKE events in one timestep")
+
+
+def raster_words(raster: torch.Tensor, clear: bool = False) -> list[int]:
+    """A [T, n_in] spike-count raster as an event stream: each step's spikes in channel order
+    (a count of k gives k events), then EOT; with `clear`, a CLEAR first (a new sample)."""
+    raster = torch.as_tensor(raster)
+    words = [encode_event(CLEAR)] if clear else []
+    for t in range(raster.shape[0]):
+        chans = torch.nonzero(raster[t]).flatten()
+        counts = raster[t][chans].tolist()
+        words += [encode_event(SPIKE, int(c)) for c, k in zip(chans.tolist(), counts) for _ in range(int(k))]
+        words.append(encode_event(EOT))
+    return words
