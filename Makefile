@@ -5,7 +5,7 @@ PYTEST  := .venv/bin/pytest
 
 BOARD ?= all
 
-.PHONY: install test sim bench bitstream train clean
+.PHONY: install test sim bench bitstream train sweep clean
 
 install: .venv/.installed
 
@@ -29,6 +29,13 @@ sim: install
 bench: install
 	$(PY) -m sim.bench_core
 	$(PY) -m sim.bench_board
+	$(PY) -m delay_training.bench
+
+# Bit-budget study (docs/training.md); the full grid at 30 epochs takes hours on 2 cores:
+# make sweep SWEEP_ARGS="--epochs 4 --wbits 1.58,4,32 --dbits 0,3,5" for a quick one.
+SWEEP_ARGS ?=
+sweep: install
+	$(PY) -m delay_training.sweep --task fsdd --workers 2 $(SWEEP_ARGS)
 
 bitstream: install
 	$(PY) -m delaycore.boards.build --board $(BOARD)
