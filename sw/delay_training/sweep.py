@@ -147,18 +147,8 @@ def run_one(run: dict) -> dict:
         cfg = make_config(run["task"], **kw)
         if kw.get("device") is None:
             cfg.device = "cpu"
-        if run.get("run_plots", False):
-            rep = train(cfg, progress=False)
-        else:
-            # Per-run plots (curves, raster, delays) cost more than a tiny training; the sweep
-            # skips them. train.py has no switch for it, so the plot step is stubbed for this call.
-            from . import plots
-            saved = plots.all_plots
-            plots.all_plots = lambda *a, **k: {"skipped": "sweep run (--run-plots to keep them)"}
-            try:
-                rep = train(cfg, progress=False)
-            finally:
-                plots.all_plots = saved
+        cfg.plots = bool(run.get("run_plots", False))
+        rep = train(cfg, progress=False)
         mem = rep["memory_bits"]
         row.update({
             "hidden": list(cfg.sizes), "n_params": mem["n_weights"] + (mem["n_delays"] if cfg.dbits else 0),

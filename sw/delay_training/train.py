@@ -53,6 +53,7 @@ class TrainConfig:
     report: str = ""
     device: str = ""
     throttle: float = 0.0          # seconds to sleep after each checkpoint (tests of --resume)
+    plots: bool = True             # per-run plots (the sweep turns them off: they cost more than a tiny run)
     threads: int = 1               # torch CPU threads (0: torch's default); see docs/training.md
 
     def __post_init__(self):
@@ -331,7 +332,8 @@ def finish(cfg, model, splits, history, best, train_s, device, t_start, prior_s,
             "golden_test_acc": golden_acc,
         }
     try:
-        report["plots"] = plots.all_plots(model, splits, history, out, cfg.name)
+        report["plots"] = (plots.all_plots(model, splits, history, out, cfg.name) if cfg.plots
+                           else {"skipped": "plots=False"})
     except Exception as e:   # plots must never lose a finished training
         report["plots"] = {"error": f"{type(e).__name__}: {e}"}
     report["train_s"] = train_s          # the epochs, summed over interrupted sessions
