@@ -47,6 +47,11 @@ class GoldenNetwork:
         self.config = params.config
         self.shapes: list[LayerShape] = self.config.layers
         # Effective weights (w << weight_shift) as int64, one matmul per layer and step.
+        self.reload()
+
+    def reload(self) -> None:
+        """Take in parameters changed in place (e.g. by on-chip learning)."""
+        params = self.params
         self._weights = [p.weight.to(torch.int64) << p.weight_shift for p in params.layers]
         self._delays = [p.delay.to(torch.int64) for p in params.layers]
 
