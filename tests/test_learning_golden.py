@@ -106,11 +106,12 @@ class ScalarLearner:
         s = self.score
         e = [0] * self.nout
         if self.nout > 1:
-            best = max(s[o] for o in range(self.nout) if o != y)
-            e[y] = 1 if s[y] - best < r.margin else 0
+            rival = None
             for o in range(self.nout):
-                if o != y and s[o] + r.margin > s[y]:
-                    e[o] = -1
+                if o != y and (rival is None or s[o] > s[rival]):
+                    rival = o
+            if s[y] - s[rival] < r.margin:
+                e[y], e[rival] = 1, -1
         Lidx = len(cfg.sizes) - 1
         WR = self.p.layers[Lidx + 1].weight
         Ls = [sum(int(WR[k, o]) * e[o] for o in range(self.nout)) for k in range(self.nL)]

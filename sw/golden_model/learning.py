@@ -112,18 +112,17 @@ def step_delay(d: torch.Tensor, G: torch.Tensor, thresh: int, depth: int) -> tor
 
 
 def hinge_error(score: torch.Tensor, label: int, margin: int) -> torch.Tensor:
-    """Ternary error per readout neuron (docs/learning.md 4.1). score: [n_out] int64."""
+    """Ternary error per readout neuron (docs/learning.md 4.1): +1 for the label and -1 for the
+    best other class (lowest index among equals) when they are closer than `margin`."""
     n_out = score.shape[0]
     e = torch.zeros(n_out, dtype=torch.int64)
     if n_out == 1:
         return e
-    others = torch.cat([score[:label], score[label + 1:]])
-    sy = score[label]
-    if sy - others.max() < margin:
-        e[label] = 1
-    wrong = score + margin > sy
-    wrong[label] = False
-    e[wrong] = -1
+    others = score.clone()
+    others[label] = SCORE_MIN - 1
+    rival = int(others.argmax())          # first maximum
+    if score[label] - score[rival] < margin:
+        e[label], e[rival] = 1, -1
     return e
 
 

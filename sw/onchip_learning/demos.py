@@ -1,0 +1,133 @@
+"""The on-chip learning demonstrations of docs/learning.md, run on the bit-exact golden learner.
+
+Each demo builds its network image and engine registers (what a host would load into the chip),
+learns online one sample at a time, and returns a JSON-able record. Selection never looks at the
+test set: the reported test accuracy is that of the network after the last sample.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+from golden_model import CoreConfig, LayerParams, NetworkParams, GoldenNetwork
+from golden_model.learning import (LearnRegisters, LEARN_ON, LEARN_W_R, LEARN_D_R, LEARN_W_H,
+                                   LEARN_D_H, STOCHASTIC, memory_bits)
+import spike_datasets as sd
+from delay_training.data import load_task
+from .online import learn_online, accuracy
+
+
+def coincidence_threshold(weight_shift: int, leak: int) -> int:
+    """Two unit spikes fire a neuron only if they arrive in the same step (one a step later has
+    decayed below the threshold)."""
+    one = 1 << weight_shift
+    return one + (one - (one >> leak)) + 1
+
+
+# -- a. sequence detection: fixed weights, only delays learn ------------------------------------
+def sequence_network(pairs: int = 4, depth: int = 16, leak: int = 5) -> NetworkParams:
+    """2 -> 4P relays -> 2P coincidence neurons -> 2, all delays 0. Relays a_i, b_i copy channel
+    0 and c_i, d_i channel 1; neuron 2i = a_i + c_i votes for class 0 (channel 0 first), 2i+1 =
+    b_i + d_i for class 1. Class 0 needs d(a_i) = d(c_i) + lag, class 1 d(d_i) = d(b_i) + lag."""
+    P = pairs
+    cfg = CoreConfig(n_in=2, sizes=(4 * P, 2 * P), n_out=2, weight_bits=2, ternary=True, depth=depth)
+    w0 = torch.zeros(2, 4 * P, dtype=torch.int64)
+    w1 = torch.zeros(4 * P, 2 * P, dtype=torch.int64)
+    w2 = torch.zeros(2 * P, 2, dtype=torch.int64)
+    for i in range(P):
+        a, b, c, d = 4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3
+        w0[0, a] = w0[0, b] = w0[1, c] = w0[1, d] = 1
+        w1[a, 2 * i] = w1[c, 2 * i] = w1[b, 2 * i + 1] = w1[d, 2 * i + 1] = 1
+        w2[2 * i] = torch.tensor([1, -1])
+        w2[2 * i + 1] = torch.tensor([-1, 1])
+    zeros = lambda n: torch.zeros(n, dtype=torch.int64)
+    return NetworkParams(cfg, [
+        LayerParams(w0, zeros(4 * P), threshold=64, leak=2, weight_shift=6),
+        LayerParams(w1, zeros(2 * P), threshold=coincidence_threshold(6, leak), leak=leak, weight_shift=6),
+        LayerParams(w2, zeros(2), threshold=1, leak=4, weight_shift=5)])
+
+
+SEQUENCE_REGS = dict(enable=LEARN_ON | LEARN_D_H, trace_shift_H=5, trace_inc_H=64, psi_shift=1,
+                     elig_shift_H=0, margin=64, delay_thresh_H=10)
+
+
+def sequence_demo(seed: int = 0, epochs: int = 2, n_train: int = 200) -> tuple[dict, dict]:
+    kw = dict(n_steps=32, lag=10, jitter=4)
+    train = sd.make_sequence_detection(n_train, seed=0, **kw)
+    val = sd.make_sequence_detection(200, seed=1, **kw)
+    test = sd.make_sequence_detection(200, seed=2, **kw)
+    params = sequence_network()
+    regs = LearnRegisters(**SEQUENCE_REGS)
+    learner, curve, _ = learn_online(params, regs, (train.spikes, train.labels), (val.spikes, val.labels),
+                                     epochs=epochs, seed=seed, eval_every=10, desc="a. sequence")
+    net = learner.net
+    return {
+        "task": "sequence detection (2 channels, lag 10, onset jitter 4, 32 steps)",
+        "network": "2-16-8-2 ternary, fixed hand-set weights, delays of layer 1 learn (D=16), all start at 0",
+        "registers": SEQUENCE_REGS, "seed": seed, "epochs": epochs, "n_train": n_train,
+        "test_accuracy_start": accuracy(GoldenNetwork(params), test.spikes, test.labels),
+        "test_accuracy": accuracy(net, test.spikes, test.labels),
+        "curve": curve.__dict__, "delays_layer1": net.params.layers[0].delay.tolist(),
+        "memory_bits": memory_bits(params.config),
+    }, {"params": params, "learned": net.params, "test": test}
+
+
+# -- b. lag classes: weights + delays against weights only ---------------------------------------
+def lag_network(relays: int = 8, hidden: int = 32, depth: int = 32, leak: int = 5,
+                seed: int = 0) -> NetworkParams:
+    """2 -> 2R relays (R per channel, fixed) -> hidden coincidence neurons -> 4 classes, from a
+    seeded random start: each hidden neuron listens to one random relay of each channel
+    (weights +1, learnable), random ternary readout weights, all delays 0."""
+    R, H = relays, hidden
+    g = torch.Generator().manual_seed(seed)
+    cfg = CoreConfig(n_in=2, sizes=(2 * R, H), n_out=4, weight_bits=2, ternary=True, depth=depth)
+    w0 = torch.zeros(2, 2 * R, dtype=torch.int64)
+    w0[0, :R] = 1
+    w0[1, R:] = 1
+    w1 = torch.zeros(2 * R, H, dtype=torch.int64)
+    for k in range(H):
+        w1[int(torch.randint(0, R, (1,), generator=g)), k] = 1
+        w1[R + int(torch.randint(0, R, (1,), generator=g)), k] = 1
+    w2 = torch.randint(-1, 2, (H, 4), generator=g)
+    zeros = lambda n: torch.zeros(n, dtype=torch.int64)
+    return NetworkParams(cfg, [
+        LayerParams(w0, zeros(2 * R), threshold=64, leak=2, weight_shift=6),
+        LayerParams(w1, zeros(H), threshold=coincidence_threshold(6, leak), leak=leak, weight_shift=6),
+        LayerParams(w2, zeros(4), threshold=1, leak=4, weight_shift=5)])
+
+
+LAG_REGS = dict(lr_shift_R=9, lr_shift_H=16, trace_shift_R=4, trace_inc_R=64, trace_shift_H=5,
+                trace_inc_H=64, psi_shift=1, elig_shift_R=2, elig_shift_H=0, margin=64,
+                delay_thresh_R=0, delay_thresh_H=10, lfsr=12345)
+LAG_MODES = {"weights+delays": LEARN_ON | LEARN_W_R | LEARN_W_H | LEARN_D_H | STOCHASTIC,
+             "weights only": LEARN_ON | LEARN_W_R | LEARN_W_H | STOCHASTIC}
+
+
+def lag_demo(seed: int = 0, epochs: int = 3, n_train: int = 600) -> tuple[dict, dict]:
+    kw = dict(n_classes=4, n_channels=2, n_steps=60, lags=(5, 10, 15, 20))
+    train = sd.make_delay_task(n_train, seed=1, **kw)
+    val = sd.make_delay_task(200, seed=2, **kw)
+    test = sd.make_delay_task(400, seed=3, **kw)
+    params = lag_network(seed=seed)
+    runs, nets = {}, {}
+    for mode, enable in LAG_MODES.items():
+        regs = LearnRegisters(enable=enable, **LAG_REGS)
+        learner, curve, _ = learn_online(params, regs, (train.spikes, train.labels),
+                                         (val.spikes, val.labels), epochs=epochs, seed=seed,
+                                         eval_every=100, desc=f"b. {mode}")
+        nets[mode] = learner.net.params
+        runs[mode] = {"test_accuracy": accuracy(learner.net, test.spikes, test.labels),
+                      "curve": curve.__dict__, "enable": enable,
+                      "delays_layer1": learner.net.params.layers[0].delay.tolist()}
+    gap = runs["weights+delays"]["test_accuracy"] - runs["weights only"]["test_accuracy"]
+    return {
+        "task": "lag classes: 2 channels, one spike each, class = lag in {5, 10, 15, 20} steps, "
+                "random onset, 60 steps",
+        "network": "2-16-32-4 ternary, D=32; relays fixed; hidden and readout weights learn; "
+                   "delays of layer 1 learn in 'weights+delays' only; all delays start at 0",
+        "registers": LAG_REGS, "seed": seed, "epochs": epochs, "n_train": n_train,
+        "runs": runs, "gain_points": 100 * gap, "memory_bits": memory_bits(params.config),
+    }, {"params": params, "learned": nets, "test": test}

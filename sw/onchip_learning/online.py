@@ -1,0 +1,74 @@
+"""Online learning with the bit-exact golden learner: one sample, then its label, as on the chip."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from golden_model import GoldenNetwork, NetworkParams
+from golden_model.learning import GoldenLearner, LearnRegisters
+
+
+def predict(net: GoldenNetwork, spikes: np.ndarray, batch: int = 256) -> np.ndarray:
+    """The core's decision: argmax over classes of the readout summed over the sample."""
+    preds = []
+    for i in range(0, len(spikes), batch):
+        x = torch.as_tensor(np.asarray(spikes[i:i + batch]), dtype=torch.int64)
+        preds.append(net.run(x)["readout"].sum(1).argmax(1).numpy())
+    return np.concatenate(preds) if preds else np.zeros(0, np.int64)
+
+
+def accuracy(net: GoldenNetwork, spikes: np.ndarray, labels: np.ndarray) -> float:
+    return float((predict(net, spikes) == np.asarray(labels)).mean())
+
+
+@dataclass
+class Curve:
+    """Accuracy after every evaluation point (samples seen) and the delays at the end."""
+    samples: list[int] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)   # online: correct before its update
+    eval_acc: list[float] = field(default_factory=list)    # validation (or held-out) set
+    wall_seconds: float = 0.0
+
+
+def learn_online(params: NetworkParams, regs: LearnRegisters, train: tuple[np.ndarray, np.ndarray],
+                 evaluate: tuple[np.ndarray, np.ndarray], epochs: int, seed: int,
+                 eval_every: int | None = None, desc: str = "on-chip learning",
+                 trajectory: bool = False) -> tuple[GoldenLearner, Curve, list]:
+    """Present the training samples one at a time (order shuffled by `seed` every epoch), each
+    followed by its label. Returns the learner (its network holds the learned image), the learning
+    curve and, if asked, every learned parameter after every sample (to compare with the RTL)."""
+    net = GoldenNetwork(copy.deepcopy(params))
+    learner = GoldenLearner(net, copy.deepcopy(regs))
+    xs, ys = train
+    rng = np.random.default_rng(seed)
+    eval_every = eval_every or len(xs)
+    curve, traj = Curve(), []
+    curve.samples.append(0)
+    curve.eval_acc.append(accuracy(net, *evaluate))
+    curve.train_acc.append(float("nan"))
+    t0, seen, correct, count = time.time(), 0, 0, 0
+    with tqdm(total=epochs * len(xs), desc=desc, leave=False) as bar:
+        for _ in range(epochs):
+            for i in rng.permutation(len(xs)):
+                out = learner.run_sample(torch.as_tensor(xs[i], dtype=torch.int64), label=int(ys[i]))
+                correct += int(int(out.sum(0).argmax()) == int(ys[i]))
+                count += 1
+                seen += 1
+                if trajectory:
+                    traj.append([p.delay.clone() for p in net.params.layers[:-1]] +
+                                [p.weight.clone() for p in net.params.layers])
+                if seen % eval_every == 0:
+                    curve.samples.append(seen)
+                    curve.eval_acc.append(accuracy(net, *evaluate))
+                    curve.train_acc.append(correct / max(count, 1))
+                    correct = count = 0
+                    bar.set_postfix(acc=f"{curve.eval_acc[-1]:.3f}")
+                bar.update()
+    curve.wall_seconds = time.time() - t0
+    return learner, curve, traj
