@@ -5,7 +5,7 @@ PYTEST  := .venv/bin/pytest
 
 BOARD ?= all
 
-.PHONY: install test sim bench bitstream train sweep clean
+.PHONY: install test sim bench bitstream train sweep learn-demo clean
 
 install: .venv/.installed
 
@@ -25,6 +25,7 @@ test: install
 
 sim: install
 	$(PY) -m sim.regression
+	$(PY) -m sim.learning_cosim
 
 bench: install
 	$(PY) -m sim.bench_core
@@ -36,6 +37,10 @@ bench: install
 SWEEP_ARGS ?=
 sweep: install
 	$(PY) -m delay_training.sweep --task fsdd --workers 2 $(SWEEP_ARGS)
+
+# On-chip learning demonstrations (docs/learning.md): build/reports/onchip-*.json, build/plots/onchip-*.png
+learn-demo: install
+	$(PY) -m onchip_learning $(LEARN_ARGS)
 
 bitstream: install
 	$(PY) -m delaycore.boards.build --board $(BOARD)

@@ -131,3 +131,42 @@ def lag_demo(seed: int = 0, epochs: int = 3, n_train: int = 600) -> tuple[dict, 
         "registers": LAG_REGS, "seed": seed, "epochs": epochs, "n_train": n_train,
         "runs": runs, "gain_points": 100 * gap, "memory_bits": memory_bits(params.config),
     }, {"params": params, "learned": nets, "test": test}
+
+
+# -- c. spiking FSDD from a random start ---------------------------------------------------------
+FSDD_REGS = dict(lr_shift_R=12, lr_shift_H=14, trace_shift_R=4, trace_inc_R=64, trace_shift_H=3,
+                 trace_inc_H=64, psi_shift=3, elig_shift_R=4, elig_shift_H=4, margin=256,
+                 delay_thresh_R=100, delay_thresh_H=100, lfsr=1,
+                 enable=LEARN_ON | LEARN_W_R | LEARN_D_R | STOCHASTIC)
+
+
+def fsdd_network(hidden: int = 128, seed: int = 0) -> NetworkParams:
+    """700 -> hidden -> 10 ternary, D=32: seeded random sparse hidden weights (fixed), all delays
+    0, readout weights 0."""
+    from golden_model import random_params
+    cfg = CoreConfig(n_in=700, sizes=(hidden,), n_out=10, weight_bits=2, ternary=True, depth=32)
+    params = random_params(cfg, seed, delays="zero", threshold_scale=0.5, density=0.3)
+    params.layers[0].leak = 3
+    params.layers[-1].weight.zero_()
+    params.layers[-1].leak, params.layers[-1].weight_shift = 4, 3
+    return params
+
+
+def fsdd_demo(seed: int = 0, epochs: int = 2) -> tuple[dict, dict]:
+    splits = load_task("fsdd")
+    params = fsdd_network(seed=seed)
+    regs = LearnRegisters(**FSDD_REGS)
+    learner, curve, _ = learn_online(params, regs, (splits.train.spikes, splits.train.labels),
+                                     (splits.val.spikes, splits.val.labels), epochs=epochs,
+                                     seed=seed, eval_every=500, desc="c. FSDD")
+    net = learner.net
+    return {
+        "task": "spiking FSDD, official split (train 2000 / validation 250 / test 250), 100 steps",
+        "network": "700-128-10 ternary, D=32; hidden weights random and fixed; readout weights "
+                   "(from 0) and hidden delays (from 0) learn on chip (pair R)",
+        "registers": FSDD_REGS, "seed": seed, "epochs": epochs,
+        "test_accuracy": accuracy(net, splits.test.spikes, splits.test.labels),
+        "curve": curve.__dict__, "delays_hidden": net.params.layers[0].delay.tolist(),
+        "memory_bits": memory_bits(params.config),
+        "offline_bptt_same_network": None,
+    }, {"params": params, "learned": net.params}
