@@ -1,0 +1,138 @@
+"""The whole board top level (`delaycore.boards.top.BoardTop`: UART pins -> LinkedCore -> Network,
+heartbeat and rx LEDs) on Verilator, driven by the unchanged host driver (`hostlink.driver.CoreLink`)
+through a bit-level UART transport inside the cocotb testbench (tb/test_board.py).
+
+`BoardTop` is elaborated exactly as for a board, against `SimPlatform`: a stand-in platform that
+hands out plain signals for `uart` and `led` and has no PLL (pll=None, the board clock is the
+core clock). Only the clock frequency and baud rate differ from hardware, so that the UART divider
+`round(f_clk / baud)` is small (4 by default) and a byte takes 40 cycles.
+
+    case = {"config": CoreConfig fields, "writes": [[layer, space, addr, data], ...],
+            "samples": [[event words], ...], "state_records": [[layer, space, addr], ...],
+            "corrupt": {"good": [layer, space, addr, data]}}
+    result = run(case)        # build (cached by the Verilog text) + simulate; dict from the bench
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from amaranth import Signal
+from amaranth.back import verilog
+
+from golden_model import CoreConfig
+
+from .cosim import ROOT, fst_or_vcd, tool_path
+
+BUILD = ROOT / "build" / "sim"
+TOP = "board_top"
+SIM_CLK_HZ = 12_000_000        # iCEBreaker board clock; with SIM_BAUD the UART divider is 4
+SIM_BAUD = 3_000_000
+
+
+class SimPlatform:
+    """Just enough of an Amaranth platform for BoardTop.elaborate: the default clock frequency
+    and `request("uart"|"led", i)` returning records of plain signals (top-level ports)."""
+
+    default_clk = "clk"
+
+    def __init__(self, clk_hz: float = SIM_CLK_HZ, n_leds: int = 2):
+        self.default_clk_frequency = float(clk_hz)
+        self.uart = SimpleNamespace(rx=SimpleNamespace(i=Signal(init=1, name="uart_rx")),
+                                    tx=SimpleNamespace(o=Signal(init=1, name="uart_tx")))
+        self.leds = [SimpleNamespace(o=Signal(name=f"led_{i}")) for i in range(n_leds)]
+
+    def request(self, name, number=0, **kwargs):
+        if name == "uart" and number == 0:
+            return self.uart
+        if name == "led" and number < len(self.leds):
+            return self.leds[number]
+        raise LookupError(f"SimPlatform has no resource {name}#{number}")
+
+    @property
+    def ports(self):
+        return [self.uart.rx.i, self.uart.tx.o] + [l.o for l in self.leds]
+
+    # BoardTop only calls add_clock_constraint with a PLL, which the simulation has not.
+
+
+def board_verilog(cfg: CoreConfig, clk_hz: float = SIM_CLK_HZ, baud: int = SIM_BAUD) -> str:
+    from delaycore.boards.top import BoardTop
+    platform = SimPlatform(clk_hz)
+    return verilog.convert(BoardTop(cfg, baud=baud), name=TOP, platform=platform,
+                           ports=platform.ports, emit_src=False)
+
+
+def build(cfg: CoreConfig, clk_hz: float = SIM_CLK_HZ, baud: int = SIM_BAUD,
+          waves: bool = False) -> Path:
+    """Verilog of the board top, then a Verilator model; reused while the Verilog is unchanged."""
+    from cocotb_tools.runner import get_runner
+    os.environ["PATH"] = tool_path()
+    # The wheel's verilated.mk leaves the precompiled-header include flag empty; gcc needs it.
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    text = board_verilog(cfg, clk_hz, baud)
+    key = hashlib.sha1((text + f"waves={waves}").encode()).hexdigest()[:12]
+    build_dir = BUILD / f"board-{key}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    src = build_dir / f"{TOP}.v"
+    if not src.exists() or src.read_text() != text:
+        src.write_text(text)
+    args = ["-Wno-fatal", "-O2"] + (["--trace-structs", fst_or_vcd()] if waves else [])
+    get_runner("verilator").build(sources=[src], hdl_toplevel=TOP, build_dir=build_dir,
+                                  build_args=args, waves=waves, log_file=build_dir / "build.log")
+    return build_dir
+
+
+def run(case: dict, name: str = "board", waves: bool = False) -> dict:
+    """Build (cached) and run tb/test_board.py on one case; returns the bench's result dict plus
+    build/simulation wall times (and the waveform's path with waves=True)."""
+    from cocotb_tools.runner import get_runner
+    cfg = CoreConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in case["config"].items()})
+    clk_hz, baud = case.get("clk_hz", SIM_CLK_HZ), case.get("baud", SIM_BAUD)
+    t0 = time.time()
+    build_dir = build(cfg, clk_hz, baud, waves)
+    t_build = time.time() - t0
+    work = BUILD / "cases" / (name + ("-waves" if waves else ""))
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    case_file, result_file = work / "case.json", work / "result.json"
+    case_file.write_text(json.dumps({**case, "clk_hz": clk_hz, "baud": baud}))
+    saved = list(sys.path)
+    sys.path[:0] = [str(ROOT / "tb"), str(ROOT / "sw")]    # the runner hands sys.path over
+    exit_code = None
+    t1 = time.time()
+    try:
+        get_runner("verilator").test(
+            hdl_toplevel=TOP, hdl_toplevel_lang="verilog", test_module="test_board",
+            test_dir=work, build_dir=build_dir, waves=waves, log_file=work / "sim.log",
+            # cocotb's assertion rewriting would build a pytest Config with this project's
+            # pytest `pythonpath` first (see tests/test_link.py).
+            extra_env={"BOARD_CASE": str(case_file), "BOARD_RESULT": str(result_file),
+                       "PATH": tool_path(), "COCOTB_REWRITE_ASSERTION_FILES": ""},
+            results_xml=str(work / "results.xml"))
+    except SystemExit as e:        # under pytest the runner exits when the cocotb test failed
+        exit_code = e.code
+    finally:
+        sys.path[:] = saved
+    if result_file.exists():
+        result = json.loads(result_file.read_text())
+    else:
+        result = {"passed": False, "error": f"testbench wrote no result (exit {exit_code}); "
+                                            f"see {work / 'sim.log'}"}
+    result.update(build_seconds=round(t_build, 1), sim_seconds=round(time.time() - t1, 1),
+                  work_dir=str(work), sim_log=str(work / "sim.log"))
+    if waves:
+        dumps = [work / "dump.fst", work / "dump.vcd"]
+        result["waveform"] = next((str(p) for p in dumps if p.exists()), None)
+    return result
+
+
+def config_dict(cfg: CoreConfig) -> dict:
+    return dataclasses.asdict(cfg)
