@@ -5,6 +5,8 @@ from .guard import Guard
 from .neuron import NeuronUpdate
 from .layer import Layer
 from .network import Network
+from .learner import Learner
+from .learning_network import LearningNetwork
 
 __all__ = ["EventLayout", "OutputLayout", "WriteLayout", "ReadLayout",
-           "Guard", "NeuronUpdate", "Layer", "Network"]
+           "Guard", "NeuronUpdate", "Layer", "Network", "Learner", "LearningNetwork"]

@@ -1,0 +1,529 @@
+"""The on-chip learning engine (spec: docs/learning.md, sections 3-6; golden: GoldenLearner).
+
+The engine sits between the outside and the core (`LearningNetwork`): it forwards input events
+(`i` -> `ci`) and readout outputs (`co` -> `o`), and owns the core's load and readback ports
+(`cload`, `crb_req`, `crb_resp`) while it works. It is one sequential state machine; every access
+to the core goes through a small subroutine (C_RD / C_RDW / C_WR) with a return state, so a phase
+is a plain list of "read this, compute, write that" steps. Cycle counts are an implementation
+matter (spec section 6); `tests/test_learning_rtl.py` measures them.
+
+Memories (amaranth.lib.memory, one read and one write port each): the state of spec section 2
+(`trace_R` ... `score`), plus two scratch memories that never leave the engine: `psi` (4 bits per
+neuron of layer L, filled while pair R is stepped, used by pair H) and `signal` (`L_k`, filled at
+the start of LEARN), and `err` (the ternary error per readout neuron).
+"""
+
+from amaranth import *
+from amaranth.lib import wiring, stream
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden_model.config import CoreConfig, clog2
+from golden_model.learning import (TRACE_MAX, PSI_MAX, LFSR_TAPS, LearnRegisters, LEARN,
+                                   ELIG_W_MAX, ELIG_D_MIN, ELIG_D_MAX, SCORE_MIN, SCORE_MAX,
+                                   COUNTER_MAX)
+from .layouts import EventLayout, OutputLayout, WriteLayout, ReadLayout, DATA_BITS
+
+SPIKE, EOT, CLEAR = 0, 1, 2
+WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY = 0, 1, 2, 3, 4
+DROP_LAYER = 15            # a write the core drops and counts in dropped_writes
+
+# States.
+(IDLE, WAIT_OUT, XRD_CORE, XRD_LOCAL, XRESP, C_RD, C_RDW, C_WR,
+ SC, SC_UPD, R_THR, R_THR2, R_HIST, R_H2, R_D2, R_V2, R_UPD,
+ H_HIST, H_H2, H_D2, H_UPD, H_PREP, H_CALC,
+ E_SY, E_SY2, E_PREP, E_CALC, E_Y, E_R,
+ W_START, W_RD, W_GOT, W_PREP, W_CALC, W_ROW, W_DSTEP, W_NEXT, CLR) = range(38)
+# Phases: what the memory addresses follow.
+PH_NONE, PH_EXT, PH_SCORE, PH_R, PH_H, PH_E, PH_LSIG, PH_WH, PH_WR, PH_CLR = range(10)
+
+REG_NAMES = [f.name for f in LearnRegisters.__dataclass_fields__.values()]
+
+
+def _clamp(x, lo, hi):
+    return Mux(x < lo, lo, Mux(x > hi, hi, x))
+
+
+class Learner(wiring.Component):
+    def __init__(self, config: CoreConfig):
+        self.config = config
+        out = OutputLayout(config.v_bits)
+        super().__init__({
+            "i": In(stream.Signature(EventLayout)), "ci": Out(stream.Signature(EventLayout)),
+            "co": In(stream.Signature(out)), "o": Out(stream.Signature(out)),
+            "load": In(stream.Signature(WriteLayout)), "cload": Out(stream.Signature(WriteLayout)),
+            "rb_req": In(stream.Signature(ReadLayout)), "crb_req": Out(stream.Signature(ReadLayout)),
+            "rb_resp": Out(stream.Signature(DATA_BITS)), "crb_resp": In(stream.Signature(DATA_BITS)),
+            "label": In(stream.Signature(16)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        sizes = cfg.sizes
+        nL, nO = sizes[-1], cfg.n_out
+        has_H = len(sizes) >= 2
+        nP = sizes[-2] if has_H else 0
+        Lr, RO = len(sizes) - 1, len(sizes)          # last LIF layer, readout layer
+        D, P, wb = cfg.depth, cfg.weights_per_word, cfg.weight_bits
+        wmin, wmax = cfg.weight_range
+        v_bits = cfg.v_bits
+        dbits = max(1, clog2(D))
+        nS = nP * nL
+        Lbits = wb + clog2(nO + 1) + 1                # |L_k| <= n_out * 2^(wb-1)
+
+        # -- memories -------------------------------------------------------------------------
+        ports = {}
+
+        def mem(name, shape, depth):
+            mm = Memory(shape=shape, depth=max(1, depth), init=[])
+            m.submodules[name] = mm
+            wr = mm.write_port()
+            ports[name] = (mm.read_port(transparent_for=(wr,)), wr, depth)
+
+        for name, shape in (("trace_R", 10), ("trace_alt_R", 10), ("elig_w_R", 16),
+                            ("elig_d_R", signed(16))):
+            mem(name, shape, nL)
+        if has_H:
+            mem("trace_H", 10, nP)
+            mem("trace_alt_H", 10, nP)
+            mem("elig_w_H", 16, nS)
+            mem("elig_d_H", signed(16), nS)
+            mem("psi", 4, nL)
+            mem("signal", signed(Lbits), nL)
+        mem("score", signed(32), nO)
+        mem("err", signed(2), nO)
+        rd = {k: v[0] for k, v in ports.items()}
+        wr = {k: v[1] for k, v in ports.items()}
+        state_mems = [k for k in ports if k not in ("psi", "signal", "err")]
+
+        # -- registers (spec section 5) -------------------------------------------------------
+        regs = {n: Signal(w, name=n, init=1 if n == "lfsr" else 0)
+                for n, w in zip(REG_NAMES, LearnRegisters.WIDTHS)}
+        enable = regs["enable"]
+        on, learn_w_R, learn_d_R = enable[0], enable[1], enable[2]
+        learn_w_H, learn_d_H, stochastic = enable[3], enable[4], enable[5]
+        learned, rejected, ignored = Signal(32), Signal(32), Signal(32)
+        lfsr = regs["lfsr"]
+        lfsr_next = Signal(32)
+        m.d.comb += lfsr_next.eq((lfsr >> 1) ^ Mux(lfsr[0], LFSR_TAPS, 0))
+
+        # -- control --------------------------------------------------------------------------
+        state = Signal(range(38))
+        ret = Signal(range(38))
+        phase = Signal(range(10))
+        step_open = Signal()
+        self.fsm_state, self.fsm_phase = state, phase      # for testbenches (cycle counts)
+        c_layer, c_space, c_addr, c_data = Signal(4), Signal(3), Signal(20), Signal(DATA_BITS)
+        cdata = Signal(DATA_BITS)
+        maxN = max(nS, nL * nO, nO, nL, nP, 1)
+        outer = Signal(range(maxN + 1))
+        inner = Signal(range(maxN + 1))
+        f = Signal(range(maxN + 1))
+        sel = Signal(range(max(2, P)))
+        x_region, x_idx = Signal(4), Signal(16)
+        y = Signal(16)
+
+        def core_read(layer, space, addr, back):
+            m.d.sync += [c_layer.eq(layer), c_space.eq(space), c_addr.eq(addr), state.eq(C_RD),
+                         ret.eq(back)]
+
+        def core_write(layer, space, addr, data, back):
+            m.d.sync += [c_layer.eq(layer), c_space.eq(space), c_addr.eq(addr), c_data.eq(data),
+                         state.eq(C_WR), ret.eq(back)]
+
+        def sat_inc(counter):
+            m.d.sync += counter.eq(Mux(counter == COUNTER_MAX, counter, counter + 1))
+
+        # Memory read addresses follow the phase (stable across core accesses).
+        with m.Switch(phase):
+            with m.Case(PH_EXT):
+                m.d.comb += [p.addr.eq(x_idx) for p in rd.values()]
+            with m.Default():
+                m.d.comb += [rd["score"].addr.eq(Mux((phase == PH_LSIG) | (phase == PH_WR),
+                                                     inner, outer)),
+                             rd["err"].addr.eq(Mux((phase == PH_LSIG) | (phase == PH_WR),
+                                                   inner, outer))]
+                for k in ("trace_R", "trace_alt_R", "elig_w_R", "elig_d_R"):
+                    m.d.comb += rd[k].addr.eq(outer)
+                if has_H:
+                    m.d.comb += [rd["psi"].addr.eq(inner), rd["signal"].addr.eq(inner),
+                                 rd["trace_H"].addr.eq(outer), rd["trace_alt_H"].addr.eq(outer),
+                                 rd["elig_w_H"].addr.eq(f), rd["elig_d_H"].addr.eq(f)]
+
+        # Pass-through of outputs.
+        m.d.comb += [self.o.valid.eq(self.co.valid), self.o.payload.eq(self.co.payload),
+                     self.co.ready.eq(self.o.ready)]
+        out_marker = self.co.valid & self.o.ready & ((self.co.payload.kind == EOT)
+                                                     | (self.co.payload.kind == CLEAR))
+
+        # Core port defaults: the engine's own request.
+        m.d.comb += [self.cload.payload.layer.eq(c_layer), self.cload.payload.space.eq(c_space),
+                     self.cload.payload.addr.eq(c_addr), self.cload.payload.data.eq(c_data),
+                     self.crb_req.payload.layer.eq(c_layer), self.crb_req.payload.space.eq(c_space),
+                     self.crb_req.payload.addr.eq(c_addr),
+                     self.ci.payload.eq(self.i.payload)]
+
+        # -- arithmetic of STEP (spec section 3) ----------------------------------------------
+        hist_q, d_q = Signal(D), Signal(dbits)
+        v_q, thr_q = Signal(signed(v_bits)), Signal(signed(v_bits + 1))
+
+        def traces(trace_rd, alt_rd, shift, inc):
+            last = d_q >= D - 1
+            a = Signal(dbits)
+            m.d.comb += a.eq(d_q if D == 1 else Mux(last, d_q - 1, d_q + 1))
+            yy, ya = hist_q.bit_select(d_q, 1), hist_q.bit_select(a, 1)
+            t_old, a_old = Signal(signed(12)), Signal(signed(12))
+            tn, an, delta = Signal(signed(12)), Signal(signed(12)), Signal(signed(12))
+            m.d.comb += [t_old.eq(trace_rd.data), a_old.eq(alt_rd.data)]
+            tx = t_old - (t_old >> shift) + Mux(yy, inc, 0)
+            ax = a_old - (a_old >> shift) + Mux(ya, inc, 0)
+            m.d.comb += [tn.eq(Mux(tx > TRACE_MAX, TRACE_MAX, tx)),
+                         an.eq(Mux(ax > TRACE_MAX, TRACE_MAX, ax)),
+                         delta.eq(Mux(last, tn - an, an - tn))]
+            return tn, an, delta
+
+        def elig(ew_rd, ed_rd, pw, qd, shift):
+            ew, ed = Signal(signed(18)), Signal(signed(17))
+            m.d.comb += [ew.eq(ew_rd.data), ed.eq(ed_rd.data)]
+            return (_clamp(ew + (pw >> shift), 0, ELIG_W_MAX),
+                    _clamp(ed + (qd >> shift), ELIG_D_MIN, ELIG_D_MAX))
+
+        tn_R, an_R, delta_R = traces(rd["trace_R"], rd["trace_alt_R"],
+                                     regs["trace_shift_R"], regs["trace_inc_R"])
+        ew_R_new, ed_R_new = elig(rd["elig_w_R"], rd["elig_d_R"], tn_R, delta_R,
+                                  regs["elig_shift_R"])
+        psi_new = Signal(5)
+        dist = Signal(signed(v_bits + 2))
+        m.d.comb += dist.eq(thr_q - v_q)
+        pv = Signal(signed(v_bits + 3))
+        m.d.comb += [pv.eq(PSI_MAX - (dist >> regs["psi_shift"])),
+                     psi_new.eq(Mux(hist_q[0], PSI_MAX, Mux(pv < 0, 0, pv)))]
+        if has_H:
+            tn_H, an_H, delta_H = traces(rd["trace_H"], rd["trace_alt_H"],
+                                         regs["trace_shift_H"], regs["trace_inc_H"])
+            tHj, dHj = Signal(signed(12)), Signal(signed(12))
+            psi_k = Signal(signed(6))
+            m.d.comb += psi_k.eq(rd["psi"].data)
+            ew_H_new, ed_H_new = elig(rd["elig_w_H"], rd["elig_d_H"], psi_k * tHj, psi_k * dHj,
+                                      regs["elig_shift_H"])
+        score_new = _clamp(rd["score"].data + cdata[:v_bits].as_signed(), SCORE_MIN, SCORE_MAX)
+
+        # -- arithmetic of LEARN (spec section 4) ---------------------------------------------
+        sy, best = Signal(signed(32)), Signal(signed(32))
+        rival, have_rival = Signal(16), Signal()
+        margin = regs["margin"]
+        s_o = rd["score"].data
+        hinge = (sy - best < margin) if nO > 1 else C(0, 1)
+
+        wword = Signal(P * wb)
+        w = Signal(signed(wb))
+        m.d.comb += w.eq(wword.word_select(sel, wb) if P > 1 else wword)
+        e_k = rd["err"].data
+        acc = Signal(signed(Lbits + 1))
+        GB = max(Lbits + wb + 16 + clog2(nL + 1), 2 + wb + 16 + clog2(nO + 1)) + 3
+        G = Signal(signed(GB))
+        g = Signal(signed(max(Lbits + 19, 40)))
+        g_term = Signal(signed(GB))
+        is_H = phase == PH_WH
+        if has_H:
+            Lk = rd["signal"].data
+            m.d.comb += [g.eq(Mux(is_H, Lk * rd["elig_w_H"].data, e_k * rd["elig_w_R"].data)),
+                         g_term.eq(Mux(is_H, Lk * w * rd["elig_d_H"].data,
+                                       e_k * w * rd["elig_d_R"].data))]
+        else:
+            m.d.comb += [g.eq(e_k * rd["elig_w_R"].data), g_term.eq(e_k * w * rd["elig_d_R"].data)]
+        lr = Mux(is_H, regs["lr_shift_H"], regs["lr_shift_R"])
+        mask = Signal(32)
+        m.d.comb += mask.eq((C(1, 33) << lr) - 1)
+        step = Signal.like(g)
+        r = Signal(32)
+        m.d.comb += [step.eq(g >> lr), r.eq(g.as_unsigned() & mask)]
+        inc = Mux(stochastic, (lfsr_next & mask) < r, r > (mask >> 1))
+        w_new = Signal(signed(wb))
+        m.d.comb += w_new.eq(_clamp(w + step + inc, wmin, wmax))
+        learn_w = Mux(is_H, learn_w_H, learn_w_R)
+        learn_d = Mux(is_H, learn_d_H, learn_d_R)
+        thresh = Signal(signed(18))
+        m.d.comb += thresh.eq(Mux(is_H, regs["delay_thresh_H"], regs["delay_thresh_R"]))
+        d_old = cdata[:dbits]
+        d_new = Mux(G > thresh, Mux(d_old < D - 1, d_old + 1, d_old),
+                    Mux(G < -thresh, Mux(d_old > 0, d_old - 1, d_old), d_old))
+        wword_new = Signal(P * wb)
+        if P > 1:
+            m.d.comb += wword_new.eq(Cat(Mux(sel == i, w_new.as_unsigned(), wword.word_select(i, wb))
+                                         for i in range(P)))
+        else:
+            m.d.comb += wword_new.eq(w_new)
+        # Walker parameters per phase.
+        w_layer = Mux(is_H, Lr, RO)
+        w_ncol_last = Mux(is_H, nL - 1, nO - 1)
+        w_last = Mux(is_H, max(nS - 1, 0), nL * nO - 1)
+        w_dlayer = Mux(is_H, Lr - 1, Lr)
+        w_writes = (phase != PH_LSIG) & learn_w
+        end_word = (sel == P - 1) | (f == w_last)
+        end_row = inner == w_ncol_last
+
+        # -- external register / region reads (spec section 5) --------------------------------
+        local = Signal(DATA_BITS)
+        status = Array([learned, rejected, ignored])
+        reg_arr = Array(regs[n] for n in REG_NAMES)
+        region_data = {0: (reg_arr[x_idx[:4]], len(REG_NAMES)), 9: (rd["score"].data, nO),
+                       10: (status[x_idx[:2]], 3)}
+        for reg_no, name in ((1, "trace_R"), (2, "trace_alt_R"), (3, "elig_w_R"), (4, "elig_d_R"),
+                             (5, "trace_H"), (6, "trace_alt_H"), (7, "elig_w_H"), (8, "elig_d_H")):
+            if name in rd:
+                region_data[reg_no] = (rd[name].data, ports[name][2])
+        with m.Switch(x_region):
+            for reg_no, (val, size) in region_data.items():
+                with m.Case(reg_no):
+                    m.d.comb += local.eq(Mux(x_idx < size, val, 0))
+
+        # -- the state machine ----------------------------------------------------------------
+        ld, rq = self.load.payload, self.rb_req.payload
+        with m.Switch(state):
+            with m.Case(IDLE):
+                m.d.sync += phase.eq(PH_NONE)
+                free = ~step_open
+                lab = free & self.label.valid
+                xld = free & ~self.label.valid & self.load.valid
+                xrb = free & ~self.label.valid & ~self.load.valid & self.rb_req.valid
+                fwd = ~(lab | xld | xrb)
+                m.d.comb += [self.ci.valid.eq(fwd & self.i.valid),
+                             self.i.ready.eq(fwd & self.ci.ready),
+                             self.label.ready.eq(free)]
+                with m.If(fwd & self.i.valid & self.ci.ready):
+                    kind = self.i.payload.kind
+                    with m.If((kind == EOT) | (kind == CLEAR)):
+                        m.d.sync += [step_open.eq(0), state.eq(WAIT_OUT)]
+                    with m.Else():
+                        m.d.sync += step_open.eq(1)
+                with m.If(lab):
+                    yl = self.label.payload
+                    with m.If(yl >= nO):
+                        sat_inc(rejected)
+                    with m.Elif(~on):
+                        sat_inc(ignored)
+                    with m.Else():
+                        m.d.sync += [y.eq(yl), outer.eq(yl), phase.eq(PH_E), state.eq(E_SY)]
+                with m.If(xld):
+                    region, idx = ld.addr[16:20], ld.addr[:16]
+                    with m.If(ld.space == LEARN):
+                        with m.If((region == 0) & (idx < len(REG_NAMES))):
+                            m.d.comb += self.load.ready.eq(1)
+                            with m.Switch(idx):
+                                for n_, name in enumerate(REG_NAMES):
+                                    with m.Case(n_):
+                                        if name == "lfsr":
+                                            d32 = ld.data[:32]
+                                            m.d.sync += lfsr.eq(Mux(d32 == 0, 1, d32))
+                                        else:
+                                            m.d.sync += regs[name].eq(ld.data)
+                        with m.Else():      # read-only region: the core drops and counts it
+                            m.d.comb += [self.cload.valid.eq(1), self.load.ready.eq(self.cload.ready),
+                                         self.cload.payload.layer.eq(DROP_LAYER),
+                                         self.cload.payload.space.eq(LEARN),
+                                         self.cload.payload.addr.eq(ld.addr),
+                                         self.cload.payload.data.eq(ld.data)]
+                    with m.Else():
+                        m.d.comb += [self.cload.valid.eq(1), self.load.ready.eq(self.cload.ready),
+                                     self.cload.payload.eq(ld)]
+                with m.If(xrb):
+                    with m.If(rq.space == LEARN):
+                        m.d.comb += self.rb_req.ready.eq(1)
+                        m.d.sync += [x_region.eq(rq.addr[16:20]), x_idx.eq(rq.addr[:16]),
+                                     phase.eq(PH_EXT), state.eq(XRD_LOCAL)]
+                    with m.Else():
+                        m.d.comb += [self.crb_req.valid.eq(1), self.rb_req.ready.eq(self.crb_req.ready),
+                                     self.crb_req.payload.eq(rq)]
+                        with m.If(self.crb_req.ready):
+                            m.d.sync += state.eq(XRD_CORE)
+            with m.Case(WAIT_OUT):
+                with m.If(out_marker):
+                    with m.If(self.co.payload.kind == CLEAR):
+                        m.d.sync += [phase.eq(PH_CLR), f.eq(0), state.eq(CLR)]
+                    with m.Elif(on):
+                        m.d.sync += [phase.eq(PH_SCORE), outer.eq(0), state.eq(SC)]
+                    with m.Else():
+                        m.d.sync += state.eq(IDLE)
+            with m.Case(XRD_CORE):
+                m.d.comb += [self.rb_resp.valid.eq(self.crb_resp.valid),
+                             self.rb_resp.payload.eq(self.crb_resp.payload),
+                             self.crb_resp.ready.eq(self.rb_resp.ready)]
+                with m.If(self.crb_resp.valid & self.rb_resp.ready):
+                    m.d.sync += state.eq(IDLE)
+            with m.Case(XRD_LOCAL):
+                m.d.sync += state.eq(XRESP)
+            with m.Case(XRESP):
+                m.d.comb += [self.rb_resp.valid.eq(1), self.rb_resp.payload.eq(local)]
+                with m.If(self.rb_resp.ready):
+                    m.d.sync += state.eq(IDLE)
+
+            # Core access subroutine.
+            with m.Case(C_RD):
+                m.d.comb += self.crb_req.valid.eq(1)
+                with m.If(self.crb_req.ready):
+                    m.d.sync += state.eq(C_RDW)
+            with m.Case(C_RDW):
+                m.d.comb += self.crb_resp.ready.eq(1)
+                with m.If(self.crb_resp.valid):
+                    m.d.sync += [cdata.eq(self.crb_resp.payload), state.eq(ret)]
+            with m.Case(C_WR):
+                m.d.comb += self.cload.valid.eq(1)
+                with m.If(self.cload.ready):
+                    m.d.sync += state.eq(ret)
+
+            # STEP 3.1: scores from the readout membranes (= the step's outputs).
+            with m.Case(SC):
+                core_read(RO, MEMBRANE, outer, SC_UPD)
+            with m.Case(SC_UPD):
+                m.d.comb += [wr["score"].addr.eq(outer), wr["score"].data.eq(score_new),
+                             wr["score"].en.eq(1)]
+                with m.If(outer == nO - 1):
+                    m.d.sync += [outer.eq(0), phase.eq(PH_R),
+                                 state.eq(R_THR if has_H else R_HIST)]
+                with m.Else():
+                    m.d.sync += [outer.eq(outer + 1), state.eq(SC)]
+            # STEP 3.2-3.4, pair R (and psi of layer L for pair H).
+            with m.Case(R_THR):
+                core_read(Lr, REGISTER, 0, R_THR2)
+            with m.Case(R_THR2):
+                m.d.sync += [thr_q.eq(cdata[:v_bits]), state.eq(R_HIST)]
+            with m.Case(R_HIST):
+                core_read(Lr, HISTORY, outer, R_H2)
+            with m.Case(R_H2):
+                m.d.sync += hist_q.eq(cdata)
+                core_read(Lr, DELAY, outer, R_D2)
+            with m.Case(R_D2):
+                m.d.sync += d_q.eq(cdata)
+                if has_H:
+                    core_read(Lr, MEMBRANE, outer, R_V2)
+                else:
+                    m.d.sync += state.eq(R_UPD)
+            with m.Case(R_V2):
+                m.d.sync += [v_q.eq(cdata), state.eq(R_UPD)]
+            with m.Case(R_UPD):
+                for k, val in (("trace_R", tn_R), ("trace_alt_R", an_R), ("elig_w_R", ew_R_new),
+                               ("elig_d_R", ed_R_new)) + ((("psi", psi_new),) if has_H else ()):
+                    m.d.comb += [wr[k].addr.eq(outer), wr[k].data.eq(val), wr[k].en.eq(1)]
+                with m.If(outer == nL - 1):
+                    if has_H:
+                        m.d.sync += [outer.eq(0), f.eq(0), phase.eq(PH_H), state.eq(H_HIST)]
+                    else:
+                        m.d.sync += state.eq(IDLE)
+                with m.Else():
+                    m.d.sync += [outer.eq(outer + 1), state.eq(R_HIST)]
+            if has_H:
+                # STEP, pair H: traces of layer L-1, then the synapses of row j.
+                with m.Case(H_HIST):
+                    core_read(Lr - 1, HISTORY, outer, H_H2)
+                with m.Case(H_H2):
+                    m.d.sync += hist_q.eq(cdata)
+                    core_read(Lr - 1, DELAY, outer, H_D2)
+                with m.Case(H_D2):
+                    m.d.sync += [d_q.eq(cdata), state.eq(H_UPD)]
+                with m.Case(H_UPD):
+                    for k, val in (("trace_H", tn_H), ("trace_alt_H", an_H)):
+                        m.d.comb += [wr[k].addr.eq(outer), wr[k].data.eq(val), wr[k].en.eq(1)]
+                    m.d.sync += [tHj.eq(tn_H), dHj.eq(delta_H), inner.eq(0), state.eq(H_PREP)]
+                with m.Case(H_PREP):
+                    m.d.sync += state.eq(H_CALC)
+                with m.Case(H_CALC):
+                    for k, val in (("elig_w_H", ew_H_new), ("elig_d_H", ed_H_new)):
+                        m.d.comb += [wr[k].addr.eq(f), wr[k].data.eq(val), wr[k].en.eq(1)]
+                    m.d.sync += f.eq(f + 1)
+                    with m.If(inner == nL - 1):
+                        with m.If(outer == nP - 1):
+                            m.d.sync += state.eq(IDLE)
+                        with m.Else():
+                            m.d.sync += [outer.eq(outer + 1), state.eq(H_HIST)]
+                    with m.Else():
+                        m.d.sync += [inner.eq(inner + 1), state.eq(H_PREP)]
+
+            # LEARN 4.1: the ternary error.
+            with m.Case(E_SY):
+                m.d.sync += state.eq(E_SY2)
+            with m.Case(E_SY2):
+                m.d.sync += [sy.eq(s_o), have_rival.eq(0), outer.eq(0), state.eq(E_PREP)]
+            with m.Case(E_PREP):
+                m.d.sync += state.eq(E_CALC)
+            with m.Case(E_CALC):          # clear e, find the rival (first maximum over o != y)
+                m.d.comb += [wr["err"].addr.eq(outer), wr["err"].data.eq(0), wr["err"].en.eq(1)]
+                with m.If((outer != y) & (~have_rival | (s_o > best))):
+                    m.d.sync += [best.eq(s_o), rival.eq(outer), have_rival.eq(1)]
+                with m.If(outer == nO - 1):
+                    m.d.sync += state.eq(E_Y)
+                with m.Else():
+                    m.d.sync += [outer.eq(outer + 1), state.eq(E_PREP)]
+            with m.Case(E_Y):
+                m.d.comb += [wr["err"].addr.eq(y), wr["err"].data.eq(1), wr["err"].en.eq(hinge)]
+                m.d.sync += [phase.eq(PH_LSIG if has_H else PH_WR),
+                             state.eq(Mux(hinge, E_R, W_START))]
+            with m.Case(E_R):
+                m.d.comb += [wr["err"].addr.eq(rival), wr["err"].data.eq(-1), wr["err"].en.eq(1)]
+                m.d.sync += state.eq(W_START)
+
+            # LEARN 4.2/4.3: walks over a weight memory, one word read (and written) at a time.
+            with m.Case(W_START):
+                m.d.sync += [f.eq(0), outer.eq(0), inner.eq(0), sel.eq(0), G.eq(0), acc.eq(0),
+                             state.eq(W_RD)]
+            with m.Case(W_RD):
+                core_read(w_layer, WEIGHT, f >> (P.bit_length() - 1), W_GOT)
+            with m.Case(W_GOT):
+                m.d.sync += [wword.eq(cdata), state.eq(W_CALC)]
+            with m.Case(W_PREP):
+                m.d.sync += state.eq(W_CALC)
+            with m.Case(W_CALC):
+                m.d.sync += [acc.eq(acc + w * e_k), G.eq(G + g_term), state.eq(W_ROW)]
+                with m.If(w_writes):
+                    m.d.sync += wword.eq(wword_new)
+                    with m.If(stochastic):
+                        m.d.sync += lfsr.eq(lfsr_next)
+                    with m.If(end_word):
+                        core_write(w_layer, WEIGHT, f >> (P.bit_length() - 1), wword_new, W_ROW)
+            with m.Case(W_ROW):
+                m.d.sync += state.eq(W_NEXT)
+                with m.If(end_row):
+                    with m.If(phase == PH_LSIG):
+                        if has_H:
+                            m.d.comb += [wr["signal"].addr.eq(outer), wr["signal"].data.eq(acc),
+                                         wr["signal"].en.eq(1)]
+                        m.d.sync += acc.eq(0)
+                    with m.Elif(learn_d):
+                        core_read(w_dlayer, DELAY, outer, W_DSTEP)
+                    with m.Else():
+                        m.d.sync += G.eq(0)
+            with m.Case(W_DSTEP):
+                m.d.sync += G.eq(0)
+                core_write(w_dlayer, DELAY, outer, d_new, W_NEXT)
+            with m.Case(W_NEXT):
+                with m.If(f == w_last):
+                    with m.Switch(phase):
+                        with m.Case(PH_LSIG):
+                            m.d.sync += [phase.eq(PH_WH), state.eq(W_START)]
+                        with m.Case(PH_WH):
+                            m.d.sync += [phase.eq(PH_WR), state.eq(W_START)]
+                        with m.Default():
+                            sat_inc(learned)
+                            m.d.sync += [phase.eq(PH_CLR), f.eq(0), state.eq(CLR)]
+                with m.Else():
+                    m.d.sync += [f.eq(f + 1), state.eq(W_PREP)]
+                    if P > 1:
+                        m.d.sync += sel.eq(sel + 1)
+                    with m.If(sel == P - 1):
+                        m.d.sync += state.eq(W_RD)
+                    with m.If(end_row):
+                        m.d.sync += [inner.eq(0), outer.eq(outer + 1)]
+                    with m.Else():
+                        m.d.sync += inner.eq(inner + 1)
+
+            # Clear the state of section 2 (CLEAR, and the end of LEARN).
+            with m.Case(CLR):
+                clr_depth = max(ports[k][2] for k in state_mems)
+                for k in state_mems:
+                    m.d.comb += [wr[k].addr.eq(f), wr[k].data.eq(0),
+                                 wr[k].en.eq(f < ports[k][2])]
+                m.d.sync += f.eq(f + 1)
+                with m.If(f == clr_depth - 1):
+                    m.d.sync += state.eq(IDLE)
+        return m

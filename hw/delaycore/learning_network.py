@@ -1,0 +1,43 @@
+"""The core with the on-chip learning engine in front of it (docs/learning.md, section 6)."""
+
+from amaranth import *
+from amaranth.lib import wiring, stream
+from amaranth.lib.wiring import In, Out
+
+from golden_model.config import CoreConfig
+from .layouts import EventLayout, OutputLayout, WriteLayout, ReadLayout, DATA_BITS
+from .network import Network
+from .learner import Learner
+
+
+class LearningNetwork(wiring.Component):
+    """`Network` + `Learner`: the core's ports plus `label` (16-bit class after a sample)."""
+
+    def __init__(self, config: CoreConfig):
+        self.config = config
+        super().__init__({
+            "i": In(stream.Signature(EventLayout)),
+            "o": Out(stream.Signature(OutputLayout(config.v_bits))),
+            "load": In(stream.Signature(WriteLayout)),
+            "rb_req": In(stream.Signature(ReadLayout)),
+            "rb_resp": Out(stream.Signature(DATA_BITS)),
+            "label": In(stream.Signature(16)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = Network(self.config)
+        m.submodules.learner = lrn = Learner(self.config)
+        self.learner = lrn
+        wiring.connect(m, wiring.flipped(self.i), lrn.i)
+        wiring.connect(m, lrn.ci, core.i)
+        wiring.connect(m, core.o, lrn.co)
+        wiring.connect(m, lrn.o, wiring.flipped(self.o))
+        wiring.connect(m, wiring.flipped(self.load), lrn.load)
+        wiring.connect(m, lrn.cload, core.load)
+        wiring.connect(m, wiring.flipped(self.rb_req), lrn.rb_req)
+        wiring.connect(m, lrn.crb_req, core.rb_req)
+        wiring.connect(m, core.rb_resp, lrn.crb_resp)
+        wiring.connect(m, lrn.rb_resp, wiring.flipped(self.rb_resp))
+        wiring.connect(m, wiring.flipped(self.label), lrn.label)
+        return m

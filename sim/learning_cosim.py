@@ -1,0 +1,144 @@
+"""Build LearningNetwork for one configuration with Verilator and run tb/test_learning.py on a case
+(sim/learning_cases.py). `python -m sim.learning_cosim` runs the learning part of `make sim`: every
+configuration of MATRIX with `--seeds` seeds, random backpressure on every stream, everything
+read back after every phase; a failing case is run again with waves (FST, or VCD without lz4)."""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from golden_model import CoreConfig
+from delaycore import LearningNetwork
+
+from .cosim import tool_path, fst_or_vcd, config_key, ROOT
+from .learning_cases import make_learning_case, config_from
+
+BUILD = ROOT / "build" / "sim" / "learning"
+TOP = "learning_top"
+
+
+def build(cfg: CoreConfig, waves: bool = False) -> Path:
+    """Verilog from Amaranth, then a Verilator model; reused while the configuration is unchanged."""
+    from cocotb_tools.runner import get_runner
+    os.environ["PATH"] = tool_path()
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"    # see sim/cosim.py
+    build_dir = BUILD / config_key(cfg, waves)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    src = build_dir / f"{TOP}.v"
+    text = verilog.convert(LearningNetwork(cfg), name=TOP, emit_src=False)
+    if not src.exists() or src.read_text() != text:
+        src.write_text(text)
+    runner = get_runner("verilator")
+    args = ["-Wno-fatal", "-O3"] + (["--trace-structs", fst_or_vcd()] if waves else [])
+    runner.build(sources=[src], hdl_toplevel=TOP, build_dir=build_dir, build_args=args,
+                 waves=waves, log_file=build_dir / "build.log")
+    return build_dir
+
+
+def run(case: dict, waves: bool = False) -> dict:
+    """Run one case; returns the testbench's result (passed, first mismatch, cycles, times)."""
+    from cocotb_tools.runner import get_runner
+    cfg = config_from(case)
+    case.setdefault("max_cycles", 2_000_000)
+    t0 = time.time()
+    build_dir = build(cfg, waves)
+    t_build = time.time() - t0
+    work = BUILD / "cases" / case["name"]
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    case_file, result_file = work / "case.json", work / "result.json"
+    case_file.write_text(json.dumps(case))
+    if str(ROOT / "tb") not in sys.path:     # the runner hands sys.path to the simulator
+        sys.path.insert(0, str(ROOT / "tb"))
+    runner = get_runner("verilator")
+    t1 = time.time()
+    runner.test(hdl_toplevel=TOP, hdl_toplevel_lang="verilog", test_module="test_learning",
+                test_dir=work, build_dir=build_dir, waves=waves, log_file=work / "sim.log",
+                extra_env={"LEARNING_CASE": str(case_file), "LEARNING_RESULT": str(result_file),
+                           "PATH": tool_path()},
+                results_xml=str(work / "results.xml"))
+    if result_file.exists():
+        result = json.loads(result_file.read_text())
+    else:
+        result = {"passed": False, "error": f"testbench wrote no result; see {work / 'sim.log'}",
+                  "cycles": 0}
+    result.update(name=case["name"], seed=case["seed"], build_seconds=t_build,
+                  sim_seconds=time.time() - t1, work_dir=str(work))
+    if waves:
+        dumps = [work / "dump.fst", work / "dump.vcd"]
+        result["waveform"] = next((str(p) for p in dumps if p.exists()), None)
+    return result
+
+
+def _cfg(**kw) -> CoreConfig:
+    return CoreConfig(**kw)
+
+
+# name, config, stochastic, samples, steps; the first two are the quick ones of `make test`.
+MATRIX = [
+    ("learn-tern-P4-2layer", _cfg(n_in=6, sizes=(8, 5), n_out=3, weight_bits=2, ternary=True,
+                                  weights_per_word=4, depth=8), True, 4, 8),
+    ("learn-w4-P1-1layer-rec", _cfg(n_in=5, sizes=(6,), n_out=4, weight_bits=4, depth=4,
+                                    recurrent=(True,)), False, 4, 8),
+    ("learn-w8-P2-3layer", _cfg(n_in=7, sizes=(6, 7, 5), n_out=3, weight_bits=8, depth=16,
+                                weights_per_word=2, recurrent=(False, True, False)), True, 4, 10),
+    ("learn-w3-P16-D1", _cfg(n_in=4, sizes=(5, 4), n_out=2, weight_bits=3, depth=1,
+                             weights_per_word=16), True, 3, 6),
+    ("learn-w4-P8-mul-D64", _cfg(n_in=8, sizes=(9, 6), n_out=5, weight_bits=4, depth=64,
+                                 weights_per_word=8, leak_mode="mul"), False, 4, 12),
+    ("learn-nout1", _cfg(n_in=3, sizes=(4, 3), n_out=1, weight_bits=4, depth=8), True, 3, 6),
+]
+QUICK = ("learn-tern-P4-2layer", "learn-w4-P1-1layer-rec")
+
+
+def matrix_cases(base_seed: int = 1, only=None) -> list[dict]:
+    """One case per configuration: the first seed from `base_seed * 1000 + 20 * k` whose samples
+    change weights and delays (where the rule can: n_out > 1, D > 1)."""
+    cases = []
+    for k, (name, cfg, stochastic, samples, steps) in enumerate(MATRIX):
+        if only is not None and name not in only:
+            continue
+        for seed in range(base_seed * 1000 + 20 * k, base_seed * 1000 + 20 * k + 20):
+            case = make_learning_case(f"{name}-s{seed}", cfg, seed, samples=samples, steps=steps,
+                                      stochastic=stochastic, valid_p=0.6, ready_p=0.6,
+                                      core_every_step=True, threshold_scale=0.15, rate=0.6)
+            ch = case["weights_changed"]
+            if cfg.n_out == 1 or (ch["weights"] > 0 and (ch["delays"] > 0 or cfg.depth == 1)):
+                break
+        cases.append(case)
+    return cases
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="Verilator regression of the learning engine")
+    ap.add_argument("--seed", type=int, default=1, help="first base seed")
+    ap.add_argument("--seeds", type=int, default=2, help="base seeds per configuration")
+    ap.add_argument("--only", nargs="*", help="configuration names to run")
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    failed = 0
+    only = set(args.only) if args.only else None
+    cases = [c for s in range(args.seed, args.seed + args.seeds) for c in matrix_cases(s, only)]
+    for case in cases:
+        r = run(case)
+        status = "pass" if r["passed"] else "FAIL"
+        print(f"{status} {case['name']:<32} seed {case['seed']}: {r.get('compared', 0)} values, "
+              f"{r['cycles']} cycles, build {r['build_seconds']:.1f} s, sim {r['sim_seconds']:.1f} s"
+              + ("" if r["passed"] else f"\n     {r.get('error')}"), flush=True)
+        if not r["passed"]:
+            failed += 1
+            rw = run(case, waves=True)
+            print(f"     waveform: {rw.get('waveform')}", flush=True)
+    print(f"learning: {len(cases)} cases, {failed} failed; {time.time() - t0:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

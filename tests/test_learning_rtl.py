@@ -1,0 +1,178 @@
+"""The learning engine RTL (LearningNetwork) against GoldenLearner, in amaranth.sim.
+
+Small seeded configurations; after every STEP, LEARN, CLEAR and label the testbench reads back,
+through the readback port, every trace, eligibility, score, the LFSR and the status counters (and
+after every LEARN all weights and delays), and compares them with the golden model. Outputs of
+every step are compared too. Cycles per STEP / LEARN are measured from the engine's state.
+"""
+
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from amaranth import Value  # noqa: E402
+from amaranth.sim import Simulator  # noqa: E402
+
+from golden_model import CoreConfig  # noqa: E402
+from delaycore import LearningNetwork  # noqa: E402
+from delaycore import learner as L  # noqa: E402
+from sim.learning_cases import make_learning_case, config_from  # noqa: E402
+
+CONFIGS = [
+    # name, config, stochastic, seed
+    ("tern-P4-D8-2layer", CoreConfig(n_in=4, sizes=(6, 4), n_out=3, weight_bits=2, ternary=True,
+                                     weights_per_word=4, depth=8), True, 11),
+    ("w4-P1-D4-1layer", CoreConfig(n_in=3, sizes=(5,), n_out=2, weight_bits=4, depth=4), False, 12),
+    ("w4-P2-D8-2layer-rec", CoreConfig(n_in=5, sizes=(5, 3), n_out=2, weight_bits=4, depth=8,
+                                       weights_per_word=2, recurrent=(False, True)), True, 37),
+]
+
+
+def simulate_learning(case: dict, ready_p: float = 1.0) -> dict:
+    """Run a case; returns the first mismatch (or None), the number of values compared, and the
+    busy cycles of every engine phase (STEP / LEARN / CLEAR)."""
+    cfg = config_from(case)
+    dut = LearningNetwork(cfg)
+    rng = random.Random(case["seed"] ^ 0xBEEF)
+    res = {"mismatch": None, "compared": 0, "phases": []}
+    outputs = []
+
+    def fail(msg):
+        if res["mismatch"] is None:
+            res["mismatch"] = msg
+        raise AssertionError(msg)
+
+    async def collect(ctx):
+        ctx.set(dut.o.ready, 1)
+        async for _, _, valid, payload in ctx.tick().sample(dut.o.valid, dut.o.payload):
+            if valid:
+                outputs.append([payload.kind, payload.addr, payload.value])
+
+    async def monitor(ctx):
+        lrn = dut.learner
+        start, first_phase = None, None
+        quiet = (L.IDLE, L.WAIT_OUT, L.XRD_CORE, L.XRD_LOCAL, L.XRESP)
+        cycle = 0
+        async for _, _, st, ph in ctx.tick().sample(lrn.fsm_state, lrn.fsm_phase):
+            busy = st not in quiet
+            if busy and start is None:
+                start, first_phase = cycle, ph
+            elif not busy and start is not None:
+                kind = {L.PH_SCORE: "STEP", L.PH_E: "LEARN", L.PH_CLR: "CLEAR"}.get(first_phase, "?")
+                res["phases"].append((kind, cycle - start))
+                start = None
+            cycle += 1
+
+    async def put(ctx, s, value):
+        ctx.set(Value.cast(s.payload) if isinstance(value, int) else s.payload, value)
+        ctx.set(s.valid, 1)
+        await ctx.tick().until(s.ready)
+        ctx.set(s.valid, 0)
+
+    async def read(ctx, layer, space, addr):
+        await put(ctx, dut.rb_req, {"layer": layer, "space": space, "addr": addr})
+        while True:
+            r = ready_p >= 1 or rng.random() < ready_p
+            ctx.set(dut.rb_resp.ready, r)
+            _, _, valid, data = await ctx.tick().sample(dut.rb_resp.valid, dut.rb_resp.payload)
+            if valid and r:
+                ctx.set(dut.rb_resp.ready, 0)
+                return data
+
+    async def bench(ctx):
+        for layer, space, addr, data in case["load"]:
+            await put(ctx, dut.load, {"layer": layer, "space": space, "addr": addr,
+                                      "data": data & ((1 << 64) - 1)})
+        for op in case["ops"]:
+            if op["op"] == "write":
+                layer, space, addr, data = op["w"]
+                await put(ctx, dut.load, {"layer": layer, "space": space, "addr": addr, "data": data})
+            elif op["op"] == "label":
+                await put(ctx, dut.label, op["y"])
+            elif op["op"] == "step":
+                n0 = len(outputs)
+                for w in op["words"]:
+                    await put(ctx, dut.i, w)
+                want = op["outputs"]
+                while len(outputs) < n0 + len(want):
+                    await ctx.tick()
+                if outputs[n0:] != want:
+                    fail(f"outputs: got {outputs[n0:]}, expected {want}")
+            elif op["op"] == "check":
+                for layer, space, addr, want in op["reads"]:
+                    got = await read(ctx, layer, space, addr)
+                    res["compared"] += 1
+                    if got != want:
+                        fail(f"{op['what']}: layer {layer} space {space} addr {addr:#x}: "
+                             f"got {got:#x}, expected {want:#x}")
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(collect, background=True)
+    sim.add_testbench(monitor, background=True)
+    sim.add_testbench(bench)
+    try:
+        sim.run()
+    except AssertionError:
+        pass
+    return res
+
+
+SAMPLES, STEPS = 4, 6
+VARIANT_REGS = [None, dict(lr_shift_R=1, lr_shift_H=2)]
+CHANGED = {}
+# Saturating eligibilities and traces (elig_shift 0, big increments, long samples).
+SATURATE = dict(elig_shift_R=0, elig_shift_H=0, trace_inc_R=1023, trace_inc_H=1023,
+                trace_shift_R=0, trace_shift_H=0, psi_shift=4, lr_shift_R=12, lr_shift_H=20)
+
+
+@pytest.mark.parametrize("idx", range(len(CONFIGS)))
+@pytest.mark.parametrize("variant", [0, 1])
+def test_learning_rtl_matches_golden(idx, variant):
+    name, cfg, stochastic, seed = CONFIGS[idx]
+    seed, stochastic = seed + 100 * variant, stochastic and not variant
+    # variant 1: round half up with small learning-rate shifts (the rounding bit matters often)
+    case = make_learning_case(name, cfg, seed, samples=SAMPLES, steps=STEPS, stochastic=stochastic,
+                              core_every_step=True, overrides=VARIANT_REGS[variant])
+    CHANGED[(idx, variant)] = case["weights_changed"]
+    res = simulate_learning(case, ready_p=0.7)
+    assert res["mismatch"] is None, f"{name} seed={seed}: {res['mismatch']}"
+    assert res["compared"] == sum(len(o["reads"]) for o in case["ops"] if o["op"] == "check")
+    kinds = [k for k, _ in res["phases"]]
+    assert kinds.count("LEARN") == case["learned"], f"{name} seed={seed}: phases {kinds}"
+    assert kinds.count("STEP") == STEPS * (SAMPLES - 1), f"{name} seed={seed}: phases {kinds}"
+    steps = [c for k, c in res["phases"] if k == "STEP"]
+    learns = [c for k, c in res["phases"] if k == "LEARN"]
+    print(f"{name}: {res['compared']} values compared; cycles per STEP {min(steps)}..{max(steps)}, "
+          f"per LEARN {min(learns)}..{max(learns)}")
+
+
+def test_cases_exercise_learning():
+    """The cases above must change weights and delays (else they would prove little)."""
+    for idx, (name, cfg, stochastic, seed) in enumerate(CONFIGS):
+        for variant in (0, 1):
+            if (idx, variant) not in CHANGED:
+                case = make_learning_case(name, cfg, seed + 100 * variant, samples=SAMPLES,
+                                          steps=STEPS, stochastic=stochastic and not variant,
+                                          overrides=VARIANT_REGS[variant])
+                CHANGED[(idx, variant)] = case["weights_changed"]
+    assert all(c["weights"] > 0 for c in CHANGED.values()), CHANGED
+    assert sum(c["delays"] > 0 for c in CHANGED.values()) >= 4, CHANGED
+
+
+def test_learning_rtl_saturation():
+    """Eligibilities pinned at their rails (16-bit saturation) and large gradients."""
+    name, cfg = "saturate", CoreConfig(n_in=4, sizes=(4, 3), n_out=3, weight_bits=4, depth=4,
+                                       weights_per_word=2)
+    case = make_learning_case(name, cfg, 76, samples=3, steps=30, rate=0.8, stochastic=True,
+                              overrides=SATURATE)
+    res = simulate_learning(case)
+    assert res["mismatch"] is None, f"{name} seed=76: {res['mismatch']}"
+    reads = [r for o in case["ops"] if o["op"] == "check" for r in o["reads"]]
+    rails = {r[3] for r in reads if r[1] == 6 and r[2] >> 16 in (3, 7)}
+    assert 65535 in rails, "no weight eligibility reached its rail"
