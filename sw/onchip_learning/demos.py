@@ -76,34 +76,33 @@ def sequence_demo(seed: int = 0, epochs: int = 2, n_train: int = 200) -> tuple[d
 
 
 # -- b. lag classes: weights + delays against weights only ---------------------------------------
-def lag_network(relays: int = 8, hidden: int = 32, depth: int = 32, leak: int = 5,
-                seed: int = 0) -> NetworkParams:
-    """2 -> 2R relays (R per channel, fixed) -> hidden coincidence neurons -> 4 classes, from a
-    seeded random start: each hidden neuron listens to one random relay of each channel
-    (weights +1, learnable), random ternary readout weights, all delays 0."""
-    R, H = relays, hidden
-    g = torch.Generator().manual_seed(seed)
-    cfg = CoreConfig(n_in=2, sizes=(2 * R, H), n_out=4, weight_bits=2, ternary=True, depth=depth)
+def lag_network(relays: int = 16, depth: int = 32, leak: int = 5) -> NetworkParams:
+    """2 -> 2R relays (R per channel) -> R coincidence neurons -> 4 classes. Hidden neuron k
+    listens to relay k of channel 0 and relay k of channel 1 (weights +1, learnable) and votes for
+    class k mod 4 (readout fixed). All delays start at 0, where no neuron can tell the lags apart:
+    the lag must be found by learning d(relay k of channel 0) - d(relay k of channel 1)."""
+    R = relays
+    cfg = CoreConfig(n_in=2, sizes=(2 * R, R), n_out=4, weight_bits=2, ternary=True, depth=depth)
     w0 = torch.zeros(2, 2 * R, dtype=torch.int64)
     w0[0, :R] = 1
     w0[1, R:] = 1
-    w1 = torch.zeros(2 * R, H, dtype=torch.int64)
-    for k in range(H):
-        w1[int(torch.randint(0, R, (1,), generator=g)), k] = 1
-        w1[R + int(torch.randint(0, R, (1,), generator=g)), k] = 1
-    w2 = torch.randint(-1, 2, (H, 4), generator=g)
+    w1 = torch.zeros(2 * R, R, dtype=torch.int64)
+    w2 = torch.zeros(R, 4, dtype=torch.int64)
+    for k in range(R):
+        w1[k, k] = w1[R + k, k] = 1
+        w2[k, k % 4] = 1
     zeros = lambda n: torch.zeros(n, dtype=torch.int64)
     return NetworkParams(cfg, [
         LayerParams(w0, zeros(2 * R), threshold=64, leak=2, weight_shift=6),
-        LayerParams(w1, zeros(H), threshold=coincidence_threshold(6, leak), leak=leak, weight_shift=6),
+        LayerParams(w1, zeros(R), threshold=coincidence_threshold(6, leak), leak=leak, weight_shift=6),
         LayerParams(w2, zeros(4), threshold=1, leak=4, weight_shift=5)])
 
 
-LAG_REGS = dict(lr_shift_R=9, lr_shift_H=16, trace_shift_R=4, trace_inc_R=64, trace_shift_H=5,
+LAG_REGS = dict(lr_shift_R=12, lr_shift_H=22, trace_shift_R=4, trace_inc_R=64, trace_shift_H=5,
                 trace_inc_H=64, psi_shift=1, elig_shift_R=2, elig_shift_H=0, margin=64,
                 delay_thresh_R=0, delay_thresh_H=10, lfsr=12345)
-LAG_MODES = {"weights+delays": LEARN_ON | LEARN_W_R | LEARN_W_H | LEARN_D_H | STOCHASTIC,
-             "weights only": LEARN_ON | LEARN_W_R | LEARN_W_H | STOCHASTIC}
+LAG_MODES = {"weights+delays": LEARN_ON | LEARN_W_H | LEARN_D_H | STOCHASTIC,
+             "weights only": LEARN_ON | LEARN_W_H | STOCHASTIC}
 
 
 def lag_demo(seed: int = 0, epochs: int = 3, n_train: int = 600) -> tuple[dict, dict]:
@@ -111,44 +110,48 @@ def lag_demo(seed: int = 0, epochs: int = 3, n_train: int = 600) -> tuple[dict, 
     train = sd.make_delay_task(n_train, seed=1, **kw)
     val = sd.make_delay_task(200, seed=2, **kw)
     test = sd.make_delay_task(400, seed=3, **kw)
-    params = lag_network(seed=seed)
+    params = lag_network()
     runs, nets = {}, {}
     for mode, enable in LAG_MODES.items():
         regs = LearnRegisters(enable=enable, **LAG_REGS)
         learner, curve, _ = learn_online(params, regs, (train.spikes, train.labels),
                                          (val.spikes, val.labels), epochs=epochs, seed=seed,
                                          eval_every=100, desc=f"b. {mode}")
-        nets[mode] = learner.net.params
-        runs[mode] = {"test_accuracy": accuracy(learner.net, test.spikes, test.labels),
+        nets[mode] = learner.best_params
+        runs[mode] = {"test_accuracy": accuracy(GoldenNetwork(learner.best_params), test.spikes, test.labels),
+                      "test_accuracy_last": accuracy(learner.net, test.spikes, test.labels),
+                      "selected_at_sample": curve.best_samples,
                       "curve": curve.__dict__, "enable": enable,
                       "delays_layer1": learner.net.params.layers[0].delay.tolist()}
     gap = runs["weights+delays"]["test_accuracy"] - runs["weights only"]["test_accuracy"]
     return {
         "task": "lag classes: 2 channels, one spike each, class = lag in {5, 10, 15, 20} steps, "
                 "random onset, 60 steps",
-        "network": "2-16-32-4 ternary, D=32; relays fixed; hidden and readout weights learn; "
+        "network": "2-32-16-4 ternary, D=32; relays and readout fixed; hidden weights learn; "
                    "delays of layer 1 learn in 'weights+delays' only; all delays start at 0",
+        "selection": "parameters at the best validation accuracy (test_accuracy); "
+                     "test_accuracy_last: after the last sample",
         "registers": LAG_REGS, "seed": seed, "epochs": epochs, "n_train": n_train,
         "runs": runs, "gain_points": 100 * gap, "memory_bits": memory_bits(params.config),
     }, {"params": params, "learned": nets, "test": test}
 
 
 # -- c. spiking FSDD from a random start ---------------------------------------------------------
-FSDD_REGS = dict(lr_shift_R=12, lr_shift_H=14, trace_shift_R=4, trace_inc_R=64, trace_shift_H=3,
-                 trace_inc_H=64, psi_shift=3, elig_shift_R=4, elig_shift_H=4, margin=256,
+FSDD_REGS = dict(lr_shift_R=8, lr_shift_H=14, trace_shift_R=4, trace_inc_R=64, trace_shift_H=3,
+                 trace_inc_H=64, psi_shift=3, elig_shift_R=4, elig_shift_H=4, margin=2048,
                  delay_thresh_R=100, delay_thresh_H=100, lfsr=1,
                  enable=LEARN_ON | LEARN_W_R | LEARN_D_R | STOCHASTIC)
 
 
 def fsdd_network(hidden: int = 128, seed: int = 0) -> NetworkParams:
-    """700 -> hidden -> 10 ternary, D=32: seeded random sparse hidden weights (fixed), all delays
-    0, readout weights 0."""
+    """700 -> hidden -> 10, 8-bit weights, D=32: seeded random sparse hidden weights (fixed), all
+    delays 0, readout weights 0."""
     from golden_model import random_params
-    cfg = CoreConfig(n_in=700, sizes=(hidden,), n_out=10, weight_bits=2, ternary=True, depth=32)
+    cfg = CoreConfig(n_in=700, sizes=(hidden,), n_out=10, weight_bits=8, depth=32)
     params = random_params(cfg, seed, delays="zero", threshold_scale=0.5, density=0.3)
     params.layers[0].leak = 3
     params.layers[-1].weight.zero_()
-    params.layers[-1].leak, params.layers[-1].weight_shift = 4, 3
+    params.layers[-1].leak, params.layers[-1].weight_shift = 4, 0
     return params
 
 
@@ -159,10 +162,12 @@ def fsdd_demo(seed: int = 0, epochs: int = 2) -> tuple[dict, dict]:
     learner, curve, _ = learn_online(params, regs, (splits.train.spikes, splits.train.labels),
                                      (splits.val.spikes, splits.val.labels), epochs=epochs,
                                      seed=seed, eval_every=500, desc="c. FSDD")
-    net = learner.net
+    net = GoldenNetwork(learner.best_params)
     return {
+        "selection": "parameters at the best validation accuracy",
+        "test_accuracy_last": accuracy(learner.net, splits.test.spikes, splits.test.labels),
         "task": "spiking FSDD, official split (train 2000 / validation 250 / test 250), 100 steps",
-        "network": "700-128-10 ternary, D=32; hidden weights random and fixed; readout weights "
+        "network": "700-128-10, 8-bit weights, D=32; hidden weights random and fixed; readout weights "
                    "(from 0) and hidden delays (from 0) learn on chip (pair R)",
         "registers": FSDD_REGS, "seed": seed, "epochs": epochs,
         "test_accuracy": accuracy(net, splits.test.spikes, splits.test.labels),

@@ -34,6 +34,8 @@ class Curve:
     train_acc: list[float] = field(default_factory=list)   # online: correct before its update
     eval_acc: list[float] = field(default_factory=list)    # validation (or held-out) set
     wall_seconds: float = 0.0
+    best_samples: int = 0                                   # where validation was best (first)
+    best_eval: float = 0.0
 
 
 def learn_online(params: NetworkParams, regs: LearnRegisters, train: tuple[np.ndarray, np.ndarray],
@@ -41,8 +43,9 @@ def learn_online(params: NetworkParams, regs: LearnRegisters, train: tuple[np.nd
                  eval_every: int | None = None, desc: str = "on-chip learning",
                  trajectory: bool = False) -> tuple[GoldenLearner, Curve, list]:
     """Present the training samples one at a time (order shuffled by `seed` every epoch), each
-    followed by its label. Returns the learner (its network holds the learned image), the learning
-    curve and, if asked, every learned parameter after every sample (to compare with the RTL)."""
+    followed by its label. Returns the learner (its network holds the image after the last sample;
+    `learner.best_params` the image at the best validation point, as a host would read it back and
+    keep), the learning curve and, if asked, every learned parameter after every sample."""
     net = GoldenNetwork(copy.deepcopy(params))
     learner = GoldenLearner(net, copy.deepcopy(regs))
     xs, ys = train
@@ -52,6 +55,7 @@ def learn_online(params: NetworkParams, regs: LearnRegisters, train: tuple[np.nd
     curve.samples.append(0)
     curve.eval_acc.append(accuracy(net, *evaluate))
     curve.train_acc.append(float("nan"))
+    curve.best_eval, best = curve.eval_acc[0], copy.deepcopy(net.params)
     t0, seen, correct, count = time.time(), 0, 0, 0
     with tqdm(total=epochs * len(xs), desc=desc, leave=False) as bar:
         for _ in range(epochs):
@@ -68,7 +72,11 @@ def learn_online(params: NetworkParams, regs: LearnRegisters, train: tuple[np.nd
                     curve.eval_acc.append(accuracy(net, *evaluate))
                     curve.train_acc.append(correct / max(count, 1))
                     correct = count = 0
+                    if curve.eval_acc[-1] > curve.best_eval:
+                        curve.best_eval, curve.best_samples = curve.eval_acc[-1], seen
+                        best = copy.deepcopy(net.params)
                     bar.set_postfix(acc=f"{curve.eval_acc[-1]:.3f}")
                 bar.update()
     curve.wall_seconds = time.time() - t0
+    learner.best_params = best      # what a host keeps: the image read back at the best validation
     return learner, curve, traj
