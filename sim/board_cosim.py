@@ -16,7 +16,6 @@ core clock). Only the clock frequency and baud rate differ from hardware, so tha
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import sys
 import time
@@ -28,7 +27,7 @@ from amaranth.back import verilog
 
 from golden_model import CoreConfig
 
-from .cosim import ROOT, fst_or_vcd, tool_path
+from .cosim import ROOT, tool_path, verilate
 
 BUILD = ROOT / "build" / "sim"
 TOP = "board_top"
@@ -72,21 +71,9 @@ def board_verilog(cfg: CoreConfig, clk_hz: float = SIM_CLK_HZ, baud: int = SIM_B
 def build(cfg: CoreConfig, clk_hz: float = SIM_CLK_HZ, baud: int = SIM_BAUD,
           waves: bool = False) -> Path:
     """Verilog of the board top, then a Verilator model; reused while the Verilog is unchanged."""
-    from cocotb_tools.runner import get_runner
-    os.environ["PATH"] = tool_path()
-    # The wheel's verilated.mk leaves the precompiled-header include flag empty; gcc needs it.
-    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
     text = board_verilog(cfg, clk_hz, baud)
     key = hashlib.sha1((text + f"waves={waves}").encode()).hexdigest()[:12]
-    build_dir = BUILD / f"board-{key}"
-    build_dir.mkdir(parents=True, exist_ok=True)
-    src = build_dir / f"{TOP}.v"
-    if not src.exists() or src.read_text() != text:
-        src.write_text(text)
-    args = ["-Wno-fatal", "-O2"] + (["--trace-structs", fst_or_vcd()] if waves else [])
-    get_runner("verilator").build(sources=[src], hdl_toplevel=TOP, build_dir=build_dir,
-                                  build_args=args, waves=waves, log_file=build_dir / "build.log")
-    return build_dir
+    return verilate(text, TOP, BUILD / f"board-{key}", waves, opt="-O2")
 
 
 def run(case: dict, name: str = "board", waves: bool = False) -> dict:

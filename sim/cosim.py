@@ -36,23 +36,26 @@ def config_key(cfg: CoreConfig, waves: bool) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def build(cfg: CoreConfig, waves: bool = False) -> Path:
-    """Verilog from Amaranth, then a Verilator model; reused while the configuration is unchanged."""
+def verilate(text: str, top: str, build_dir: Path, waves: bool = False, opt: str = "-O3") -> Path:
+    """A Verilator model of Verilog `text` in `build_dir`; rebuilt only when the text changed."""
     from cocotb_tools.runner import get_runner
     os.environ["PATH"] = tool_path()
     # The wheel's verilated.mk leaves the precompiled-header include flag empty; gcc needs it.
     os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
-    build_dir = BUILD / config_key(cfg, waves)
     build_dir.mkdir(parents=True, exist_ok=True)
-    src = build_dir / f"{TOP}.v"
-    text = verilog.convert(Network(cfg), name=TOP, emit_src=False)
+    src = build_dir / f"{top}.v"
     if not src.exists() or src.read_text() != text:
         src.write_text(text)
-    runner = get_runner("verilator")
-    args = ["-Wno-fatal", "-O3"] + (["--trace-structs", fst_or_vcd()] if waves else [])
-    runner.build(sources=[src], hdl_toplevel=TOP, build_dir=build_dir, build_args=args,
-                 waves=waves, log_file=build_dir / "build.log")
+    args = ["-Wno-fatal", opt] + (["--trace-structs", fst_or_vcd()] if waves else [])
+    get_runner("verilator").build(sources=[src], hdl_toplevel=top, build_dir=build_dir,
+                                  build_args=args, waves=waves, log_file=build_dir / "build.log")
     return build_dir
+
+
+def build(cfg: CoreConfig, waves: bool = False) -> Path:
+    """Verilog from Amaranth, then a Verilator model; reused while the configuration is unchanged."""
+    return verilate(verilog.convert(Network(cfg), name=TOP, emit_src=False), TOP,
+                    BUILD / config_key(cfg, waves), waves)
 
 
 def run(case: dict, waves: bool = False) -> dict:

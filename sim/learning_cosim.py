@@ -5,7 +5,6 @@ read back after every phase; a failing case is run again with waves (FST, or VCD
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
@@ -16,7 +15,7 @@ from amaranth.back import verilog
 from golden_model import CoreConfig
 from delaycore import LearningNetwork
 
-from .cosim import tool_path, fst_or_vcd, config_key, ROOT
+from .cosim import tool_path, config_key, verilate, ROOT
 from .learning_cases import make_learning_case, config_from
 
 BUILD = ROOT / "build" / "sim" / "learning"
@@ -25,20 +24,8 @@ TOP = "learning_top"
 
 def build(cfg: CoreConfig, waves: bool = False) -> Path:
     """Verilog from Amaranth, then a Verilator model; reused while the configuration is unchanged."""
-    from cocotb_tools.runner import get_runner
-    os.environ["PATH"] = tool_path()
-    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"    # see sim/cosim.py
-    build_dir = BUILD / config_key(cfg, waves)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    src = build_dir / f"{TOP}.v"
-    text = verilog.convert(LearningNetwork(cfg), name=TOP, emit_src=False)
-    if not src.exists() or src.read_text() != text:
-        src.write_text(text)
-    runner = get_runner("verilator")
-    args = ["-Wno-fatal", "-O3"] + (["--trace-structs", fst_or_vcd()] if waves else [])
-    runner.build(sources=[src], hdl_toplevel=TOP, build_dir=build_dir, build_args=args,
-                 waves=waves, log_file=build_dir / "build.log")
-    return build_dir
+    return verilate(verilog.convert(LearningNetwork(cfg), name=TOP, emit_src=False), TOP,
+                    BUILD / config_key(cfg, waves), waves)
 
 
 def run(case: dict, waves: bool = False) -> dict:
