@@ -54,11 +54,15 @@ SEQUENCE_REGS = dict(enable=LEARN_ON | LEARN_D_H, trace_shift_H=5, trace_inc_H=6
                      elig_shift_H=0, margin=64, delay_thresh_H=10)
 
 
-def sequence_demo(seed: int = 0, epochs: int = 2, n_train: int = 200) -> tuple[dict, dict]:
+def sequence_data(n_train: int = 200):
+    """(train, validation, test) of the sequence demo."""
     kw = dict(n_steps=32, lag=10, jitter=4)
-    train = sd.make_sequence_detection(n_train, seed=0, **kw)
-    val = sd.make_sequence_detection(200, seed=1, **kw)
-    test = sd.make_sequence_detection(200, seed=2, **kw)
+    return (sd.make_sequence_detection(n_train, seed=0, **kw),
+            sd.make_sequence_detection(200, seed=1, **kw), sd.make_sequence_detection(200, seed=2, **kw))
+
+
+def sequence_demo(seed: int = 0, epochs: int = 2, n_train: int = 200) -> tuple[dict, dict]:
+    train, val, test = sequence_data(n_train)
     params = sequence_network()
     regs = LearnRegisters(**SEQUENCE_REGS)
     learner, curve, _ = learn_online(params, regs, (train.spikes, train.labels), (val.spikes, val.labels),
@@ -105,11 +109,15 @@ LAG_MODES = {"weights+delays": LEARN_ON | LEARN_W_H | LEARN_D_H | STOCHASTIC,
              "weights only": LEARN_ON | LEARN_W_H | STOCHASTIC}
 
 
-def lag_demo(seed: int = 0, epochs: int = 3, n_train: int = 600) -> tuple[dict, dict]:
+def lag_data(n_train: int = 600):
+    """(train, validation, test) of the lag demo."""
     kw = dict(n_classes=4, n_channels=2, n_steps=60, lags=(5, 10, 15, 20))
-    train = sd.make_delay_task(n_train, seed=1, **kw)
-    val = sd.make_delay_task(200, seed=2, **kw)
-    test = sd.make_delay_task(400, seed=3, **kw)
+    return (sd.make_delay_task(n_train, seed=1, **kw), sd.make_delay_task(200, seed=2, **kw),
+            sd.make_delay_task(400, seed=3, **kw))
+
+
+def lag_demo(seed: int = 0, epochs: int = 3, n_train: int = 600) -> tuple[dict, dict]:
+    train, val, test = lag_data(n_train)
     params = lag_network()
     runs, nets = {}, {}
     for mode, enable in LAG_MODES.items():

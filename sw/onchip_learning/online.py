@@ -38,18 +38,30 @@ class Curve:
     best_eval: float = 0.0
 
 
+def presentation_order(n: int, epochs: int, seed: int):
+    """Indices of the training samples in the order `learn_online` presents them: a fresh
+    permutation of range(n) every epoch, from one generator seeded with `seed`. The RTL replay
+    (sim/learning_replay.py) takes its order from here too."""
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        yield from rng.permutation(n).tolist()
+
+
 def learn_online(params: NetworkParams, regs: LearnRegisters, train: tuple[np.ndarray, np.ndarray],
                  evaluate: tuple[np.ndarray, np.ndarray], epochs: int, seed: int,
                  eval_every: int | None = None, desc: str = "on-chip learning",
-                 trajectory: bool = False) -> tuple[GoldenLearner, Curve, list]:
+                 trajectory: bool = False, max_samples: int | None = None,
+                 on_sample=None) -> tuple[GoldenLearner, Curve, list]:
     """Present the training samples one at a time (order shuffled by `seed` every epoch), each
     followed by its label. Returns the learner (its network holds the image after the last sample;
     `learner.best_params` the image at the best validation point, as a host would read it back and
-    keep), the learning curve and, if asked, every learned parameter after every sample."""
+    keep), the learning curve and, if asked, every learned parameter after every sample.
+    `max_samples` stops after that many samples (the order is that of the whole run, see
+    `presentation_order`); `on_sample(seen, index, learner, readout)` is called after every sample
+    (after its LEARN), e.g. by the RTL replay (sim/learning_replay.py)."""
     net = GoldenNetwork(copy.deepcopy(params))
     learner = GoldenLearner(net, copy.deepcopy(regs))
     xs, ys = train
-    rng = np.random.default_rng(seed)
     eval_every = eval_every or len(xs)
     curve, traj = Curve(), []
     curve.samples.append(0)
@@ -58,25 +70,28 @@ def learn_online(params: NetworkParams, regs: LearnRegisters, train: tuple[np.nd
     curve.best_eval, best = curve.eval_acc[0], copy.deepcopy(net.params)
     t0, seen, correct, count = time.time(), 0, 0, 0
     with tqdm(total=epochs * len(xs), desc=desc, leave=False) as bar:
-        for _ in range(epochs):
-            for i in rng.permutation(len(xs)):
-                out = learner.run_sample(torch.as_tensor(xs[i], dtype=torch.int64), label=int(ys[i]))
-                correct += int(int(out.sum(0).argmax()) == int(ys[i]))
-                count += 1
-                seen += 1
-                if trajectory:
-                    traj.append([p.delay.clone() for p in net.params.layers[:-1]] +
-                                [p.weight.clone() for p in net.params.layers])
-                if seen % eval_every == 0:
-                    curve.samples.append(seen)
-                    curve.eval_acc.append(accuracy(net, *evaluate))
-                    curve.train_acc.append(correct / max(count, 1))
-                    correct = count = 0
-                    if curve.eval_acc[-1] > curve.best_eval:
-                        curve.best_eval, curve.best_samples = curve.eval_acc[-1], seen
-                        best = copy.deepcopy(net.params)
-                    bar.set_postfix(acc=f"{curve.eval_acc[-1]:.3f}")
-                bar.update()
+        for i in presentation_order(len(xs), epochs, seed):
+            if max_samples is not None and seen >= max_samples:
+                break
+            out = learner.run_sample(torch.as_tensor(xs[i], dtype=torch.int64), label=int(ys[i]))
+            correct += int(int(out.sum(0).argmax()) == int(ys[i]))
+            count += 1
+            seen += 1
+            if trajectory:
+                traj.append([p.delay.clone() for p in net.params.layers[:-1]] +
+                            [p.weight.clone() for p in net.params.layers])
+            if seen % eval_every == 0:
+                curve.samples.append(seen)
+                curve.eval_acc.append(accuracy(net, *evaluate))
+                curve.train_acc.append(correct / max(count, 1))
+                correct = count = 0
+                if curve.eval_acc[-1] > curve.best_eval:
+                    curve.best_eval, curve.best_samples = curve.eval_acc[-1], seen
+                    best = copy.deepcopy(net.params)
+                bar.set_postfix(acc=f"{curve.eval_acc[-1]:.3f}")
+            if on_sample is not None:
+                on_sample(seen, int(i), learner, out)
+            bar.update()
     curve.wall_seconds = time.time() - t0
     learner.best_params = best      # what a host keeps: the image read back at the best validation
     return learner, curve, traj
