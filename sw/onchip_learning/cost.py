@@ -79,8 +79,8 @@ def main() -> int:
     for path in sorted((ROOT / "build" / "reports").glob("onchip-rtl-*.json")):
         r = json.loads(path.read_text())
         report["cycles_rtl"][path.stem.removeprefix("onchip-rtl-")] = {
-            k: r.get(k) for k in ("network", "samples", "cycles_per_step", "cycles_per_learn",
-                                  "step_cycles_mean", "learn_cycles_mean", "mismatches")}
+            k: r.get(k) for k in ("network", "samples", "cycles_per_STEP_mean", "cycles_per_LEARN_mean",
+                                  "cycles_per_sample_mean", "mismatches")}
     out = ROOT / "build" / "reports" / "onchip-cost.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
