@@ -42,8 +42,12 @@ sweep: install
 learn-demo: install
 	$(PY) -m onchip_learning $(LEARN_ARGS)
 
+# make bitstream BOARD=icebreaker|ulx3s|all [LEARNING=0|1] [DSP=1]: learning engine per board
+# default unless LEARNING is given (hw/delaycore/boards/build.py)
+LEARNING ?=
+DSP      ?= 0
 bitstream: install
-	$(PY) -m delaycore.boards.build --board $(BOARD)
+	$(PY) -m delaycore.boards.build --board $(BOARD) $(if $(filter 0,$(LEARNING)),--no-learning) $(if $(filter 1,$(LEARNING)),--learning) $(if $(filter 1,$(DSP)),--dsp)
 
 # Training (docs/training.md): make train TASK=fsdd WBITS=1.58 DBITS=5 [EPOCHS=30] [SEED=0] [RESUME=1] [TRAIN_ARGS=...]
 TASK       ?= seqdet

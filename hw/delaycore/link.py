@@ -20,6 +20,7 @@ from golden_model.config import CoreConfig
 from .crc16 import Crc16
 from .layouts import EventLayout, OutputLayout, WriteLayout, ReadLayout, DATA_BITS
 from .network import Network
+from .learning_network import LearningNetwork
 from .uart import UartRx, UartTx, divider as uart_divider
 
 SOF = 0xA5
@@ -28,13 +29,14 @@ TIMEOUT_BITS = 4096
 VERSION = 1
 BUF_DEPTH = 1024
 
-PING, WRITE, READ, EVENTS, STATUS = 0x01, 0x02, 0x03, 0x04, 0x05
+PING, WRITE, READ, EVENTS, STATUS, LABEL = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
 OUTPUT, ERROR = 0x90, 0xEE
-BAD_CRC, TRUNCATED, UNKNOWN_CMD, OVERSIZE, BAD_LENGTH = 1, 2, 3, 4, 5
-WRITE_BYTES, READ_BYTES, EVENT_BYTES = 13, 5, 3
+BAD_CRC, TRUNCATED, UNKNOWN_CMD, OVERSIZE, BAD_LENGTH, STEP_OPEN = 1, 2, 3, 4, 5, 6
+WRITE_BYTES, READ_BYTES, EVENT_BYTES, LABEL_BYTES = 13, 5, 3, 2
 MAX_READS = MAX_PAYLOAD // 8           # the response must fit a frame: 127 records
 STATUS_SPACE = 7
 RESERVED_KIND = 3
+EOT_KIND, CLEAR_KIND = 1, 2
 
 HeaderLayout = data.StructLayout({"cmd": 8, "len": 16})
 TxByteLayout = data.StructLayout({"data": 8, "last": 1})
@@ -168,15 +170,23 @@ class Link(wiring.Component):
     `rb_resp` connect to the Network's `i`, `o`, `load`, `rb_req`, `rb_resp`. A frame that has
     started ends as truncated when no byte arrives for `timeout_cycles` (default
     `(TIMEOUT_BITS + 10) * divider`: a line idle for more than 4096 bit times between bytes).
+
+    `learning`: the core is a LearningNetwork; `label` connects to its `label` stream and the
+    LABEL command is known (without it LABEL is an unknown command and `label` stays idle). The
+    learning engine takes nothing but input events while a step is open (after a non-marker
+    event, before the next EOT or CLEAR), so with `learning` a LABEL, WRITE, READ or STATUS
+    frame that arrives then is refused with STEP_OPEN instead of holding the link for ever.
     """
 
     def __init__(self, config: CoreConfig, clk_freq: float = 12e6, baud: int = 115200, *,
-                 timeout_cycles: int | None = None, rx_fifo_depth: int = 512):
+                 timeout_cycles: int | None = None, rx_fifo_depth: int = 512,
+                 learning: bool = False):
         self.config = config
+        self.learning = learning
         self.divider = uart_divider(clk_freq, baud)
         self.timeout_cycles = timeout_cycles or (TIMEOUT_BITS + 10) * self.divider
         self.rx_fifo_depth = rx_fifo_depth
-        super().__init__({
+        ports = {
             "rx": In(stream.Signature(8)),
             "tx": Out(stream.Signature(8)),
             "core_i": Out(stream.Signature(EventLayout)),
@@ -186,7 +196,10 @@ class Link(wiring.Component):
             "rb_resp": In(stream.Signature(DATA_BITS)),
             "bad_crc": Out(32), "truncated": Out(32), "unknown_cmd": Out(32), "bad_length": Out(32),
             "discarded": Out(32),
-        })
+        }
+        if learning:        # without it the Link is exactly what it was before the engine
+            ports["label"] = Out(stream.Signature(16))
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -242,6 +255,13 @@ class Link(wiring.Component):
         rcmd = Signal(8)
         rlen = Signal(16)
         stale = Signal()
+        step_open = Signal()                    # the last event passed was not EOT / CLEAR
+
+        def refuse_open():
+            """With learning: WRITE / READ / STATUS / LABEL are refused while a step is open."""
+            if self.learning:
+                with m.Elif(step_open):
+                    fail(STEP_OPEN)
 
         counters = {BAD_CRC: self.bad_crc, TRUNCATED: self.truncated,
                     UNKNOWN_CMD: self.unknown_cmd, OVERSIZE: self.bad_length,
@@ -356,11 +376,13 @@ class Link(wiring.Component):
                     with m.Case(WRITE):
                         with m.If(m13 != 0):
                             fail(BAD_LENGTH)
+                        refuse_open()
                         with m.Else():
                             m.next = "W_NEXT"
                     with m.Case(READ):
                         with m.If((m5 != 0) | (k5 > MAX_READS)):
                             fail(BAD_LENGTH)
+                        refuse_open()
                         with m.Else():
                             m.d.sync += [idx.eq(k5), base.eq(length - READ_BYTES),
                                          wbase.eq((k5 << 3) - 8)]
@@ -373,9 +395,17 @@ class Link(wiring.Component):
                     with m.Case(STATUS):
                         with m.If(length != 0):
                             fail(BAD_LENGTH)
+                        refuse_open()
                         with m.Else():
                             m.d.sync += idx.eq(0)
                             m.next = "S_NEXT"
+                    if self.learning:
+                        with m.Case(LABEL):
+                            with m.If(length != LABEL_BYTES):
+                                fail(BAD_LENGTH)
+                            refuse_open()
+                            with m.Else():
+                                fetch(0, LABEL_BYTES)
                     with m.Default():
                         fail(UNKNOWN_CMD)
 
@@ -409,6 +439,9 @@ class Link(wiring.Component):
                         m.next = "R_REQ"
                     with m.Case(EVENTS):
                         m.next = "E_PUSH"
+                    if self.learning:
+                        with m.Case(LABEL):
+                            m.next = "L_PUSH"
 
             # -- WRITE: records to the parameter-load port in order ------------------------------
             with m.State("W_NEXT"):
@@ -432,7 +465,19 @@ class Link(wiring.Component):
                 m.d.comb += [self.core_i.valid.eq(1), self.core_i.payload.eq(event)]
                 with m.If(self.core_i.ready):
                     m.d.sync += applied.eq(applied + 1)
+                    if self.learning:
+                        m.d.sync += step_open.eq((event.kind != EOT_KIND) & (event.kind != CLEAR_KIND))
                     m.next = "E_NEXT"
+
+            # -- LABEL: the class (2 bytes LE, at the top of `rec`) to the learning engine; the
+            # response echoes it. The engine takes it between samples only (never blocked here,
+            # since no step is open) and then runs LEARN, during which READ / WRITE wait for it.
+            if self.learning:
+                with m.State("L_PUSH"):
+                    y = rec[-16:]
+                    m.d.comb += [self.label.valid.eq(1), self.label.payload.eq(y)]
+                    with m.If(self.label.ready):
+                        respond_with(LABEL | 0x80, y, 2)
 
             # -- READ: last record first, its 8-byte result in place of the records before it -----
             with m.State("R_NEXT"):
@@ -512,13 +557,16 @@ class Link(wiring.Component):
 
 
 class ByteLinkedCore(wiring.Component):
-    """Link + Network with byte streams `rx`/`tx`: what LinkedCore is without its UART."""
+    """Link + Network (or LearningNetwork, with `learning`) with byte streams `rx`/`tx`: what
+    LinkedCore is without its UART."""
 
     def __init__(self, config: CoreConfig, clk_freq: float = 12e6, baud: int = 115200, *,
-                 timeout_cycles: int | None = None, rx_fifo_depth: int = 512):
+                 timeout_cycles: int | None = None, rx_fifo_depth: int = 512,
+                 learning: bool = False):
         self.config = config
+        self.learning = learning
         self.link_args = dict(clk_freq=clk_freq, baud=baud, timeout_cycles=timeout_cycles,
-                              rx_fifo_depth=rx_fifo_depth)
+                              rx_fifo_depth=rx_fifo_depth, learning=learning)
         super().__init__({
             "rx": In(stream.Signature(8)),
             "tx": Out(stream.Signature(8)),
@@ -528,7 +576,10 @@ class ByteLinkedCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.link = link = Link(self.config, **self.link_args)
-        m.submodules.core = core = Network(self.config)
+        m.submodules.core = core = (LearningNetwork if self.learning else Network)(self.config)
+        self.core = core
+        if self.learning:
+            wiring.connect(m, link.label, core.label)
         wiring.connect(m, wiring.flipped(self.rx), link.rx)
         wiring.connect(m, link.tx, wiring.flipped(self.tx))
         wiring.connect(m, link.core_i, core.i)
@@ -541,17 +592,20 @@ class ByteLinkedCore(wiring.Component):
 
 
 class LinkedCore(wiring.Component):
-    """UART + Link + Network: the core behind two pins, for the board top levels.
+    """UART + Link + Network (LearningNetwork with `learning`): the core behind two pins, for the
+    board top levels.
 
     `overruns` counts bytes lost because the rx FIFO was full (a host that does not wait for
     responses), `frame_errors` bytes with a low stop bit."""
 
     def __init__(self, config: CoreConfig, clk_freq: float = 12e6, baud: int = 115200, *,
-                 timeout_cycles: int | None = None, rx_fifo_depth: int = 512):
+                 timeout_cycles: int | None = None, rx_fifo_depth: int = 512,
+                 learning: bool = False):
         self.config = config
+        self.learning = learning
         self.divider = uart_divider(clk_freq, baud)
         self.link_args = dict(clk_freq=clk_freq, baud=baud, timeout_cycles=timeout_cycles,
-                              rx_fifo_depth=rx_fifo_depth)
+                              rx_fifo_depth=rx_fifo_depth, learning=learning)
         super().__init__({
             "rx": In(1, init=1),
             "tx": Out(1, init=1),

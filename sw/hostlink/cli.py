@@ -6,7 +6,15 @@ EVENTS frames (a CLEAR first) and prints the readout; `--output` saves it as .np
 
 Input .npy: 1-D int event words (one sample, docs/core.md 3.1), 2-D [steps, n_in] spike counts
 (one sample), or 3-D [samples, steps, n_in].
+
+On-chip learning (a device built with the learning engine, docs/learning.md): `--learn-regs
+regs.json` writes the engine's registers first ({"enable": 7, "lr_shift_R": 4, ...}, names of
+docs/learning.md section 5), and `--labels labels.npy` (one class per sample) sends each sample's
+class after it (LABEL): the device learns while it runs. The registers and counters are printed
+at the end. `--sim` with either runs the RTL with the engine.
 """
+
+import json
 
 import argparse
 import sys
@@ -43,9 +51,9 @@ def samples_of(arr) -> list[list[int]]:
                      f"got shape {arr.shape}")
 
 
-def open_link(args, config):
+def open_link(args, config, learning: bool = False):
     if args.sim:
-        return CoreLink(SimTransport(config))
+        return CoreLink(SimTransport(config, learning=learning))
     if not args.port:
         raise SystemExit("--port or --sim is required")
     try:
@@ -60,17 +68,28 @@ def cmd_run(args):
     from tqdm import tqdm
     config, writes = load_image_file(args.image)
     samples = samples_of(np.load(args.input))
-    link = open_link(args, config)
+    labels = None
+    if args.labels:
+        labels = [int(y) for y in np.asarray(np.load(args.labels)).reshape(-1)]
+        if len(labels) != len(samples):
+            raise SystemExit(f"{len(labels)} labels for {len(samples)} samples")
+    learning = bool(args.labels or args.learn_regs)
+    link = open_link(args, config, learning)
     info = link.ping()
     if info["n_layers"] != config.n_layers:
         raise SystemExit(f"the device has {info['n_layers']} layers, the image {config.n_layers}")
     with tqdm(total=len(writes), desc="load image", unit="word") as bar:
         rep = link.load_image(writes, verify=args.verify, progress=bar.update)
     print(f"image: {rep['writes']} words written, {rep['checked']} read back and verified")
+    if args.learn_regs:
+        with open(args.learn_regs) as f:
+            link.set_learning(json.load(f))
     results = []
     with tqdm(total=sum(len(s) + 1 for s in samples), desc="run", unit="event") as bar:
-        for words in samples:
+        for i, words in enumerate(samples):
             items = link.run_sample(words, n_out=config.n_out, progress=bar.update)
+            if labels is not None:
+                link.label(labels[i])
             results.append(readout(items, config.n_out))
     for i, steps in enumerate(results):
         last = steps[-1] if steps else []
@@ -82,6 +101,8 @@ def cmd_run(args):
         print(f"readout saved to {args.output}")
     st = link.status()
     print("status: " + ", ".join(f"{k}={v}" for k, v in st.items()))
+    if learning:
+        print("learning: " + ", ".join(f"{k}={v}" for k, v in link.read_learning().items()))
     return 0
 
 
@@ -109,6 +130,8 @@ def main(argv=None):
             s.add_argument("--input", required=True, help=".npy input (see above)")
             s.add_argument("--output", help=".npy file for the readout [samples, steps, n_out]")
             s.add_argument("--verify", choices=("sample", "full", "none"), default="sample")
+            s.add_argument("--labels", help=".npy classes, one per sample: learn on the device")
+            s.add_argument("--learn-regs", help="JSON {register name: value} for the learning engine")
     args = p.parse_args(argv)
     try:
         return cmd_run(args) if args.command == "run" else cmd_info(args)

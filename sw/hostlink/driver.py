@@ -14,7 +14,13 @@ before the next one (the device queues at most its rx FIFO while it works). A fr
 an ERROR frame had no effect on the device and is resent after the line has been quiet for the
 link timeout (so the device has dropped any half frame). A missing or garbled response is resent
 too for commands that can be repeated harmlessly (PING, READ, STATUS, WRITE); for EVENTS it
-raises `LinkError`, and `run_sample` restarts the sample from its CLEAR.
+raises `LinkError`, and `run_sample` restarts the sample from its CLEAR. UNKNOWN_CMD and
+STEP_OPEN answers are not resent (the same frame would get the same answer).
+
+On-chip learning (a device built with the learning engine, docs/learning.md): `set_learning` /
+`read_learning` write and read the engine's registers (space 6 through WRITE / READ), `label`
+sends the class of the sample just run (LABEL), `learn(words, y)` does both for one sample, and
+`read_learning_state` reads traces, eligibilities and scores back.
 """
 
 from collections import deque
@@ -23,9 +29,24 @@ from . import frames as fr
 from .frames import Frame, FrameDecoder, encode
 
 MASK64 = (1 << 64) - 1
-WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM, STATUS_SPACE = 0, 1, 2, 3, 4, 5, 7
+WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM, LEARN, STATUS_SPACE = 0, 1, 2, 3, 4, 5, 6, 7
 SPIKE, EOT, CLEAR = 0, 1, 2
 IDEMPOTENT = {fr.PING, fr.READ, fr.STATUS, fr.WRITE}
+FINAL_ERRORS = {fr.UNKNOWN_CMD, fr.STEP_OPEN}      # resending the frame cannot help
+# The learning engine's registers (space 6, region 0; docs/learning.md section 5), by number.
+LEARN_REGISTERS = ("enable", "lr_shift_R", "lr_shift_H", "trace_shift_R", "trace_inc_R",
+                   "trace_shift_H", "trace_inc_H", "psi_shift", "elig_shift_R", "elig_shift_H",
+                   "margin", "delay_thresh_R", "delay_thresh_H", "lfsr")
+LEARN_STATUS = ("learned", "rejected_labels", "ignored_labels")       # region 10
+# Regions of the engine's state (section 5): name -> region.
+LEARN_REGIONS = {"trace_R": 1, "trace_alt_R": 2, "elig_w_R": 3, "elig_d_R": 4, "trace_H": 5,
+                 "trace_alt_H": 6, "elig_w_H": 7, "elig_d_H": 8, "score": 9}
+REGION_STATUS = 10
+SIGNED_REGIONS = {"elig_d_R", "elig_d_H", "score"}
+
+
+def learn_addr(region: int, index: int) -> int:
+    return (region << 16) | index
 
 
 class LinkError(RuntimeError):
@@ -107,6 +128,8 @@ class CoreLink:
                 last = f"device answered {fr.ERROR_NAMES.get(resp.payload[0], resp.payload[0])}"
                 if (ok := late_success()) is not None:
                     return ok
+                if resp.payload[0] in FINAL_ERRORS and resp.payload[1] == cmd:
+                    raise LinkError(f"{fr.COMMANDS.get(cmd, hex(cmd))}: {last}")
                 continue
             if resp is None:
                 self.stats["missing"] += 1
@@ -167,6 +190,71 @@ class CoreLink:
         if n != len(words):
             raise LinkError(f"EVENTS: device took {n} of {len(words)} events")
         return n
+
+    # -- on-chip learning (docs/learning.md) --------------------------------------------------
+    def label(self, y: int) -> int:
+        """LABEL: the class of the sample just run (after its last EOT). The engine runs LEARN
+        (or counts the label as rejected / ignored); later READ and WRITE frames wait for it."""
+        p = self.transact(fr.LABEL, fr.label_payload(int(y))).payload
+        if len(p) != 2 or fr.parse_label(p) != y:
+            raise LinkError(f"LABEL: device answered {p.hex()} for class {y}")
+        return y
+
+    def set_learning(self, regs=None, **named) -> int:
+        """Write learning registers: `regs` is a golden_model.learning.LearnRegisters (all 14 are
+        written), a dict {name or number: value}, or (number, value) pairs; keywords by name too.
+        `set_learning(enable=0)` stops learning, `set_learning(enable=LEARN_ON | ...)` starts it.
+        Returns the records written."""
+        if regs is None:
+            pairs = []
+        elif hasattr(regs, "words"):
+            pairs = list(regs.words())
+        elif isinstance(regs, dict):
+            pairs = list(regs.items())
+        else:
+            pairs = list(regs)
+        pairs += list(named.items())
+        recs = []
+        for reg, value in pairs:
+            num = LEARN_REGISTERS.index(reg) if isinstance(reg, str) else int(reg)
+            if not 0 <= num < len(LEARN_REGISTERS):
+                raise ValueError(f"no learning register {reg!r}")
+            recs.append((0, LEARN, learn_addr(0, num), int(value)))
+        return self.write(recs)
+
+    def read_learning(self) -> dict:
+        """The engine's 14 registers by name and its status counters (learned,
+        rejected_labels, ignored_labels)."""
+        recs = [(0, LEARN, learn_addr(0, i)) for i in range(len(LEARN_REGISTERS))]
+        recs += [(0, LEARN, learn_addr(REGION_STATUS, i)) for i in range(len(LEARN_STATUS))]
+        words = self.read(recs)
+        return dict(zip(LEARN_REGISTERS + LEARN_STATUS, words))
+
+    def read_learning_state(self, config) -> dict:
+        """Traces, eligibilities and scores (the engine state of docs/learning.md section 2) for
+        a network of `config`, as lists named like GoldenLearner.snapshot's."""
+        sizes = config.sizes
+        n_L, n_out = sizes[-1], config.n_out
+        n_P = sizes[-2] if len(sizes) >= 2 else 0
+        counts = {"trace_R": n_L, "trace_alt_R": n_L, "elig_w_R": n_L, "elig_d_R": n_L,
+                  "trace_H": n_P, "trace_alt_H": n_P, "elig_w_H": n_P * n_L, "elig_d_H": n_P * n_L,
+                  "score": n_out}
+        recs = [(0, LEARN, learn_addr(LEARN_REGIONS[k], i)) for k, n in counts.items()
+                for i in range(n)]
+        words = iter(self.read(recs))
+        out = {}
+        for k, n in counts.items():
+            vals = [next(words) for _ in range(n)]
+            out[k] = [fr.signed64(v) for v in vals] if k in SIGNED_REGIONS else vals
+        return out
+
+    def learn(self, words, y: int, *, n_out: int | None = None,
+              progress=None) -> list[tuple[int, int, int]]:
+        """One training sample: run it (from a CLEAR, as run_sample) and send its label. Returns
+        the sample's output items (the scores the engine judged are their sum)."""
+        items = self.run_sample(words, n_out=n_out, progress=progress)
+        self.label(y)
+        return items
 
     # -- whole images and samples ------------------------------------------------------------
     def load_image(self, image, *, verify: str = "sample", max_weight_checks: int = 512,
@@ -295,12 +383,13 @@ class SimTransport:
     "out" to the device or comes "in" from it. Time is simulated: 1 cycle = 1 / clk_freq seconds."""
 
     def __init__(self, config, *, clk_freq: float = 1e6, timeout_cycles: int = 100,
-                 response_cycles: int = 200_000, fault=None, tx_ready=None):
+                 response_cycles: int = 200_000, fault=None, tx_ready=None,
+                 learning: bool = False):
         from amaranth.sim import Simulator
         from delaycore.link import ByteLinkedCore
         self.config = config
         self.dut = ByteLinkedCore(config, clk_freq=clk_freq, baud=clk_freq / 8,
-                                  timeout_cycles=timeout_cycles)
+                                  timeout_cycles=timeout_cycles, learning=learning)
         self.period = 1 / clk_freq
         self.link_timeout = timeout_cycles * self.period
         self.response_timeout = response_cycles * self.period

@@ -20,16 +20,18 @@ MAX_PAYLOAD = 1020
 TIMEOUT_BITS = 4096
 VERSION = 1
 
-PING, WRITE, READ, EVENTS, STATUS = 0x01, 0x02, 0x03, 0x04, 0x05
+PING, WRITE, READ, EVENTS, STATUS, LABEL = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
 OUTPUT, ERROR = 0x90, 0xEE
 RESPONSE = 0x80                      # response cmd = request cmd | RESPONSE
-COMMANDS = {PING: "PING", WRITE: "WRITE", READ: "READ", EVENTS: "EVENTS", STATUS: "STATUS"}
+COMMANDS = {PING: "PING", WRITE: "WRITE", READ: "READ", EVENTS: "EVENTS", STATUS: "STATUS",
+            LABEL: "LABEL"}
+LEARNING_COMMANDS = {LABEL}          # known only to a device built with the learning engine
 
-BAD_CRC, TRUNCATED, UNKNOWN_CMD, OVERSIZE, BAD_LENGTH = 1, 2, 3, 4, 5
+BAD_CRC, TRUNCATED, UNKNOWN_CMD, OVERSIZE, BAD_LENGTH, STEP_OPEN = 1, 2, 3, 4, 5, 6
 ERROR_NAMES = {BAD_CRC: "BAD_CRC", TRUNCATED: "TRUNCATED", UNKNOWN_CMD: "UNKNOWN_CMD",
-               OVERSIZE: "OVERSIZE", BAD_LENGTH: "BAD_LENGTH"}
+               OVERSIZE: "OVERSIZE", BAD_LENGTH: "BAD_LENGTH", STEP_OPEN: "STEP_OPEN"}
 
-WRITE_BYTES, READ_BYTES, EVENT_BYTES, WORD_BYTES = 13, 5, 3, 8
+WRITE_BYTES, READ_BYTES, EVENT_BYTES, WORD_BYTES, LABEL_BYTES = 13, 5, 3, 8, 2
 MAX_WRITES = MAX_PAYLOAD // WRITE_BYTES      # 78 records
 MAX_READS = MAX_PAYLOAD // WORD_BYTES        # 127: the response (8 bytes each) must fit a frame
 MAX_EVENTS = MAX_PAYLOAD // EVENT_BYTES      # 340 words
@@ -164,10 +166,14 @@ class FrameDecoder:
                 self._error(out, BAD_CRC, buf[1], 1 if self.rescan else n + 6)
 
 
-def check_request(frame: Frame) -> int | None:
-    """The error code the device answers a well-received frame with, or None if it executes it."""
+def check_request(frame: Frame, learning: bool = False, step_open: bool = False) -> int | None:
+    """The error code the device answers a well-received frame with, or None if it executes it.
+
+    `learning`: the device has the learning engine (LABEL is known); `step_open`: the last event
+    it passed to the core was not an EOT or CLEAR (a learning device then refuses every command
+    but PING and EVENTS with STEP_OPEN)."""
     n = len(frame.payload)
-    if frame.cmd not in COMMANDS:
+    if frame.cmd not in COMMANDS or (frame.cmd in LEARNING_COMMANDS and not learning):
         return UNKNOWN_CMD
     if frame.cmd in (PING, STATUS) and n:
         return BAD_LENGTH
@@ -177,6 +183,10 @@ def check_request(frame: Frame) -> int | None:
         return BAD_LENGTH
     if frame.cmd == EVENTS and n % EVENT_BYTES:
         return BAD_LENGTH
+    if frame.cmd == LABEL and n != LABEL_BYTES:
+        return BAD_LENGTH
+    if learning and step_open and frame.cmd in (WRITE, READ, STATUS, LABEL):
+        return STEP_OPEN
     return None
 
 
@@ -193,6 +203,18 @@ def write_payload(records) -> bytes:
 def read_payload(records) -> bytes:
     """(layer, space, addr) records -> READ payload."""
     return b"".join(bytes([layer, space]) + addr.to_bytes(3, "little") for layer, space, addr in records)
+
+
+def label_payload(y: int) -> bytes:
+    """A class -> LABEL payload (2 bytes LE)."""
+    if not 0 <= y < 1 << 16:
+        raise ValueError(f"label {y} is not a 16-bit class")
+    return int(y).to_bytes(LABEL_BYTES, "little")
+
+
+def parse_label(payload: bytes) -> int:
+    """A LABEL response: the class the device passed to the learning engine."""
+    return int.from_bytes(payload[:2], "little")
 
 
 def events_payload(words) -> bytes:

@@ -1,10 +1,23 @@
-"""`make bitstream BOARD=icebreaker|ulx3s`: build with the pip-installed YoWASP tools and write
-build/reports/bitstream-<board>.json (utilisation, achieved vs target fmax, network built)."""
+"""`make bitstream BOARD=icebreaker|ulx3s|all [LEARNING=0|1] [DSP=1]`: build with the pip-installed
+YoWASP tools and write build/reports/bitstream-<board>.json (utilisation, achieved vs target fmax,
+network built).
+
+Each board has a default for the on-chip learning engine (`LearningNetwork` behind the link,
+docs/learning.md): on where it fits the device and meets timing at the core clock, off where it
+does not (the iCEBreaker's UP5K: logic cells; the ULX3S: timing at 25 MHz).
+The default build writes bitstream-<board>.json; the other variant, chosen with LEARNING=1 / 0
+(`--learning` / `--no-learning`), writes bitstream-<board>-learning.json or -nolearning.json;
+`DSP=1` (`--dsp`: yosys `synth_ice40 -dsp`, multipliers into SB_MAC16) adds `-dsp`. Each variant
+builds in its own build/bitstream/<board><suffix>/. A build that does not place still writes its
+report, with `placed: false`, the utilisation nextpnr printed and its error, and the command
+exits non-zero."""
 
 import argparse
 import dataclasses
 import json
 import os
+import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,15 +28,17 @@ from .top import BoardTop
 ROOT = Path(__file__).resolve().parents[3]
 
 BOARDS = {
-    # board: (platform factory, target fmax in MHz, network, PLL)
+    # board: (platform factory, target fmax in MHz, network, PLL, learning engine by default)
     "icebreaker": ("amaranth_boards.icebreaker:ICEBreakerPlatform", 24.0,
                    CoreConfig(n_in=700, sizes=(128,), n_out=20, weight_bits=2, ternary=True,
                               depth=32, weights_per_word=8),
-                   (0, 63, 5, 1, 24.0)),     # 12 MHz x 64 / 32 = 24 MHz
+                   (0, 63, 5, 1, 24.0),      # 12 MHz x 64 / 32 = 24 MHz
+                   False),                   # with learning: ~7,000 of 5,280 logic cells
     "ulx3s": ("amaranth_boards.ulx3s:ULX3S_85F_Platform", 80.0,
               CoreConfig(n_in=700, sizes=(128, 128), n_out=20, weight_bits=2, ternary=True,
                          depth=32, weights_per_word=8),
-              None),
+              None,
+              False),     # with learning: 9,100 LUTs place, but 24.3 MHz < the 25 MHz board clock
 }
 
 
@@ -39,26 +54,66 @@ def tools_env():
     os.environ["PATH"] = str(bindir) + os.pathsep + os.environ.get("PATH", "")
 
 
-def build(board: str, seed: int = 1) -> dict:
+def variant(board: str, learning: bool | None, dsp: bool) -> tuple[bool, str]:
+    """(learning, suffix of the report and build folder names)."""
+    default = BOARDS[board][4]
+    learning = default if learning is None else learning
+    suffix = "" if learning == default else ("-learning" if learning else "-nolearning")
+    return learning, suffix + ("-dsp" if dsp else "")
+
+
+def nextpnr_log(path: Path) -> tuple[dict, str | None]:
+    """Utilisation and the first error from a nextpnr log (for a build that did not place)."""
+    util, error = {}, None
+    if path.exists():
+        for line in path.read_text(errors="replace").splitlines():
+            if m := re.match(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", line):
+                if int(m[2]):
+                    util[m[1]] = {"used": int(m[2]), "available": int(m[3])}
+            elif error is None and line.startswith("ERROR:"):
+                error = line[6:].strip()
+    return util, error
+
+
+def build(board: str, seed: int = 1, learning: bool | None = None, dsp: bool = False) -> dict:
     import importlib
     mod, cls = BOARDS[board][0].split(":")
     platform = getattr(importlib.import_module(mod), cls)()
-    target, cfg, pll = BOARDS[board][1:]
+    target, cfg, pll = BOARDS[board][1:4]
+    learning, suffix = variant(board, learning, dsp)
     tools_env()
-    build_dir = ROOT / "build" / "bitstream" / board
+    build_dir = ROOT / "build" / "bitstream" / (board + suffix)
     t0 = time.time()
-    platform.build(BoardTop(cfg, pll=pll), name="top", build_dir=str(build_dir), do_program=False,
-                   nextpnr_opts=f"--report report.json --seed {seed} --timing-allow-fail")
+    kw = {}
+    if dsp and platform.device.startswith("iCE40"):    # multipliers into SB_MAC16 blocks
+        kw["synth_opts"] = "-dsp"                        # (synth_ecp5 infers DSPs by default)
+    for stale in ("report.json", "top.tim", "top.bin", "top.bit"):
+        (build_dir / stale).unlink(missing_ok=True)
+    error = None
+    try:
+        platform.build(BoardTop(cfg, pll=pll, learning=learning), name="top",
+                       build_dir=str(build_dir), do_program=False,
+                       nextpnr_opts=f"--report report.json --seed {seed} --timing-allow-fail", **kw)
+    except subprocess.CalledProcessError as e:
+        error = str(e)
     wall = time.time() - t0
-    rep = json.loads((build_dir / "report.json").read_text())
-    util = {k: {"used": v["used"], "available": v["available"]} for k, v in rep["utilization"].items()
-            if v["used"]}
-    fmax = {k: {"achieved_mhz": round(v["achieved"], 2), "constraint_mhz": round(v["constraint"], 2)}
-            for k, v in rep.get("fmax", {}).items()}
+    if error is None:
+        rep = json.loads((build_dir / "report.json").read_text())
+        util = {k: {"used": v["used"], "available": v["available"]}
+                for k, v in rep["utilization"].items() if v["used"]}
+        fmax = {k: {"achieved_mhz": round(v["achieved"], 2),
+                    "constraint_mhz": round(v["constraint"], 2)}
+                for k, v in rep.get("fmax", {}).items()}
+    else:
+        util, msg = nextpnr_log(build_dir / "top.tim")
+        error = msg or error
+        fmax = {}
     achieved = min((v["achieved_mhz"] for v in fmax.values()), default=0.0)
     bitfile = next((p for p in (build_dir / "top.bin", build_dir / "top.bit") if p.exists()), None)
     report = {"board": board, "device": platform.device, "package": platform.package,
-              "network": dataclasses.asdict(cfg), "utilisation": util, "fmax": fmax,
+              "network": dataclasses.asdict(cfg), "learning": learning, "synth_dsp": dsp,
+              "placed": error is None, "error": error,
+              "utilisation": util, "fmax": fmax,
               "target_fmax_mhz": target, "achieved_fmax_mhz": achieved,
               "target_met": achieved >= target,
               "board_clock_mhz": platform.default_clk_frequency / 1e6,
@@ -66,7 +121,7 @@ def build(board: str, seed: int = 1) -> dict:
               "bitstream": str(bitfile.relative_to(ROOT)) if bitfile else None,
               "bitstream_bytes": bitfile.stat().st_size if bitfile else 0,
               "wall_seconds": round(wall, 1), "nextpnr_seed": seed}
-    out = ROOT / "build" / "reports" / f"bitstream-{board}.json"
+    out = ROOT / "build" / "reports" / f"bitstream-{board}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     return report
@@ -76,11 +131,24 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--board", choices=sorted(BOARDS) + ["all"], default="all")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    lg = ap.add_mutually_exclusive_group()
+    lg.add_argument("--learning", dest="learning", action="store_true", default=None,
+                    help="with the on-chip learning engine (LearningNetwork)")
+    lg.add_argument("--no-learning", dest="learning", action="store_false",
+                    help="plain Network, without the on-chip learning engine")
+    ap.add_argument("--dsp", action="store_true",
+                    help="yosys synth -dsp: multipliers into DSP blocks (SB_MAC16 on the UP5K)")
     a = ap.parse_args(argv)
+    failed = []
     for board in (sorted(BOARDS) if a.board == "all" else [a.board]):
-        r = build(board, a.seed)
-        print(json.dumps({k: r[k] for k in ("board", "utilisation", "achieved_fmax_mhz",
-                                            "target_fmax_mhz", "target_met", "bitstream")}, indent=2))
+        r = build(board, a.seed, a.learning, a.dsp)
+        print(json.dumps({k: r[k] for k in ("board", "learning", "placed", "error", "utilisation",
+                                            "achieved_fmax_mhz", "target_fmax_mhz", "target_met",
+                                            "bitstream")}, indent=2))
+        if not r["placed"]:
+            failed.append(board)
+    if failed:
+        sys.exit(f"no bitstream for {', '.join(failed)}: see the reports")
 
 
 if __name__ == "__main__":

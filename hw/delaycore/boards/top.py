@@ -7,12 +7,16 @@ from golden_model.config import CoreConfig
 
 class BoardTop(Elaboratable):
     """`pll`: (DIVR, DIVF, DIVQ, FILTER_RANGE, MHz) of an iCE40 PLL that makes the core clock
-    from the board clock (yowasp-icepll computes them); None runs at the board clock."""
+    from the board clock (yowasp-icepll computes them); None runs at the board clock.
+    `learning`: the core is a LearningNetwork (on-chip learning, docs/learning.md; the link's
+    LABEL command) instead of a plain Network; off by default, the bitstream build chooses per
+    board (hw/delaycore/boards/build.py)."""
 
-    def __init__(self, config: CoreConfig, baud: int = 115200, pll=None):
+    def __init__(self, config: CoreConfig, baud: int = 115200, pll=None, learning: bool = False):
         self.config = config
         self.baud = baud
         self.pll = pll
+        self.learning = learning
 
     def elaborate(self, platform):
         from amaranth.lib.cdc import ResetSynchronizer
@@ -32,7 +36,7 @@ class BoardTop(Elaboratable):
             m.submodules.reset_sync = ResetSynchronizer(~lock, domain="sync")
             platform.add_clock_constraint(cd.clk, clk_hz)
         uart = platform.request("uart", 0)
-        core = LinkedCore(self.config, int(clk_hz), self.baud)
+        core = LinkedCore(self.config, int(clk_hz), self.baud, learning=self.learning)
         m.submodules.core = core
         m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
         # LED 0: heartbeat (about 1.4 Hz at 12 MHz, 0.7 Hz at 25 MHz); LED 1: UART receive line.
