@@ -11,6 +11,11 @@ Memories (amaranth.lib.memory, one read and one write port each): the state of s
 (`trace_R` ... `score`), plus two scratch memories that never leave the engine: `psi` (4 bits per
 neuron of layer L, filled while pair R is stepped, used by pair H) and `signal` (`L_k`, filled at
 the start of LEARN), and `err` (the ternary error per readout neuron).
+The status counters are 3 extra words of `score` (read-modify-write, CNT_RD / CNT_WR).
+
+Timing: every phase computes from registers and memory read data into one register or memory
+write; products are registered before shifts, clamps and writes (R_ALT / R_EL, H_MUL, W_MUL,
+W_SH), and datapath widths follow the configuration (docs/learning.md 6.1).
 """
 
 from amaranth import *
@@ -19,9 +24,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden_model.config import CoreConfig, clog2
-from golden_model.learning import (TRACE_MAX, PSI_MAX, LFSR_TAPS, LearnRegisters, LEARN,
-                                   ELIG_W_MAX, ELIG_D_MIN, ELIG_D_MAX, SCORE_MIN, SCORE_MAX,
-                                   COUNTER_MAX)
+from golden_model.learning import PSI_MAX, LFSR_TAPS, LearnRegisters, LEARN
 from .layouts import EventLayout, OutputLayout, WriteLayout, ReadLayout, DATA_BITS
 
 SPIKE, EOT, CLEAR = 0, 1, 2
@@ -33,15 +36,29 @@ DROP_LAYER = 15            # a write the core drops and counts in dropped_writes
  SC, SC_UPD, R_THR, R_THR2, R_HIST, R_H2, R_D2, R_V2, R_UPD,
  H_HIST, H_H2, H_D2, H_UPD, H_PREP, H_CALC,
  E_SY, E_SY2, E_PREP, E_CALC, E_Y, E_R,
- W_START, W_RD, W_GOT, W_PREP, W_CALC, W_ROW, W_DSTEP, W_NEXT, CLR) = range(38)
+ W_START, W_RD, W_GOT, W_PREP, W_CALC, W_ROW, W_DSTEP, W_NEXT, CLR,
+ R_EL, H_MUL, W_MUL, W_SH, R_ALT, H_ALT, CNT_RD, CNT_WR) = range(46)
+N_STATES = 46
 # Phases: what the memory addresses follow.
-PH_NONE, PH_EXT, PH_SCORE, PH_R, PH_H, PH_E, PH_LSIG, PH_WH, PH_WR, PH_CLR = range(10)
+PH_NONE, PH_EXT, PH_SCORE, PH_R, PH_H, PH_E, PH_LSIG, PH_WH, PH_WR, PH_CLR, PH_CNT = range(11)
 
 REG_NAMES = [f.name for f in LearnRegisters.__dataclass_fields__.values()]
 
 
 def _clamp(x, lo, hi):
     return Mux(x < lo, lo, Mux(x > hi, hi, x))
+
+
+def _sat_s(x, n):
+    """`x` (signed, wider than n) saturated to n-bit signed, by looking at its top bits only."""
+    top = x[n - 1:]
+    ok = (top == 0) | (top == (1 << len(top)) - 1)
+    return Mux(ok, x[:n], Mux(x[-1], C(1 << (n - 1), n), C((1 << (n - 1)) - 1, n))).as_signed()
+
+
+def _sat_u(x, n):
+    """`x` (non-negative, wider than n) saturated to n-bit unsigned."""
+    return Mux(x[n:].any(), C((1 << n) - 1, n), x[:n])
 
 
 class Learner(wiring.Component):
@@ -91,7 +108,11 @@ class Learner(wiring.Component):
             mem("elig_d_H", signed(16), nS)
             mem("psi", 4, nL)
             mem("signal", signed(Lbits), nL)
-        mem("score", signed(32), nO)
+        # The status counters (learned, rejected, ignored) are the 3 words after the scores.
+        sc_mem = Memory(shape=signed(32), depth=nO + 3, init=[])
+        m.submodules["score"] = sc_mem
+        sc_wr = sc_mem.write_port()
+        ports["score"] = (sc_mem.read_port(transparent_for=(sc_wr,)), sc_wr, nO)
         mem("err", signed(2), nO)
         rd = {k: v[0] for k, v in ports.items()}
         wr = {k: v[1] for k, v in ports.items()}
@@ -103,26 +124,30 @@ class Learner(wiring.Component):
         enable = regs["enable"]
         on, learn_w_R, learn_d_R = enable[0], enable[1], enable[2]
         learn_w_H, learn_d_H, stochastic = enable[3], enable[4], enable[5]
-        learned, rejected, ignored = Signal(32), Signal(32), Signal(32)
+        LEARNED, REJECTED, IGNORED = 0, 1, 2           # counter numbers (region 10 index)
+        cnt_sel = Signal(2)
         lfsr = regs["lfsr"]
         lfsr_next = Signal(32)
         m.d.comb += lfsr_next.eq((lfsr >> 1) ^ Mux(lfsr[0], LFSR_TAPS, 0))
 
         # -- control --------------------------------------------------------------------------
-        state = Signal(range(38))
-        ret = Signal(range(38))
-        phase = Signal(range(10))
+        state = Signal(range(N_STATES))
+        ret = Signal(range(N_STATES))
+        phase = Signal(range(11))
         step_open = Signal()
         self.fsm_state, self.fsm_phase = state, phase      # for testbenches (cycle counts)
-        c_layer, c_space, c_addr, c_data = Signal(4), Signal(3), Signal(20), Signal(DATA_BITS)
-        cdata = Signal(DATA_BITS)
+        # Data to and from the core only as wide as the fields the engine uses.
         maxN = max(nS, nL * nO, nO, nL, nP, 1)
-        outer = Signal(range(maxN + 1))
-        inner = Signal(range(maxN + 1))
+        c_layer, c_space, c_addr = Signal(4), Signal(3), Signal(range(maxN + 1))
+        c_data = Signal(max(P * wb, dbits))
+        cdata = Signal(max(P * wb, D, v_bits, dbits))
+        maxJ = max(nO, nL, nP, 1)              # rows and columns
+        outer = Signal(range(maxJ + 1))
+        inner = Signal(range(maxJ + 1))
         f = Signal(range(maxN + 1))
         sel = Signal(range(max(2, P)))
         x_region, x_idx = Signal(4), Signal(16)
-        y = Signal(16)
+        y = Signal(range(max(2, nO)))
 
         def core_read(layer, space, addr, back):
             m.d.sync += [c_layer.eq(layer), c_space.eq(space), c_addr.eq(addr), state.eq(C_RD),
@@ -132,13 +157,16 @@ class Learner(wiring.Component):
             m.d.sync += [c_layer.eq(layer), c_space.eq(space), c_addr.eq(addr), c_data.eq(data),
                          state.eq(C_WR), ret.eq(back)]
 
-        def sat_inc(counter):
-            m.d.sync += counter.eq(Mux(counter == COUNTER_MAX, counter, counter + 1))
+        def sat_inc(counter):         # read-modify-write of the counter word: CNT_RD, CNT_WR
+            m.d.sync += [cnt_sel.eq(counter), phase.eq(PH_CNT), state.eq(CNT_RD)]
 
         # Memory read addresses follow the phase (stable across core accesses).
         with m.Switch(phase):
             with m.Case(PH_EXT):
                 m.d.comb += [p.addr.eq(x_idx) for p in rd.values()]
+                m.d.comb += rd["score"].addr.eq(Mux(x_region == 10, nO + x_idx[:2], x_idx))
+            with m.Case(PH_CNT):
+                m.d.comb += rd["score"].addr.eq(nO + cnt_sel)
             with m.Default():
                 m.d.comb += [rd["score"].addr.eq(Mux((phase == PH_LSIG) | (phase == PH_WR),
                                                      inner, outer)),
@@ -158,40 +186,51 @@ class Learner(wiring.Component):
                                                      | (self.co.payload.kind == CLEAR))
 
         # Core port defaults: the engine's own request.
+        # The engine writes only weight words and delays, which the core takes from the low
+        # len(c_data) bits of the data field; the bits above carry the outside data unmuxed.
         m.d.comb += [self.cload.payload.layer.eq(c_layer), self.cload.payload.space.eq(c_space),
-                     self.cload.payload.addr.eq(c_addr), self.cload.payload.data.eq(c_data),
+                     self.cload.payload.addr.eq(c_addr),
+                     self.cload.payload.data.eq(Cat(c_data, self.load.payload.data[len(c_data):])),
                      self.crb_req.payload.layer.eq(c_layer), self.crb_req.payload.space.eq(c_space),
                      self.crb_req.payload.addr.eq(c_addr),
                      self.ci.payload.eq(self.i.payload)]
 
         # -- arithmetic of STEP (spec section 3) ----------------------------------------------
+        # Every phase computes from registers and memory read data and writes a register or a
+        # memory; the longer chains are cut by a register (R_UPD -> R_EL, H_MUL -> H_CALC).
+        # Saturations look at the top bits of a sum that is wide enough, not at comparators.
         hist_q, d_q = Signal(D), Signal(dbits)
         v_q, thr_q = Signal(signed(v_bits)), Signal(signed(v_bits + 1))
 
-        def traces(trace_rd, alt_rd, shift, inc):
-            last = d_q >= D - 1
-            a = Signal(dbits)
-            m.d.comb += a.eq(d_q if D == 1 else Mux(last, d_q - 1, d_q + 1))
-            yy, ya = hist_q.bit_select(d_q, 1), hist_q.bit_select(a, 1)
-            t_old, a_old = Signal(signed(12)), Signal(signed(12))
-            tn, an, delta = Signal(signed(12)), Signal(signed(12)), Signal(signed(12))
-            m.d.comb += [t_old.eq(trace_rd.data), a_old.eq(alt_rd.data)]
-            tx = t_old - (t_old >> shift) + Mux(yy, inc, 0)
-            ax = a_old - (a_old >> shift) + Mux(ya, inc, 0)
-            m.d.comb += [tn.eq(Mux(tx > TRACE_MAX, TRACE_MAX, tx)),
-                         an.eq(Mux(ax > TRACE_MAX, TRACE_MAX, ax)),
-                         delta.eq(Mux(last, tn - an, an - tn))]
-            return tn, an, delta
+        # One trace unit, used twice per pre neuron (trace in R_UPD / H_UPD, trace_alt in
+        # R_ALT / H_ALT); tq (the new trace) and dq (sigma * (alt - trace)) are registers.
+        on_alt = (state == R_ALT) | (state == H_ALT)
+        on_H = phase == PH_H
+        last = d_q >= D - 1
+        a_nb = Signal(dbits)
+        m.d.comb += a_nb.eq(d_q if D == 1 else Mux(last, d_q - 1, d_q + 1))
+        y_bit = hist_q.bit_select(Mux(on_alt, a_nb, d_q), 1)
+        t_old = Signal(10)
+        m.d.comb += t_old.eq(Mux(on_alt, rd["trace_alt_R"].data, rd["trace_R"].data))
+        t_shift, t_inc = Signal(4), Signal(10)
+        m.d.comb += [t_shift.eq(regs["trace_shift_R"]), t_inc.eq(regs["trace_inc_R"])]
+        if has_H:
+            with m.If(on_H):
+                m.d.comb += [t_old.eq(Mux(on_alt, rd["trace_alt_H"].data, rd["trace_H"].data)),
+                             t_shift.eq(regs["trace_shift_H"]), t_inc.eq(regs["trace_inc_H"])]
+        tx, t_new = Signal(11), Signal(10)                       # <= 1023 + 1023
+        m.d.comb += [tx.eq(t_old - (t_old >> t_shift) + Mux(y_bit, t_inc, 0)),
+                     t_new.eq(_sat_u(tx, 10))]
+        tq, dq = Signal(10), Signal(signed(11))
+        d_new_q = Signal(signed(11))
+        m.d.comb += d_new_q.eq(Mux(last, tq, t_new) - Mux(last, t_new, tq))
 
         def elig(ew_rd, ed_rd, pw, qd, shift):
-            ew, ed = Signal(signed(18)), Signal(signed(17))
-            m.d.comb += [ew.eq(ew_rd.data), ed.eq(ed_rd.data)]
-            return (_clamp(ew + (pw >> shift), 0, ELIG_W_MAX),
-                    _clamp(ed + (qd >> shift), ELIG_D_MIN, ELIG_D_MAX))
+            sw, sd = Signal(18), Signal(signed(19))
+            m.d.comb += [sw.eq(ew_rd.data + (pw >> shift)), sd.eq(ed_rd.data + (qd >> shift))]
+            return _sat_u(sw, 16), _sat_s(sd, 16)
 
-        tn_R, an_R, delta_R = traces(rd["trace_R"], rd["trace_alt_R"],
-                                     regs["trace_shift_R"], regs["trace_inc_R"])
-        ew_R_new, ed_R_new = elig(rd["elig_w_R"], rd["elig_d_R"], tn_R, delta_R,
+        ew_R_new, ed_R_new = elig(rd["elig_w_R"], rd["elig_d_R"], tq, dq,
                                   regs["elig_shift_R"])
         psi_new = Signal(5)
         dist = Signal(signed(v_bits + 2))
@@ -200,48 +239,75 @@ class Learner(wiring.Component):
         m.d.comb += [pv.eq(PSI_MAX - (dist >> regs["psi_shift"])),
                      psi_new.eq(Mux(hist_q[0], PSI_MAX, Mux(pv < 0, 0, pv)))]
         if has_H:
-            tn_H, an_H, delta_H = traces(rd["trace_H"], rd["trace_alt_H"],
-                                         regs["trace_shift_H"], regs["trace_inc_H"])
-            tHj, dHj = Signal(signed(12)), Signal(signed(12))
-            psi_k = Signal(signed(6))
+            tHj, dHj = tq, dq
+            psi_k = Signal(signed(5))
             m.d.comb += psi_k.eq(rd["psi"].data)
-            ew_H_new, ed_H_new = elig(rd["elig_w_H"], rd["elig_d_H"], psi_k * tHj, psi_k * dHj,
+            pq_H, qq_H = Signal(signed(16)), Signal(signed(16))   # registered in H_MUL
+            ew_H_new, ed_H_new = elig(rd["elig_w_H"], rd["elig_d_H"], pq_H, qq_H,
                                       regs["elig_shift_H"])
-        score_new = _clamp(rd["score"].data + cdata[:v_bits].as_signed(), SCORE_MIN, SCORE_MAX)
+        sc_sum = Signal(signed(33))
+        m.d.comb += sc_sum.eq(rd["score"].data + cdata[:v_bits].as_signed())
+        score_new = _sat_s(sc_sum, 32)
 
         # -- arithmetic of LEARN (spec section 4) ---------------------------------------------
+        # Per weight: W_PREP (w), W_MUL (products), W_SH (shift, rounding, G term), W_CALC.
         sy, best = Signal(signed(32)), Signal(signed(32))
-        rival, have_rival = Signal(16), Signal()
+        rival, have_rival = Signal(range(max(2, nO))), Signal()
         margin = regs["margin"]
         s_o = rd["score"].data
         hinge = (sy - best < margin) if nO > 1 else C(0, 1)
 
         wword = Signal(P * wb)
-        w = Signal(signed(wb))
-        m.d.comb += w.eq(wword.word_select(sel, wb) if P > 1 else wword)
+        wq = Signal(signed(wb))
+        w_sel = wword.word_select(sel, wb) if P > 1 else wword
         e_k = rd["err"].data
         acc = Signal(signed(Lbits + 1))
-        GB = max(Lbits + wb + 16 + clog2(nL + 1), 2 + wb + 16 + clog2(nO + 1)) + 3
-        G = Signal(signed(GB))
-        g = Signal(signed(max(Lbits + 19, 40)))
-        g_term = Signal(signed(GB))
         is_H = phase == PH_WH
+        # Bounds of the exact quantities: |L_k| <= n_out 2^(wb-1), |w| <= 2^(wb-1),
+        # elig_w < 2^16, |elig_d| <= 2^15.
+        hw_ = 1 << (wb - 1)
+        L_max = nO * hw_ if has_H else 1
+        g_max = L_max * ((1 << 16) - 1)
+        lw_max = L_max * hw_
+        gt_max = lw_max * (1 << 15)
+        G_max = gt_max * max(nL if has_H else 1, nO)
+        GW, LW, GTW, GBW = (x.bit_length() + 1 for x in (g_max, lw_max, gt_max, G_max))
+        gq, lwq, gtq = Signal(signed(GW)), Signal(signed(LW)), Signal(signed(GTW))
+        G = Signal(signed(GBW))
+
+        def tmul(e, x):              # e * x for a ternary e (err is -1, 0 or +1)
+            return Mux(e[0], Mux(e[1], -x, x), 0)
+
+        g_R, lw_R = tmul(e_k, rd["elig_w_R"].data), tmul(e_k, wq)
         if has_H:
             Lk = rd["signal"].data
-            m.d.comb += [g.eq(Mux(is_H, Lk * rd["elig_w_H"].data, e_k * rd["elig_w_R"].data)),
-                         g_term.eq(Mux(is_H, Lk * w * rd["elig_d_H"].data,
-                                       e_k * w * rd["elig_d_R"].data))]
+            g_now = Mux(is_H, Lk * rd["elig_w_H"].data, g_R)
+            lw_now = Mux(is_H, Lk * wq, lw_R)
+            ed_now = Mux(is_H, rd["elig_d_H"].data, rd["elig_d_R"].data)
         else:
-            m.d.comb += [g.eq(e_k * rd["elig_w_R"].data), g_term.eq(e_k * w * rd["elig_d_R"].data)]
+            g_now, lw_now, ed_now = g_R, lw_R, rd["elig_d_R"].data
+        if cfg.ternary and not has_H:            # lwq is -1, 0 or +1
+            gt_now = Mux(lwq == 0, 0, Mux(lwq[-1], -ed_now, ed_now))
+        else:
+            gt_now = lwq * ed_now
+        # round_step: lr is a register set at W_START; 2^lr - 1 is a table of it.
         lr = Mux(is_H, regs["lr_shift_H"], regs["lr_shift_R"])
-        mask = Signal(32)
-        m.d.comb += mask.eq((C(1, 33) << lr) - 1)
-        step = Signal.like(g)
-        r = Signal(32)
-        m.d.comb += [step.eq(g >> lr), r.eq(g.as_unsigned() & mask)]
-        inc = Mux(stochastic, (lfsr_next & mask) < r, r > (mask >> 1))
+        lrq, maskq = Signal(5), Signal(32)
+        with m.Switch(lrq):                  # (1 << lr) - 1 as a table, not a shifter
+            for n_ in range(32):
+                with m.Case(n_):
+                    m.d.comb += maskq.eq((1 << n_) - 1)
+        SB = wb + 2                  # the step, saturated: |step| > w_max - w_min is as good as any
+        stepq, incq = Signal(signed(SB)), Signal()
+        g32 = Signal(32)
+        m.d.comb += g32.eq(gq if GW <= 32 else gq[:32])           # sign-extended
+        r = g32 & maskq
+        inc_now = Mux(stochastic, (lfsr_next & maskq) < r,
+                      (lrq != 0) & g32.bit_select((lrq - 1)[:5], 1))   # r >= 2^(lr-1)
+        shifted = gq >> lrq
+        step_now = _sat_s(shifted, SB) if GW > SB else shifted
         w_new = Signal(signed(wb))
-        m.d.comb += w_new.eq(_clamp(w + step + inc, wmin, wmax))
+        m.d.comb += w_new.eq(_clamp(wq + stepq + incq, wmin, wmax))
         learn_w = Mux(is_H, learn_w_H, learn_w_R)
         learn_d = Mux(is_H, learn_d_H, learn_d_R)
         thresh = Signal(signed(18))
@@ -265,19 +331,24 @@ class Learner(wiring.Component):
         end_row = inner == w_ncol_last
 
         # -- external register / region reads (spec section 5) --------------------------------
-        local = Signal(DATA_BITS)
-        status = Array([learned, rejected, ignored])
+        local, local_sx = Signal(32), Signal()     # the value; its sign extension to 64 bits
         reg_arr = Array(regs[n] for n in REG_NAMES)
         region_data = {0: (reg_arr[x_idx[:4]], len(REG_NAMES)), 9: (rd["score"].data, nO),
-                       10: (status[x_idx[:2]], 3)}
+                       10: (rd["score"].data.as_unsigned(), 3)}
         for reg_no, name in ((1, "trace_R"), (2, "trace_alt_R"), (3, "elig_w_R"), (4, "elig_d_R"),
                              (5, "trace_H"), (6, "trace_alt_H"), (7, "elig_w_H"), (8, "elig_d_H")):
             if name in rd:
                 region_data[reg_no] = (rd[name].data, ports[name][2])
-        with m.Switch(x_region):
+        x_size = Signal(range(max(s_ for _, s_ in region_data.values()) + 1))
+        x_val, x_sx = Signal(32), Signal()
+        with m.Switch(x_region):          # one comparator for all regions
             for reg_no, (val, size) in region_data.items():
                 with m.Case(reg_no):
-                    m.d.comb += local.eq(Mux(x_idx < size, val, 0))
+                    m.d.comb += [x_val.eq(val), x_size.eq(size)]
+                    if val.shape().signed:
+                        m.d.comb += x_sx.eq(val[-1])
+        in_range = x_idx < x_size
+        m.d.comb += [local.eq(Mux(in_range, x_val, 0)), local_sx.eq(in_range & x_sx)]
 
         # -- the state machine ----------------------------------------------------------------
         ld, rq = self.load.payload, self.rb_req.payload
@@ -301,9 +372,9 @@ class Learner(wiring.Component):
                 with m.If(lab):
                     yl = self.label.payload
                     with m.If(yl >= nO):
-                        sat_inc(rejected)
+                        sat_inc(REJECTED)
                     with m.Elif(~on):
-                        sat_inc(ignored)
+                        sat_inc(IGNORED)
                     with m.Else():
                         m.d.sync += [y.eq(yl), outer.eq(yl), phase.eq(PH_E), state.eq(E_SY)]
                 with m.If(xld):
@@ -311,7 +382,7 @@ class Learner(wiring.Component):
                     with m.If(ld.space == LEARN):
                         with m.If((region == 0) & (idx < len(REG_NAMES))):
                             m.d.comb += self.load.ready.eq(1)
-                            with m.Switch(idx):
+                            with m.Switch(idx[:4]):      # idx < 14 checked above
                                 for n_, name in enumerate(REG_NAMES):
                                     with m.Case(n_):
                                         if name == "lfsr":
@@ -355,7 +426,8 @@ class Learner(wiring.Component):
             with m.Case(XRD_LOCAL):
                 m.d.sync += state.eq(XRESP)
             with m.Case(XRESP):
-                m.d.comb += [self.rb_resp.valid.eq(1), self.rb_resp.payload.eq(local)]
+                m.d.comb += [self.rb_resp.valid.eq(1),
+                             self.rb_resp.payload.eq(Cat(local, local_sx.replicate(32)))]
                 with m.If(self.rb_resp.ready):
                     m.d.sync += state.eq(IDLE)
 
@@ -403,8 +475,15 @@ class Learner(wiring.Component):
             with m.Case(R_V2):
                 m.d.sync += [v_q.eq(cdata), state.eq(R_UPD)]
             with m.Case(R_UPD):
-                for k, val in (("trace_R", tn_R), ("trace_alt_R", an_R), ("elig_w_R", ew_R_new),
-                               ("elig_d_R", ed_R_new)) + ((("psi", psi_new),) if has_H else ()):
+                for k, val in (("trace_R", t_new),) + ((("psi", psi_new),) if has_H else ()):
+                    m.d.comb += [wr[k].addr.eq(outer), wr[k].data.eq(val), wr[k].en.eq(1)]
+                m.d.sync += [tq.eq(t_new), state.eq(R_ALT)]
+            with m.Case(R_ALT):
+                m.d.comb += [wr["trace_alt_R"].addr.eq(outer), wr["trace_alt_R"].data.eq(t_new),
+                             wr["trace_alt_R"].en.eq(1)]
+                m.d.sync += [dq.eq(d_new_q), state.eq(R_EL)]
+            with m.Case(R_EL):
+                for k, val in (("elig_w_R", ew_R_new), ("elig_d_R", ed_R_new)):
                     m.d.comb += [wr[k].addr.eq(outer), wr[k].data.eq(val), wr[k].en.eq(1)]
                 with m.If(outer == nL - 1):
                     if has_H:
@@ -423,11 +502,17 @@ class Learner(wiring.Component):
                 with m.Case(H_D2):
                     m.d.sync += [d_q.eq(cdata), state.eq(H_UPD)]
                 with m.Case(H_UPD):
-                    for k, val in (("trace_H", tn_H), ("trace_alt_H", an_H)):
-                        m.d.comb += [wr[k].addr.eq(outer), wr[k].data.eq(val), wr[k].en.eq(1)]
-                    m.d.sync += [tHj.eq(tn_H), dHj.eq(delta_H), inner.eq(0), state.eq(H_PREP)]
+                    m.d.comb += [wr["trace_H"].addr.eq(outer), wr["trace_H"].data.eq(t_new),
+                                 wr["trace_H"].en.eq(1)]
+                    m.d.sync += [tq.eq(t_new), state.eq(H_ALT)]
+                with m.Case(H_ALT):
+                    m.d.comb += [wr["trace_alt_H"].addr.eq(outer), wr["trace_alt_H"].data.eq(t_new),
+                                 wr["trace_alt_H"].en.eq(1)]
+                    m.d.sync += [dq.eq(d_new_q), inner.eq(0), state.eq(H_PREP)]
                 with m.Case(H_PREP):
-                    m.d.sync += state.eq(H_CALC)
+                    m.d.sync += state.eq(H_MUL)
+                with m.Case(H_MUL):
+                    m.d.sync += [pq_H.eq(psi_k * tHj), qq_H.eq(psi_k * dHj), state.eq(H_CALC)]
                 with m.Case(H_CALC):
                     for k, val in (("elig_w_H", ew_H_new), ("elig_d_H", ed_H_new)):
                         m.d.comb += [wr[k].addr.eq(f), wr[k].data.eq(val), wr[k].en.eq(1)]
@@ -466,15 +551,19 @@ class Learner(wiring.Component):
             # LEARN 4.2/4.3: walks over a weight memory, one word read (and written) at a time.
             with m.Case(W_START):
                 m.d.sync += [f.eq(0), outer.eq(0), inner.eq(0), sel.eq(0), G.eq(0), acc.eq(0),
-                             state.eq(W_RD)]
+                             lrq.eq(lr), state.eq(W_RD)]
             with m.Case(W_RD):
                 core_read(w_layer, WEIGHT, f >> (P.bit_length() - 1), W_GOT)
             with m.Case(W_GOT):
-                m.d.sync += [wword.eq(cdata), state.eq(W_CALC)]
+                m.d.sync += [wword.eq(cdata), state.eq(W_PREP)]
             with m.Case(W_PREP):
-                m.d.sync += state.eq(W_CALC)
+                m.d.sync += [wq.eq(w_sel), state.eq(W_MUL)]
+            with m.Case(W_MUL):
+                m.d.sync += [gq.eq(g_now), lwq.eq(lw_now), state.eq(W_SH)]
+            with m.Case(W_SH):
+                m.d.sync += [stepq.eq(step_now), incq.eq(inc_now), gtq.eq(gt_now), state.eq(W_CALC)]
             with m.Case(W_CALC):
-                m.d.sync += [acc.eq(acc + w * e_k), G.eq(G + g_term), state.eq(W_ROW)]
+                m.d.sync += [acc.eq(acc + lwq), G.eq(G + gtq), state.eq(W_ROW)]
                 with m.If(w_writes):
                     m.d.sync += wword.eq(wword_new)
                     with m.If(stochastic):
@@ -504,8 +593,7 @@ class Learner(wiring.Component):
                         with m.Case(PH_WH):
                             m.d.sync += [phase.eq(PH_WR), state.eq(W_START)]
                         with m.Default():
-                            sat_inc(learned)
-                            m.d.sync += [phase.eq(PH_CLR), f.eq(0), state.eq(CLR)]
+                            sat_inc(LEARNED)          # then CLR
                 with m.Else():
                     m.d.sync += [f.eq(f + 1), state.eq(W_PREP)]
                     if P > 1:
@@ -516,6 +604,19 @@ class Learner(wiring.Component):
                         m.d.sync += [inner.eq(0), outer.eq(outer + 1)]
                     with m.Else():
                         m.d.sync += inner.eq(inner + 1)
+
+            # Status counters: 32-bit saturating, kept in the score memory.
+            with m.Case(CNT_RD):
+                m.d.sync += state.eq(CNT_WR)
+            with m.Case(CNT_WR):
+                old = rd["score"].data.as_unsigned()
+                nxt = Signal(33)                       # the carry out: it was COUNTER_MAX
+                m.d.comb += [nxt.eq(old + 1), wr["score"].addr.eq(nO + cnt_sel),
+                             wr["score"].data.eq(Mux(nxt[32], old, nxt[:32])), wr["score"].en.eq(1)]
+                with m.If(cnt_sel == LEARNED):
+                    m.d.sync += [phase.eq(PH_CLR), f.eq(0), state.eq(CLR)]
+                with m.Else():
+                    m.d.sync += state.eq(IDLE)
 
             # Clear the state of section 2 (CLEAR, and the end of LEARN).
             with m.Case(CLR):
