@@ -11,8 +11,7 @@ import pytest
 import torch
 
 from golden_model import CoreConfig, GoldenNetwork, random_params
-from golden_model.learning import (GoldenLearner, LearnRegisters, LEARN_ON, LEARN_W_R, LEARN_D_R,
-                                   LEARN_W_H, LEARN_D_H, STOCHASTIC, memory_bits, lfsr_next)
+from golden_model.learning import GoldenLearner, LearnRegisters, LEARN_ON, memory_bits, lfsr_next
 
 
 def ref_lfsr(state):

@@ -3,9 +3,7 @@
 `make learn-demo` runs the full versions and writes build/reports/onchip-*.json.
 """
 
-import copy
 
-import numpy as np
 import torch
 
 import spike_datasets as sd

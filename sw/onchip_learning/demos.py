@@ -7,9 +7,7 @@ test set: the reported test accuracy is that of the network after the last sampl
 
 from __future__ import annotations
 
-import copy
 
-import numpy as np
 import torch
 
 from golden_model import CoreConfig, LayerParams, NetworkParams, GoldenNetwork

@@ -106,7 +106,6 @@ class FloatLearner:
     def learn(self, labels) -> None:
         r, cfg, L = self.rule, self.config, self.L
         labels = torch.as_tensor(labels, dtype=torch.int64).flatten()
-        B = labels.shape[0]
         onehot = torch.nn.functional.one_hot(labels, cfg.n_out).bool()
         sy = self.score.gather(1, labels.view(-1, 1))
         other, rival = self.score.masked_fill(onehot, float("-inf")).max(1, keepdim=True)
