@@ -58,14 +58,12 @@ def build(cfg: CoreConfig, waves: bool = False) -> Path:
                     BUILD / config_key(cfg, waves), waves)
 
 
-def run(case: dict, waves: bool = False) -> dict:
-    """Run one case; returns the testbench's result (passed, first mismatch, cycles, wall time)."""
+def run_testbench(case: dict, build_dir: Path, work: Path, top: str, module: str, env: str,
+                  t_build: float, waves: bool = False) -> dict:
+    """Run cocotb test `module` on a built model for one case. The case goes to the testbench as
+    JSON named by ${env}_CASE, which writes what it saw to ${env}_RESULT; returns that result with
+    the case's name, seed, wall times and (with waves) the waveform's path."""
     from cocotb_tools.runner import get_runner
-    cfg = CoreConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in case["config"].items()})
-    t0 = time.time()
-    build_dir = build(cfg, waves)
-    t_build = time.time() - t0
-    work = BUILD / "cases" / case["name"]
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -73,13 +71,12 @@ def run(case: dict, waves: bool = False) -> dict:
     case_file.write_text(json.dumps(case))
     if str(ROOT / "tb") not in sys.path:     # the runner hands sys.path to the simulator
         sys.path.insert(0, str(ROOT / "tb"))
-    runner = get_runner("verilator")
     t1 = time.time()
-    runner.test(hdl_toplevel=TOP, hdl_toplevel_lang="verilog", test_module="test_core", test_dir=work, build_dir=build_dir,
-                waves=waves, log_file=work / "sim.log",
-                extra_env={"DELAYCORE_CASE": str(case_file), "DELAYCORE_RESULT": str(result_file),
-                           "PATH": tool_path()},
-                results_xml=str(work / "results.xml"))
+    get_runner("verilator").test(
+        hdl_toplevel=top, hdl_toplevel_lang="verilog", test_module=module, test_dir=work,
+        build_dir=build_dir, waves=waves, log_file=work / "sim.log",
+        extra_env={f"{env}_CASE": str(case_file), f"{env}_RESULT": str(result_file), "PATH": tool_path()},
+        results_xml=str(work / "results.xml"))
     if result_file.exists():
         result = json.loads(result_file.read_text())
     else:
@@ -91,3 +88,12 @@ def run(case: dict, waves: bool = False) -> dict:
         dumps = [work / "dump.fst", work / "dump.vcd"]
         result["waveform"] = next((str(p) for p in dumps if p.exists()), None)
     return result
+
+
+def run(case: dict, waves: bool = False) -> dict:
+    """Run one case; returns the testbench's result (passed, first mismatch, cycles, wall time)."""
+    cfg = CoreConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in case["config"].items()})
+    t0 = time.time()
+    build_dir = build(cfg, waves)
+    return run_testbench(case, build_dir, BUILD / "cases" / case["name"], TOP, "test_core",
+                         "DELAYCORE", time.time() - t0, waves)

@@ -4,8 +4,6 @@ configuration of MATRIX with `--seeds` seeds, random backpressure on every strea
 read back after every phase; a failing case is run again with waves (FST, or VCD without lz4)."""
 
 import argparse
-import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -15,7 +13,7 @@ from amaranth.back import verilog
 from golden_model import CoreConfig
 from delaycore import LearningNetwork
 
-from .cosim import tool_path, config_key, verilate, ROOT
+from .cosim import config_key, verilate, run_testbench, ROOT
 from .learning_cases import make_learning_case, config_from
 
 BUILD = ROOT / "build" / "sim" / "learning"
@@ -30,38 +28,12 @@ def build(cfg: CoreConfig, waves: bool = False) -> Path:
 
 def run(case: dict, waves: bool = False) -> dict:
     """Run one case; returns the testbench's result (passed, first mismatch, cycles, times)."""
-    from cocotb_tools.runner import get_runner
     cfg = config_from(case)
     case.setdefault("max_cycles", 2_000_000)
     t0 = time.time()
     build_dir = build(cfg, waves)
-    t_build = time.time() - t0
-    work = BUILD / "cases" / case["name"]
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    case_file, result_file = work / "case.json", work / "result.json"
-    case_file.write_text(json.dumps(case))
-    if str(ROOT / "tb") not in sys.path:     # the runner hands sys.path to the simulator
-        sys.path.insert(0, str(ROOT / "tb"))
-    runner = get_runner("verilator")
-    t1 = time.time()
-    runner.test(hdl_toplevel=TOP, hdl_toplevel_lang="verilog", test_module="test_learning",
-                test_dir=work, build_dir=build_dir, waves=waves, log_file=work / "sim.log",
-                extra_env={"LEARNING_CASE": str(case_file), "LEARNING_RESULT": str(result_file),
-                           "PATH": tool_path()},
-                results_xml=str(work / "results.xml"))
-    if result_file.exists():
-        result = json.loads(result_file.read_text())
-    else:
-        result = {"passed": False, "error": f"testbench wrote no result; see {work / 'sim.log'}",
-                  "cycles": 0}
-    result.update(name=case["name"], seed=case["seed"], build_seconds=t_build,
-                  sim_seconds=time.time() - t1, work_dir=str(work))
-    if waves:
-        dumps = [work / "dump.fst", work / "dump.vcd"]
-        result["waveform"] = next((str(p) for p in dumps if p.exists()), None)
-    return result
+    return run_testbench(case, build_dir, BUILD / "cases" / case["name"], TOP, "test_learning",
+                         "LEARNING", time.time() - t0, waves)
 
 
 def _cfg(**kw) -> CoreConfig:
