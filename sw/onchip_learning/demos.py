@@ -26,26 +26,20 @@ def coincidence_threshold(weight_shift: int, leak: int) -> int:
 
 
 # -- a. sequence detection: fixed weights, only delays learn ------------------------------------
-def sequence_network(pairs: int = 4, depth: int = 16, leak: int = 5) -> NetworkParams:
-    """2 -> 4P relays -> 2P coincidence neurons -> 2, all delays 0. Relays a_i, b_i copy channel
-    0 and c_i, d_i channel 1; neuron 2i = a_i + c_i votes for class 0 (channel 0 first), 2i+1 =
-    b_i + d_i for class 1. Class 0 needs d(a_i) = d(c_i) + lag, class 1 d(d_i) = d(b_i) + lag."""
-    P = pairs
-    cfg = CoreConfig(n_in=2, sizes=(4 * P, 2 * P), n_out=2, weight_bits=2, ternary=True, depth=depth)
-    w0 = torch.zeros(2, 4 * P, dtype=torch.int64)
-    w1 = torch.zeros(4 * P, 2 * P, dtype=torch.int64)
-    w2 = torch.zeros(2 * P, 2, dtype=torch.int64)
-    for i in range(P):
-        a, b, c, d = 4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3
-        w0[0, a] = w0[0, b] = w0[1, c] = w0[1, d] = 1
-        w1[a, 2 * i] = w1[c, 2 * i] = w1[b, 2 * i + 1] = w1[d, 2 * i + 1] = 1
-        w2[2 * i] = torch.tensor([1, -1])
-        w2[2 * i + 1] = torch.tensor([-1, 1])
-    zeros = lambda n: torch.zeros(n, dtype=torch.int64)
-    return NetworkParams(cfg, [
-        LayerParams(w0, zeros(4 * P), threshold=64, leak=2, weight_shift=6),
-        LayerParams(w1, zeros(2 * P), threshold=coincidence_threshold(6, leak), leak=leak, weight_shift=6),
-        LayerParams(w2, zeros(2), threshold=1, leak=4, weight_shift=5)])
+def sequence_network(pairs: int = 4, leak: int = 5) -> NetworkParams:
+    """The hand-built detector of offline training (`delay_training.train.seqdet_network`,
+    2 -> 4P relays -> 2P coincidence neurons -> 2, D=16), exported, with every delay at 0 and a
+    slower coincidence layer (`leak`): a relay spike then lingers long enough for the surrogate to
+    see a partner arriving up to ~20 steps later, which is what lets the delays find each other."""
+    from delay_training.export import to_params
+    from delay_training.train import make_config, seqdet_network
+    mc = make_config("seqdet", sizes=(4 * pairs, 2 * pairs)).model_config(2, 2)
+    params = to_params(seqdet_network(mc))
+    for layer in params.layers:
+        layer.delay.zero_()
+    params.layers[1].leak = leak
+    params.layers[1].threshold = coincidence_threshold(params.layers[1].weight_shift, leak)
+    return params
 
 
 SEQUENCE_REGS = dict(enable=LEARN_ON | LEARN_D_H, trace_shift_H=5, trace_inc_H=64, psi_shift=1,
