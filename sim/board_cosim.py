@@ -15,9 +15,6 @@ core clock). Only the clock frequency and baud rate differ from hardware, so tha
 
 import dataclasses
 import hashlib
-import json
-import shutil
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,7 +24,7 @@ from amaranth.back import verilog
 
 from golden_model import CoreConfig
 
-from .cosim import ROOT, tool_path, verilate
+from .cosim import ROOT, verilate, run_testbench
 
 BUILD = ROOT / "build" / "sim"
 TOP = "board_top"
@@ -79,46 +76,16 @@ def build(cfg: CoreConfig, clk_hz: float = SIM_CLK_HZ, baud: int = SIM_BAUD,
 def run(case: dict, name: str = "board", waves: bool = False) -> dict:
     """Build (cached) and run tb/test_board.py on one case; returns the bench's result dict plus
     build/simulation wall times (and the waveform's path with waves=True)."""
-    from cocotb_tools.runner import get_runner
     cfg = CoreConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in case["config"].items()})
     clk_hz, baud = case.get("clk_hz", SIM_CLK_HZ), case.get("baud", SIM_BAUD)
     t0 = time.time()
     build_dir = build(cfg, clk_hz, baud, waves)
-    t_build = time.time() - t0
-    work = BUILD / "cases" / (name + ("-waves" if waves else ""))
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    case_file, result_file = work / "case.json", work / "result.json"
-    case_file.write_text(json.dumps({**case, "clk_hz": clk_hz, "baud": baud}))
-    saved = list(sys.path)
-    sys.path[:0] = [str(ROOT / "tb"), str(ROOT / "sw")]    # the runner hands sys.path over
-    exit_code = None
-    t1 = time.time()
-    try:
-        get_runner("verilator").test(
-            hdl_toplevel=TOP, hdl_toplevel_lang="verilog", test_module="test_board",
-            test_dir=work, build_dir=build_dir, waves=waves, log_file=work / "sim.log",
-            # cocotb's assertion rewriting would build a pytest Config with this project's
-            # pytest `pythonpath` first (see tests/test_link.py).
-            extra_env={"BOARD_CASE": str(case_file), "BOARD_RESULT": str(result_file),
-                       "PATH": tool_path(), "COCOTB_REWRITE_ASSERTION_FILES": ""},
-            results_xml=str(work / "results.xml"))
-    except SystemExit as e:        # under pytest the runner exits when the cocotb test failed
-        exit_code = e.code
-    finally:
-        sys.path[:] = saved
-    if result_file.exists():
-        result = json.loads(result_file.read_text())
-    else:
-        result = {"passed": False, "error": f"testbench wrote no result (exit {exit_code}); "
-                                            f"see {work / 'sim.log'}"}
-    result.update(build_seconds=round(t_build, 1), sim_seconds=round(time.time() - t1, 1),
-                  work_dir=str(work), sim_log=str(work / "sim.log"))
-    if waves:
-        dumps = [work / "dump.fst", work / "dump.vcd"]
-        result["waveform"] = next((str(p) for p in dumps if p.exists()), None)
-    return result
+    # cocotb's assertion rewriting would build a pytest Config with this project's pytest
+    # `pythonpath` first (see tests/test_link.py).
+    return run_testbench({**case, "clk_hz": clk_hz, "baud": baud}, build_dir,
+                         BUILD / "cases" / (name + ("-waves" if waves else "")), TOP, "test_board",
+                         "BOARD", round(time.time() - t0, 1), waves,
+                         extra_env={"COCOTB_REWRITE_ASSERTION_FILES": ""}, paths=("tb", "sw"))
 
 
 def config_dict(cfg: CoreConfig) -> dict:

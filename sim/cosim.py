@@ -59,31 +59,40 @@ def build(cfg: CoreConfig, waves: bool = False) -> Path:
 
 
 def run_testbench(case: dict, build_dir: Path, work: Path, top: str, module: str, env: str,
-                  t_build: float, waves: bool = False) -> dict:
+                  t_build: float, waves: bool = False, extra_env: dict | None = None,
+                  paths: tuple[str, ...] = ("tb",)) -> dict:
     """Run cocotb test `module` on a built model for one case. The case goes to the testbench as
     JSON named by ${env}_CASE, which writes what it saw to ${env}_RESULT; returns that result with
-    the case's name, seed, wall times and (with waves) the waveform's path."""
+    the case's name, seed, wall times and (with waves) the waveform's path. `paths` (relative to
+    the repository) go in front of sys.path for the simulator, which inherits it."""
     from cocotb_tools.runner import get_runner
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
     case_file, result_file = work / "case.json", work / "result.json"
     case_file.write_text(json.dumps(case))
-    if str(ROOT / "tb") not in sys.path:     # the runner hands sys.path to the simulator
-        sys.path.insert(0, str(ROOT / "tb"))
+    saved = list(sys.path)
+    sys.path[:0] = [str(ROOT / p) for p in paths if str(ROOT / p) not in sys.path]
+    exit_code = None
     t1 = time.time()
-    get_runner("verilator").test(
-        hdl_toplevel=top, hdl_toplevel_lang="verilog", test_module=module, test_dir=work,
-        build_dir=build_dir, waves=waves, log_file=work / "sim.log",
-        extra_env={f"{env}_CASE": str(case_file), f"{env}_RESULT": str(result_file), "PATH": tool_path()},
-        results_xml=str(work / "results.xml"))
+    try:
+        get_runner("verilator").test(
+            hdl_toplevel=top, hdl_toplevel_lang="verilog", test_module=module, test_dir=work,
+            build_dir=build_dir, waves=waves, log_file=work / "sim.log",
+            extra_env={f"{env}_CASE": str(case_file), f"{env}_RESULT": str(result_file),
+                       "PATH": tool_path(), **(extra_env or {})},
+            results_xml=str(work / "results.xml"))
+    except SystemExit as e:        # under pytest the runner exits when the cocotb test failed
+        exit_code = e.code
+    finally:
+        sys.path[:] = saved
     if result_file.exists():
         result = json.loads(result_file.read_text())
     else:
-        result = {"passed": False, "error": f"testbench wrote no result; see {work / 'sim.log'}",
-                  "cycles": 0}
-    result.update(name=case["name"], seed=case["seed"], build_seconds=t_build,
-                  sim_seconds=time.time() - t1, work_dir=str(work))
+        result = {"passed": False, "cycles": 0,
+                  "error": f"testbench wrote no result (exit {exit_code}); see {work / 'sim.log'}"}
+    result.update(name=case.get("name"), seed=case.get("seed"), build_seconds=t_build,
+                  sim_seconds=time.time() - t1, work_dir=str(work), sim_log=str(work / "sim.log"))
     if waves:
         dumps = [work / "dump.fst", work / "dump.vcd"]
         result["waveform"] = next((str(p) for p in dumps if p.exists()), None)
