@@ -9,7 +9,6 @@ hidden-layer activity of a trained network will differ, and with it the update-p
 import json
 import statistics
 
-import torch
 
 from golden_model import CoreConfig, GoldenNetwork, random_params, schedule, raster_words, SPIKE
 from spike_datasets import load_fsdd
@@ -58,7 +57,6 @@ def main(samples: int = 20):
               "bound": "one synaptic accumulate per cycle per layer (one weight-memory read port)",
               "boards": {}}
     for board, rep in boards.items():
-        f = rep["achieved_fmax_mhz"] * 1e6
         clk = rep.get("core_clock_mhz", rep["board_clock_mhz"]) * 1e6
         t = mean_cycles / clk
         uart_s = statistics.mean(events) * EVENT_BYTES * 10 / UART_BAUD

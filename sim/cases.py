@@ -4,7 +4,6 @@ model says must come out (items, cycles, state at every timestep boundary)."""
 import dataclasses
 import random
 
-import torch
 
 from golden_model import (CoreConfig, GoldenNetwork, random_params, load_words, schedule,
                           encode_event, SPIKE, EOT, CLEAR, RESERVED)

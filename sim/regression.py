@@ -9,7 +9,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress, BarColumn, TimeElapsedColumn, MofNCompleteColumn

@@ -23,8 +23,6 @@ Pareto front is computed on validation accuracy; test accuracy is reported for t
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import sys
 import time

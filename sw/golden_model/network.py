@@ -6,7 +6,7 @@ import torch
 
 from .config import LayerShape
 from .events import SPIKE, EOT, CLEAR, classify
-from .params import NetworkParams, LayerParams, validate
+from .params import NetworkParams, validate
 
 
 @dataclass
