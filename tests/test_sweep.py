@@ -52,6 +52,23 @@ def test_sweep_tiny_delaytask(tmp_path):
     assert s["plot"] == str(png)
 
 
+def test_sweep_resume_continues_from_checkpoints(tmp_path):
+    """An interrupted sweep resumed with resume=True reuses each run's checkpoint instead of
+    training again: same rows, and the per-epoch history (with its timings) is the stored one."""
+    kw = dict(epochs=1, workers=1, wbits=(1.58,), dbits=(3,), seed=0, eq=False,
+              overrides={"sizes": (8,), "n_train": 50}, reports_dir=tmp_path / "reports",
+              plots_dir=tmp_path / "plots", out_dir=tmp_path / "sweep", progress=False)
+    first = S.sweep("delaytask", **kw)
+    run_report = tmp_path / "sweep" / "reports" / "train-sweep-delaytask-w1.58-d3-s0.json"
+    hist1 = json.loads(run_report.read_text())["history"]
+    again = S.sweep("delaytask", resume=True, **kw)
+    hist2 = json.loads(run_report.read_text())["history"]
+    assert hist2 == hist1                      # a retrained epoch would have another epoch_s
+    for a, b in zip(first["rows"], again["rows"]):
+        assert (a["val_acc"], a["test_acc"], a["selected_epoch"]) == \
+            (b["val_acc"], b["test_acc"], b["selected_epoch"])
+
+
 def test_pareto_front():
     pts = [(100, 0.5), (200, 0.7), (150, 0.4), (300, 0.7), (50, 0.3), (400, 0.9), (200, 0.7)]
     # (150, .4) is beaten by (100, .5); (300, .7) by (200, .7); both (200, .7) stay

@@ -1,7 +1,7 @@
 """Bit-budget study (Sun et al., Fig. 2 style): accuracy against memory for every (wbits, dbits).
 
     python -m delay_training.sweep [--task fsdd] [--epochs N] [--workers 2]
-        [--wbits 1.58,2,4,8,32] [--dbits 0,2,3,4,5,6] [--seed S] [--no-eq] [--ray]
+        [--wbits 1.58,2,4,8,32] [--dbits 0,2,3,4,5,6] [--seed S] [--no-eq] [--ray] [--resume]
 
 Every (wbits, dbits) pair is one training (`delay_training.train.train`, task defaults otherwise).
 Beside them, for every weight precision, a weights-only network (dbits 0) with *equal parameter
@@ -15,6 +15,10 @@ Runs go to parallel processes (concurrent.futures ProcessPoolExecutor, one torch
 (build/sweep/<task>/reports/train-<name>.json); the sweep collects them into
 build/reports/sweep-<task>.json and .md, and plots build/plots/sweep-<task>.png (accuracy against
 memory bits, log x, one marker per weight precision, Pareto front highlighted).
+
+`--resume` continues an interrupted sweep: every run restarts from its own last epoch checkpoint
+(`train --resume`; a finished run only re-evaluates its selected model), so the rows are the same
+as those of an uninterrupted sweep.
 
 Model selection uses validation only: each run keeps its best-validation epoch (train.py), and the
 Pareto front is computed on validation accuracy; test accuracy is reported for the same models.
@@ -94,7 +98,8 @@ def wlabel(wbits: float) -> str:
 
 
 def plan(task: str, wbits_list, dbits_list, epochs: int | None, seed: int, eq: bool = True,
-         overrides: dict | None = None, out_dir: Path | None = None, run_plots: bool = False) -> list[dict]:
+         overrides: dict | None = None, out_dir: Path | None = None, run_plots: bool = False,
+         resume: bool = False) -> list[dict]:
     """The list of runs: every (wbits, dbits), then the equal-parameter weights-only rows."""
     from .data import load_task
     from .train import make_config
@@ -113,7 +118,8 @@ def plan(task: str, wbits_list, dbits_list, epochs: int | None, seed: int, eq: b
             kw["epochs"] = epochs
         if sizes is not None:
             kw["sizes"] = tuple(sizes)
-        runs.append({"task": task, "kind": kind, "overrides": kw, "run_plots": run_plots})
+        runs.append({"task": task, "kind": kind, "overrides": kw, "run_plots": run_plots,
+                     "resume": resume})
 
     for wb in wbits_list:
         for db in dbits_list:
@@ -146,7 +152,7 @@ def run_one(run: dict) -> dict:
         if kw.get("device") is None:
             cfg.device = "cpu"
         cfg.plots = bool(run.get("run_plots", False))
-        rep = train(cfg, progress=False)
+        rep = train(cfg, resume=bool(run.get("resume", False)), progress=False)
         mem = rep["memory_bits"]
         row.update({
             "hidden": list(cfg.sizes), "n_params": mem["n_weights"] + (mem["n_delays"] if cfg.dbits else 0),
@@ -311,11 +317,12 @@ def plot(summary: dict, path: Path) -> Path:
 def sweep(task: str = "fsdd", epochs: int | None = None, workers: int = 2, wbits=DEFAULT_WBITS,
           dbits=DEFAULT_DBITS, seed: int = 0, eq: bool = True, use_ray: bool = False,
           overrides: dict | None = None, reports_dir: Path | None = None, plots_dir: Path | None = None,
-          out_dir: Path | None = None, progress: bool = True, run_plots: bool = False) -> dict:
+          out_dir: Path | None = None, progress: bool = True, run_plots: bool = False,
+          resume: bool = False) -> dict:
     from .export import atomic_write_json
 
     t0 = time.perf_counter()
-    runs = plan(task, wbits, dbits, epochs, seed, eq, overrides, out_dir, run_plots)
+    runs = plan(task, wbits, dbits, epochs, seed, eq, overrides, out_dir, run_plots, resume)
     rows = execute(runs, workers=workers, use_ray=use_ray, progress=progress)
     mark_front(rows)
     reports_dir = Path(reports_dir or REPO / "build" / "reports")
@@ -366,6 +373,8 @@ def main(argv=None) -> int:
     p.add_argument("--n-train", type=int, help="use only the first N training samples")
     p.add_argument("--device", help="cpu (default) or cuda")
     p.add_argument("--run-plots", action="store_true", help="keep each run's own plots (slower)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue every run from its last checkpoint (an interrupted sweep)")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     from .quant import check_wbits
@@ -378,7 +387,7 @@ def main(argv=None) -> int:
             p.error("--ray needs the ray package (pip install ray)")
     s = sweep(a.task, a.epochs, a.workers, a.wbits, a.dbits, a.seed, eq=not a.no_eq, use_ray=a.ray,
               overrides={"sizes": a.sizes, "n_train": a.n_train, "device": a.device},
-              progress=not a.quiet, run_plots=a.run_plots)
+              progress=not a.quiet, run_plots=a.run_plots, resume=a.resume)
     print(Path(s["markdown"]).read_text())
     print(f"plot {s['plot']}; report {Path(s['markdown']).with_suffix('.json')}; {s['wall_s']:.0f} s")
     return 1 if any("error" in r for r in s["rows"]) else 0
