@@ -64,6 +64,14 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--surrogate", choices=("fast_sigmoid", "gaussian"))
     t.add_argument("--surrogate-slope", type=float)
     t.add_argument("--delay-init", choices=("uniform", "zero", "half"))
+    t.add_argument("--learn-threshold", action="store_true", default=None,
+                   help="learn each LIF layer's threshold register (LSQ-style level step; "
+                        "weight_shift stays fixed)")
+    t.add_argument("--learn-leak", action="store_true", default=None,
+                   help="learn each layer's leak multiplier (needs --leak-mode mul)")
+    t.add_argument("--lr-threshold", type=float,
+                   help="relative learning rate of the thresholds (x initial threshold; default 2e-3)")
+    t.add_argument("--lr-leak", type=float, help="learning rate of the leak multipliers (default 0.1)")
     t.add_argument("--n-train", type=int, help="use only the first N training samples")
     t.add_argument("--test-speaker", help="fsdd-loso: held-out speaker (default: first by name)")
     t.add_argument("--device", help="cpu or cuda (default: cuda if available)")
@@ -74,13 +82,18 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
     from .train import make_config, train
     keys = ("wbits", "dbits", "epochs", "seed", "out", "name", "report", "batch_size", "lr", "lr_delay",
             "delay_l2", "sizes", "recurrent", "leak", "leak_mode", "v_bits", "reset_mode",
             "theta_target", "init_gain", "surrogate", "surrogate_slope", "delay_init", "n_train",
-            "test_speaker", "device", "throttle", "threads")
-    cfg = make_config(args.task, **{k: getattr(args, k) for k in keys})
+            "test_speaker", "device", "throttle", "threads", "learn_threshold", "learn_leak",
+            "lr_threshold", "lr_leak")
+    try:
+        cfg = make_config(args.task, **{k: getattr(args, k) for k in keys})
+    except ValueError as e:        # e.g. --learn-leak with the shift leak: a usage error
+        p.error(str(e))
     report = train(cfg, resume=args.resume, progress=not args.quiet)
     print(f"{cfg.name}: test accuracy {report['test_acc']:.4f} (selected epoch "
           f"{report['selected_epoch']}, validation {report['val_acc']:.4f}); report {cfg.report}")

@@ -33,7 +33,8 @@ def core_config(model: DelaySNN) -> CoreConfig:
 
 def to_params(model: DelaySNN) -> NetworkParams:
     """The parameter image that makes GoldenNetwork (and the core) compute exactly what the model
-    computes in hardware mode. Raises ValueError for a float-weight model."""
+    computes in hardware mode, with the registers in use (learned thresholds / leaks rounded and
+    clamped as the forward pass uses them). Raises ValueError for a float-weight model."""
     config = core_config(model)
     cfg = model.config
     layers = []
@@ -44,7 +45,7 @@ def to_params(model: DelaySNN) -> NetworkParams:
             weight=model.weight_levels(l),
             delay=model.int_delays(l) if spiking else torch.zeros(n, dtype=torch.int64),
             threshold=model.threshold(l) if spiking else 1,
-            leak=int(cfg.leak[l]), weight_shift=model.weight_shift(l),
+            leak=model.leak_register(l), weight_shift=model.weight_shift(l),
             reset_mode=int(cfg.reset_mode) if spiking else 0))
     params = NetworkParams(config, layers)
     validate(params)

@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .quant import check_wbits, initial_step, is_float, is_ternary, quantise, registers_for_step
+from .quant import (check_wbits, initial_step, is_float, is_ternary, quantise, registers_for_step,
+                    round_clamp_ste)
 
 EXACT = float(1 << 24)   # float32 holds every integer of magnitude <= 2^24
 
@@ -47,6 +48,8 @@ class ModelConfig:
     surrogate_slope: float = 5.0        # in threshold units
     delay_init: str = "uniform"         # "uniform" over [0, D-1], "zero" or "half"
     max_events: int = 4095
+    learn_threshold: bool = False       # LIF thresholds learned (LSQ-style step size), see docs
+    learn_leak: bool = False            # leak multipliers learned (leak_mode "mul" only)
 
     def __post_init__(self):
         self.sizes = tuple(int(s) for s in self.sizes)
@@ -76,6 +79,9 @@ class ModelConfig:
             raise ValueError(f"ModelConfig.surrogate: 'fast_sigmoid' or 'gaussian'")
         if self.delay_init not in ("uniform", "zero", "half"):
             raise ValueError("ModelConfig.delay_init: 'uniform', 'zero' or 'half'")
+        self.learn_threshold = bool(self.learn_threshold)
+        self.learn_leak = bool(self.learn_leak)
+        check_learned_registers(self.leak_mode, self.wbits, self.learn_threshold, self.learn_leak)
 
     @property
     def depth(self) -> int:
@@ -100,6 +106,22 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
         return cls(**d)
+
+
+def check_learned_registers(leak_mode: str, wbits: float, learn_threshold: bool,
+                            learn_leak: bool) -> None:
+    """ValueError for a learned register the configuration cannot have."""
+    if learn_leak and leak_mode != "mul":
+        raise ValueError(
+            "learn_leak (--learn-leak) needs leak_mode 'mul': the shift leak v - (v >> k) "
+            "has only a handful of discrete time constants (a 5-bit shift amount; the useful "
+            "k = 1..5 give tau of about 2, 4, 8, 16, 32 steps), nothing a gradient can move through "
+            "smoothly; use --leak-mode mul (the 9-bit multiplier 0..256, e.g. --leak 224,240 "
+            "for shifts 3,4) to learn the leak")
+    if learn_threshold and is_float(wbits):
+        raise ValueError("learn_threshold (--learn-threshold) needs integer weights: in float "
+                         "mode (wbits=32) the threshold is only the unit of the float weights "
+                         "(no register, no level step to learn)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,10 +171,16 @@ class _LIFLoop(torch.autograd.Function):
 
     Input: currents I [B, T, n] (integers). Output: spikes s [B, T, n] (LIF) or membranes
     (readout). The reset is detached (the usual choice), floor and saturation are straight-through.
+
+    Optional learned registers: `theta` (a 0-dim tensor equal to ar.threshold, the straight-through
+    rounded latent threshold) gets d loss / d threshold through the spike comparison
+    (x = (v1 - theta)/theta: d s / d theta = -dspike(v1) v1 / theta) and the reset by subtraction
+    (d v / d theta = -s); `leak` (0-dim tensor equal to ar.leak, mul mode) gets
+    sum_t dL/dv1(t) v(t-1) / 256 (straight-through floor). None: not learned (no extra work).
     """
 
     @staticmethod
-    def forward(ctx, current: torch.Tensor, ar: _LayerArith):
+    def forward(ctx, current: torch.Tensor, ar: _LayerArith, theta=None, leak=None):
         B, T, n = current.shape
         out = torch.empty_like(current)
         v1s = torch.empty_like(current) if ar.spiking else None
@@ -171,55 +199,96 @@ class _LIFLoop(torch.autograd.Function):
                 out[:, t] = v1
                 v = v1
         ctx.ar = ar
+        ctx.learn = (theta is not None and ar.spiking, leak is not None)
+        ctx.reg_dtype = (theta.dtype if theta is not None else None,
+                         leak.dtype if leak is not None else None)
         if ar.spiking:
             ctx.save_for_backward(v1s, out)
+        elif leak is not None:
+            ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         ar = ctx.ar
+        learn_th, learn_leak = ctx.learn
         B, T, n = g.shape
         grad = torch.empty_like(g)
         gv = g.new_zeros(B, n)            # d loss / d v(t) (state after reset), from the future
         lam = ar.decay
+        th = float(ar.threshold)
+        g_th = g.new_zeros(())
+        g_leak = g.new_zeros(())
         if ar.spiking:
             v1s, s = ctx.saved_tensors
+        elif learn_leak:
+            (ro,) = ctx.saved_tensors
         for t in range(T - 1, -1, -1):
             if ar.spiking:
                 carry = gv if ar.reset_mode == 0 else gv * (1.0 - s[:, t])
-                gv1 = g[:, t] * ar.dspike(v1s[:, t]) + carry
+                ds = ar.dspike(v1s[:, t])
+                gv1 = g[:, t] * ds + carry
+                if learn_th:
+                    g_th = g_th - (g[:, t] * ds * v1s[:, t]).sum() / th
+                    if ar.reset_mode == 0:
+                        g_th = g_th - (gv * s[:, t]).sum()
             else:
                 gv1 = g[:, t] + gv
             grad[:, t] = gv1
+            if learn_leak and t > 0:      # v(t-1), the state after the reset of step t-1
+                if not ar.spiking:
+                    v_prev = ro[:, t - 1]
+                elif ar.reset_mode == 0:
+                    v_prev = v1s[:, t - 1] - th * s[:, t - 1]
+                else:
+                    v_prev = v1s[:, t - 1] * (1.0 - s[:, t - 1])
+                g_leak = g_leak + (gv1 * v_prev).sum() / 256.0
             gv = gv1 * lam
-        return grad, None
+        return (grad, None,
+                g_th.to(ctx.reg_dtype[0]) if learn_th else None,
+                g_leak.to(ctx.reg_dtype[1]) if learn_leak else None)
 
 
 class _Spike(torch.autograd.Function):
+    """s = v1 >= threshold; surrogate gradient to v1 and (if `theta` is given, a learned
+    threshold) to the threshold: d s / d theta = -dspike(v1) v1 / theta."""
+
     @staticmethod
-    def forward(ctx, v1, ar: _LayerArith):
+    def forward(ctx, v1, ar: _LayerArith, theta=None):
         ctx.save_for_backward(v1)
         ctx.ar = ar
+        ctx.th_dtype = theta.dtype if theta is not None else None
         return (v1 >= float(ar.threshold)).to(v1.dtype)
 
     @staticmethod
     def backward(ctx, g):
         (v1,) = ctx.saved_tensors
-        return g * ctx.ar.dspike(v1), None
+        gs = g * ctx.ar.dspike(v1)
+        g_th = None
+        if ctx.th_dtype is not None:
+            g_th = (-(gs * v1).sum() / float(ctx.ar.threshold)).to(ctx.th_dtype)
+        return gs, None, g_th
 
 
 class _LeakClamp(torch.autograd.Function):
     """sat(leaked(v) + i) with straight-through floor and saturation."""
 
     @staticmethod
-    def forward(ctx, v, i, ar: _LayerArith):
+    def forward(ctx, v, i, ar: _LayerArith, leak=None):
         ctx.decay = ar.decay
+        ctx.leak_dtype = leak.dtype if leak is not None else None
+        if leak is not None:          # learned multiplier: d leaked / d leak = v / 256
+            ctx.save_for_backward(v)
         v1 = ar.leaked(v) + i
         return v1.clamp(ar.v_min, ar.v_max) if ar.hardware else v1
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.decay, g, None
+        g_leak = None
+        if ctx.leak_dtype is not None:
+            (v,) = ctx.saved_tensors
+            g_leak = ((g * v).sum() / 256.0).to(ctx.leak_dtype)
+        return g * ctx.decay, g, None, g_leak
 
 
 def delay_index(d: torch.Tensor, D: int) -> torch.Tensor:
@@ -288,8 +357,17 @@ class DelaySNN(nn.Module):
     """input -> LIF layers (axonal delay per neuron, optional recurrence) -> readout.
 
     Latent parameters are floats in *threshold units* (a weight of 1.0 moves a membrane by one
-    threshold); layer l's level step is 2^weight_shift[l] / threshold[l], fixed at initialisation
+    threshold); layer l's level step is 2^weight_shift[l] / threshold[l], chosen at initialisation
     (`quant.registers_for_step`). Delays are latent floats in steps.
+
+    Opt-in learned registers (defaults: fixed, and then the model has no extra parameters):
+    `learn_threshold`: one latent float threshold per LIF layer (`threshold_latent[l]`, integer
+    units, initialised to the chosen register); the forward pass uses round(latent) clamped to
+    1..2^(v_bits-1)-1, weight_shift stays fixed, so the level step 2^weight_shift / threshold is
+    the one the exported image runs. `learn_leak` (mul mode): one latent multiplier per layer
+    incl. the readout (`leak_latent[l]`), forward round(latent) clamped to 0..256. The buffer
+    `registers` keeps the initial (weight_shift, threshold); `threshold(l)` / `leak_register(l)`
+    are the registers in use.
     """
 
     def __init__(self, config: ModelConfig, seed: int | None = None):
@@ -319,31 +397,98 @@ class DelaySNN(nn.Module):
             else:
                 d = torch.zeros(n)
             self.delays.append(nn.Parameter(d, requires_grad=D > 1))
+        # Learned registers (empty lists add nothing to the state dict: defaults unchanged).
+        self.threshold_latent = nn.ParameterList()
+        self.leak_latent = nn.ParameterList()
+        if cfg.learn_threshold:
+            for l in range(len(cfg.sizes)):
+                self.threshold_latent.append(nn.Parameter(torch.tensor(float(regs[l][1]))))
+        if cfg.learn_leak:
+            for l in range(len(cfg.sizes) + 1):
+                self.leak_latent.append(nn.Parameter(torch.tensor(float(cfg.leak[l]))))
+
+    @torch.no_grad()
+    def reset_register_latents_(self) -> None:
+        """Set the learned registers' latents to the current `registers` buffer / config leak
+        (after registers were set by hand, e.g. the hand-built sequence detector)."""
+        for l, p in enumerate(self.threshold_latent):
+            p.fill_(float(self.registers[l, 1]))
+        for l, p in enumerate(self.leak_latent):
+            p.fill_(float(self.config.leak[l]))
 
     # --- integer views ---------------------------------------------------------------------
     def weight_shift(self, l: int) -> int:
         return int(self.registers[l, 0])
 
+    def threshold_t(self, l: int) -> torch.Tensor | None:
+        """Learned threshold of LIF layer l as a 0-dim tensor: round(latent) clamped to
+        1..v_max, straight-through; None where the threshold is fixed (and for the readout)."""
+        if l >= len(self.threshold_latent):
+            return None
+        return round_clamp_ste(self.threshold_latent[l], 1, self.config.v_max)
+
+    def leak_t(self, l: int) -> torch.Tensor | None:
+        """Learned leak multiplier of layer l (0-dim tensor, round(latent) clamped to 0..256,
+        straight-through); None where the leak is fixed."""
+        if l >= len(self.leak_latent):
+            return None
+        return round_clamp_ste(self.leak_latent[l], 0, 256)
+
     def threshold(self, l: int) -> int:
+        """The threshold register in use (learned: round(latent) clamped to 1..v_max)."""
+        if l < len(self.threshold_latent):
+            return int(self.threshold_t(l).detach())
         return int(self.registers[l, 1])
+
+    def leak_register(self, l: int) -> int:
+        """The leak register in use (shift k or multiplier; learned: round(latent), 0..256)."""
+        if l < len(self.leak_latent):
+            return int(self.leak_t(l).detach())
+        return int(self.config.leak[l])
+
+    def initial_registers(self) -> list[dict]:
+        """Registers at initialisation (weight_shift, threshold, leak) per layer."""
+        return [{"weight_shift": int(self.registers[l, 0]), "threshold": int(self.registers[l, 1]),
+                 "leak": int(self.config.leak[l])} for l in range(len(self.config.sizes) + 1)]
+
+    def current_registers(self) -> list[dict]:
+        """Registers in use (what the export writes; the readout threshold is its logit unit)."""
+        return [{"weight_shift": self.weight_shift(l), "threshold": self.threshold(l),
+                 "leak": self.leak_register(l)} for l in range(len(self.config.sizes) + 1)]
 
     def level_step(self, l: int) -> float:
         return (1 << self.weight_shift(l)) / self.threshold(l)
+
+    def _levels(self, l: int) -> torch.Tensor:
+        """Integer levels q (float tensor, straight-through) of layer l's latent weights.
+
+        With a learned threshold theta the level step is 2^weight_shift / round(theta): k-bit
+        levels get the LSQ gradient through the step (w / step = w theta / 2^weight_shift, zero
+        beyond the clip range); ternary levels (0.7 mean|w| rule) do not depend on the step at
+        all, so there the threshold is detached and only the comparison and reset carry its
+        gradient.
+        """
+        w = self.weights[l]
+        th = self.threshold_t(l)
+        if th is None:
+            return quantise(w / self.level_step(l), self.config.wbits)
+        if is_ternary(self.config.wbits):
+            th = th.detach()
+        return quantise(w * th / float(1 << self.weight_shift(l)), self.config.wbits)
 
     def int_weights(self, l: int) -> torch.Tensor:
         """Effective weights in integer membrane units (q << weight_shift), differentiable."""
         w = self.weights[l]
         if not self.config.hardware:
             return w * float(self.threshold(l))
-        return quantise(w / self.level_step(l), self.config.wbits) * float(1 << self.weight_shift(l))
+        return self._levels(l) * float(1 << self.weight_shift(l))
 
     @torch.no_grad()
     def weight_levels(self, l: int) -> torch.Tensor:
         """The integer levels q stored in the core's weight memory (int64)."""
         if not self.config.hardware:
             raise ValueError("float weights (wbits=32) have no integer levels")
-        q = quantise(self.weights[l] / self.level_step(l), self.config.wbits)
-        return q.round().to(torch.int64).cpu()
+        return self._levels(l).round().to(torch.int64).cpu()
 
     @torch.no_grad()
     def int_delays(self, l: int) -> torch.Tensor:
@@ -353,7 +498,7 @@ class DelaySNN(nn.Module):
         cfg = self.config
         spiking = l < len(cfg.sizes)
         return _LayerArith(hardware=cfg.hardware, spiking=spiking, leak_mode=cfg.leak_mode,
-                           leak=cfg.leak[l], threshold=self.threshold(l),
+                           leak=self.leak_register(l), threshold=self.threshold(l),
                            reset_mode=cfg.reset_mode if spiking else 0, v_min=cfg.v_min,
                            v_max=cfg.v_max, surrogate=cfg.surrogate, slope=cfg.surrogate_slope)
 
@@ -363,6 +508,16 @@ class DelaySNN(nn.Module):
         for d in self.delays:
             d.clamp_(0, self.config.depth - 1)
 
+    @torch.no_grad()
+    def clamp_latents_(self) -> None:
+        """After an optimiser step: delays to [0, D-1], learned thresholds to [1, v_max],
+        learned leaks to [0, 256] (the forward pass clamps anyway; this keeps latents in range)."""
+        self.clamp_delays_()
+        for p in self.threshold_latent:
+            p.clamp_(1, self.config.v_max)
+        for p in self.leak_latent:
+            p.clamp_(0, 256)
+
     def delay_l2(self) -> torch.Tensor:
         """Mean squared delay (steps^2) over all LIF neurons."""
         ds = [d for d in self.delays if d.requires_grad]
@@ -370,13 +525,24 @@ class DelaySNN(nn.Module):
             return self.weights[0].new_zeros(())
         return torch.cat([d.reshape(-1) for d in ds]).pow(2).mean()
 
-    def param_groups(self, lr: float, lr_delay: float, train_weights: bool = True) -> list[dict]:
+    def param_groups(self, lr: float, lr_delay: float, train_weights: bool = True,
+                     lr_threshold: float = 2e-3, lr_leak: float = 0.1) -> list[dict]:
+        """Adam groups: weights (lr), delays (lr_delay, steps); learned thresholds one group per
+        layer with lr = lr_threshold x that layer's initial threshold (a relative rate: Adam's
+        step is about lr per step whatever the gradient's scale, so LSQ's gradient scale
+        1/sqrt(n qmax) would cancel; the scale is put into the rate instead); learned leaks
+        (lr_leak, in multiplier units of 1/256)."""
         groups = []
         if train_weights:
             groups.append({"params": list(self.weights), "lr": lr, "name": "weights"})
         delays = [d for d in self.delays if d.requires_grad]
         if delays:
             groups.append({"params": delays, "lr": lr_delay, "name": "delays"})
+        for l, p in enumerate(self.threshold_latent):
+            groups.append({"params": [p], "lr": lr_threshold * float(self.registers[l, 1]),
+                           "name": f"threshold{l}"})
+        if len(self.leak_latent):
+            groups.append({"params": list(self.leak_latent), "lr": lr_leak, "name": "leak"})
         return groups
 
     # --- forward -----------------------------------------------------------------------------
@@ -412,31 +578,34 @@ class DelaySNN(nn.Module):
             w = w.to(dt)
             current = torch.matmul(h.to(dt), w[:n_src])
             if not rec:
-                s = _LIFLoop.apply(current, ar)
+                s = _LIFLoop.apply(current, ar, self.threshold_t(l), self.leak_t(l))
                 y = _DelayShift.apply(s, self.delays[l], D) if D > 1 else s
             else:
-                s, y = self._recurrent(current, w[n_src:], self.delays[l], ar, D)
+                s, y = self._recurrent(current, w[n_src:], self.delays[l], ar, D,
+                                       self.threshold_t(l), self.leak_t(l))
             raw.append(s)
             spikes.append(y)
             h = y
             events = float(n)
         w = self.int_weights(len(cfg.sizes))
         dt = self._dtype(events, w)
-        ro = _LIFLoop.apply(torch.matmul(h.to(dt), w.to(dt)), self.arith(len(cfg.sizes)))
+        L = len(cfg.sizes)
+        ro = _LIFLoop.apply(torch.matmul(h.to(dt), w.to(dt)), self.arith(L), None, self.leak_t(L))
         logits = ro.float().mean(1) / float(self.threshold(len(cfg.sizes)))
         return {"readout": ro, "spikes": spikes, "raw_spikes": raw, "logits": logits}
 
-    def _recurrent(self, current, w_rec, d_latent, ar: _LayerArith, D: int):
-        """Step-by-step loop of a recurrent layer: y(t-1) feeds back at step t."""
+    def _recurrent(self, current, w_rec, d_latent, ar: _LayerArith, D: int, theta=None, leak=None):
+        """Step-by-step loop of a recurrent layer: y(t-1) feeds back at step t. `theta` /
+        `leak`: learned registers (0-dim tensors) or None; autograd carries their gradients."""
         B, T, n = current.shape
         v = current.new_zeros(B, n)
         hist = current.new_zeros(B, n, D + 1)        # hist[..., k] = s(t - k)
         y = current.new_zeros(B, n)
-        th = float(ar.threshold)
+        th = float(ar.threshold) if theta is None else theta
         ss, ys = [], []
         for t in range(T):
-            v1 = _LeakClamp.apply(v, current[:, t] + y @ w_rec, ar)
-            s = _Spike.apply(v1, ar)
+            v1 = _LeakClamp.apply(v, current[:, t] + y @ w_rec, ar, leak)
+            s = _Spike.apply(v1, ar, theta)
             sd = s.detach()
             v = v1 - th * sd if ar.reset_mode == 0 else v1 * (1.0 - sd)
             hist = torch.cat([s.unsqueeze(-1), hist[..., :D]], dim=-1)

@@ -88,6 +88,24 @@ class _Levels(torch.autograd.Function):
         return g * (w.abs() <= ctx.m + 0.5).to(g.dtype), None
 
 
+class _RoundClamp(torch.autograd.Function):
+    """clamp(round(x), lo, hi) (round half to even); straight-through gradient (also beyond the
+    range: the training loop clamps the latent after every step)."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        return torch.clamp(torch.round(x), lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None, None
+
+
+def round_clamp_ste(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """Integer register value of a latent float register, straight-through."""
+    return _RoundClamp.apply(x, lo, hi)
+
+
 def round_ste(x: torch.Tensor) -> torch.Tensor:
     return _Round.apply(x)
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from .data import TASKS, Splits, load_task
 from .export import atomic_torch_save, atomic_write_json, compare, export
-from .model import DelaySNN, ModelConfig, predict
+from .model import DelaySNN, ModelConfig, check_learned_registers, predict
 from .quant import is_float
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,6 +55,10 @@ class TrainConfig:
     throttle: float = 0.0          # seconds to sleep after each checkpoint (tests of --resume)
     plots: bool = True             # per-run plots (the sweep turns them off: they cost more than a tiny run)
     threads: int = 1               # torch CPU threads (0: torch's default); see docs/training.md
+    learn_threshold: bool = False  # learn the LIF thresholds (LSQ-style level step), docs section 2
+    learn_leak: bool = False       # learn the leak multipliers (leak_mode "mul" only), section 1
+    lr_threshold: float = 2e-3     # relative: Adam lr of layer l's threshold = this x initial one
+    lr_leak: float = 0.1           # Adam lr of the leak multipliers (units of 1/256)
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -64,6 +68,7 @@ class TrainConfig:
         self.leak = tuple(int(k) for k in self.leak)
         self.init_gain = tuple(float(g) for g in self.init_gain)
         self.name = self.name or self.task
+        check_learned_registers(self.leak_mode, self.wbits, self.learn_threshold, self.learn_leak)
         self.out = self.out or str(REPO / "build" / "train" / self.name)
         self.report = self.report or str(REPO / "build" / "reports" / f"train-{self.name}.json")
 
@@ -73,7 +78,8 @@ class TrainConfig:
                            leak_mode=self.leak_mode, leak=self.leak, reset_mode=self.reset_mode,
                            theta_target=self.theta_target, init_gain=self.init_gain,
                            surrogate=self.surrogate, surrogate_slope=self.surrogate_slope,
-                           delay_init=self.delay_init, max_events=max(4095, n_in))
+                           delay_init=self.delay_init, max_events=max(4095, n_in),
+                           learn_threshold=self.learn_threshold, learn_leak=self.learn_leak)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -83,7 +89,16 @@ class TrainConfig:
         d = self.to_dict()
         for k in ("out", "report", "device", "throttle", "name", "threads"):
             d.pop(k)
+        # learned-register options at their defaults are left out, so checkpoints made before
+        # the options existed still resume (and a run with them on refuses such a checkpoint)
+        for k, default in _LEARN_DEFAULTS.items():
+            if d[k] == default:
+                d.pop(k)
         return d
+
+
+_LEARN_DEFAULTS = {"learn_threshold": False, "learn_leak": False, "lr_threshold": 2e-3,
+                   "lr_leak": 0.1}
 
 
 # Per-task defaults: the settings used for the figures in docs/training.md. Command-line options
@@ -154,6 +169,7 @@ def build_model(cfg: TrainConfig, splits: Splits) -> DelaySNN:
     mc = cfg.model_config(splits.train.n_channels, splits.train.n_classes)
     if cfg.hand_built == "seqdet":
         model = seqdet_network(mc)
+        model.reset_register_latents_()     # learned thresholds start at the hand-set ones
         torch.manual_seed(cfg.seed)
         with torch.no_grad():     # delays drawn from the run's seed
             g = torch.Generator().manual_seed(cfg.seed)
@@ -211,7 +227,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     if not cfg.train_weights:
         for w in model.weights:
             w.requires_grad_(False)
-    groups = model.param_groups(cfg.lr, cfg.lr_delay, cfg.train_weights)
+    groups = model.param_groups(cfg.lr, cfg.lr_delay, cfg.train_weights,
+                                lr_threshold=cfg.lr_threshold, lr_leak=cfg.lr_leak)
     if not groups:
         raise ValueError("nothing to train: fixed weights and no delays (dbits=0)")
     opt = torch.optim.Adam(groups)
@@ -223,7 +240,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     if resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)
         if ck.get("identity") != cfg.identity():
-            diff = sorted(k for k in cfg.identity() if ck.get("identity", {}).get(k) != cfg.identity()[k])
+            ident, theirs = cfg.identity(), ck.get("identity", {})
+            diff = sorted(k for k in set(ident) | set(theirs) if theirs.get(k) != ident.get(k))
             raise ValueError(f"{ckpt_path}: checkpoint was made with different settings ({', '.join(diff)}); "
                              "run without --resume to start over")
         model.load_state_dict(ck["model"])
@@ -255,7 +273,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
-            model.clamp_delays_()
+            model.clamp_latents_()
             loss_sum += float(loss.detach()) * len(idx)
             correct += int((predict(res["readout"]) == yb).sum())
             bar.update(1)
@@ -266,6 +284,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                "val_loss": val["loss"], "val_acc": val["acc"],
                "epoch_s": time.perf_counter() - t_epoch,
                "mean_delay": [float(model.int_delays(l).float().mean()) for l in range(len(cfg.sizes))]}
+        if cfg.learn_threshold:
+            rec["thresholds"] = [model.threshold(l) for l in range(len(cfg.sizes))]
+        if cfg.learn_leak:
+            rec["leaks"] = [model.leak_register(l) for l in range(len(cfg.sizes) + 1)]
         history.append(rec)
         if best is None or val["acc"] > best["val_acc"]:
             best = {"epoch": epoch + 1, "val_acc": val["acc"],
@@ -302,8 +324,13 @@ def finish(cfg, model, splits, history, best, train_s, device, t_start, prior_s,
         "prediction_rule": "argmax over classes of the readout membrane summed over all steps",
         "memory_bits": model.memory_bits(),
         "train_config": cfg.to_dict(), "model_config": model.config.to_dict(),
-        "registers": [{"weight_shift": model.weight_shift(l), "threshold": model.threshold(l)}
-                      for l in range(len(cfg.sizes) + 1)],
+        # the registers the export writes (learned ones rounded and clamped), and the initial
+        # ones: with --learn-threshold / --learn-leak the difference is what training moved
+        "registers": model.current_registers(),
+        "initial_registers": model.initial_registers(),
+        "learned_registers": {"threshold": bool(model.config.learn_threshold),
+                              "leak": bool(model.config.learn_leak),
+                              "readout_threshold": "fixed (only the logit unit)"},
         "delays": {f"layer{l}": {"mean": float(model.int_delays(l).float().mean()),
                                  "max": int(model.int_delays(l).max()),
                                  "nonzero": int((model.int_delays(l) > 0).sum())}
