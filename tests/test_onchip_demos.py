@@ -55,3 +55,18 @@ def test_float_rule_solves_the_sequence_task():
     for i in range(0, 80, 4):
         learner.run_batch(train.spikes[i:i + 4], train.labels[i:i + 4])
     assert accuracy(net, test.spikes, test.labels) == 1.0
+
+
+def test_fsdd_study_replica_equals_golden_learner():
+    """The fast pair-R replica used to study demo c (onchip_learning.fsdd_study) ends with the
+    golden learner's readout weights, delays and LFSR, on random input with a low hidden
+    threshold (many hidden spikes, so weights and delays move)."""
+    from golden_model.learning import LearnRegisters
+    from onchip_learning import fsdd_study as FS
+    from onchip_learning.demos import FSDD_REGS
+    params = FS.network(threshold_scale=0.0625)
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(10, 100, 700, generator=g) < 0.03).to(torch.int64).numpy()
+    labels = torch.randint(0, 10, (10,), generator=g).tolist()
+    regs = LearnRegisters(**dict(FSDD_REGS, delay_thresh_R=4))
+    assert FS.check(params, regs, x, labels, n=10)

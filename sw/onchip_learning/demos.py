@@ -143,25 +143,45 @@ FSDD_REGS = dict(lr_shift_R=8, lr_shift_H=14, trace_shift_R=4, trace_inc_R=64, t
                  enable=LEARN_ON | LEARN_W_R | LEARN_D_R | STOCHASTIC)
 
 
-def fsdd_network(hidden: int = 128, seed: int = 0) -> NetworkParams:
+def fsdd_network(hidden: int = 128, seed: int = 0, *, density: float = 0.3,
+                 threshold_scale: float = 0.5, leak: int = 3) -> NetworkParams:
     """700 -> hidden -> 10, 8-bit weights, D=32: seeded random sparse hidden weights (fixed), all
     delays 0, readout weights 0."""
     from golden_model import random_params
     cfg = CoreConfig(n_in=700, sizes=(hidden,), n_out=10, weight_bits=8, depth=32)
-    params = random_params(cfg, seed, delays="zero", threshold_scale=0.5, density=0.3)
-    params.layers[0].leak = 3
+    params = random_params(cfg, seed, delays="zero", threshold_scale=threshold_scale, density=density)
+    params.layers[0].leak = leak
     params.layers[-1].weight.zero_()
     params.layers[-1].leak, params.layers[-1].weight_shift = 4, 0
     return params
 
 
-def fsdd_demo(seed: int = 0, epochs: int = 2) -> tuple[dict, dict]:
+# Network options of fsdd_network and the host's lr_shift_R per epoch (None: FSDD_REGS throughout).
+FSDD_NET: dict = {}
+FSDD_LR_SCHEDULE: list[int] | None = None
+
+
+def fsdd_demo(seed: int = 0, epochs: int = 2, net_options: dict | None = None,
+              lr_schedule: list[int] | None = None) -> tuple[dict, dict]:
+    """`lr_schedule`: lr_shift_R for epoch 0, 1, ... (the last repeats), written by the host
+    between epochs, as it would rewrite the register."""
+    net_options = FSDD_NET if net_options is None else net_options
+    lr_schedule = FSDD_LR_SCHEDULE if lr_schedule is None else lr_schedule
     splits = load_task("fsdd")
-    params = fsdd_network(seed=seed)
+    params = fsdd_network(seed=seed, **net_options)
     regs = LearnRegisters(**FSDD_REGS)
+    n_train = len(splits.train.labels)
+
+    def host_schedule(seen, index, learner, readout):
+        if lr_schedule and seen % n_train == 0:
+            learner.regs.lr_shift_R = lr_schedule[min(seen // n_train, len(lr_schedule) - 1)]
+
+    if lr_schedule:
+        regs.lr_shift_R = lr_schedule[0]
     learner, curve, _ = learn_online(params, regs, (splits.train.spikes, splits.train.labels),
                                      (splits.val.spikes, splits.val.labels), epochs=epochs,
-                                     seed=seed, eval_every=500, desc="c. FSDD")
+                                     seed=seed, eval_every=500, desc="c. FSDD",
+                                     on_sample=host_schedule if lr_schedule else None)
     net = GoldenNetwork(learner.best_params)
     return {
         "selection": "parameters at the best validation accuracy",
@@ -169,7 +189,8 @@ def fsdd_demo(seed: int = 0, epochs: int = 2) -> tuple[dict, dict]:
         "task": "spiking FSDD, official split (train 2000 / validation 250 / test 250), 100 steps",
         "network": "700-128-10, 8-bit weights, D=32; hidden weights random and fixed; readout weights "
                    "(from 0) and hidden delays (from 0) learn on chip (pair R)",
-        "registers": FSDD_REGS, "seed": seed, "epochs": epochs,
+        "registers": FSDD_REGS, "seed": seed, "epochs": epochs, "network_options": net_options,
+        "lr_shift_R_per_epoch": lr_schedule,
         "test_accuracy": accuracy(net, splits.test.spikes, splits.test.labels),
         "curve": curve.__dict__, "delays_hidden": net.params.layers[0].delay.tolist(),
         "memory_bits": memory_bits(params.config),
