@@ -745,8 +745,8 @@ def silent_params(cfg):
 @pytest.mark.parametrize("seed", range(12))
 def test_schedule_silent_network_closed_form(seed):
     """No LIF neuron ever fires, sizes non-increasing (so no layer waits for the next one):
-    layer 0 takes n0*(E+1)+5 cycles per step and each marker crosses layer l in n_l+4 cycles
-    (docs/core.md section 6: update results leave 3 cycles after their issue)."""
+    layer 0 takes n0*(E+1)+6 cycles per step and each marker crosses layer l in n_l+5 cycles
+    (docs/core.md section 6: update results leave 4 cycles after their issue)."""
     rng = random.Random(seed)
     sizes = sorted((rng.randint(1, 6) for _ in range(rng.randint(1, 3))), reverse=True)
     cfg = CoreConfig(n_in=rng.randint(1, 8), sizes=tuple(sizes),
@@ -762,7 +762,7 @@ def test_schedule_silent_network_closed_form(seed):
     res = GoldenNetwork(params).run_stream(words)
     sch = schedule(cfg, words, res)
     n0, n_out = sizes[0], cfg.n_out
-    cross = sum(n + 4 for n in sizes)
+    cross = sum(n + 5 for n in sizes)
     start = 0
     exp_accept, exp_out, exp_end = [], [], []
     for e, m in zip(E, M):
@@ -771,26 +771,26 @@ def test_schedule_silent_network_closed_form(seed):
         exp_accept.append(c)
         cr = c + cross                          # marker accepted by the readout
         if m == EOT:
-            exp_out += [cr + 4 + j for j in range(n_out)] + [cr + n_out + 4]
-            exp_end.append(cr + n_out + 4)
-        else:                                   # CLEAR presented at c + n + 4 in every layer
-            exp_out.append(cr + n_out + 4)
-        start = start + n0 * (e + 0 + 1) + 5    # n*(E + r + 1) + 5, r = 0
+            exp_out += [cr + 5 + j for j in range(n_out)] + [cr + n_out + 5]
+            exp_end.append(cr + n_out + 5)
+        else:                                   # CLEAR presented at c + n + 5 in every layer
+            exp_out.append(cr + n_out + 5)
+        start = start + n0 * (e + 0 + 1) + 6    # n*(E + r + 1) + 6, r = 0
     msg = f"seed={seed} cfg={cfg} E={E} markers={M}"
     assert sch.input_accept_cycles == exp_accept, msg
     assert sch.output_cycles == exp_out, msg
     assert sch.step_end_cycles == exp_end, msg
     assert sch.accumulates == sum(E) * n0, msg
-    # steady state: n0*(E+r+1)+5 cycles per step, so more input spikes never make a step shorter
+    # steady state: n0*(E+r+1)+6 cycles per step, so more input spikes never make a step shorter
     if CLEAR not in M:
         cps = sch.cycles_per_step
-        assert cps[1:] == [n0 * (e + 1) + 5 for e in E[1:]], msg
+        assert cps[1:] == [n0 * (e + 1) + 6 for e in E[1:]], msg
 
 
 @pytest.mark.parametrize("seed", range(10))
 def test_schedule_single_layer_per_step_cycles(seed):
     """One recurrent LIF layer, n_out = 1 and at least one input spike per step: the readout
-    never stalls the layer, so layer 0 spends exactly n*(E + r + 1) + 5 cycles per step."""
+    never stalls the layer, so layer 0 spends exactly n*(E + r + 1) + 6 cycles per step."""
     rng = random.Random(seed)
     n = rng.randint(1, 6)
     cfg = CoreConfig(n_in=rng.randint(1, 8), sizes=(n,), n_out=1, recurrent=(True,),
@@ -810,7 +810,7 @@ def test_schedule_single_layer_per_step_cycles(seed):
         first.append(first[-1] + len(s) + 1)
     starts = [sch.input_accept_cycles[i] for i in first]
     for t in range(T - 1):
-        assert starts[t + 1] - starts[t] == n * (len(steps[t]) + r[t] + 1) + 5, \
+        assert starts[t + 1] - starts[t] == n * (len(steps[t]) + r[t] + 1) + 6, \
             f"seed={seed} step {t}: E={len(steps[t])} r={r[t]}"
 
 

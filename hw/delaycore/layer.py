@@ -1,11 +1,13 @@
 """One time-multiplexed layer: LIF with per-neuron axonal delays, or the non-spiking readout.
 
 One datapath is shared by every neuron and does one synaptic accumulate or one neuron update per
-cycle. Accumulates take two stages (issue the memory reads; add and write back). Neuron updates
-take four: issue; integrate (leak + sum); fire (saturate, threshold, reset, delay tap); write back
-and emit. Only the last stage can be stalled by the output stream, and its stall signal comes
-straight from registers, which keeps the long arithmetic off the handshake path. Timing is the
-schedule of docs/core.md, section 6, which `golden_model.schedule` reproduces cycle for cycle.
+cycle. Every operation issues its memory reads (stage 0), then registers what the memories return
+(the read stage, `s0_*` -> `s1_*`), so no arithmetic follows a block-RAM output in the same cycle.
+Accumulates then add and write back (stage 1). Neuron updates take five stages: issue; read;
+integrate (leak + sum); fire (saturate, threshold, reset, delay tap); write back and emit. Only
+the last stage can be stalled by the output stream, and its stall signal comes straight from
+registers, which keeps the long arithmetic off the handshake path. Timing is the schedule of
+docs/core.md, section 6, which `golden_model.schedule` reproduces cycle for cycle.
 """
 
 from amaranth import *
@@ -24,6 +26,16 @@ WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM = 0, 1, 2, 3, 4, 5
 NONE, ACC, UPD, TOKEN = 0, 1, 2, 3
 # Issue states.
 IDLE, SWEEP, REC, UPDATE, MARK, DRAIN = range(6)
+
+
+def times_const(x, k: int):
+    """x * k as a sum of shifted copies of x: a constant multiply that stays in logic instead of
+    becoming a DSP block on the weight-address path."""
+    terms = [x << b for b in range(k.bit_length()) if (k >> b) & 1]
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
 
 
 class Layer(wiring.Component):
@@ -87,12 +99,18 @@ class Layer(wiring.Component):
         rcount = Signal(range(n + 1))
         rrow = Signal(range(n + 1))
         wptr = Signal(range(n + 1))
-        s1_op = Signal(2)
-        s1_j = Signal(range(n))
+        s0_op, s1_op = Signal(2), Signal(2)
+        s0_j, s1_j = Signal(range(n)), Signal(range(n))
         next_op = Signal(2)
         next_j = Signal(range(n))
 
-        # Later stages of a neuron update: 2 after integrate, 3 after fire.
+        # Stage 1 holds what the memories returned in the read stage. Later stages of a neuron update:
+        # 2 after integrate, 3 after fire.
+        s1_v = Signal(signed(s.v_bits))
+        s1_a = Signal(signed(s.acc_bits))
+        s1_word = Signal(P * s.weight_bits)
+        s1_hist = Signal(s.depth)
+        s1_delay = Signal(s.delay_bits)
         s2_op, s3_op = Signal(2), Signal(2)
         s2_j, s3_j = Signal(range(n)), Signal(range(n))
         s2_total = Signal(total_shape(s))
@@ -115,29 +133,34 @@ class Layer(wiring.Component):
 
         reads = [v_rd, a_rd] + ([h_rd, d_rd] if s.spiking else [])
         m.d.comb += [p.en.eq(~stall) for p in reads]
+        acc_sum = Signal(signed(s.acc_bits))
+        acc_old = Signal(signed(s.acc_bits))
         with m.If(~stall):
-            m.d.sync += [s1_op.eq(next_op), s1_j.eq(next_j),
+            m.d.sync += [s0_op.eq(next_op), s0_j.eq(next_j), s1_op.eq(s0_op), s1_j.eq(s0_j),
+                         s1_v.eq(v_rd.data), s1_a.eq(acc_old), s1_word.eq(weight.rd_data),
                          # an accumulate is finished in stage 1
                          s2_op.eq(Mux(s1_op == ACC, NONE, s1_op)), s2_j.eq(s1_j),
                          s2_total.eq(integrate.total),
                          s3_op.eq(s2_op), s3_j.eq(s2_j), s3_v.eq(fire.v_new)]
             if s.spiking:
-                m.d.sync += [s2_hist.eq(h_rd.data), s2_delay.eq(d_rd.data),
+                m.d.sync += [s1_hist.eq(h_rd.data), s1_delay.eq(d_rd.data),
+                             s2_hist.eq(s1_hist), s2_delay.eq(s1_delay),
                              s3_hist.eq(fire.hist_new), s3_y.eq(fire.y)]
 
         # Stage 0: issue.
         m.d.comb += [
             self.i.ready.eq((state == IDLE) & ~self.hold),
-            self.idle.eq((state == IDLE) & (s1_op == NONE) & (s2_op == NONE) & (s3_op == NONE)),
+            self.idle.eq((state == IDLE) & (s0_op == NONE) & (s1_op == NONE) & (s2_op == NONE)
+                         & (s3_op == NONE)),
         ]
         accept = self.i.valid & self.i.ready
 
         flat = Signal(range(s.n_rows * n + 1))
         sel = Signal(range(max(2, P)))          # which weight of the word, for stage 1
-        s1_sel = Signal.like(sel)
+        s0_sel, s1_sel = Signal.like(sel), Signal.like(sel)
         m.d.comb += [w_addr.eq(flat >> (P.bit_length() - 1)), sel.eq(flat & (P - 1) if P > 1 else 0)]
         with m.If(~stall):
-            m.d.sync += s1_sel.eq(sel)
+            m.d.sync += [s0_sel.eq(sel), s1_sel.eq(s0_sel)]
 
         def issue_acc(row_addr, jj):
             m.d.comb += [flat.eq(row_addr + jj), a_rd.addr.eq(jj), next_op.eq(ACC), next_j.eq(jj)]
@@ -152,7 +175,7 @@ class Layer(wiring.Component):
                 with m.If(accept):
                     kind = self.i.payload.kind
                     with m.If(kind == SPIKE):
-                        base = self.i.payload.addr * n
+                        base = times_const(self.i.payload.addr, n)
                         issue_acc(base, 0)
                         m.d.sync += row_base.eq(base)
                         if n > 1:
@@ -171,7 +194,7 @@ class Layer(wiring.Component):
                     m.d.sync += state.eq(IDLE)
             if s.recurrent:
                 with m.Case(REC):
-                    base = Mux(j == 0, (s.n_src + q_rd.data) * n, row_base)
+                    base = Mux(j == 0, times_const(s.n_src + q_rd.data, n), row_base)
                     issue_acc(base, j)
                     m.d.comb += q_rd.addr.eq(rrow + 1)
                     m.d.sync += [row_base.eq(base), j.eq(j + 1)]
@@ -196,12 +219,17 @@ class Layer(wiring.Component):
                 with m.If((s3_op == TOKEN) & self.o.ready):
                     m.d.sync += state.eq(IDLE)
 
+        # The read stage registers the memories' outputs into stage 1. An accumulate reads its sum when it
+        # is issued and writes it back two cycles later, in stage 1; the next access to the same
+        # sum (accumulate, or neuron update reading it) is issued at least n cycles after it, so
+        # only n = 1 needs the sum of stage 1 forwarded into stage 0.
+        m.d.comb += acc_old.eq(Mux(s1_op == ACC, acc_sum, a_rd.data) if n == 1 else a_rd.data)
         # Stage 1: accumulate and write back; or integrate (registered into stage 2).
-        m.d.comb += [integrate.v.eq(v_rd.data), integrate.acc.eq(a_rd.data), integrate.leak.eq(leak)]
-        w = weight.rd_data.word_select(s1_sel if P > 1 else 0, s.weight_bits).as_signed()
+        m.d.comb += [integrate.v.eq(s1_v), integrate.acc.eq(s1_a), integrate.leak.eq(leak)]
+        w = s1_word.word_select(s1_sel if P > 1 else 0, s.weight_bits).as_signed()
+        m.d.comb += acc_sum.eq(s1_a + (w << weight_shift))
         with m.If((s1_op == ACC)):
-            m.d.comb += [a_wr.addr.eq(s1_j), a_wr.en.eq(1),
-                         a_wr.data.eq(a_rd.data + (w << weight_shift))]
+            m.d.comb += [a_wr.addr.eq(s1_j), a_wr.en.eq(1), a_wr.data.eq(acc_sum)]
         # Stage 2: fire (registered into stage 3).
         m.d.comb += [fire.total.eq(s2_total), fire.threshold.eq(threshold),
                      fire.reset_mode.eq(reset_mode)]
@@ -257,7 +285,8 @@ class Layer(wiring.Component):
                         m.d.comb += [h_wr.addr.eq(self.wr_addr), h_wr.data.eq(self.wr_data),
                                      h_wr.en.eq(1)]
 
-        # Readback: address the read ports now, return the word in the next cycle.
+        # Readback: address the read ports now, select the word in the next cycle and return it
+        # registered (rb_data) in the one after, so no memory output runs into the port engine.
         rb_sizes = {**sizes, ACCUM: n}
         rb_ok = Signal()
         with m.Switch(self.rb_space):
@@ -272,19 +301,21 @@ class Layer(wiring.Component):
             m.d.comb += [p.addr.eq(self.rb_addr) for p in reads]
             m.d.comb += w_addr.eq(self.rb_addr)
         regs = Array([threshold, leak, weight_shift, reset_mode])
+        rb_word = Signal(DATA_BITS)
+        m.d.sync += self.rb_data.eq(rb_word)
         with m.If(rb_ok_q):
             with m.Switch(rb_space_q):
                 with m.Case(WEIGHT):
-                    m.d.comb += self.rb_data.eq(weight.rd_data.as_signed() if P == 1 else weight.rd_data)
+                    m.d.comb += rb_word.eq(weight.rd_data.as_signed() if P == 1 else weight.rd_data)
                 with m.Case(MEMBRANE):
-                    m.d.comb += self.rb_data.eq(v_rd.data)
+                    m.d.comb += rb_word.eq(v_rd.data)
                 with m.Case(ACCUM):
-                    m.d.comb += self.rb_data.eq(a_rd.data)
+                    m.d.comb += rb_word.eq(a_rd.data)
                 with m.Case(REGISTER):
-                    m.d.comb += self.rb_data.eq(regs[rb_addr_q])
+                    m.d.comb += rb_word.eq(regs[rb_addr_q])
                 if s.spiking:
                     with m.Case(DELAY):
-                        m.d.comb += self.rb_data.eq(d_rd.data)
+                        m.d.comb += rb_word.eq(d_rd.data)
                     with m.Case(HISTORY):
-                        m.d.comb += self.rb_data.eq(h_rd.data)
+                        m.d.comb += rb_word.eq(h_rd.data)
         return m

@@ -220,10 +220,14 @@ class Link(wiring.Component):
         wiring.connect(m, arb.o, wiring.flipped(self.tx))
 
         # -- registers ---------------------------------------------------------------------------
-        byte = fifo.r_stream.payload
-        have = fifo.r_stream.valid
+        # One register after the FIFO (a byte a cycle still), so that the FIFO's block-RAM read
+        # port feeds no FSM logic in the same cycle.
+        byte = Signal(8)
+        have = Signal()
         take = Signal()
-        m.d.comb += fifo.r_stream.ready.eq(take)
+        m.d.comb += fifo.r_stream.ready.eq(~have | take)
+        with m.If(~have | take):
+            m.d.sync += [have.eq(fifo.r_stream.valid), byte.eq(fifo.r_stream.payload)]
         got = have & take
 
         cmd = Signal(8)

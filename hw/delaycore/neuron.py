@@ -81,13 +81,20 @@ class Fire(wiring.Component):
         m.d.comb += [diff.eq(t - thr), self.spike.eq(~diff[-1])]
         room = Signal(signed(s.v_bits + 1))          # v_max - threshold: the largest v1 - thr
         m.d.comb += room.eq(s.v_max - thr)
+        # diff > room  <=>  total > v_max: the saturation test above, without a second comparator.
+        over = ~t[-1] & top.any()
         with m.If(self.spike):
-            m.d.comb += self.v_new.eq(Mux(self.reset_mode, 0, Mux(diff > room, room, diff)))
+            m.d.comb += self.v_new.eq(Mux(self.reset_mode, 0, Mux(over, room, diff)))
         with m.Else():
             m.d.comb += self.v_new.eq(v1)
+        # y = hist_new[delay]: the history tap is selected from the old history, so that only a
+        # 2:1 multiplexer follows the threshold comparison.
+        tap = Signal()
+        if s.depth > 1:
+            m.d.comb += tap.eq(self.hist[:s.depth - 1].bit_select((self.delay - 1)[:len(self.delay)], 1))
         m.d.comb += [
             self.hist_new.eq(Cat(self.spike, self.hist)[:s.depth]),
-            self.y.eq(self.hist_new.bit_select(self.delay, 1)),
+            self.y.eq(Mux(self.delay == 0, self.spike, tap)),
         ]
         return m
 

@@ -54,9 +54,9 @@ def schedule(config: CoreConfig, words, result: StreamResult) -> Schedule:
     return sched
 
 
-# Neuron updates have two more pipeline stages than accumulates (integrate, fire): every update
-# sweep leaves the layer PIPE cycles later than its first issue would suggest.
-PIPE = 2
+# A neuron update passes five stages (issue; read; integrate; fire; write back and emit): the
+# update sweep reaches the last stage PIPE + 1 cycles after it starts issuing.
+PIPE = 3
 
 
 def _marker(sched, shapes, ready, c, unit, last):
