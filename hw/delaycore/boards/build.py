@@ -4,7 +4,7 @@ network built).
 
 Each board has a default for the on-chip learning engine (`LearningNetwork` behind the link,
 docs/learning.md): on where it fits the device and meets timing at the core clock, off where it
-does not (the iCEBreaker's UP5K: logic cells; the ULX3S: timing at 25 MHz).
+does not (the iCEBreaker's UP5K: logic cells; the ULX3S: timing at its 75 MHz PLL clock).
 The default build writes bitstream-<board>.json; the other variant, chosen with LEARNING=1 / 0
 (`--learning` / `--no-learning`), writes bitstream-<board>-learning.json or -nolearning.json;
 `DSP=1` (`--dsp`: yosys `synth_ice40 -dsp`, multipliers into SB_MAC16) adds `-dsp`. Each variant
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from golden_model.config import CoreConfig
-from .top import BoardTop
+from .top import BoardTop, ECP5PLL, ICE40PLL
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -32,12 +32,12 @@ BOARDS = {
     "icebreaker": ("amaranth_boards.icebreaker:ICEBreakerPlatform", 24.0,
                    CoreConfig(n_in=700, sizes=(128,), n_out=20, weight_bits=2, ternary=True,
                               depth=32, weights_per_word=8),
-                   (0, 63, 5, 1, 24.0),      # 12 MHz x 64 / 32 = 24 MHz
+                   ICE40PLL(0, 63, 5, 1, 24.0),      # 12 MHz x 64 / 32 = 24 MHz
                    False),                   # with learning: 6,570 of 5,280 logic cells (does not place)
     "ulx3s": ("amaranth_boards.ulx3s:ULX3S_85F_Platform", 80.0,
               CoreConfig(n_in=700, sizes=(128, 128), n_out=20, weight_bits=2, ternary=True,
                          depth=32, weights_per_word=8),
-              None,
+              ECP5PLL(1, 3, 8, 4, 75.0),    # 25 MHz x 3 = 75 MHz (VCO 600 MHz); 80 MHz: (5, 16, 7, 3, 80.0)
               False),     # with learning: 8,190 LUTs, 47.6 MHz (off by default: keeps the no-learning figures)
 }
 
@@ -117,7 +117,7 @@ def build(board: str, seed: int = 1, learning: bool | None = None, dsp: bool = F
               "target_fmax_mhz": target, "achieved_fmax_mhz": achieved,
               "target_met": achieved >= target,
               "board_clock_mhz": platform.default_clk_frequency / 1e6,
-              "core_clock_mhz": pll[4] if pll else platform.default_clk_frequency / 1e6,
+              "core_clock_mhz": pll.mhz if pll else platform.default_clk_frequency / 1e6,
               "bitstream": str(bitfile.relative_to(ROOT)) if bitfile else None,
               "bitstream_bytes": bitfile.stat().st_size if bitfile else 0,
               "wall_seconds": round(wall, 1), "nextpnr_seed": seed}
