@@ -48,6 +48,8 @@ from onchip_learning.online import learn_online, accuracy, presentation_order
 from .cosim import tool_path, ROOT
 from .learning_cases import learn_addr, core_reads, REG_LFSR, U64
 
+REG_LR_SHIFT_R = 1
+
 BUILD = ROOT / "build" / "sim" / "learning_replay"
 REPORTS = ROOT / "build" / "reports"
 TOP = "learning_top"
@@ -70,11 +72,15 @@ def demo_setup(demo: str, seed: int = 0, mode: str = "weights+delays") -> dict:
                     train=(train.spikes, train.labels), evaluate=(val.spikes, val.labels),
                     test=(test.spikes, test.labels), epochs=3, seed=seed, eval_every=100, mode=mode)
     if demo == "fsdd":
-        from delay_training.data import load_task
-        s = load_task("fsdd")
-        return dict(params=demos.fsdd_network(seed=seed), regs=LearnRegisters(**demos.FSDD_REGS),
-                    train=(s.train.spikes, s.train.labels), evaluate=(s.val.spikes, s.val.labels),
-                    test=(s.test.spikes, s.test.labels), epochs=2, seed=seed, eval_every=500)
+        params = demos.fsdd_network(seed=seed, **demos.FSDD_NET)
+        train, val, test = demos.fsdd_sets(params.config.n_in > 700)
+        schedule = demos.FSDD_LR_SCHEDULE
+        regs = LearnRegisters(**demos.FSDD_REGS)
+        if schedule:
+            regs.lr_shift_R = schedule[0]
+        return dict(params=params, regs=regs, train=train, evaluate=val, test=test,
+                    epochs=len(schedule) if schedule else 12, seed=seed, eval_every=500,
+                    lr_schedule=schedule)
     raise ValueError(f"unknown demo {demo!r}")
 
 
@@ -176,6 +182,7 @@ def golden_replay(setup: dict, samples: int, ops_file: Path) -> dict:
     score_desc = tuple(f"score {o}" for o in range(cfg.n_out))
     cols = torch.arange(cfg.n_out, dtype=torch.int64) << 2
     marks, order = [], []
+    schedule = setup.get("lr_schedule")
 
     def hook(seen, i, learner, out):
         x = torch.as_tensor(np.asarray(xs[i]), dtype=torch.int64)
@@ -203,6 +210,10 @@ def golden_replay(setup: dict, samples: int, ops_file: Path) -> dict:
         words = [w for _, _, _, w in param_reads(learner.net, which)]
         st.reads(s, learned_addrs, words + [learner.regs.lfsr, learner.learned], learned_desc)
         marks.append({"clear": clear, "eots": eots, "label": label})
+        if schedule and seen % len(xs) == 0:      # the host rewrites lr_shift_R between epochs
+            lr = schedule[min(seen // len(xs), len(schedule) - 1)]
+            learner.regs.lr_shift_R = lr
+            st.op("L", load_word(0, LEARN, learn_addr(REGION_REGS, REG_LR_SHIFT_R), lr))
 
     t0 = time.time()
     learner, curve, _ = learn_online(params, regs, setup["train"], setup["evaluate"],

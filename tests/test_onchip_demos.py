@@ -4,6 +4,7 @@
 """
 
 
+import pytest
 import torch
 
 import spike_datasets as sd
@@ -57,16 +58,35 @@ def test_float_rule_solves_the_sequence_task():
     assert accuracy(net, test.spikes, test.labels) == 1.0
 
 
-def test_fsdd_study_replica_equals_golden_learner():
+@pytest.mark.parametrize("bias", [False, True])
+def test_fsdd_study_replica_equals_golden_learner(bias):
     """The fast pair-R replica used to study demo c (onchip_learning.fsdd_study) ends with the
     golden learner's readout weights, delays and LFSR, on random input with a low hidden
     threshold (many hidden spikes, so weights and delays move)."""
     from golden_model.learning import LearnRegisters
     from onchip_learning import fsdd_study as FS
-    from onchip_learning.demos import FSDD_REGS
-    params = FS.network(threshold_scale=0.0625)
+    from onchip_learning.demos import FSDD_REGS, with_bias_channel
+    params = FS.network(threshold_scale=0.0625, bias=bias)
     g = torch.Generator().manual_seed(3)
-    x = (torch.rand(10, 100, 700, generator=g) < 0.03).to(torch.int64).numpy()
+    x = (torch.rand(10, 100, 700, generator=g) < 0.03).to(torch.int64)
+    x = (with_bias_channel(x) if bias else x).numpy()
     labels = torch.randint(0, 10, (10,), generator=g).tolist()
     regs = LearnRegisters(**dict(FSDD_REGS, delay_thresh_R=4))
     assert FS.check(params, regs, x, labels, n=10)
+
+
+def test_fsdd_bias_unit_fires_alone_at_a_fixed_rate():
+    """Demo c's bias unit: the last hidden neuron fires on the bias channel alone, at the same
+    steps whatever the speech input, and the bias channel reaches no other hidden neuron."""
+    from onchip_learning.demos import fsdd_network, with_bias_channel
+    params = fsdd_network(seed=0, threshold_scale=0.0625, bias=True)
+    assert (params.config.n_in, params.config.sizes) == (701, (129,))
+    net = GoldenNetwork(params)
+    g = torch.Generator().manual_seed(5)
+    x = (torch.rand(3, 40, 700, generator=g) < 0.05).to(torch.int64)
+    on = net.run(with_bias_channel(x))["spikes"][0]
+    off = net.run(torch.cat([x, torch.zeros(3, 40, 1, dtype=torch.int64)], -1))["spikes"][0]
+    assert torch.equal(on[..., :128], off[..., :128])       # the channel feeds nobody else
+    assert int(off[..., 128].sum()) == 0                    # and the unit nothing but the channel
+    rate = on[..., 128].sum(1)
+    assert int(rate.min()) == int(rate.max()) >= 10         # same train for every input, firing

@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--only", nargs="*", default=["sequence", "lag", "fsdd"])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--fsdd-epochs", type=int, default=8)
+    ap.add_argument("--fsdd-epochs", type=int, default=12)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     reports, plots = ROOT / "build" / "reports", ROOT / "build" / "plots"

@@ -138,39 +138,65 @@ def lag_demo(seed: int = 0, epochs: int = 3, n_train: int = 600) -> tuple[dict, 
 
 # -- c. spiking FSDD from a random start ---------------------------------------------------------
 FSDD_REGS = dict(lr_shift_R=8, lr_shift_H=14, trace_shift_R=4, trace_inc_R=64, trace_shift_H=3,
-                 trace_inc_H=64, psi_shift=3, elig_shift_R=4, elig_shift_H=4, margin=2048,
+                 trace_inc_H=64, psi_shift=3, elig_shift_R=4, elig_shift_H=4, margin=16384,
                  delay_thresh_R=100, delay_thresh_H=100, lfsr=1,
                  enable=LEARN_ON | LEARN_W_R | LEARN_D_R | STOCHASTIC)
 
 
 def fsdd_network(hidden: int = 128, seed: int = 0, *, density: float = 0.3,
-                 threshold_scale: float = 0.5, leak: int = 3) -> NetworkParams:
+                 threshold_scale: float = 0.5, leak: int = 3, bias: bool = False) -> NetworkParams:
     """700 -> hidden -> 10, 8-bit weights, D=32: seeded random sparse hidden weights (fixed), all
-    delays 0, readout weights 0."""
+    delays 0, readout weights 0.
+
+    `bias` adds the readout's bias unit: one more input channel (the last, which the host drives
+    on every step, `with_bias_channel`) whose only synapse goes, with the largest weight, to one
+    more hidden neuron (the last, fed by nothing else), which then fires at a fixed rate. Its
+    readout weights learn like any other and act as per-class offsets. The hidden features the
+    rule sees are all non-negative; without an offset the hinge updates of every class share one
+    large common component, and learning is slow and noisy (docs/learning.md, section 9)."""
     from golden_model import random_params
-    cfg = CoreConfig(n_in=700, sizes=(hidden,), n_out=10, weight_bits=8, depth=32)
+    cfg = CoreConfig(n_in=700 + bias, sizes=(hidden + bias,), n_out=10, weight_bits=8, depth=32)
     params = random_params(cfg, seed, delays="zero", threshold_scale=threshold_scale, density=density)
+    if bias:
+        w = params.layers[0].weight
+        w[700, :] = 0
+        w[:, hidden] = 0
+        w[700, hidden] = cfg.weight_range[1]
     params.layers[0].leak = leak
     params.layers[-1].weight.zero_()
     params.layers[-1].leak, params.layers[-1].weight_shift = 4, 0
     return params
 
 
+def with_bias_channel(spikes: torch.Tensor) -> torch.Tensor:
+    """[N, T, C] -> [N, T, C + 1]: the bias channel (the last) spikes on every step."""
+    on = torch.ones(spikes.shape[:-1] + (1,), dtype=spikes.dtype)
+    return torch.cat([spikes, on], -1)
+
+
+def fsdd_sets(bias: bool):
+    """(train, validation, test) of spiking FSDD (official split) as (spikes, labels) pairs, with
+    the bias channel when the network has one."""
+    s = load_task("fsdd")
+    f = with_bias_channel if bias else (lambda x: x)
+    return tuple((f(d.spikes), d.labels) for d in (s.train, s.val, s.test))
+
+
 # Network options of fsdd_network and the host's lr_shift_R per epoch (None: FSDD_REGS throughout).
-FSDD_NET: dict = {}
-FSDD_LR_SCHEDULE: list[int] | None = None
+FSDD_NET: dict = dict(threshold_scale=0.0625, bias=True)
+FSDD_LR_SCHEDULE: list[int] | None = [8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 12, 12]
 
 
-def fsdd_demo(seed: int = 0, epochs: int = 2, net_options: dict | None = None,
+def fsdd_demo(seed: int = 0, epochs: int = 12, net_options: dict | None = None,
               lr_schedule: list[int] | None = None) -> tuple[dict, dict]:
     """`lr_schedule`: lr_shift_R for epoch 0, 1, ... (the last repeats), written by the host
     between epochs, as it would rewrite the register."""
     net_options = FSDD_NET if net_options is None else net_options
     lr_schedule = FSDD_LR_SCHEDULE if lr_schedule is None else lr_schedule
-    splits = load_task("fsdd")
     params = fsdd_network(seed=seed, **net_options)
+    train, val, test = fsdd_sets(params.config.n_in > 700)
     regs = LearnRegisters(**FSDD_REGS)
-    n_train = len(splits.train.labels)
+    n_train = len(train[1])
 
     def host_schedule(seen, index, learner, readout):
         if lr_schedule and seen % n_train == 0:
@@ -178,20 +204,22 @@ def fsdd_demo(seed: int = 0, epochs: int = 2, net_options: dict | None = None,
 
     if lr_schedule:
         regs.lr_shift_R = lr_schedule[0]
-    learner, curve, _ = learn_online(params, regs, (splits.train.spikes, splits.train.labels),
-                                     (splits.val.spikes, splits.val.labels), epochs=epochs,
-                                     seed=seed, eval_every=500, desc="c. FSDD",
+    learner, curve, _ = learn_online(params, regs, train, val, epochs=epochs, seed=seed,
+                                     eval_every=500, desc="c. FSDD",
                                      on_sample=host_schedule if lr_schedule else None)
     net = GoldenNetwork(learner.best_params)
+    cfg = params.config
+    bias = " (the last input channel and hidden neuron are the bias unit)" if cfg.n_in > 700 else ""
     return {
         "selection": "parameters at the best validation accuracy",
-        "test_accuracy_last": accuracy(learner.net, splits.test.spikes, splits.test.labels),
+        "test_accuracy_last": accuracy(learner.net, *test),
         "task": "spiking FSDD, official split (train 2000 / validation 250 / test 250), 100 steps",
-        "network": "700-128-10, 8-bit weights, D=32; hidden weights random and fixed; readout weights "
-                   "(from 0) and hidden delays (from 0) learn on chip (pair R)",
+        "network": f"{cfg.n_in}-{cfg.sizes[0]}-10{bias}, 8-bit weights, D=32; hidden weights random "
+                   "and fixed; readout weights (from 0) and hidden delays (from 0) learn on chip (pair R)",
         "registers": FSDD_REGS, "seed": seed, "epochs": epochs, "network_options": net_options,
         "lr_shift_R_per_epoch": lr_schedule,
-        "test_accuracy": accuracy(net, splits.test.spikes, splits.test.labels),
+        "test_accuracy": accuracy(net, *test),
+        "selected_at_sample": curve.best_samples,
         "curve": curve.__dict__, "delays_hidden": net.params.layers[0].delay.tolist(),
         "memory_bits": memory_bits(params.config),
         "offline_bptt_same_network": None,

@@ -96,10 +96,10 @@ def ceiling(params, splits) -> dict:
     return out
 
 
-def network(hidden=128, seed=0, density=0.3, threshold_scale=0.5, leak=3, shift=None):
+def network(hidden=128, seed=0, density=0.3, threshold_scale=0.5, leak=3, shift=None, bias=False):
     from .demos import fsdd_network
     p = fsdd_network(hidden=hidden, seed=seed, density=density, threshold_scale=threshold_scale,
-                     leak=leak)
+                     leak=leak, bias=bias)
     if shift is not None:
         p.layers[0].weight_shift = shift
     return p
@@ -107,7 +107,10 @@ def network(hidden=128, seed=0, density=0.3, threshold_scale=0.5, leak=3, shift=
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=("ceiling",))
+    ap.add_argument("what", choices=("ceiling", "online"))
+    ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4],
+                    help="online: hidden-layer and presentation seeds")
+    ap.add_argument("--bias", type=int, nargs="*", default=[0, 1], help="online: without / with the bias unit")
     ap.add_argument("--hidden", type=int, nargs="*", default=[128])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--density", type=float, nargs="*", default=[0.3])
@@ -118,7 +121,15 @@ def main(argv=None):
     torch.set_num_threads(1)
     splits = load_task("fsdd")
     rows = []
-    for h in a.hidden:
+    if a.what == "online":
+        from .demos import FSDD_NET, FSDD_LR_SCHEDULE
+        for b in a.bias:
+            for seed in a.seeds:
+                r = run_online(dict(FSDD_NET, bias=bool(b)), {}, len(FSDD_LR_SCHEDULE), seed, splits,
+                               lr_schedule=FSDD_LR_SCHEDULE)
+                rows.append(r)
+                print(json.dumps({k: v for k, v in r.items() if k != "curve"}), flush=True)
+    for h in a.hidden if a.what == "ceiling" else []:
         for dens in a.density:
             for ts in a.threshold_scale:
                 for lk in a.leak:
@@ -132,10 +143,6 @@ def main(argv=None):
         with open(a.out, "a") as fh:
             for r in rows:
                 fh.write(json.dumps(r) + "\n")
-
-
-if __name__ == "__main__":
-    main()
 
 
 # -- an exact fast replica of the golden learner for one hidden layer, pair R only ---------------
@@ -275,9 +282,12 @@ def check(params, regs, x: np.ndarray, labels, n: int = 40) -> bool:
 
 
 def spikes_of(params, splits):
+    from .demos import with_bias_channel
     out = []
     for s in (splits.train, splits.val, splits.test):
         x = torch.as_tensor(np.asarray(s.spikes), dtype=torch.int64)
+        if params.config.n_in == x.shape[-1] + 1:
+            x = with_bias_channel(x)
         out.append(torch.cat([fast_hidden_spikes(params, x[i:i + 250]) for i in range(0, len(x), 250)]))
     return out
 
@@ -300,3 +310,7 @@ def run_online(net_kw: dict, reg_kw: dict, epochs: int, seed: int = 0, splits=No
             "test_last": fast_accuracy(L.params, spikes[2], splits.test.labels),
             "curve": [c[1] for c in curve], "seconds": round(time.time() - t0, 1),
             "delays_nonzero": int((best.layers[0].delay != 0).sum())}
+
+
+if __name__ == "__main__":
+    main()
