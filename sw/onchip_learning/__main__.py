@@ -60,6 +60,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=["sequence", "lag", "fsdd"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fsdd-epochs", type=int, default=12)
+    ap.add_argument("--fsdd-engine", choices=("fast", "golden"), default="fast",
+                    help="fast: the vectorised pair-R replica (tested equal to the golden learner)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     reports, plots = ROOT / "build" / "reports", ROOT / "build" / "plots"
@@ -85,7 +87,7 @@ def main(argv=None) -> int:
                                                   for m, r in rep["runs"].items())
                   + f" (gain {rep['gain_points']:.1f} points)")
         elif name == "fsdd":
-            rep, extra = fsdd_demo(seed=args.seed, epochs=args.fsdd_epochs)
+            rep, extra = fsdd_demo(seed=args.seed, epochs=args.fsdd_epochs, engine=args.fsdd_engine)
             plot_curves({"on-chip": rep["curve"]}, plots / "onchip-fsdd-curve.png",
                         "c. spiking FSDD, on-chip learning")
             plot_delays({"learned": rep["delays_hidden"]}, 32, plots / "onchip-fsdd-delays.png",

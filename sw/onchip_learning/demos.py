@@ -188,39 +188,63 @@ FSDD_LR_SCHEDULE: list[int] | None = [8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 12, 12
 
 
 def fsdd_demo(seed: int = 0, epochs: int = 12, net_options: dict | None = None,
-              lr_schedule: list[int] | None = None) -> tuple[dict, dict]:
+              lr_schedule: list[int] | None = None, engine: str = "fast") -> tuple[dict, dict]:
     """`lr_schedule`: lr_shift_R for epoch 0, 1, ... (the last repeats), written by the host
-    between epochs, as it would rewrite the register."""
+    between epochs, as it would rewrite the register. `engine`: "golden" runs GoldenLearner sample
+    by sample (0.15-0.3 s a sample here: 1-2 hours for 12 epochs); "fast" runs the vectorised
+    pair-R replica `fsdd_study.FastPairR` (same weights, delays and LFSR as GoldenLearner, checked
+    by tests/test_onchip_demos.py), minutes. Accuracies are those of GoldenNetwork on the learned
+    image in both cases."""
     net_options = FSDD_NET if net_options is None else net_options
     lr_schedule = FSDD_LR_SCHEDULE if lr_schedule is None else lr_schedule
     params = fsdd_network(seed=seed, **net_options)
     train, val, test = fsdd_sets(params.config.n_in > 700)
     regs = LearnRegisters(**FSDD_REGS)
     n_train = len(train[1])
-
-    def host_schedule(seen, index, learner, readout):
-        if lr_schedule and seen % n_train == 0:
-            learner.regs.lr_shift_R = lr_schedule[min(seen // n_train, len(lr_schedule) - 1)]
-
     if lr_schedule:
         regs.lr_shift_R = lr_schedule[0]
-    learner, curve, _ = learn_online(params, regs, train, val, epochs=epochs, seed=seed,
-                                     eval_every=500, desc="c. FSDD",
-                                     on_sample=host_schedule if lr_schedule else None)
-    net = GoldenNetwork(learner.best_params)
+    if engine == "golden":
+        def host_schedule(seen, index, learner, readout):
+            if lr_schedule and seen % n_train == 0:
+                learner.regs.lr_shift_R = lr_schedule[min(seen // n_train, len(lr_schedule) - 1)]
+
+        learner, curve, _ = learn_online(params, regs, train, val, epochs=epochs, seed=seed,
+                                         eval_every=500, desc="c. FSDD",
+                                         on_sample=host_schedule if lr_schedule else None)
+        best, last, curve = learner.best_params, learner.net.params, curve.__dict__
+    elif engine == "fast":
+        import time
+        from . import fsdd_study as FS
+        t0 = time.time()
+        hidden = lambda x: torch.cat([FS.fast_hidden_spikes(params, x[i:i + 250].to(torch.int64))
+                                      for i in range(0, len(x), 250)])
+        s_tr, s_va = hidden(train[0]), hidden(val[0])
+        L, points, best = FS.fast_online(params, regs, s_tr, train[1], s_va, val[1], epochs, seed,
+                                         lr_schedule=lr_schedule)
+        last = L.params
+        k = max(range(len(points)), key=lambda i: (points[i][1], -i))
+        curve = {"samples": [p[0] for p in points], "eval_acc": [p[1] for p in points],
+                 "best_samples": points[k][0], "best_eval": points[k][1],
+                 "wall_seconds": time.time() - t0}
+        if accuracy(GoldenNetwork(best), *val) != points[k][1]:
+            raise AssertionError("fast replica and GoldenNetwork disagree on the validation set")
+    else:
+        raise ValueError(f"engine: expected 'fast' or 'golden', got {engine!r}")
+    net = GoldenNetwork(best)
     cfg = params.config
     bias = " (the last input channel and hidden neuron are the bias unit)" if cfg.n_in > 700 else ""
     return {
         "selection": "parameters at the best validation accuracy",
-        "test_accuracy_last": accuracy(learner.net, *test),
+        "test_accuracy_last": accuracy(GoldenNetwork(last), *test),
         "task": "spiking FSDD, official split (train 2000 / validation 250 / test 250), 100 steps",
         "network": f"{cfg.n_in}-{cfg.sizes[0]}-10{bias}, 8-bit weights, D=32; hidden weights random "
                    "and fixed; readout weights (from 0) and hidden delays (from 0) learn on chip (pair R)",
+        "engine": engine,
         "registers": FSDD_REGS, "seed": seed, "epochs": epochs, "network_options": net_options,
         "lr_shift_R_per_epoch": lr_schedule,
         "test_accuracy": accuracy(net, *test),
-        "selected_at_sample": curve.best_samples,
-        "curve": curve.__dict__, "delays_hidden": net.params.layers[0].delay.tolist(),
+        "selected_at_sample": curve["best_samples"],
+        "curve": curve, "delays_hidden": best.layers[0].delay.tolist(),
         "memory_bits": memory_bits(params.config),
         "offline_bptt_same_network": None,
-    }, {"params": params, "learned": net.params}
+    }, {"params": params, "learned": best}
