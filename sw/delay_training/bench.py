@@ -333,6 +333,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
     p.add_argument("--report", default=str(REPO / "build" / "reports" / "bench-train.json"))
+    p.add_argument("--seed", type=int, default=0, help="--accuracy-epochs: seed of init and batch order")
     p.add_argument("--accuracy-epochs", type=int, default=0,
                    help="instead: train --methods (default axonal,dcls) on FSDD this many epochs each, "
                         "report accuracy and measured epoch time (build/reports/bench-train-accuracy.json)")
@@ -341,14 +342,14 @@ def main(argv=None) -> int:
     if a.accuracy_epochs:
         methods = tuple(a.methods.split(",")) if a.methods else ("axonal", "dcls")
         r = accuracy(methods, epochs=a.accuracy_epochs, hidden=a.hidden, dbits=a.dbits, batch=a.batch,
-                     threads=a.threads)
+                     seed=a.seed, threads=a.threads)
+        tag = f"-{a.accuracy_epochs}ep" + (f"-s{a.seed}" if a.seed else "")
         path = REPO / "build" / "reports" / "bench-train-accuracy.json"
         if path.exists():       # runs of single methods (e.g. more epochs for one) add up
             old = json.loads(path.read_text())
-            r["results"] = {**old.get("results", {}), **{f"{m}-{a.accuracy_epochs}ep": v
-                                                           for m, v in r["results"].items()}}
+            r["results"] = {**old.get("results", {}), **{f"{m}{tag}": v for m, v in r["results"].items()}}
         else:
-            r["results"] = {f"{m}-{a.accuracy_epochs}ep": v for m, v in r["results"].items()}
+            r["results"] = {f"{m}{tag}": v for m, v in r["results"].items()}
         atomic_write_json(path, r)
         for m, v in r["results"].items():
             print(f"  {m:12s} test {100 * v['test_acc']:.1f} % (epoch {v['selected_epoch']} of "
