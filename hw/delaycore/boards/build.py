@@ -4,7 +4,7 @@ network built).
 
 Each board has a default for the on-chip learning engine (`LearningNetwork` behind the link,
 docs/learning.md): on where it fits the device and meets timing at the core clock, off where it
-does not (the iCEBreaker's UP5K: logic cells; the ULX3S: timing at its 75 MHz PLL clock).
+does not (the iCEBreaker's UP5K: logic cells; the ULX3S: timing at its 80 MHz PLL clock).
 The default build writes bitstream-<board>.json; the other variant, chosen with LEARNING=1 / 0
 (`--learning` / `--no-learning`), writes bitstream-<board>-learning.json or -nolearning.json;
 `DSP=1` (`--dsp`: yosys `synth_ice40 -dsp`, multipliers into SB_MAC16) adds `-dsp`. Each variant
@@ -37,7 +37,7 @@ BOARDS = {
     "ulx3s": ("amaranth_boards.ulx3s:ULX3S_85F_Platform", 80.0,
               CoreConfig(n_in=700, sizes=(128, 128), n_out=20, weight_bits=2, ternary=True,
                          depth=32, weights_per_word=8),
-              ECP5PLL(1, 3, 8, 4, 75.0),    # 25 MHz x 3 = 75 MHz (VCO 600 MHz); 80 MHz: (5, 16, 7, 3, 80.0)
+              ECP5PLL(5, 16, 7, 3, 80.0),   # 25 MHz / 5 x 16 = 80 MHz (VCO 560 MHz); nextpnr seeds 1/2/3: 83.7/88.7/93.6 MHz
               False),     # with learning: 8,190 LUTs, 47.6 MHz (off by default: keeps the no-learning figures)
 }
 
