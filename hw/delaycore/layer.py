@@ -172,10 +172,15 @@ class Layer(wiring.Component):
 
         with m.Switch(state):
             with m.Case(IDLE):
+                # The first accumulate of a SPIKE addresses the memories whether or not an item is
+                # accepted (a read that nothing uses is harmless), so the handshake only decides
+                # the operation: no path runs from the input's valid through the guard into a
+                # block-RAM address.
+                base = times_const(self.i.payload.addr, n)
+                m.d.comb += [flat.eq(base), a_rd.addr.eq(0)]
                 with m.If(accept):
                     kind = self.i.payload.kind
                     with m.If(kind == SPIKE):
-                        base = times_const(self.i.payload.addr, n)
                         issue_acc(base, 0)
                         m.d.sync += row_base.eq(base)
                         if n > 1:
@@ -260,42 +265,50 @@ class Layer(wiring.Component):
                 with m.Case(space):
                     m.d.comb += wr_ok.eq(self.wr_addr < size)
         m.d.comb += self.wr_dropped.eq(self.wr_en & ~wr_ok)
-        with m.If(self.wr_en & wr_ok):
+        # The space alone (a register) steers the memory addresses; the range check only gates the
+        # write enables, so it never runs into a block-RAM address.
+        with m.If(self.wr_en):
             with m.Switch(self.wr_space):
                 with m.Case(WEIGHT):
                     m.d.comb += [w_addr.eq(self.wr_addr), weight.wr_data.eq(self.wr_data),
-                                 weight.wr_en.eq(1)]
+                                 weight.wr_en.eq(wr_ok)]
                 with m.Case(MEMBRANE):
-                    m.d.comb += [v_wr.addr.eq(self.wr_addr), v_wr.data.eq(self.wr_data), v_wr.en.eq(1)]
+                    m.d.comb += [v_wr.addr.eq(self.wr_addr), v_wr.data.eq(self.wr_data),
+                                 v_wr.en.eq(wr_ok)]
                 with m.Case(REGISTER):
-                    with m.Switch(self.wr_addr[:2]):
-                        with m.Case(0):
-                            m.d.sync += threshold.eq(self.wr_data)
-                        with m.Case(1):
-                            m.d.sync += leak.eq(self.wr_data)
-                        with m.Case(2):
-                            m.d.sync += weight_shift.eq(self.wr_data)
-                        with m.Case(3):
-                            m.d.sync += reset_mode.eq(self.wr_data)
+                    with m.If(wr_ok):
+                        with m.Switch(self.wr_addr[:2]):
+                            with m.Case(0):
+                                m.d.sync += threshold.eq(self.wr_data)
+                            with m.Case(1):
+                                m.d.sync += leak.eq(self.wr_data)
+                            with m.Case(2):
+                                m.d.sync += weight_shift.eq(self.wr_data)
+                            with m.Case(3):
+                                m.d.sync += reset_mode.eq(self.wr_data)
                 if s.spiking:
                     with m.Case(DELAY):
                         m.d.comb += [d_wr.addr.eq(self.wr_addr), d_wr.data.eq(self.wr_data),
-                                     d_wr.en.eq(1)]
+                                     d_wr.en.eq(wr_ok)]
                     with m.Case(HISTORY):
                         m.d.comb += [h_wr.addr.eq(self.wr_addr), h_wr.data.eq(self.wr_data),
-                                     h_wr.en.eq(1)]
+                                     h_wr.en.eq(wr_ok)]
 
-        # Readback: address the read ports now, select the word in the next cycle and return it
-        # registered (rb_data) in the one after, so no memory output runs into the port engine.
+        # Readback: address the read ports now (cycle c). The read stage registers what they return
+        # into s1_* at the end of c + 1 as it does for every operation (the layer is idle, so
+        # nothing stalls it); the word is selected from those registers in c + 2 and returned
+        # registered (rb_data) from c + 3. No memory output runs into the select or the port engine.
         rb_sizes = {**sizes, ACCUM: n}
         rb_ok = Signal()
         with m.Switch(self.rb_space):
             for space, size in rb_sizes.items():
                 with m.Case(space):
                     m.d.comb += rb_ok.eq(self.rb_addr < size)
-        rb_space_q = Signal(3)
-        rb_addr_q = Signal(2)
-        rb_ok_q = Signal()
+        rb_space_q, rb_space_q2 = Signal(3), Signal(3)
+        rb_addr_q, rb_addr_q2 = Signal(2), Signal(2)
+        rb_ok_q, rb_ok_q2 = Signal(), Signal()
+        m.d.sync += [rb_ok_q.eq(0), rb_space_q2.eq(rb_space_q), rb_addr_q2.eq(rb_addr_q),
+                     rb_ok_q2.eq(rb_ok_q)]
         with m.If(self.rb_en):
             m.d.sync += [rb_space_q.eq(self.rb_space), rb_addr_q.eq(self.rb_addr), rb_ok_q.eq(rb_ok)]
             m.d.comb += [p.addr.eq(self.rb_addr) for p in reads]
@@ -303,19 +316,19 @@ class Layer(wiring.Component):
         regs = Array([threshold, leak, weight_shift, reset_mode])
         rb_word = Signal(DATA_BITS)
         m.d.sync += self.rb_data.eq(rb_word)
-        with m.If(rb_ok_q):
-            with m.Switch(rb_space_q):
+        with m.If(rb_ok_q2):
+            with m.Switch(rb_space_q2):
                 with m.Case(WEIGHT):
-                    m.d.comb += rb_word.eq(weight.rd_data.as_signed() if P == 1 else weight.rd_data)
+                    m.d.comb += rb_word.eq(s1_word.as_signed() if P == 1 else s1_word)
                 with m.Case(MEMBRANE):
-                    m.d.comb += rb_word.eq(v_rd.data)
+                    m.d.comb += rb_word.eq(s1_v)
                 with m.Case(ACCUM):
-                    m.d.comb += rb_word.eq(a_rd.data)
+                    m.d.comb += rb_word.eq(s1_a)
                 with m.Case(REGISTER):
-                    m.d.comb += rb_word.eq(regs[rb_addr_q])
+                    m.d.comb += rb_word.eq(regs[rb_addr_q2])
                 if s.spiking:
                     with m.Case(DELAY):
-                        m.d.comb += rb_word.eq(d_rd.data)
+                        m.d.comb += rb_word.eq(s1_delay)
                     with m.Case(HISTORY):
-                        m.d.comb += rb_word.eq(h_rd.data)
+                        m.d.comb += rb_word.eq(s1_hist)
         return m

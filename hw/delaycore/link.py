@@ -298,6 +298,9 @@ class Link(wiring.Component):
         m.d.comb += timeout.eq(receiving & ~have & (timer == self.timeout_cycles - 1))
 
         m.d.comb += [crc.data.eq(byte), wr.data.eq(byte), wr.addr.eq(ptr), rd.addr.eq(rp)]
+        # The event register drives the core's input in every state (valid says when it counts), so
+        # the guard's checks start at a register, not at the state machine.
+        m.d.comb += self.core_i.payload.eq(event)
 
         with m.FSM():
             # -- receive -----------------------------------------------------------------------
@@ -466,7 +469,7 @@ class Link(wiring.Component):
                 with m.Else():
                     fetch(rp, EVENT_BYTES)
             with m.State("E_PUSH"):
-                m.d.comb += [self.core_i.valid.eq(1), self.core_i.payload.eq(event)]
+                m.d.comb += self.core_i.valid.eq(1)
                 with m.If(self.core_i.ready):
                     m.d.sync += applied.eq(applied + 1)
                     if self.learning:

@@ -44,7 +44,11 @@ class Network(wiring.Component):
         wiring.connect(m, layers[-1].o, wiring.flipped(self.o))
 
         nl = len(layers)
-        quiet = Array([l.idle & ~l.i.valid for l in layers] + [C(1, 1)] * (16 - nl))
+        # Layer 0 counts as busy while anything is presented at the core's input, good or bad:
+        # that keeps the guard's checks off the port engine's path (a bad event is taken at once,
+        # so it delays a request by one cycle at most).
+        quiet = Array([layers[0].idle & ~self.i.valid] + [l.idle & ~l.i.valid for l in layers[1:]]
+                      + [C(1, 1)] * (16 - nl))
 
         dropped_writes = Signal(32)
         steps = Signal(32)
@@ -55,12 +59,13 @@ class Network(wiring.Component):
         # its layer is quiet, and is applied to the layer in the next cycle, while the layer is
         # held (it takes no input event), so no port path runs combinationally into a memory.
         ld, rq = self.load.payload, self.rb_req.payload
-        wr_pend, rb_pend, rb_wait, rb_wait2 = Signal(), Signal(), Signal(), Signal()
+        wr_pend, rb_pend = Signal(), Signal()
+        rb_wait, rb_wait2, rb_wait3 = Signal(), Signal(), Signal()
         p_layer, p_space = Signal(4), Signal(3)
         p_addr, p_data = Signal(20), Signal(DATA_BITS)
         resp_valid = Signal()
         resp_data = Signal(DATA_BITS)
-        busy = wr_pend | rb_pend | rb_wait | rb_wait2 | resp_valid
+        busy = wr_pend | rb_pend | rb_wait | rb_wait2 | rb_wait3 | resp_valid
         for k, l in enumerate(layers):
             sel = p_layer == k
             m.d.comb += [l.hold.eq((wr_pend | rb_pend) & sel),
@@ -73,7 +78,8 @@ class Network(wiring.Component):
         is_status = rq.space == STATUS
         take_rb = self.rb_req.valid & ~busy & ~self.load.valid & (is_status | quiet[rq.layer])
         m.d.comb += self.rb_req.ready.eq(take_rb)
-        m.d.sync += [wr_pend.eq(0), rb_pend.eq(0), rb_wait.eq(rb_pend), rb_wait2.eq(rb_wait)]
+        m.d.sync += [wr_pend.eq(0), rb_pend.eq(0), rb_wait.eq(rb_pend), rb_wait2.eq(rb_wait),
+                     rb_wait3.eq(rb_wait2)]
         with m.If(take_wr):
             m.d.sync += [wr_pend.eq(ld.layer < nl), p_layer.eq(ld.layer), p_space.eq(ld.space),
                          p_addr.eq(ld.addr), p_data.eq(ld.data)]
@@ -88,8 +94,9 @@ class Network(wiring.Component):
                 m.d.sync += rb_pend.eq(1)
             with m.Else():
                 m.d.sync += [resp_valid.eq(1), resp_data.eq(0)]
-        # A layer returns the word two cycles after it was addressed (Layer.rb_data is registered).
-        with m.If(rb_wait2):
+        # A layer returns the word three cycles after it was addressed (its read stage registers the
+        # memory outputs, then Layer.rb_data registers the selected word).
+        with m.If(rb_wait3):
             m.d.sync += [resp_valid.eq(1), resp_data.eq(Array([l.rb_data for l in layers])[p_layer])]
         m.d.comb += [self.rb_resp.valid.eq(resp_valid), self.rb_resp.payload.eq(resp_data)]
         with m.If(self.rb_resp.valid & self.rb_resp.ready):

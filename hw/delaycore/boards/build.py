@@ -4,7 +4,7 @@ network built).
 
 Each board has a default for the on-chip learning engine (`LearningNetwork` behind the link,
 docs/learning.md): on where it fits the device and meets timing at the core clock, off where it
-does not (the iCEBreaker's UP5K: logic cells; the ULX3S: timing at its 75 MHz PLL clock).
+does not (the iCEBreaker's UP5K: logic cells; the ULX3S: timing at its 80 MHz PLL clock).
 The default build writes bitstream-<board>.json; the other variant, chosen with LEARNING=1 / 0
 (`--learning` / `--no-learning`), writes bitstream-<board>-learning.json or -nolearning.json;
 `DSP=1` (`--dsp`: yosys `synth_ice40 -dsp`, multipliers into SB_MAC16) adds `-dsp`. Each variant
@@ -37,8 +37,16 @@ BOARDS = {
     "ulx3s": ("amaranth_boards.ulx3s:ULX3S_85F_Platform", 80.0,
               CoreConfig(n_in=700, sizes=(128, 128), n_out=20, weight_bits=2, ternary=True,
                          depth=32, weights_per_word=8),
-              ECP5PLL(1, 3, 8, 4, 75.0),    # 25 MHz x 3 = 75 MHz (VCO 600 MHz); 80 MHz: (5, 16, 7, 3, 80.0)
+              ECP5PLL(5, 16, 7, 3, 80.0),   # 25 MHz / 5 x 16 = 80 MHz (VCO 560 MHz); nextpnr seeds 1/2/3: 83.7/88.7/93.6 MHz
               False),     # with learning: 8,190 LUTs, 47.6 MHz (off by default: keeps the no-learning figures)
+}
+
+
+# Other core clocks a board's PLL can make (`--pll-mhz`), as the PLL tools print them.
+PLLS = {
+    "icebreaker": {24.0: ICE40PLL(0, 63, 5, 1, 24.0)},
+    "ulx3s": {75.0: ECP5PLL(1, 3, 8, 4, 75.0),       # 25 MHz x 3 (VCO 600 MHz)
+              80.0: ECP5PLL(5, 16, 7, 3, 80.0)},     # 25 MHz / 5 x 16 (VCO 560 MHz)
 }
 
 
@@ -75,11 +83,17 @@ def nextpnr_log(path: Path) -> tuple[dict, str | None]:
     return util, error
 
 
-def build(board: str, seed: int = 1, learning: bool | None = None, dsp: bool = False) -> dict:
+def build(board: str, seed: int = 1, learning: bool | None = None, dsp: bool = False,
+          pll_mhz: float | None = None) -> dict:
     import importlib
     mod, cls = BOARDS[board][0].split(":")
     platform = getattr(importlib.import_module(mod), cls)()
     target, cfg, pll = BOARDS[board][1:4]
+    if pll_mhz is not None:
+        if pll_mhz not in PLLS.get(board, {}):
+            raise SystemExit(f"no PLL setting for {pll_mhz} MHz on {board}: "
+                             f"{sorted(PLLS.get(board, {}))}")
+        pll = PLLS[board][pll_mhz]
     learning, suffix = variant(board, learning, dsp)
     tools_env()
     build_dir = ROOT / "build" / "bitstream" / (board + suffix)
@@ -136,14 +150,16 @@ def main(argv=None):
                     help="with the on-chip learning engine (LearningNetwork)")
     lg.add_argument("--no-learning", dest="learning", action="store_false",
                     help="plain Network, without the on-chip learning engine")
+    ap.add_argument("--pll-mhz", type=float, default=None,
+                    help="core clock other than the board's default (a setting of PLLS)")
     ap.add_argument("--dsp", action="store_true",
                     help="yosys synth -dsp: multipliers into DSP blocks (SB_MAC16 on the UP5K)")
     a = ap.parse_args(argv)
     failed = []
     for board in (sorted(BOARDS) if a.board == "all" else [a.board]):
-        r = build(board, a.seed, a.learning, a.dsp)
+        r = build(board, a.seed, a.learning, a.dsp, a.pll_mhz)
         print(json.dumps({k: r[k] for k in ("board", "learning", "placed", "error", "utilisation",
-                                            "achieved_fmax_mhz", "target_fmax_mhz", "target_met",
+                                            "achieved_fmax_mhz", "core_clock_mhz", "target_fmax_mhz", "target_met",
                                             "bitstream")}, indent=2))
         if not r["placed"]:
             failed.append(board)
