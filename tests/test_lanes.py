@@ -94,3 +94,19 @@ def test_lanes_schedule_speedup_and_validation():
                 dict(lanes=4, sizes=(6,))):
         with pytest.raises(ValueError, match="lanes"):
             CoreConfig(**{**base, **bad})
+
+
+def test_learning_engine_on_a_lanes_core():
+    """The learning engine only uses the core's ports, which address neurons by index whatever
+    K is: LearningNetwork with K = 2 must match GoldenLearner value for value."""
+    from sim.learning_cases import make_learning_case
+    from test_learning_rtl import simulate_learning
+    cfg = CoreConfig(n_in=4, sizes=(6, 4), n_out=2, weight_bits=2, ternary=True, weights_per_word=4,
+                     depth=8, lanes=2)
+    case = make_learning_case("lanes2-learning", cfg, 11, samples=3, steps=6, stochastic=True,
+                              core_every_step=True)
+    res = simulate_learning(case, ready_p=0.7)
+    assert res["mismatch"] is None, res["mismatch"]
+    assert res["compared"] == sum(len(o["reads"]) for o in case["ops"] if o["op"] == "check") > 0
+    assert case["weights_changed"]["weights"] > 0, case["weights_changed"]
+    assert [k for k, _ in res["phases"]].count("LEARN") == case["learned"] > 0
