@@ -52,6 +52,21 @@ def full_matrix(base_seed: int = 1, only: set[str] | None = None) -> list[dict]:
         ("d3-odd-depth", _cfg(8, [8], 3, depth=3), dict()),
         ("mul-d64-deep", _cfg(8, [8, 8], 3, depth=64, leak="mul"), dict(delays="max", steps=70)),
         ("n200-long", _cfg(20, [200, 50], 10, rec=[False, True], wb=4, depth=16), dict(rate=0.3, steps=100, threshold_scale=0.25)),
+        # lanes (docs/core.md section 6): K neurons per cycle; appended so the seeds above stay
+        ("lanes2-tern-packed8", CoreConfig(n_in=20, sizes=(12, 8), n_out=4, weight_bits=2, ternary=True,
+                                           depth=32, weights_per_word=8, lanes=2), dict(threshold_scale=0.2)),
+        ("lanes4-tern-rec", CoreConfig(n_in=16, sizes=(16, 8), n_out=4, recurrent=(True, False),
+                                       weight_bits=2, ternary=True, depth=16, weights_per_word=8,
+                                       lanes=4), dict(threshold_scale=0.2, rate=0.5)),
+        ("lanes2-w4-rec", CoreConfig(n_in=9, sizes=(8,), n_out=2, recurrent=(True,), weight_bits=4,
+                                     weights_per_word=4, lanes=2), dict()),
+        ("lanes4-one-group", CoreConfig(n_in=5, sizes=(4,), n_out=4, weight_bits=4, weights_per_word=4,
+                                        lanes=4), dict(rate=0.7)),
+        ("lanes8-n64", CoreConfig(n_in=24, sizes=(64,), n_out=8, weight_bits=8, weights_per_word=8,
+                                  lanes=8), dict(rate=0.3, steps=12)),
+        ("lanes2-mul-3layer", CoreConfig(n_in=12, sizes=(10, 8, 6), n_out=4, recurrent=(False, True, False),
+                                         weight_bits=4, weights_per_word=2, leak_mode="mul", lanes=2),
+         dict(threshold_scale=0.2)),
     ]
     cases = []
     for i, (name, cfg, kw) in enumerate(specs):
@@ -66,5 +81,9 @@ def full_matrix(base_seed: int = 1, only: set[str] | None = None) -> list[dict]:
 
 # The configurations `make test` runs: every axis at least once, small sizes.
 QUICK = {"tern-d64-max", "w4-d64-rand-rec", "w8-3layer-rec", "membrane-saturation",
-         "bad-events", "excess-events", "tern-packed8", "one-neuron-rec", "n64-rec", "mul-d64-deep"}
+         "bad-events", "excess-events", "tern-packed8", "one-neuron-rec", "n64-rec", "mul-d64-deep",
+         "lanes4-tern-rec", "lanes4-one-group"}
+# The lanes configurations (python -m sim.regression --lanes).
+LANES = {"lanes2-tern-packed8", "lanes4-tern-rec", "lanes2-w4-rec", "lanes4-one-group", "lanes8-n64",
+         "lanes2-mul-3layer"}
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, BarColumn, TimeElapsedColumn, MofNCompleteColumn
 from rich.table import Table
 
-from .matrix import full_matrix, QUICK
+from .matrix import full_matrix, QUICK, LANES
 from .cosim import run, ROOT
 
 
@@ -23,9 +23,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="base seed of the matrix")
     ap.add_argument("--quick", action="store_true", help="only the configurations of make test")
     ap.add_argument("--only", nargs="*", help="configuration names to run")
+    ap.add_argument("--lanes", action="store_true", help="only the lanes configurations")
     args = ap.parse_args(argv)
     console = Console()
-    only = set(args.only) if args.only else (QUICK if args.quick else None)
+    only = set(args.only) if args.only else (QUICK if args.quick else LANES if args.lanes else None)
     t0 = time.time()
     console.print(f"generating golden references (base seed {args.seed}) ...")
     cases = full_matrix(args.seed, only)
@@ -61,7 +62,7 @@ def main(argv=None) -> int:
               "base_seed": args.seed,
               "failures": [{k: r.get(k) for k in ("name", "seed", "error", "first_mismatch", "waveform")}
                            for r in results if not r["passed"]]}
-    out = ROOT / "build" / "reports" / "sim.json"
+    out = ROOT / "build" / "reports" / ("sim-lanes.json" if args.lanes else "sim.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     console.print(f"{configs} configurations, {len(results)} cases: {passed} passed, {failed} failed; "

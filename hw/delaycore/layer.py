@@ -1,13 +1,20 @@
 """One time-multiplexed layer: LIF with per-neuron axonal delays, or the non-spiking readout.
 
-One datapath is shared by every neuron and does one synaptic accumulate or one neuron update per
-cycle. Every operation issues its memory reads (stage 0), then registers what the memories return
+One datapath is shared by every neuron. With `lanes` K (docs/core.md, section 6) it serves K
+neurons at once: the neurons are taken in groups `g` of K consecutive indices (`j = g * K + k`,
+lane `k`), every per-neuron memory is split into K lane memories of `n / K` words (neuron `j` is
+word `g` of lane `k`), one weight-memory word holds the K weights of a group (K divides P and n),
+and there are K copies of the accumulate adder, Integrate and Fire. So one cycle does K synaptic
+accumulates or K neuron updates; K = 1 is the plain one-neuron datapath.
+
+Every operation issues its memory reads (stage 0), then registers what the memories return
 (the read stage, `s0_*` -> `s1_*`), so no arithmetic follows a block-RAM output in the same cycle.
 Accumulates then add and write back (stage 1). Neuron updates take five stages: issue; read;
 integrate (leak + sum); fire (saturate, threshold, reset, delay tap); write back and emit. Only
-the last stage can be stalled by the output stream, and its stall signal comes straight from
-registers, which keeps the long arithmetic off the handshake path. Timing is the schedule of
-docs/core.md, section 6, which `golden_model.schedule` reproduces cycle for cycle.
+the last stage can be stalled, by the output stream, and it emits the events of its group one per
+cycle (lane order), holding the pipeline until the last one is accepted; its stall signal comes
+straight from registers, which keeps the long arithmetic off the handshake path. Timing is the
+schedule of docs/core.md, section 6, which `golden_model.schedule` reproduces cycle for cycle.
 """
 
 from amaranth import *
@@ -60,24 +67,39 @@ class Layer(wiring.Component):
         m = Module()
         s = self.shape
         n = s.n
+        K = s.lanes
+        LK = K.bit_length() - 1
+        G = n // K                              # groups: one issue slot each
+        lanes = range(K)
 
-        # Memories: one read and one write port each (simple dual-port block RAM).
+        def lane_name(base, k):
+            return base if K == 1 else f"{base}{k}"
+
+        # Memories: one read and one write port each (simple dual-port block RAM); the per-neuron
+        # ones once per lane.
         P = s.weights_per_word
         m.submodules.weight = weight = WeightMemory(P * s.weight_bits, s.weight_words)
-        m.submodules.membrane = membrane = Memory(shape=signed(s.v_bits), depth=n, init=[])
-        m.submodules.accum = accum = Memory(shape=signed(s.acc_bits), depth=n, init=[])
         # One address for reads and writes (writes only happen while idle): a single-port RAM.
         w_addr = weight.addr
-        v_wr = membrane.write_port()
-        v_rd = membrane.read_port(transparent_for=(v_wr,))
-        a_wr = accum.write_port()
-        a_rd = accum.read_port(transparent_for=(a_wr,))
-        if s.spiking:
-            m.submodules.history = history = Memory(shape=s.depth, depth=n, init=[])
-            m.submodules.delay = delay = Memory(shape=s.delay_bits, depth=n, init=[])
-            h_wr = history.write_port()
-            h_rd = history.read_port(transparent_for=(h_wr,))
-            d_wr, d_rd = delay.write_port(), delay.read_port()
+        v_wr, v_rd, a_wr, a_rd, h_wr, h_rd, d_wr, d_rd = ([] for _ in range(8))
+        for k in lanes:
+            mem = Memory(shape=signed(s.v_bits), depth=G, init=[])
+            m.submodules[lane_name("membrane", k)] = mem
+            v_wr.append(mem.write_port())
+            v_rd.append(mem.read_port(transparent_for=(v_wr[k],)))
+            mem = Memory(shape=signed(s.acc_bits), depth=G, init=[])
+            m.submodules[lane_name("accum", k)] = mem
+            a_wr.append(mem.write_port())
+            a_rd.append(mem.read_port(transparent_for=(a_wr[k],)))
+            if s.spiking:
+                mem = Memory(shape=s.depth, depth=G, init=[])
+                m.submodules[lane_name("history", k)] = mem
+                h_wr.append(mem.write_port())
+                h_rd.append(mem.read_port(transparent_for=(h_wr[k],)))
+                mem = Memory(shape=s.delay_bits, depth=G, init=[])
+                m.submodules[lane_name("delay", k)] = mem
+                d_wr.append(mem.write_port())
+                d_rd.append(mem.read_port())
         if s.recurrent:
             m.submodules.rec_queue = rec_queue = Memory(shape=s.index_bits, depth=n, init=[])
             q_wr, q_rd = rec_queue.write_port(), rec_queue.read_port()
@@ -88,11 +110,15 @@ class Layer(wiring.Component):
         weight_shift = Signal(3)
         reset_mode = Signal(1)
 
-        m.submodules.integrate = integrate = Integrate(s, self.leak_mode)
-        m.submodules.fire = fire = Fire(s)
+        integrate, fire = [], []
+        for k in lanes:
+            integrate.append(Integrate(s, self.leak_mode))
+            fire.append(Fire(s))
+            m.submodules[lane_name("integrate", k)] = integrate[k]
+            m.submodules[lane_name("fire", k)] = fire[k]
 
         state = Signal(range(6))
-        j = Signal(range(n + 1))
+        j = Signal(range(G + 1))                # the group being issued
         row_base = Signal(range(s.n_rows * n + 1))
         clear_mode = Signal()
         marker = Signal(2)
@@ -100,52 +126,79 @@ class Layer(wiring.Component):
         rrow = Signal(range(n + 1))
         wptr = Signal(range(n + 1))
         s0_op, s1_op = Signal(2), Signal(2)
-        s0_j, s1_j = Signal(range(n)), Signal(range(n))
+        s0_j, s1_j = Signal(range(G)), Signal(range(G))
         next_op = Signal(2)
-        next_j = Signal(range(n))
+        next_j = Signal(range(G))
 
         # Stage 1 holds what the memories returned in the read stage. Later stages of a neuron update:
         # 2 after integrate, 3 after fire.
-        s1_v = Signal(signed(s.v_bits))
-        s1_a = Signal(signed(s.acc_bits))
+        s1_v = [Signal(signed(s.v_bits), name=lane_name("s1_v", k)) for k in lanes]
+        s1_a = [Signal(signed(s.acc_bits), name=lane_name("s1_a", k)) for k in lanes]
         s1_word = Signal(P * s.weight_bits)
-        s1_hist = Signal(s.depth)
-        s1_delay = Signal(s.delay_bits)
+        s1_hist = [Signal(s.depth, name=lane_name("s1_hist", k)) for k in lanes]
+        s1_delay = [Signal(s.delay_bits, name=lane_name("s1_delay", k)) for k in lanes]
         s2_op, s3_op = Signal(2), Signal(2)
-        s2_j, s3_j = Signal(range(n)), Signal(range(n))
-        s2_total = Signal(total_shape(s))
-        s2_hist, s3_hist = Signal(s.depth), Signal(s.depth)
-        s2_delay = Signal(s.delay_bits)
-        s3_v = Signal(signed(s.v_bits))
-        s3_y = Signal()
+        s2_j, s3_j = Signal(range(G)), Signal(range(G))
+        s2_total = [Signal(total_shape(s), name=lane_name("s2_total", k)) for k in lanes]
+        s2_hist = [Signal(s.depth, name=lane_name("s2_hist", k)) for k in lanes]
+        s3_hist = [Signal(s.depth, name=lane_name("s3_hist", k)) for k in lanes]
+        s2_delay = [Signal(s.delay_bits, name=lane_name("s2_delay", k)) for k in lanes]
+        s3_v = [Signal(signed(s.v_bits), name=lane_name("s3_v", k)) for k in lanes]
+        s3_y = [Signal(name=lane_name("s3_y", k)) for k in lanes]
 
         # Stage 3: what it emits, and whether the stream stalls the pipeline.
-        y = C(1, 1) if not s.spiking else s3_y
-        s3_emit = ((s3_op == UPD) & ~clear_mode & y) | (s3_op == TOKEN)
-        stall = s3_emit & ~self.o.ready
+        out_idx = Signal(range(max(2, n)))      # neuron index of the item presented
+        out_v = Signal(signed(s.v_bits))
+        if K == 1:
+            y = C(1, 1) if not s.spiking else s3_y[0]
+            s3_emit = ((s3_op == UPD) & ~clear_mode & y) | (s3_op == TOKEN)
+            stall = s3_emit & ~self.o.ready
+            m.d.comb += [out_idx.eq(s3_j), out_v.eq(s3_v[0])]
+        else:
+            # The group's events leave one per cycle, lowest lane first: `sent` marks the lanes
+            # already accepted; the stage advances with the acceptance of its last event.
+            yv = C((1 << K) - 1, K) if not s.spiking else Cat(*s3_y)
+            sent = Signal(K)
+            pend = Signal(K)
+            m.d.comb += pend.eq(Mux((s3_op == UPD) & ~clear_mode, yv, 0) & ~sent)
+            last = (pend & (pend - 1)) == 0     # at most one event left
+            s3_emit = pend.any() | (s3_op == TOKEN)
+            stall = s3_emit & ~(last & self.o.ready)
+            lane = Signal(range(K))
+            for k in reversed(lanes):           # lowest pending lane
+                with m.If(pend[k]):
+                    m.d.comb += lane.eq(k)
+            m.d.comb += [out_idx.eq(Cat(lane, s3_j)), out_v.eq(Array(s3_v)[lane])]
+            with m.If(~stall):
+                m.d.sync += sent.eq(0)
+            with m.Elif(self.o.ready):
+                m.d.sync += sent.eq(sent | (pend & -pend))
+        accepted = self.o.valid & self.o.ready
         m.d.comb += [
             self.o.valid.eq(s3_emit),
             self.o.payload.kind.eq(Mux(s3_op == TOKEN, marker, SPIKE)),
-            self.o.payload.addr.eq(Mux(s3_op == TOKEN, 0, s3_j)),
+            self.o.payload.addr.eq(Mux(s3_op == TOKEN, 0, out_idx)),
         ]
         if not s.spiking:
-            m.d.comb += self.o.payload.value.eq(Mux(s3_op == TOKEN, 0, s3_v))
+            m.d.comb += self.o.payload.value.eq(Mux(s3_op == TOKEN, 0, out_v))
 
-        reads = [v_rd, a_rd] + ([h_rd, d_rd] if s.spiking else [])
+        reads = v_rd + a_rd + (h_rd + d_rd if s.spiking else [])
         m.d.comb += [p.en.eq(~stall) for p in reads]
-        acc_sum = Signal(signed(s.acc_bits))
-        acc_old = Signal(signed(s.acc_bits))
+        acc_sum = [Signal(signed(s.acc_bits), name=lane_name("acc_sum", k)) for k in lanes]
+        acc_old = [Signal(signed(s.acc_bits), name=lane_name("acc_old", k)) for k in lanes]
         with m.If(~stall):
             m.d.sync += [s0_op.eq(next_op), s0_j.eq(next_j), s1_op.eq(s0_op), s1_j.eq(s0_j),
-                         s1_v.eq(v_rd.data), s1_a.eq(acc_old), s1_word.eq(weight.rd_data),
+                         s1_word.eq(weight.rd_data),
                          # an accumulate is finished in stage 1
                          s2_op.eq(Mux(s1_op == ACC, NONE, s1_op)), s2_j.eq(s1_j),
-                         s2_total.eq(integrate.total),
-                         s3_op.eq(s2_op), s3_j.eq(s2_j), s3_v.eq(fire.v_new)]
-            if s.spiking:
-                m.d.sync += [s1_hist.eq(h_rd.data), s1_delay.eq(d_rd.data),
-                             s2_hist.eq(s1_hist), s2_delay.eq(s1_delay),
-                             s3_hist.eq(fire.hist_new), s3_y.eq(fire.y)]
+                         s3_op.eq(s2_op), s3_j.eq(s2_j)]
+            for k in lanes:
+                m.d.sync += [s1_v[k].eq(v_rd[k].data), s1_a[k].eq(acc_old[k]),
+                             s2_total[k].eq(integrate[k].total), s3_v[k].eq(fire[k].v_new)]
+                if s.spiking:
+                    m.d.sync += [s1_hist[k].eq(h_rd[k].data), s1_delay[k].eq(d_rd[k].data),
+                                 s2_hist[k].eq(s1_hist[k]), s2_delay[k].eq(s1_delay[k]),
+                                 s3_hist[k].eq(fire[k].hist_new), s3_y[k].eq(fire[k].y)]
 
         # Stage 0: issue.
         m.d.comb += [
@@ -156,19 +209,21 @@ class Layer(wiring.Component):
         accept = self.i.valid & self.i.ready
 
         flat = Signal(range(s.n_rows * n + 1))
-        sel = Signal(range(max(2, P)))          # which weight of the word, for stage 1
+        # which K weights of the word, for stage 1
+        sel = Signal(range(max(2, P // K)))
         s0_sel, s1_sel = Signal.like(sel), Signal.like(sel)
-        m.d.comb += [w_addr.eq(flat >> (P.bit_length() - 1)), sel.eq(flat & (P - 1) if P > 1 else 0)]
+        m.d.comb += [w_addr.eq(flat >> (P.bit_length() - 1)),
+                     sel.eq((flat & (P - 1)) >> LK if P > K else 0)]
         with m.If(~stall):
             m.d.sync += [s0_sel.eq(sel), s1_sel.eq(s0_sel)]
 
-        def issue_acc(row_addr, jj):
-            m.d.comb += [flat.eq(row_addr + jj), a_rd.addr.eq(jj), next_op.eq(ACC), next_j.eq(jj)]
+        def issue_acc(row_addr, g):
+            m.d.comb += [flat.eq(row_addr + (g << LK)), next_op.eq(ACC), next_j.eq(g)]
+            m.d.comb += [p.addr.eq(g) for p in a_rd]
 
-        def issue_upd(jj):
-            m.d.comb += [v_rd.addr.eq(jj), a_rd.addr.eq(jj), next_op.eq(UPD), next_j.eq(jj)]
-            if s.spiking:
-                m.d.comb += [h_rd.addr.eq(jj), d_rd.addr.eq(jj)]
+        def issue_upd(g):
+            m.d.comb += [next_op.eq(UPD), next_j.eq(g)]
+            m.d.comb += [p.addr.eq(g) for p in v_rd + a_rd + h_rd + d_rd]
 
         with m.Switch(state):
             with m.Case(IDLE):
@@ -177,13 +232,13 @@ class Layer(wiring.Component):
                 # the operation: no path runs from the input's valid through the guard into a
                 # block-RAM address.
                 base = times_const(self.i.payload.addr, n)
-                m.d.comb += [flat.eq(base), a_rd.addr.eq(0)]
+                m.d.comb += flat.eq(base)
                 with m.If(accept):
                     kind = self.i.payload.kind
                     with m.If(kind == SPIKE):
                         issue_acc(base, 0)
                         m.d.sync += row_base.eq(base)
-                        if n > 1:
+                        if G > 1:
                             m.d.sync += [state.eq(SWEEP), j.eq(1)]
                     with m.Elif((kind == EOT) | (kind == CLEAR)):
                         m.d.sync += [marker.eq(kind), clear_mode.eq(kind == CLEAR), j.eq(0),
@@ -195,7 +250,7 @@ class Layer(wiring.Component):
             with m.Case(SWEEP):
                 issue_acc(row_base, j)
                 m.d.sync += j.eq(j + 1)
-                with m.If(j == n - 1):
+                with m.If(j == G - 1):
                     m.d.sync += state.eq(IDLE)
             if s.recurrent:
                 with m.Case(REC):
@@ -203,7 +258,7 @@ class Layer(wiring.Component):
                     issue_acc(base, j)
                     m.d.comb += q_rd.addr.eq(rrow + 1)
                     m.d.sync += [row_base.eq(base), j.eq(j + 1)]
-                    with m.If(j == n - 1):
+                    with m.If(j == G - 1):
                         m.d.sync += [j.eq(0), rrow.eq(rrow + 1)]
                         with m.If(rrow + 1 == rcount):
                             m.d.sync += state.eq(UPDATE)
@@ -214,7 +269,7 @@ class Layer(wiring.Component):
                     if s.recurrent:
                         with m.If(j == 0):
                             m.d.sync += wptr.eq(0)
-                    with m.If(j == n - 1):
+                    with m.If(j == G - 1):
                         m.d.sync += state.eq(MARK)
             with m.Case(MARK):
                 with m.If(~stall):
@@ -224,38 +279,47 @@ class Layer(wiring.Component):
                 with m.If((s3_op == TOKEN) & self.o.ready):
                     m.d.sync += state.eq(IDLE)
 
-        # The read stage registers the memories' outputs into stage 1. An accumulate reads its sum when it
-        # is issued and writes it back two cycles later, in stage 1; the next access to the same
-        # sum (accumulate, or neuron update reading it) is issued at least n cycles after it, so
-        # only n = 1 needs the sum of stage 1 forwarded into stage 0.
-        m.d.comb += acc_old.eq(Mux(s1_op == ACC, acc_sum, a_rd.data) if n == 1 else a_rd.data)
+        # The read stage registers the memories' outputs into stage 1. An accumulate reads its sums
+        # when it is issued and writes them back two cycles later, in stage 1; the next access to
+        # the same group (accumulate, or neuron update reading it) is issued at least n / K cycles
+        # after it, so only n / K = 1 needs the sums of stage 1 forwarded into stage 0.
+        for k in lanes:
+            m.d.comb += acc_old[k].eq(Mux(s1_op == ACC, acc_sum[k], a_rd[k].data) if G == 1
+                                      else a_rd[k].data)
         # Stage 1: accumulate and write back; or integrate (registered into stage 2).
-        m.d.comb += [integrate.v.eq(s1_v), integrate.acc.eq(s1_a), integrate.leak.eq(leak)]
-        w = s1_word.word_select(s1_sel if P > 1 else 0, s.weight_bits).as_signed()
-        m.d.comb += acc_sum.eq(s1_a + (w << weight_shift))
-        with m.If((s1_op == ACC)):
-            m.d.comb += [a_wr.addr.eq(s1_j), a_wr.en.eq(1), a_wr.data.eq(acc_sum)]
-        # Stage 2: fire (registered into stage 3).
-        m.d.comb += [fire.total.eq(s2_total), fire.threshold.eq(threshold),
-                     fire.reset_mode.eq(reset_mode)]
-        if s.spiking:
-            m.d.comb += [fire.hist.eq(s2_hist), fire.delay.eq(s2_delay)]
-        # Stage 3: write back and emit.
-        with m.If((s3_op == UPD) & ~stall):
-            m.d.comb += [a_wr.addr.eq(s3_j), a_wr.en.eq(1), a_wr.data.eq(0),
-                         v_wr.addr.eq(s3_j), v_wr.en.eq(1),
-                         v_wr.data.eq(Mux(clear_mode, 0, s3_v))]
+        chunk = s1_word.word_select(s1_sel, K * s.weight_bits) if P > K else s1_word
+        for k in lanes:
+            m.d.comb += [integrate[k].v.eq(s1_v[k]), integrate[k].acc.eq(s1_a[k]),
+                         integrate[k].leak.eq(leak)]
+            w = chunk.word_select(k, s.weight_bits).as_signed()
+            m.d.comb += acc_sum[k].eq(s1_a[k] + (w << weight_shift))
+            with m.If((s1_op == ACC)):
+                m.d.comb += [a_wr[k].addr.eq(s1_j), a_wr[k].en.eq(1), a_wr[k].data.eq(acc_sum[k])]
+            # Stage 2: fire (registered into stage 3).
+            m.d.comb += [fire[k].total.eq(s2_total[k]), fire[k].threshold.eq(threshold),
+                         fire[k].reset_mode.eq(reset_mode)]
             if s.spiking:
-                m.d.comb += [h_wr.addr.eq(s3_j), h_wr.en.eq(1),
-                             h_wr.data.eq(Mux(clear_mode, 0, s3_hist))]
+                m.d.comb += [fire[k].hist.eq(s2_hist[k]), fire[k].delay.eq(s2_delay[k])]
+        # Stage 3: write back (when the stage advances) and emit.
+        with m.If((s3_op == UPD) & ~stall):
+            for k in lanes:
+                m.d.comb += [a_wr[k].addr.eq(s3_j), a_wr[k].en.eq(1), a_wr[k].data.eq(0),
+                             v_wr[k].addr.eq(s3_j), v_wr[k].en.eq(1),
+                             v_wr[k].data.eq(Mux(clear_mode, 0, s3_v[k]))]
+                if s.spiking:
+                    m.d.comb += [h_wr[k].addr.eq(s3_j), h_wr[k].en.eq(1),
+                                 h_wr[k].data.eq(Mux(clear_mode, 0, s3_hist[k]))]
             if s.recurrent:
                 with m.If(clear_mode):
                     m.d.sync += wptr.eq(0)
-                with m.Elif(y):
-                    m.d.comb += [q_wr.addr.eq(wptr), q_wr.data.eq(s3_j), q_wr.en.eq(1)]
-                    m.d.sync += wptr.eq(wptr + 1)
+        if s.recurrent:
+            # every accepted event of an update (never in clear mode) is queued for the next step
+            with m.If((s3_op == UPD) & accepted):
+                m.d.comb += [q_wr.addr.eq(wptr), q_wr.data.eq(out_idx), q_wr.en.eq(1)]
+                m.d.sync += wptr.eq(wptr + 1)
 
-        # Parameter load (only while idle; the network guarantees it).
+        # Parameter load (only while idle; the network guarantees it). A per-neuron address j is
+        # word j >> log2(K) of lane j & (K - 1).
         sizes = {WEIGHT: s.weight_words, MEMBRANE: n, REGISTER: 4}
         if s.spiking:
             sizes.update({DELAY: n, HISTORY: n})
@@ -265,6 +329,13 @@ class Layer(wiring.Component):
                 with m.Case(space):
                     m.d.comb += wr_ok.eq(self.wr_addr < size)
         m.d.comb += self.wr_dropped.eq(self.wr_en & ~wr_ok)
+        wr_lane = self.wr_addr[:LK] if K > 1 else C(0, 1)
+        wr_word = self.wr_addr >> LK
+
+        def lane_write(ports):
+            for k, p in enumerate(ports):
+                m.d.comb += [p.addr.eq(wr_word), p.data.eq(self.wr_data), p.en.eq(wr_ok & (wr_lane == k))]
+
         # The space alone (a register) steers the memory addresses; the range check only gates the
         # write enables, so it never runs into a block-RAM address.
         with m.If(self.wr_en):
@@ -273,8 +344,7 @@ class Layer(wiring.Component):
                     m.d.comb += [w_addr.eq(self.wr_addr), weight.wr_data.eq(self.wr_data),
                                  weight.wr_en.eq(wr_ok)]
                 with m.Case(MEMBRANE):
-                    m.d.comb += [v_wr.addr.eq(self.wr_addr), v_wr.data.eq(self.wr_data),
-                                 v_wr.en.eq(wr_ok)]
+                    lane_write(v_wr)
                 with m.Case(REGISTER):
                     with m.If(wr_ok):
                         with m.Switch(self.wr_addr[:2]):
@@ -288,11 +358,9 @@ class Layer(wiring.Component):
                                 m.d.sync += reset_mode.eq(self.wr_data)
                 if s.spiking:
                     with m.Case(DELAY):
-                        m.d.comb += [d_wr.addr.eq(self.wr_addr), d_wr.data.eq(self.wr_data),
-                                     d_wr.en.eq(wr_ok)]
+                        lane_write(d_wr)
                     with m.Case(HISTORY):
-                        m.d.comb += [h_wr.addr.eq(self.wr_addr), h_wr.data.eq(self.wr_data),
-                                     h_wr.en.eq(wr_ok)]
+                        lane_write(h_wr)
 
         # Readback: address the read ports now (cycle c). The read stage registers what they return
         # into s1_* at the end of c + 1 as it does for every operation (the layer is idle, so
@@ -305,30 +373,35 @@ class Layer(wiring.Component):
                 with m.Case(space):
                     m.d.comb += rb_ok.eq(self.rb_addr < size)
         rb_space_q, rb_space_q2 = Signal(3), Signal(3)
-        rb_addr_q, rb_addr_q2 = Signal(2), Signal(2)
+        rb_addr_q, rb_addr_q2 = Signal(max(2, LK)), Signal(max(2, LK))   # register number or lane
         rb_ok_q, rb_ok_q2 = Signal(), Signal()
         m.d.sync += [rb_ok_q.eq(0), rb_space_q2.eq(rb_space_q), rb_addr_q2.eq(rb_addr_q),
                      rb_ok_q2.eq(rb_ok_q)]
         with m.If(self.rb_en):
             m.d.sync += [rb_space_q.eq(self.rb_space), rb_addr_q.eq(self.rb_addr), rb_ok_q.eq(rb_ok)]
-            m.d.comb += [p.addr.eq(self.rb_addr) for p in reads]
+            m.d.comb += [p.addr.eq(self.rb_addr >> LK) for p in reads]
             m.d.comb += w_addr.eq(self.rb_addr)
         regs = Array([threshold, leak, weight_shift, reset_mode])
         rb_word = Signal(DATA_BITS)
         m.d.sync += self.rb_data.eq(rb_word)
+        rb_lane = rb_addr_q2[:LK] if K > 1 else 0
+
+        def pick(values):
+            return values[0] if K == 1 else Array(values)[rb_lane]
+
         with m.If(rb_ok_q2):
             with m.Switch(rb_space_q2):
                 with m.Case(WEIGHT):
                     m.d.comb += rb_word.eq(s1_word.as_signed() if P == 1 else s1_word)
                 with m.Case(MEMBRANE):
-                    m.d.comb += rb_word.eq(s1_v)
+                    m.d.comb += rb_word.eq(pick(s1_v))
                 with m.Case(ACCUM):
-                    m.d.comb += rb_word.eq(s1_a)
+                    m.d.comb += rb_word.eq(pick(s1_a))
                 with m.Case(REGISTER):
-                    m.d.comb += rb_word.eq(regs[rb_addr_q2])
+                    m.d.comb += rb_word.eq(regs[rb_addr_q2[:2]])
                 if s.spiking:
                     with m.Case(DELAY):
-                        m.d.comb += rb_word.eq(s1_delay)
+                        m.d.comb += rb_word.eq(pick(s1_delay))
                     with m.Case(HISTORY):
-                        m.d.comb += rb_word.eq(s1_hist)
+                        m.d.comb += rb_word.eq(pick(s1_hist))
         return m

@@ -20,6 +20,7 @@ class LayerShape:
     v_bits: int
     max_src_events: int = 0   # most events one step can deliver (0: one per weight row)
     weights_per_word: int = 1 # weights packed in one weight-memory word
+    lanes: int = 1            # neurons served per cycle (divides n and weights_per_word)
 
     @property
     def n_rows(self) -> int:
@@ -66,6 +67,7 @@ class CoreConfig:
     leak_mode: str = "shift"
     max_events: int = 4095
     weights_per_word: int = 1
+    lanes: int = 1
 
     def __post_init__(self):
         sizes = tuple(self.sizes)
@@ -91,6 +93,11 @@ class CoreConfig:
         if self.weights_per_word not in (1, 2, 4, 8, 16) or self.weights_per_word * self.weight_bits > 64:
             raise ValueError(f"CoreConfig.weights_per_word: a power of two <= 16 with "
                              f"weights_per_word * weight_bits <= 64, got {self.weights_per_word!r}")
+        if (self.lanes not in (1, 2, 4, 8, 16) or self.weights_per_word % self.lanes
+                or any(n % self.lanes for n in sizes + (self.n_out,))):
+            raise ValueError(f"CoreConfig.lanes: a power of two <= 16 that divides weights_per_word "
+                             f"({self.weights_per_word}), every layer size {sizes} and n_out "
+                             f"({self.n_out}), got {self.lanes!r}")
         if self.leak_mode not in ("shift", "mul"):
             raise ValueError(f"CoreConfig.leak_mode: 'shift' or 'mul', got {self.leak_mode!r}")
 
@@ -107,15 +114,15 @@ class CoreConfig:
     @property
     def layers(self) -> list[LayerShape]:
         srcs = (self.n_in,) + self.sizes
-        P = self.weights_per_word
+        P, K = self.weights_per_word, self.lanes
         shapes = [LayerShape(srcs[i], n, self.recurrent[i], True, self.weight_bits, self.depth,
-                             self.v_bits, 0, P) for i, n in enumerate(self.sizes)]
+                             self.v_bits, 0, P, K) for i, n in enumerate(self.sizes)]
         # Layer 1 can receive up to max_events input events per step (repeats allowed).
         rec0 = self.sizes[0] if self.recurrent[0] else 0
         shapes[0] = LayerShape(self.n_in, self.sizes[0], self.recurrent[0], True, self.weight_bits,
-                               self.depth, self.v_bits, self.max_events + rec0, P)
+                               self.depth, self.v_bits, self.max_events + rec0, P, K)
         shapes.append(LayerShape(self.sizes[-1], self.n_out, False, False, self.weight_bits,
-                                 self.depth, self.v_bits, 0, P))
+                                 self.depth, self.v_bits, 0, P, K))
         return shapes
 
     @property

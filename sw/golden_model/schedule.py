@@ -28,7 +28,7 @@ class Schedule:
 def schedule(config: CoreConfig, words, result: StreamResult) -> Schedule:
     """Cycles of a never-stalled source and an always-ready sink, for the stream `words`."""
     shapes = config.layers
-    sizes = [s.n for s in shapes]
+    groups = [s.n // s.lanes for s in shapes]   # issue slots per row (docs/core.md, section 6)
     last = len(shapes) - 1
     _, _, verdict = classify(words, config.n_in, config.max_events)
     verdict = verdict.tolist()
@@ -43,8 +43,8 @@ def schedule(config: CoreConfig, words, result: StreamResult) -> Schedule:
             a = p                   # the guard takes it at once
         elif kind == SPIKE:
             a = max(p, ready[0])
-            ready[0] = a + sizes[0]
-            sched.accumulates += sizes[0]
+            ready[0] = a + groups[0]
+            sched.accumulates += shapes[0].n
         else:
             a = max(p, ready[0])
             _marker(sched, shapes, ready, a, result.units[unit], last)
@@ -60,31 +60,40 @@ PIPE = 3
 
 
 def _marker(sched, shapes, ready, c, unit, last):
-    """Propagate one EOT/CLEAR accepted by layer 0 at cycle c through every layer."""
+    """Propagate one EOT/CLEAR accepted by layer 0 at cycle c through every layer.
+
+    With K lanes the update sweep issues one group of K neurons a cycle; group g reaches the last
+    stage at b_g and presents its events one per cycle in lane order (the first at b_g, the next
+    one cycle after the previous one was accepted); b_{g+1} is one cycle after its last event was
+    accepted, or b_g + 1 if it has none. The marker follows the same rule after the last group."""
     is_eot = unit[0] == "EOT"
     for l, s in enumerate(shapes):
-        n = s.n
+        n, K = s.n, s.lanes
+        G = n // K
         if is_eot:
             r = unit[3][l]
             sched.accumulates += n * r
             emit = range(n) if l == last else unit[2][l]
-            u = c + 1 + PIPE + n * r
+            b = c + 2 + PIPE + G * r    # group 0 reaches the last stage
         else:
             emit = ()
-            u = c + 1 + PIPE
-        nj = 0                      # next neuron to issue, at cycle u
+            b = c + 2 + PIPE
+        cur, t, had = 0, b, False   # group in the last stage; its next presentation; any event yet
         for j in emit:
-            uj = u + (j - nj)
-            p = uj + 1
+            g = j // K
+            if g != cur:            # the groups from cur to g - 1 leave the last stage
+                b = (t if had else b + 1) + (g - cur - 1)
+                cur, t, had = g, b, False
+            p = t
             if l == last:
                 a = p
                 sched.output_cycles.append(p)
             else:
                 a = max(p, ready[l + 1])
-                ready[l + 1] = a + shapes[l + 1].n
+                ready[l + 1] = a + shapes[l + 1].n // shapes[l + 1].lanes
                 sched.accumulates += shapes[l + 1].n
-            u, nj = a, j + 1
-        p = u + (n - nj) + 1        # marker issued at u_n, presented a cycle later
+            t, had = a + 1, True
+        p = (t if had else b + 1) + (G - 1 - cur)     # the marker, after the last group
         if l == last:
             a = p
             sched.output_cycles.append(p)

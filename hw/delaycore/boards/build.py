@@ -84,7 +84,7 @@ def nextpnr_log(path: Path) -> tuple[dict, str | None]:
 
 
 def build(board: str, seed: int = 1, learning: bool | None = None, dsp: bool = False,
-          pll_mhz: float | None = None) -> dict:
+          pll_mhz: float | None = None, lanes: int = 1) -> dict:
     import importlib
     mod, cls = BOARDS[board][0].split(":")
     platform = getattr(importlib.import_module(mod), cls)()
@@ -95,6 +95,9 @@ def build(board: str, seed: int = 1, learning: bool | None = None, dsp: bool = F
                              f"{sorted(PLLS.get(board, {}))}")
         pll = PLLS[board][pll_mhz]
     learning, suffix = variant(board, learning, dsp)
+    if lanes != 1:                          # docs/core.md section 6
+        cfg = dataclasses.replace(cfg, lanes=lanes)
+        suffix += f"-lanes{lanes}"
     tools_env()
     build_dir = ROOT / "build" / "bitstream" / (board + suffix)
     t0 = time.time()
@@ -152,12 +155,14 @@ def main(argv=None):
                     help="plain Network, without the on-chip learning engine")
     ap.add_argument("--pll-mhz", type=float, default=None,
                     help="core clock other than the board's default (a setting of PLLS)")
+    ap.add_argument("--lanes", type=int, default=1,
+                    help="neurons per cycle (CoreConfig.lanes); report bitstream-<board>-lanes<K>.json")
     ap.add_argument("--dsp", action="store_true",
                     help="yosys synth -dsp: multipliers into DSP blocks (SB_MAC16 on the UP5K)")
     a = ap.parse_args(argv)
     failed = []
     for board in (sorted(BOARDS) if a.board == "all" else [a.board]):
-        r = build(board, a.seed, a.learning, a.dsp, a.pll_mhz)
+        r = build(board, a.seed, a.learning, a.dsp, a.pll_mhz, a.lanes)
         print(json.dumps({k: r[k] for k in ("board", "learning", "placed", "error", "utilisation",
                                             "achieved_fmax_mhz", "core_clock_mhz", "target_fmax_mhz", "target_met",
                                             "bitstream")}, indent=2))
