@@ -182,6 +182,23 @@ def fsdd_sets(bias: bool):
     return tuple((f(d.spikes), d.labels) for d in (s.train, s.val, s.test))
 
 
+BPTT_COMMAND = ("python -m delay_training train --task fsdd --wbits 8 --dbits 5 --sizes 128 "
+                "--leak 3,4 --epochs 15 --seed 0 --name onchip-c-bptt")
+
+
+def bptt_reference() -> dict:
+    """Offline BPTT of the same network (700-128-10, 8-bit, D=32), from its training report if
+    it has been run (`BPTT_COMMAND`)."""
+    import json
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "build" / "reports" / "train-onchip-c-bptt.json"
+    out = {"command": BPTT_COMMAND, "report": str(path)}
+    if path.exists():
+        r = json.loads(path.read_text())
+        out.update(test_accuracy=r["test_acc"], val_accuracy=r["val_acc"], selected_epoch=r["selected_epoch"])
+    return out
+
+
 # Network options of fsdd_network and the host's lr_shift_R per epoch (None: FSDD_REGS throughout).
 FSDD_NET: dict = dict(threshold_scale=0.0625, bias=True)
 FSDD_LR_SCHEDULE: list[int] | None = [8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 12, 12]
@@ -246,5 +263,5 @@ def fsdd_demo(seed: int = 0, epochs: int = 12, net_options: dict | None = None,
         "selected_at_sample": curve["best_samples"],
         "curve": curve, "delays_hidden": best.layers[0].delay.tolist(),
         "memory_bits": memory_bits(params.config),
-        "offline_bptt_same_network": None,
+        "offline_bptt_same_network": bptt_reference(),
     }, {"params": params, "learned": best}
