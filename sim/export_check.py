@@ -8,6 +8,7 @@ cycle with the golden model; writes build/reports/export-rtl-<task>.json.
 import argparse
 import dataclasses
 import json
+from pathlib import Path
 
 import torch
 
@@ -25,6 +26,9 @@ def main(argv=None):
     ap.add_argument("--samples", type=int, default=50)
     a = ap.parse_args(argv)
     export = a.export or str(ROOT / "build" / "train" / a.task / "export")
+    # The report is named after the training run (build/train/<name>/export), so that checks of
+    # several exports of one task do not overwrite each other.
+    name = Path(export).resolve().parent.name if a.export else a.task
     params = load_export(export)
     cfg = params.config
     test = load_task(a.task).test
@@ -40,7 +44,7 @@ def main(argv=None):
     stream_readout = torch.tensor(per_step).view(x.shape[0], x.shape[1], n_out)
     assert torch.equal(stream_readout, batch), "stream and batch golden runs differ"
     case = {
-        "name": f"export-{a.task}", "seed": 0, "mode": "cycle", "valid_p": 1.0, "ready_p": 1.0,
+        "name": f"export-{name}", "seed": 0, "mode": "cycle", "valid_p": 1.0, "ready_p": 1.0,
         "config": dataclasses.asdict(cfg), "load": [list(w) for w in load_words(params)],
         "bad_writes": [], "readback": [], "words": words,
         "expect": {"outputs": [list(o) for o in res.outputs], "snapshots": [],
@@ -53,12 +57,12 @@ def main(argv=None):
     }
     r = run(case)
     preds = batch.sum(1).argmax(-1)
-    report = {"task": a.task, "export": export, "samples": int(x.shape[0]),
+    report = {"task": a.task, "run": name, "export": export, "samples": int(x.shape[0]),
               "rtl_items_equal_golden": bool(r["passed"]), "error": r.get("error"),
               "items_checked": r.get("outputs_checked"), "cycles": r["cycles"],
               "sim_seconds": round(r["sim_seconds"], 1),
               "golden_accuracy_on_these_samples": float((preds == test.labels[:a.samples]).float().mean())}
-    out = ROOT / "build" / "reports" / f"export-rtl-{a.task}.json"
+    out = ROOT / "build" / "reports" / f"export-rtl-{name}.json"
     out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     return 0 if r["passed"] else 1

@@ -18,7 +18,7 @@ from golden_model.learning import (GoldenLearner, LearnRegisters, LEARN, REGION_
                                    STOCHASTIC)
 
 U64 = (1 << 64) - 1
-REG_LFSR = 13
+REG_LFSR = LearnRegisters.number("lfsr")
 
 
 def learn_addr(region: int, index: int) -> int:

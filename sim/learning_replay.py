@@ -43,12 +43,12 @@ from golden_model.params import WEIGHT, DELAY, load_words, weight_words
 from golden_model.learning import (LearnRegisters, LEARN, REGION_REGS, REGION_SCORE,
                                    REGION_STATUS, STATUS_LEARNED, SCORE_MIN, SCORE_MAX)
 from delaycore import LearningNetwork
-from onchip_learning.online import learn_online, accuracy, presentation_order
+from onchip_learning.online import learn_online, accuracy, presentation_order, lr_for_epoch
 
 from .cosim import tool_path, ROOT
 from .learning_cases import learn_addr, core_reads, REG_LFSR, U64
 
-REG_LR_SHIFT_R = 1
+REG_LR_SHIFT_R = LearnRegisters.number("lr_shift_R")
 
 BUILD = ROOT / "build" / "sim" / "learning_replay"
 REPORTS = ROOT / "build" / "reports"
@@ -211,7 +211,7 @@ def golden_replay(setup: dict, samples: int, ops_file: Path) -> dict:
         st.reads(s, learned_addrs, words + [learner.regs.lfsr, learner.learned], learned_desc)
         marks.append({"clear": clear, "eots": eots, "label": label})
         if schedule and seen % len(xs) == 0:      # the host rewrites lr_shift_R between epochs
-            lr = schedule[min(seen // len(xs), len(schedule) - 1)]
+            lr = lr_for_epoch(schedule, seen // len(xs))
             learner.regs.lr_shift_R = lr
             st.op("L", load_word(0, LEARN, learn_addr(REGION_REGS, REG_LR_SHIFT_R), lr))
 

@@ -242,6 +242,14 @@ def test_register_range_is_checked(field, value):
         LearnRegisters(**{field: value})
 
 
+def test_register_numbers_follow_the_spec_table():
+    """docs/learning.md section 5: the host addresses registers by these numbers."""
+    numbers = {n: LearnRegisters.number(n) for n in ("enable", "lr_shift_R", "lr_shift_H", "psi_shift",
+                                                    "margin", "delay_thresh_H", "lfsr")}
+    assert numbers == {"enable": 0, "lr_shift_R": 1, "lr_shift_H": 2, "psi_shift": 7, "margin": 10,
+                       "delay_thresh_H": 12, "lfsr": 13}
+
+
 def test_memory_bits_formula():
     m = memory_bits(CoreConfig(n_in=700, sizes=(64, 32), n_out=10))
     assert m["pair_R"] == 2 * 10 * 32 + 2 * 16 * 32

@@ -65,6 +65,11 @@ class LearnRegisters:
         if self.lfsr == 0:
             self.lfsr = 1
 
+    @classmethod
+    def number(cls, name: str) -> int:
+        """Register number of the field `name` (its position: docs/learning.md, section 5)."""
+        return [f.name for f in fields(cls)].index(name)
+
     def words(self) -> list[tuple[int, int]]:
         """(register number, value) in the order a host writes them."""
         return [(i, getattr(self, f.name)) for i, f in enumerate(fields(self))]

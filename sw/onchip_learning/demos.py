@@ -15,7 +15,7 @@ from golden_model.learning import (LearnRegisters, LEARN_ON, LEARN_W_R, LEARN_D_
                                    LEARN_D_H, STOCHASTIC, memory_bits)
 import spike_datasets as sd
 from delay_training.data import load_task
-from .online import learn_online, accuracy
+from .online import learn_online, accuracy, lr_for_epoch
 
 
 def coincidence_threshold(weight_shift: int, leak: int) -> int:
@@ -223,7 +223,7 @@ def fsdd_demo(seed: int = 0, epochs: int = 12, net_options: dict | None = None,
     if engine == "golden":
         def host_schedule(seen, index, learner, readout):
             if lr_schedule and seen % n_train == 0:
-                learner.regs.lr_shift_R = lr_schedule[min(seen // n_train, len(lr_schedule) - 1)]
+                learner.regs.lr_shift_R = lr_for_epoch(lr_schedule, seen // n_train)
 
         learner, curve, _ = learn_online(params, regs, train, val, epochs=epochs, seed=seed,
                                          eval_every=500, desc="c. FSDD",

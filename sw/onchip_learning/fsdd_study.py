@@ -249,13 +249,13 @@ def fast_online(params, regs, s_tr, y_tr, s_va, y_va, epochs: int, seed: int, ev
     """As online.learn_online (same presentation order, selection on validation). `lr_schedule`:
     lr_shift_R per epoch, as a host would rewrite the register between epochs."""
     import copy
-    from .online import presentation_order
+    from .online import presentation_order, lr_for_epoch
     L = learner or FastPairR(params, regs, s_tr)
     curve = [(0, fast_accuracy(L.params, s_va, y_va))]
     best, best_params = curve[0][1], copy.deepcopy(L.params)
     for seen, i in enumerate(presentation_order(len(s_tr), epochs, seed), 1):
         if lr_schedule and (seen - 1) % len(s_tr) == 0:
-            L.regs.lr_shift_R = lr_schedule[min((seen - 1) // len(s_tr), len(lr_schedule) - 1)]
+            L.regs.lr_shift_R = lr_for_epoch(lr_schedule, (seen - 1) // len(s_tr))
         L.learn_sample(i, int(y_tr[i]))
         if seen % eval_every == 0:
             acc = fast_accuracy(L.params, s_va, y_va)

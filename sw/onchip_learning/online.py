@@ -38,6 +38,11 @@ class Curve:
     best_eval: float = 0.0
 
 
+def lr_for_epoch(schedule: list[int], epoch: int) -> int:
+    """The host's `lr_shift_R` for `epoch` (0-based) of a per-epoch schedule; the last entry repeats."""
+    return schedule[min(epoch, len(schedule) - 1)]
+
+
 def presentation_order(n: int, epochs: int, seed: int):
     """Indices of the training samples in the order `learn_online` presents them: a fresh
     permutation of range(n) every epoch, from one generator seeded with `seed`. The RTL replay
