@@ -285,6 +285,7 @@ def accuracy(methods=("axonal", "dcls"), epochs=8, hidden=128, dbits=5, batch=32
     ys = {k: torch.as_tensor(getattr(s, k).labels, dtype=torch.int64) for k in ("train", "val", "test")}
     n_in, n_out = xs["train"].shape[2], int(ys["train"].max()) + 1
     builders = {"axonal": lambda: AxonalSNN(n_in, hidden, n_out, dbits, 32.0, seed),
+                "synaptic": lambda: SynapticDelaySNN(n_in, hidden, n_out, D, seed),
                 "dcls": lambda: DclsSNN(n_in, hidden, n_out, D, seed)}
 
     def evaluate(model, k):
@@ -335,7 +336,7 @@ def main(argv=None) -> int:
     p.add_argument("--report", default=str(REPO / "build" / "reports" / "bench-train.json"))
     p.add_argument("--seed", type=int, default=0, help="--accuracy-epochs: seed of init and batch order")
     p.add_argument("--accuracy-epochs", type=int, default=0,
-                   help="instead: train --methods (default axonal,dcls) on FSDD this many epochs each, "
+                   help="instead: train --methods (axonal, synaptic, dcls; default axonal,dcls) on FSDD this many epochs each, "
                         "report accuracy and measured epoch time (build/reports/bench-train-accuracy.json)")
     a = p.parse_args(argv)
     from .export import atomic_write_json
