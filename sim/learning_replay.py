@@ -181,7 +181,7 @@ def golden_replay(setup: dict, samples: int, ops_file: Path) -> dict:
     score_addrs = [(0, LEARN, learn_addr(REGION_SCORE, o)) for o in range(cfg.n_out)]
     score_desc = tuple(f"score {o}" for o in range(cfg.n_out))
     cols = torch.arange(cfg.n_out, dtype=torch.int64) << 2
-    marks, order = [], []
+    marks, order, lr_writes = [], [], []
     schedule = setup.get("lr_schedule")
 
     def hook(seen, i, learner, out):
@@ -214,6 +214,7 @@ def golden_replay(setup: dict, samples: int, ops_file: Path) -> dict:
             lr = lr_for_epoch(schedule, seen // len(xs))
             learner.regs.lr_shift_R = lr
             st.op("L", load_word(0, LEARN, learn_addr(REGION_REGS, REG_LR_SHIFT_R), lr))
+            lr_writes.append([seen, lr])
 
     t0 = time.time()
     learner, curve, _ = learn_online(params, regs, setup["train"], setup["evaluate"],
@@ -229,7 +230,7 @@ def golden_replay(setup: dict, samples: int, ops_file: Path) -> dict:
     st.close()
     return {"st": st, "marks": marks, "order": order, "learner": learner, "curve": curve,
             "golden_seconds": time.time() - t0, "final_reads": final, "final_op": final_op,
-            "learned_desc": learned_desc}
+            "learned_desc": learned_desc, "lr_writes": lr_writes}
 
 
 # -- Verilator -------------------------------------------------------------------------------
@@ -319,11 +320,22 @@ def params_from_reads(params: NetworkParams, reads, words) -> NetworkParams:
 # -- the replay --------------------------------------------------------------------------------
 def replay(demo: str, samples: int, seed: int = 0, mode: str = "weights+delays",
            valid_p: float = 1.0, ready_p: float = 1.0, report: bool = True,
-           test_accuracy: bool = False, work_name: str | None = None) -> dict:
+           test_accuracy: bool = False, work_name: str | None = None,
+           train_subset: int | None = None) -> dict:
     """Replay the first `samples` samples of a demo; returns the report (written to
-    build/reports/onchip-rtl-<demo>.json if `report`)."""
+    build/reports/onchip-rtl-<demo>.json if `report`). `train_subset` N: an epoch is N training
+    samples only (a seeded random subset), so that a short replay crosses epoch boundaries and the host's
+    register writes between epochs (the FSDD demo's `lr_shift_R` schedule) reach the RTL."""
     t_start = time.time()
     setup = demo_setup(demo, seed, mode)
+    if train_subset:
+        xs, ys = setup["train"]
+        if not 0 < train_subset <= len(xs):
+            raise ValueError(f"train_subset: expected 1..{len(xs)} samples, got {train_subset}")
+        # a seeded random subset: the training set is sorted by digit, so its first N samples
+        # would all be one class (the rule then stops learning after the first sample)
+        pick = np.sort(np.random.default_rng(seed).choice(len(xs), train_subset, replace=False))
+        setup["train"] = (xs[pick], ys[pick])
     cfg = setup["params"].config
     work = BUILD / "runs" / (work_name or f"{demo}-{seed}")
     if work.exists():
@@ -389,6 +401,7 @@ def replay(demo: str, samples: int, seed: int = 0, mode: str = "weights+delays",
                    f"P={cfg.weights_per_word}",
         "registers": {k: getattr(setup["regs"], k) for k in setup["regs"].__dataclass_fields__},
         "samples": len(g["order"]), "samples_of_run": setup["epochs"] * len(setup["train"][0]),
+        "train_subset": train_subset, "lr_shift_R_writes_between_epochs": g["lr_writes"],
         "epochs": setup["epochs"], "order_first": g["order"][:10],
         "phases_compared": {"CLEAR": len(g["marks"]), "STEP": steps, "LEARN": len(g["marks"])},
         "output_items_compared": len(want_o), "readback_words_compared": len(want_r),
@@ -449,7 +462,7 @@ def replay(demo: str, samples: int, seed: int = 0, mode: str = "weights+delays",
         rep["golden_eval_100pct_at_sample"] = curve.samples[curve.eval_acc.index(1.0)]
     if report:
         REPORTS.mkdir(parents=True, exist_ok=True)
-        out = REPORTS / f"onchip-rtl-{demo}.json"
+        out = REPORTS / f"onchip-rtl-{demo}{f'-subset{train_subset}' if train_subset else ''}.json"
         out.write_text(json.dumps(rep, indent=2))
         rep["report"] = str(out)
     return rep
@@ -463,11 +476,13 @@ def main(argv=None) -> int:
     ap.add_argument("--mode", default="weights+delays", help="lag demo: weights+delays | weights only")
     ap.add_argument("--valid-p", type=float, default=1.0)
     ap.add_argument("--ready-p", type=float, default=1.0)
+    ap.add_argument("--train-subset", type=int, default=None,
+                    help="an epoch is N training samples, a seeded random subset (short replays across epoch boundaries)")
     ap.add_argument("--test-accuracy", action="store_true",
                     help="evaluate the golden network on the image read back from the RTL")
     a = ap.parse_args(argv)
     rep = replay(a.demo, a.samples, a.seed, a.mode, a.valid_p, a.ready_p,
-                 test_accuracy=a.test_accuracy or a.demo == "sequence")
+                 test_accuracy=a.test_accuracy or a.demo == "sequence", train_subset=a.train_subset)
     show = {k: v for k, v in rep.items() if k not in ("golden_eval_curve", "registers", "first_mismatches")}
     print(json.dumps(show, indent=1))
     if rep["first_mismatches"]:

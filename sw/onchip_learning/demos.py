@@ -187,15 +187,22 @@ BPTT_COMMAND = ("python -m delay_training train --task fsdd --wbits 8 --dbits 5 
 
 
 def bptt_reference() -> dict:
-    """Offline BPTT of the same network (700-128-10, 8-bit, D=32), from its training report if
-    it has been run (`BPTT_COMMAND`)."""
+    """Offline BPTT of the same network (700-128-10, 8-bit, D=32), from its training reports if
+    they have been run (`BPTT_COMMAND` for seed 0; with `--seed S --name onchip-c-bptt-sS` for
+    the other seeds, which the on-chip seed study is compared with)."""
     import json
     from pathlib import Path
-    path = Path(__file__).resolve().parents[2] / "build" / "reports" / "train-onchip-c-bptt.json"
+    reports = Path(__file__).resolve().parents[2] / "build" / "reports"
+    path = reports / "train-onchip-c-bptt.json"
     out = {"command": BPTT_COMMAND, "report": str(path)}
     if path.exists():
         r = json.loads(path.read_text())
         out.update(test_accuracy=r["test_acc"], val_accuracy=r["val_acc"], selected_epoch=r["selected_epoch"])
+    seeds = {0: path, **{s: reports / f"train-onchip-c-bptt-s{s}.json" for s in range(1, 10)}}
+    tests = {s: json.loads(p.read_text())["test_acc"] for s, p in seeds.items() if p.exists()}
+    if len(tests) > 1:
+        out["test_accuracy_per_seed"] = tests
+        out["test_accuracy_seed_mean"] = sum(tests.values()) / len(tests)
     return out
 
 
