@@ -44,18 +44,26 @@ TxByteLayout = data.StructLayout({"data": 8, "last": 1})
 
 class FrameEncoder(wiring.Component):
     """A header (`cmd`, `len`) on `hdr`, then exactly `len` payload bytes on `data`, become
-    `0xA5 cmd len payload crc` on `o`; `last` marks the frame's final byte."""
+    `0xA5 cmd len payload crc` on `o`; `last` marks the frame's final byte.
 
-    hdr: In(stream.Signature(HeaderLayout))
-    data: In(stream.Signature(8))
-    o: Out(stream.Signature(TxByteLayout))
+    `max_len`: the longest payload its user sends (the length registers are that wide);
+    `cmd`: the command of every frame, when its user sends only one (no register for it)."""
+
+    def __init__(self, max_len: int = 0xFFFF, cmd: int | None = None):
+        self.max_len = max_len
+        self.cmd = cmd
+        super().__init__({
+            "hdr": In(stream.Signature(HeaderLayout)),
+            "data": In(stream.Signature(8)),
+            "o": Out(stream.Signature(TxByteLayout)),
+        })
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.crc = crc = Crc16()
-        cmd = Signal(8)
-        length = Signal(16)
-        remaining = Signal(16)
+        cmd = Signal(8) if self.cmd is None else C(self.cmd, 8)
+        length = Signal(range(self.max_len + 1))
+        remaining = Signal(range(self.max_len + 1))
         sent = self.o.valid & self.o.ready
         m.d.comb += crc.data.eq(self.o.payload.data)
 
@@ -64,8 +72,9 @@ class FrameEncoder(wiring.Component):
                 m.d.comb += self.hdr.ready.eq(1)
                 with m.If(self.hdr.valid):
                     m.d.comb += crc.clear.eq(1)
-                    m.d.sync += [cmd.eq(self.hdr.payload.cmd), length.eq(self.hdr.payload.len),
-                                 remaining.eq(self.hdr.payload.len)]
+                    if self.cmd is None:
+                        m.d.sync += cmd.eq(self.hdr.payload.cmd)
+                    m.d.sync += [length.eq(self.hdr.payload.len), remaining.eq(self.hdr.payload.len)]
                     m.next = "SOF"
             with m.State("SOF"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.data.eq(SOF)]
@@ -114,7 +123,7 @@ class OutputFramer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.enc = enc = FrameEncoder()
+        m.submodules.enc = enc = FrameEncoder(max_len=6, cmd=OUTPUT)
         wiring.connect(m, enc.o, wiring.flipped(self.o))
         shreg = Signal(48)
         count = Signal(range(7))
@@ -215,7 +224,7 @@ class Link(wiring.Component):
         m.submodules.counts = counts = Memory(shape=32, depth=4, init=[], attrs={"ram_style": "block"})
         cnt_wr, cnt_rd = counts.write_port(), counts.read_port(transparent_for=())
         m.submodules.crc = crc = Crc16()
-        m.submodules.resp = resp = FrameEncoder()
+        m.submodules.resp = resp = FrameEncoder(max_len=MAX_PAYLOAD)
         m.submodules.out = out = OutputFramer(cfg.v_bits)
         m.submodules.arbiter = arb = TxArbiter()
         wiring.connect(m, wiring.flipped(self.core_o), out.i)
@@ -252,7 +261,7 @@ class Link(wiring.Component):
         rec = Signal(8 * WRITE_BYTES)
         port = Signal(WriteLayout)              # the record as the load / rb_req ports take it
         event = Signal(EventLayout)
-        applied = Signal(16)
+        applied = Signal(range(MAX_PAYLOAD // EVENT_BYTES + 1))   # records handed on
         base = Signal(range(BUF_DEPTH + 1))     # READ: next record, walked backwards
         wbase = Signal(range(BUF_DEPTH + 1))    # READ: its result's place
         idx = Signal(range(BUF_DEPTH))          # READ: records left; STATUS: word index
@@ -261,7 +270,7 @@ class Link(wiring.Component):
         waddr = Signal(range(BUF_DEPTH))
         final = Signal()                        # STORE ends the command
         rcmd = Signal(8)
-        rlen = Signal(16)
+        rlen = Signal(range(MAX_PAYLOAD + 1))
         stale = Signal()
         step_open = Signal()                    # the last event passed was not EOT / CLEAR
 
