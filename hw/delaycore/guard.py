@@ -9,6 +9,15 @@ from .layouts import EventLayout
 SPIKE, EOT, CLEAR, RESERVED = 0, 1, 2, 3
 
 
+def saturating_inc(m, counter, cond):
+    """counter += 1 when `cond`, saturating: the carry out of the incrementer says it is full
+    (cheaper than comparing all its bits)."""
+    nxt = Signal(len(counter) + 1)
+    m.d.comb += nxt.eq(counter + 1)
+    with m.If(cond & ~nxt[-1]):
+        m.d.sync += counter.eq(nxt[:-1])
+
+
 class Guard(wiring.Component):
     """Combinational: a good event passes through, a bad one is taken at once and counted.
 
@@ -39,12 +48,9 @@ class Guard(wiring.Component):
             self.o.valid.eq(self.i.valid & good),
             self.i.ready.eq(self.o.ready | ~good),
         ]
-        with m.If(self.i.valid & bad_kind & ~self.dropped_kind.all()):
-            m.d.sync += self.dropped_kind.eq(self.dropped_kind + 1)
-        with m.If(self.i.valid & bad_addr & ~self.dropped_addr.all()):
-            m.d.sync += self.dropped_addr.eq(self.dropped_addr + 1)
-        with m.If(self.i.valid & excess & ~self.dropped_excess.all()):
-            m.d.sync += self.dropped_excess.eq(self.dropped_excess + 1)
+        for counter, cond in ((self.dropped_kind, bad_kind), (self.dropped_addr, bad_addr),
+                              (self.dropped_excess, excess)):
+            saturating_inc(m, counter, self.i.valid & cond)
         with m.If(self.o.valid & self.o.ready):
             with m.If(self.o.payload.kind == SPIKE):
                 m.d.sync += events.eq(events + 1)

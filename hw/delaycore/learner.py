@@ -33,12 +33,12 @@ DROP_LAYER = 15            # a write the core drops and counts in dropped_writes
 
 # States.
 (IDLE, WAIT_OUT, XRD_CORE, XRD_LOCAL, XRESP, C_RD, C_RDW, C_WR,
- SC, SC_UPD, R_THR, R_THR2, R_HIST, R_H2, R_D2, R_V2, R_UPD,
- H_HIST, H_H2, H_D2, H_UPD, H_PREP, H_CALC,
- E_SY, E_SY2, E_PREP, E_CALC, E_Y, E_R,
+ SC, SC_UPD, R_THR, R_THR2, R_HIST, R_H2, R_D2, R_UPD,
+ H_HIST, H_H2, H_UPD, H_PREP, H_CALC,
+ E_SY, E_PREP, E_CALC, E_Y, E_R,
  W_START, W_RD, W_GOT, W_PREP, W_CALC, W_ROW, W_DSTEP, W_NEXT, CLR,
- R_EL, H_MUL, W_MUL, W_SH, R_ALT, H_ALT, CNT_RD, CNT_WR) = range(46)
-N_STATES = 46
+ R_EL, H_MUL, W_MUL, W_SH, R_ALT, H_ALT, CNT_RD, CNT_WR) = range(43)
+N_STATES = 43
 # Phases: what the memory addresses follow.
 PH_NONE, PH_EXT, PH_SCORE, PH_R, PH_H, PH_E, PH_LSIG, PH_WH, PH_WR, PH_CLR, PH_CNT = range(11)
 
@@ -93,7 +93,7 @@ class Learner(wiring.Component):
         ports = {}
 
         def mem(name, shape, depth):
-            mm = Memory(shape=shape, depth=max(1, depth), init=[])
+            mm = Memory(shape=shape, depth=max(1, depth), init=[], attrs={"ram_style": "block"})
             m.submodules[name] = mm
             wr = mm.write_port()
             ports[name] = (mm.read_port(transparent_for=(wr,)), wr, depth)
@@ -109,7 +109,7 @@ class Learner(wiring.Component):
             mem("psi", 4, nL)
             mem("signal", signed(Lbits), nL)
         # The status counters (learned, rejected, ignored) are the 3 words after the scores.
-        sc_mem = Memory(shape=signed(32), depth=nO + 3, init=[])
+        sc_mem = Memory(shape=signed(32), depth=nO + 3, init=[], attrs={"ram_style": "block"})
         m.submodules["score"] = sc_mem
         sc_wr = sc_mem.write_port()
         ports["score"] = (sc_mem.read_port(transparent_for=(sc_wr,)), sc_wr, nO)
@@ -199,7 +199,8 @@ class Learner(wiring.Component):
         # Every phase computes from registers and memory read data and writes a register or a
         # memory; the longer chains are cut by a register (R_UPD -> R_EL, H_MUL -> H_CALC).
         # Saturations look at the top bits of a sum that is wide enough, not at comparators.
-        hist_q, d_q = Signal(D), Signal(dbits)
+        # The history word is the last core read of a neuron, so it is used from `cdata`.
+        hist_q, d_q = cdata[:D], Signal(dbits)
         v_q, thr_q = Signal(signed(v_bits)), Signal(signed(v_bits + 1))
 
         # One trace unit, used twice per pre neuron (trace in R_UPD / H_UPD, trace_alt in
@@ -245,17 +246,22 @@ class Learner(wiring.Component):
             pq_H, qq_H = Signal(signed(16)), Signal(signed(16))   # registered in H_MUL
             ew_H_new, ed_H_new = elig(rd["elig_w_H"], rd["elig_d_H"], pq_H, qq_H,
                                       regs["elig_shift_H"])
-        sc_sum = Signal(signed(33))
-        m.d.comb += sc_sum.eq(rd["score"].data + cdata[:v_bits].as_signed())
-        score_new = _sat_s(sc_sum, 32)
+        # One adder for the score memory: score + v_o (SC_UPD, signed) and a status counter + 1
+        # (CNT_WR, unsigned: the top bit of the sum is then the carry out, COUNTER_MAX reached).
+        cnt_mode = state == CNT_WR
+        sc_word = rd["score"].data.as_unsigned()
+        sc_sum = Signal(33)
+        m.d.comb += sc_sum.eq(Cat(sc_word, Mux(cnt_mode, 0, sc_word[31]))
+                              + Mux(cnt_mode, 1, cdata[:v_bits].as_signed()))
+        score_new = _sat_s(sc_sum.as_signed(), 32)
 
         # -- arithmetic of LEARN (spec section 4) ---------------------------------------------
         # Per weight: W_PREP (w), W_MUL (products), W_SH (shift, rounding, G term), W_CALC.
-        sy, best = Signal(signed(32)), Signal(signed(32))
+        best = Signal(signed(32))
         rival, have_rival = Signal(range(max(2, nO))), Signal()
         margin = regs["margin"]
         s_o = rd["score"].data
-        hinge = (sy - best < margin) if nO > 1 else C(0, 1)
+        hinge = (s_o - best < margin) if nO > 1 else C(0, 1)       # in E_Y: s_o = score[y]
 
         wword = Signal(P * wb)
         wq = Signal(signed(wb))
@@ -313,8 +319,10 @@ class Learner(wiring.Component):
         thresh = Signal(signed(18))
         m.d.comb += thresh.eq(Mux(is_H, regs["delay_thresh_H"], regs["delay_thresh_R"]))
         d_old = cdata[:dbits]
+        g_lo = Signal(signed(max(GBW, 18) + 1))        # G < -thresh: the sign of G + thresh
+        m.d.comb += g_lo.eq(G + thresh)
         d_new = Mux(G > thresh, Mux(d_old < D - 1, d_old + 1, d_old),
-                    Mux(G < -thresh, Mux(d_old > 0, d_old - 1, d_old), d_old))
+                    Mux(g_lo[-1], Mux(d_old > 0, d_old - 1, d_old), d_old))
         wword_new = Signal(P * wb)
         if P > 1:
             m.d.comb += wword_new.eq(Cat(Mux(sel == i, w_new.as_unsigned(), wword.word_select(i, wb))
@@ -376,7 +384,8 @@ class Learner(wiring.Component):
                     with m.Elif(~on):
                         sat_inc(IGNORED)
                     with m.Else():
-                        m.d.sync += [y.eq(yl), outer.eq(yl), phase.eq(PH_E), state.eq(E_SY)]
+                        m.d.sync += [y.eq(yl), have_rival.eq(0), outer.eq(0), phase.eq(PH_E),
+                                     state.eq(E_PREP)]
                 with m.If(xld):
                     region, idx = ld.addr[16:20], ld.addr[:16]
                     with m.If(ld.space == LEARN):
@@ -462,18 +471,16 @@ class Learner(wiring.Component):
             with m.Case(R_THR2):
                 m.d.sync += [thr_q.eq(cdata[:v_bits]), state.eq(R_HIST)]
             with m.Case(R_HIST):
-                core_read(Lr, HISTORY, outer, R_H2)
+                core_read(Lr, DELAY, outer, R_H2)
             with m.Case(R_H2):
-                m.d.sync += hist_q.eq(cdata)
-                core_read(Lr, DELAY, outer, R_D2)
-            with m.Case(R_D2):
                 m.d.sync += d_q.eq(cdata)
                 if has_H:
-                    core_read(Lr, MEMBRANE, outer, R_V2)
+                    core_read(Lr, MEMBRANE, outer, R_D2)
                 else:
-                    m.d.sync += state.eq(R_UPD)
-            with m.Case(R_V2):
-                m.d.sync += [v_q.eq(cdata), state.eq(R_UPD)]
+                    core_read(Lr, HISTORY, outer, R_UPD)
+            with m.Case(R_D2):
+                m.d.sync += v_q.eq(cdata)
+                core_read(Lr, HISTORY, outer, R_UPD)
             with m.Case(R_UPD):
                 for k, val in (("trace_R", t_new),) + ((("psi", psi_new),) if has_H else ()):
                     m.d.comb += [wr[k].addr.eq(outer), wr[k].data.eq(val), wr[k].en.eq(1)]
@@ -495,12 +502,10 @@ class Learner(wiring.Component):
             if has_H:
                 # STEP, pair H: traces of layer L-1, then the synapses of row j.
                 with m.Case(H_HIST):
-                    core_read(Lr - 1, HISTORY, outer, H_H2)
+                    core_read(Lr - 1, DELAY, outer, H_H2)
                 with m.Case(H_H2):
-                    m.d.sync += hist_q.eq(cdata)
-                    core_read(Lr - 1, DELAY, outer, H_D2)
-                with m.Case(H_D2):
-                    m.d.sync += [d_q.eq(cdata), state.eq(H_UPD)]
+                    m.d.sync += d_q.eq(cdata)
+                    core_read(Lr - 1, HISTORY, outer, H_UPD)
                 with m.Case(H_UPD):
                     m.d.comb += [wr["trace_H"].addr.eq(outer), wr["trace_H"].data.eq(t_new),
                                  wr["trace_H"].en.eq(1)]
@@ -526,10 +531,6 @@ class Learner(wiring.Component):
                         m.d.sync += [inner.eq(inner + 1), state.eq(H_PREP)]
 
             # LEARN 4.1: the ternary error.
-            with m.Case(E_SY):
-                m.d.sync += state.eq(E_SY2)
-            with m.Case(E_SY2):
-                m.d.sync += [sy.eq(s_o), have_rival.eq(0), outer.eq(0), state.eq(E_PREP)]
             with m.Case(E_PREP):
                 m.d.sync += state.eq(E_CALC)
             with m.Case(E_CALC):          # clear e, find the rival (first maximum over o != y)
@@ -537,9 +538,11 @@ class Learner(wiring.Component):
                 with m.If((outer != y) & (~have_rival | (s_o > best))):
                     m.d.sync += [best.eq(s_o), rival.eq(outer), have_rival.eq(1)]
                 with m.If(outer == nO - 1):
-                    m.d.sync += state.eq(E_Y)
+                    m.d.sync += [outer.eq(y), state.eq(E_SY)]
                 with m.Else():
                     m.d.sync += [outer.eq(outer + 1), state.eq(E_PREP)]
+            with m.Case(E_SY):            # score[y] is read (hinge in E_Y)
+                m.d.sync += state.eq(E_Y)
             with m.Case(E_Y):
                 m.d.comb += [wr["err"].addr.eq(y), wr["err"].data.eq(1), wr["err"].en.eq(hinge)]
                 m.d.sync += [phase.eq(PH_LSIG if has_H else PH_WR),
@@ -609,10 +612,8 @@ class Learner(wiring.Component):
             with m.Case(CNT_RD):
                 m.d.sync += state.eq(CNT_WR)
             with m.Case(CNT_WR):
-                old = rd["score"].data.as_unsigned()
-                nxt = Signal(33)                       # the carry out: it was COUNTER_MAX
-                m.d.comb += [nxt.eq(old + 1), wr["score"].addr.eq(nO + cnt_sel),
-                             wr["score"].data.eq(Mux(nxt[32], old, nxt[:32])), wr["score"].en.eq(1)]
+                m.d.comb += [wr["score"].addr.eq(nO + cnt_sel), wr["score"].data.eq(sc_sum[:32]),
+                             wr["score"].en.eq(~sc_sum[32])]      # the carry out: COUNTER_MAX
                 with m.If(cnt_sel == LEARNED):
                     m.d.sync += [phase.eq(PH_CLR), f.eq(0), state.eq(CLR)]
                 with m.Else():

@@ -44,18 +44,26 @@ TxByteLayout = data.StructLayout({"data": 8, "last": 1})
 
 class FrameEncoder(wiring.Component):
     """A header (`cmd`, `len`) on `hdr`, then exactly `len` payload bytes on `data`, become
-    `0xA5 cmd len payload crc` on `o`; `last` marks the frame's final byte."""
+    `0xA5 cmd len payload crc` on `o`; `last` marks the frame's final byte.
 
-    hdr: In(stream.Signature(HeaderLayout))
-    data: In(stream.Signature(8))
-    o: Out(stream.Signature(TxByteLayout))
+    `max_len`: the longest payload its user sends (the length registers are that wide);
+    `cmd`: the command of every frame, when its user sends only one (no register for it)."""
+
+    def __init__(self, max_len: int = 0xFFFF, cmd: int | None = None):
+        self.max_len = max_len
+        self.cmd = cmd
+        super().__init__({
+            "hdr": In(stream.Signature(HeaderLayout)),
+            "data": In(stream.Signature(8)),
+            "o": Out(stream.Signature(TxByteLayout)),
+        })
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.crc = crc = Crc16()
-        cmd = Signal(8)
-        length = Signal(16)
-        remaining = Signal(16)
+        cmd = Signal(8) if self.cmd is None else C(self.cmd, 8)
+        length = Signal(range(self.max_len + 1))
+        remaining = Signal(range(self.max_len + 1))
         sent = self.o.valid & self.o.ready
         m.d.comb += crc.data.eq(self.o.payload.data)
 
@@ -64,8 +72,9 @@ class FrameEncoder(wiring.Component):
                 m.d.comb += self.hdr.ready.eq(1)
                 with m.If(self.hdr.valid):
                     m.d.comb += crc.clear.eq(1)
-                    m.d.sync += [cmd.eq(self.hdr.payload.cmd), length.eq(self.hdr.payload.len),
-                                 remaining.eq(self.hdr.payload.len)]
+                    if self.cmd is None:
+                        m.d.sync += cmd.eq(self.hdr.payload.cmd)
+                    m.d.sync += [length.eq(self.hdr.payload.len), remaining.eq(self.hdr.payload.len)]
                     m.next = "SOF"
             with m.State("SOF"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.data.eq(SOF)]
@@ -114,7 +123,7 @@ class OutputFramer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.enc = enc = FrameEncoder()
+        m.submodules.enc = enc = FrameEncoder(max_len=6, cmd=OUTPUT)
         wiring.connect(m, enc.o, wiring.flipped(self.o))
         shreg = Signal(48)
         count = Signal(range(7))
@@ -194,7 +203,6 @@ class Link(wiring.Component):
             "load": Out(stream.Signature(WriteLayout)),
             "rb_req": Out(stream.Signature(ReadLayout)),
             "rb_resp": In(stream.Signature(DATA_BITS)),
-            "bad_crc": Out(32), "truncated": Out(32), "unknown_cmd": Out(32), "bad_length": Out(32),
             "discarded": Out(32),
         }
         if learning:        # without it the Link is exactly what it was before the engine
@@ -210,8 +218,13 @@ class Link(wiring.Component):
         wiring.connect(m, wiring.flipped(self.rx), fifo.w_stream)
         m.submodules.buf = buf = Memory(shape=8, depth=BUF_DEPTH, init=[])
         wr, rd = buf.write_port(), buf.read_port()
+        # The STATUS error counters bad_crc, truncated, unknown_cmd, bad_length: one word each of a
+        # small block RAM, bumped by a read-modify-write in ERROR / ERROR_INC (one incrementer
+        # for all four instead of four counters in logic cells).
+        m.submodules.counts = counts = Memory(shape=32, depth=4, init=[], attrs={"ram_style": "block"})
+        cnt_wr, cnt_rd = counts.write_port(), counts.read_port(transparent_for=())
         m.submodules.crc = crc = Crc16()
-        m.submodules.resp = resp = FrameEncoder()
+        m.submodules.resp = resp = FrameEncoder(max_len=MAX_PAYLOAD)
         m.submodules.out = out = OutputFramer(cfg.v_bits)
         m.submodules.arbiter = arb = TxArbiter()
         wiring.connect(m, wiring.flipped(self.core_o), out.i)
@@ -243,12 +256,12 @@ class Link(wiring.Component):
         k5 = Signal(range(BUF_DEPTH))
 
         rp = Signal(range(BUF_DEPTH + 1))       # record fetch pointer
-        fcount = Signal(range(WRITE_BYTES + 1))
+        fcount = Signal(range(WRITE_BYTES + 1))  # FETCH: bytes of the record placed so far
         phase = Signal()
         rec = Signal(8 * WRITE_BYTES)
-        port = Signal(WriteLayout)              # the decoded record, for load / rb_req
+        port = Signal(WriteLayout)              # the record as the load / rb_req ports take it
         event = Signal(EventLayout)
-        applied = Signal(16)
+        applied = Signal(range(MAX_PAYLOAD // EVENT_BYTES + 1))   # records handed on
         base = Signal(range(BUF_DEPTH + 1))     # READ: next record, walked backwards
         wbase = Signal(range(BUF_DEPTH + 1))    # READ: its result's place
         idx = Signal(range(BUF_DEPTH))          # READ: records left; STATUS: word index
@@ -257,7 +270,7 @@ class Link(wiring.Component):
         waddr = Signal(range(BUF_DEPTH))
         final = Signal()                        # STORE ends the command
         rcmd = Signal(8)
-        rlen = Signal(16)
+        rlen = Signal(range(MAX_PAYLOAD + 1))
         stale = Signal()
         step_open = Signal()                    # the last event passed was not EOT / CLEAR
 
@@ -267,9 +280,17 @@ class Link(wiring.Component):
                 with m.Elif(step_open):
                     fail(STEP_OPEN)
 
-        counters = {BAD_CRC: self.bad_crc, TRUNCATED: self.truncated,
-                    UNKNOWN_CMD: self.unknown_cmd, OVERSIZE: self.bad_length,
-                    BAD_LENGTH: self.bad_length}
+        # err_code -> counter word (OVERSIZE counts as bad_length; STEP_OPEN is not counted).
+        counter_of = {BAD_CRC: 0, TRUNCATED: 1, UNKNOWN_CMD: 2, OVERSIZE: 3, BAD_LENGTH: 3}
+        cnt_word = Signal(2)
+        with m.Switch(err_code):
+            for code, word in counter_of.items():
+                with m.Case(code):
+                    m.d.comb += cnt_word.eq(word)
+        m.d.comb += [cnt_rd.addr.eq(cnt_word), cnt_wr.addr.eq(cnt_word)]
+        cnt_next = Signal(33)                   # the carry out: the counter saturated
+        m.d.comb += [cnt_next.eq(cnt_rd.data + 1),
+                     cnt_wr.data.eq(cnt_next[:32])]
 
         def bump(counter):
             with m.If(~counter.all()):
@@ -285,8 +306,15 @@ class Link(wiring.Component):
                          wval.eq(value), wcount.eq(nbytes), waddr.eq(0), final.eq(1)]
             m.next = "STORE"
 
+        rec_last = Signal(range(WRITE_BYTES))   # the last byte of the command's record
+        with m.Switch(cmd):
+            for c_, n_ in ((WRITE, WRITE_BYTES), (READ, READ_BYTES), (EVENTS, EVENT_BYTES),
+                           (LABEL, LABEL_BYTES)):
+                with m.Case(c_):
+                    m.d.comb += rec_last.eq(n_ - 1)
+
         def fetch(start, nbytes):
-            m.d.sync += [rp.eq(start), fcount.eq(nbytes), phase.eq(0)]
+            m.d.sync += [rp.eq(start), fcount.eq(0), phase.eq(0)]
             m.next = "FETCH"
 
         # The frame timer runs while a frame is open and no byte is waiting.
@@ -363,11 +391,10 @@ class Link(wiring.Component):
                             with m.If(skip == 1):
                                 fail(OVERSIZE)
 
-            with m.State("ERROR"):
-                with m.Switch(err_code):
-                    for code, counter in counters.items():
-                        with m.Case(code):
-                            bump(counter)
+            with m.State("ERROR"):              # the counter word is read
+                m.next = "ERROR_INC"
+            with m.State("ERROR_INC"):
+                m.d.comb += cnt_wr.en.eq((err_code != STEP_OPEN) & ~cnt_next[32])
                 respond_with(ERROR, Cat(err_code, C(0, 5), cmd), 2)
 
             # -- check and dispatch ------------------------------------------------------------
@@ -416,27 +443,27 @@ class Link(wiring.Component):
                     with m.Default():
                         fail(UNKNOWN_CMD)
 
-            # -- fetch one record from buf[rp:] into the top of `rec`: one cycle to address the
+            # -- fetch one record from buf[rp:] into the bottom of `rec`: one cycle to address the
             # first byte, then one byte a cycle (the read port answers in the next cycle) ---------
             with m.State("FETCH"):
                 m.d.sync += phase.eq(1)
                 with m.If(phase):
                     m.d.comb += rd.addr.eq(rp + 1)
-                    m.d.sync += [rec.eq(Cat(rec[8:], rd.data)), rp.eq(rp + 1),
-                                 fcount.eq(fcount - 1)]
-                    with m.If(fcount == 1):
+                    m.d.sync += [rec.word_select(fcount, 8).eq(rd.data), rp.eq(rp + 1),
+                                 fcount.eq(fcount + 1)]
+                    with m.If(fcount == rec_last):
                         m.next = "DECODE"
 
             # -- DECODE: the record's fields into the port registers (keeps the record decoding
             # off the paths into the core's handshakes). Fields wider than the port go to layer
             # 15, beyond the last layer: a write there is dropped and counted, a read returns 0.
+            # The data field needs no decoding: the load port takes it from `rec` itself.
             with m.State("DECODE"):
-                r = Mux(cmd == WRITE, rec[:40], rec[-40:])
-                layer, space, addr = r[0:8], r[8:16], r[16:40]
+                layer, space, addr = rec[0:8], rec[8:16], rec[16:40]
                 fits = (layer < 16) & (space < 8) & (addr < (1 << 20))
-                word = rec[-24:]
+                word = rec[:24]
                 m.d.sync += [port.layer.eq(Mux(fits, layer, 15)), port.space.eq(Mux(fits, space, 0)),
-                             port.addr.eq(Mux(fits, addr, 0)), port.data.eq(rec[40:104]),
+                             port.addr.eq(Mux(fits, addr, 0)),
                              event.addr.eq(word[2:18]),
                              event.kind.eq(Mux(word[18:].any(), RESERVED_KIND, word[:2]))]
                 with m.Switch(cmd):
@@ -457,7 +484,8 @@ class Link(wiring.Component):
                 with m.Else():
                     fetch(rp, WRITE_BYTES)
             with m.State("W_LOAD"):
-                m.d.comb += [self.load.valid.eq(1), self.load.payload.eq(port)]
+                m.d.comb += [self.load.valid.eq(1), self.load.payload.eq(port),
+                             self.load.payload.data.eq(rec[40:104])]
                 with m.If(self.load.ready):
                     m.d.sync += applied.eq(applied + 1)
                     m.next = "W_NEXT"
@@ -476,12 +504,12 @@ class Link(wiring.Component):
                         m.d.sync += step_open.eq((event.kind != EOT_KIND) & (event.kind != CLEAR_KIND))
                     m.next = "E_NEXT"
 
-            # -- LABEL: the class (2 bytes LE, at the top of `rec`) to the learning engine; the
+            # -- LABEL: the class (2 bytes LE, at the bottom of `rec`) to the learning engine; the
             # response echoes it. The engine takes it between samples only (never blocked here,
             # since no step is open) and then runs LEARN, during which READ / WRITE wait for it.
             if self.learning:
                 with m.State("L_PUSH"):
-                    y = rec[-16:]
+                    y = rec[:16]
                     m.d.comb += [self.label.valid.eq(1), self.label.payload.eq(y)]
                     with m.If(self.label.ready):
                         respond_with(LABEL | 0x80, y, 2)
@@ -508,7 +536,6 @@ class Link(wiring.Component):
                     m.next = "STORE"
 
             # -- STATUS: 5 core counters through the readback port, then the link's 4 -------------
-            link_counts = Array([self.bad_crc, self.truncated, self.unknown_cmd, self.bad_length])
             with m.State("S_NEXT"):
                 with m.If(idx < 5):
                     m.d.comb += [self.rb_req.valid.eq(1), self.rb_req.payload.space.eq(STATUS_SPACE),
@@ -516,12 +543,15 @@ class Link(wiring.Component):
                     with m.If(self.rb_req.ready):
                         m.next = "S_RESP"
                 with m.Elif(idx < 9):
-                    m.d.sync += [wval.eq(link_counts[(idx - 5)[:2]]), wcount.eq(4),
-                                 waddr.eq(idx << 2), final.eq(0), idx.eq(idx + 1)]
-                    m.next = "STORE"
+                    m.d.comb += cnt_rd.addr.eq((idx - 5)[:2])
+                    m.next = "S_LINK"
                 with m.Else():
                     m.d.sync += [rcmd.eq(STATUS | 0x80), rlen.eq(36)]
                     m.next = "RESPOND"
+            with m.State("S_LINK"):             # the link's counter word idx - 5, read in S_NEXT
+                m.d.sync += [wval.eq(cnt_rd.data), wcount.eq(4),
+                             waddr.eq(idx << 2), final.eq(0), idx.eq(idx + 1)]
+                m.next = "STORE"
             with m.State("S_RESP"):
                 m.d.comb += self.rb_resp.ready.eq(1)
                 with m.If(self.rb_resp.valid):

@@ -5,7 +5,7 @@ from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
 from golden_model.config import CoreConfig
-from .guard import Guard
+from .guard import Guard, saturating_inc
 from .layer import Layer
 from .layouts import EventLayout, OutputLayout, WriteLayout, ReadLayout, DATA_BITS
 
@@ -52,8 +52,7 @@ class Network(wiring.Component):
 
         dropped_writes = Signal(32)
         steps = Signal(32)
-        with m.If(self.o.valid & self.o.ready & (self.o.payload.kind == EOT) & ~steps.all()):
-            m.d.sync += steps.eq(steps + 1)
+        saturating_inc(m, steps, self.o.valid & self.o.ready & (self.o.payload.kind == EOT))
 
         # Parameter load and readback share one registered port engine: a request is taken while
         # its layer is quiet, and is applied to the layer in the next cycle, while the layer is
@@ -103,6 +102,5 @@ class Network(wiring.Component):
             m.d.sync += resp_valid.eq(0)
 
         drop = (take_wr & (ld.layer >= nl)) | Cat(l.wr_dropped for l in layers).any()
-        with m.If(drop & ~dropped_writes.all()):
-            m.d.sync += dropped_writes.eq(dropped_writes + 1)
+        saturating_inc(m, dropped_writes, drop)
         return m
