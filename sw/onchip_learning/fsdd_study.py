@@ -116,6 +116,8 @@ def main(argv=None):
     ap.add_argument("--density", type=float, nargs="*", default=[0.3])
     ap.add_argument("--threshold-scale", type=float, nargs="*", default=[0.5])
     ap.add_argument("--leak", type=int, nargs="*", default=[3])
+    ap.add_argument("--lr-schedule", type=int, nargs="*", default=None,
+                    help="online: lr_shift_R per epoch (default demos.FSDD_LR_SCHEDULE); its length is the epochs")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -123,10 +125,11 @@ def main(argv=None):
     rows = []
     if a.what == "online":
         from .demos import FSDD_NET, FSDD_LR_SCHEDULE
+        schedule = a.lr_schedule or FSDD_LR_SCHEDULE
         for b in a.bias:
             for seed in a.seeds:
-                r = run_online(dict(FSDD_NET, bias=bool(b)), {}, len(FSDD_LR_SCHEDULE), seed, splits,
-                               lr_schedule=FSDD_LR_SCHEDULE)
+                r = run_online(dict(FSDD_NET, bias=bool(b)), {}, len(schedule), seed, splits,
+                               lr_schedule=schedule)
                 rows.append(r)
                 print(json.dumps({k: v for k, v in r.items() if k != "curve"}), flush=True)
     for h in a.hidden if a.what == "ceiling" else []:
