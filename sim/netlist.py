@@ -118,8 +118,8 @@ def run(case: dict, netlist_text: str | None = None, tag: str = "") -> dict:
 def main(argv=None) -> int:
     from .matrix import full_matrix
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--cases", type=int, default=2, help="how many cases to run (in order: "
-                    "each configuration's cycle-exact case, then its backpressure case)")
+    ap.add_argument("--cases", type=int, default=2, help="how many cases to run (in order, per "
+                    "configuration: its cycle-exact case, then its backpressure + state readback case)")
     ap.add_argument("--only", nargs="*", default=list(DEFAULT_CONFIGS),
                     help="configuration names of sim/matrix.py")
     ap.add_argument("--seed", type=int, default=1, help="base seed of the matrix")
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     t0 = time.time()
     by_name = {c["name"]: c for c in full_matrix(args.seed, set(args.only))}
-    order = [f"{n}-{m}" for m in ("cycle", "bp") for n in args.only]
+    order = [f"{n}-{m}" for n in args.only for m in ("cycle", "bp")]
     cases = [by_name[n] for n in order if n in by_name][:args.cases]
     results = []
     for case in cases:
