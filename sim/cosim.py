@@ -36,8 +36,10 @@ def config_key(cfg: CoreConfig, waves: bool) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def verilate(text: str, top: str, build_dir: Path, waves: bool = False, opt: str = "-O3") -> Path:
-    """A Verilator model of Verilog `text` in `build_dir`; rebuilt only when the text changed."""
+def verilate(text: str, top: str, build_dir: Path, waves: bool = False, opt: str = "-O3",
+             extra_args: tuple[str, ...] = ()) -> Path:
+    """A Verilator model of Verilog `text` in `build_dir`; rebuilt only when the text changed.
+    `extra_args` go to Verilator after the runner's own options."""
     from cocotb_tools.runner import get_runner
     os.environ["PATH"] = tool_path()
     # The wheel's verilated.mk leaves the precompiled-header include flag empty; gcc needs it.
@@ -46,7 +48,7 @@ def verilate(text: str, top: str, build_dir: Path, waves: bool = False, opt: str
     src = build_dir / f"{top}.v"
     if not src.exists() or src.read_text() != text:
         src.write_text(text)
-    args = ["-Wno-fatal", opt] + (["--trace-structs", fst_or_vcd()] if waves else [])
+    args = ["-Wno-fatal", opt] + (["--trace-structs", fst_or_vcd()] if waves else []) + list(extra_args)
     get_runner("verilator").build(sources=[src], hdl_toplevel=top, build_dir=build_dir,
                                   build_args=args, waves=waves, log_file=build_dir / "build.log")
     return build_dir
