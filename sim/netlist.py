@@ -9,6 +9,8 @@ build/reports/netlist-sim.json.
 """
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import json
 import re
@@ -71,10 +73,28 @@ def cell_summary(cells: dict) -> dict:
             "SB_RAM40_4K": cells.get("SB_RAM40_4K", 0), "all": cells}
 
 
+@contextlib.contextmanager
+def locked(work: Path):
+    """One builder at a time per configuration: pytest-xdist workers (and users running two
+    checks) share build/netlist/<config>/, and two yosys runs writing one netlist break both."""
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def build(cfg: CoreConfig, netlist_text: str | None = None, tag: str = "") -> tuple[Path, dict]:
     """Synthesise `cfg` and build a Verilator model of the netlist plus the cell models.
     `netlist_text` replaces the synthesised netlist (the pytest feeds a corrupted one)."""
     work = BUILD / config_key(cfg)
+    with locked(work):
+        return _build(cfg, work, netlist_text, tag)
+
+
+def _build(cfg: CoreConfig, work: Path, netlist_text: str | None, tag: str) -> tuple[Path, dict]:
     net, cells, t_synth = synthesize(cfg, work)
     if netlist_text is not None:
         net = netlist_text
