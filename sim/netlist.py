@@ -59,10 +59,15 @@ def synthesize(cfg: CoreConfig, work: Path) -> tuple[str, dict, float]:
             and rtl_file.read_text() == rtl):
         rtl_file.write_text(rtl)
         net_file.unlink(missing_ok=True)
-        subprocess.run([yosys(), "-q", "-p",
-                        f"read_verilog {rtl_file}; synth_ice40 -top {TOP}; "
-                        f"tee -q -o {stat_file} stat; write_verilog -noattr {net_file}"],
-                       check=True)
+        # Relative names, run in `work`: YoWASP's WASI sandbox does not see every absolute
+        # path (a clean clone under /tmp gave "File not found").
+        r = subprocess.run([yosys(), "-q", "-p",
+                            f"read_verilog {rtl_file.name}; synth_ice40 -top {TOP}; "
+                            f"tee -q -o {stat_file.name} stat; write_verilog -noattr {net_file.name}"],
+                           capture_output=True, text=True, cwd=work)
+        if r.returncode:
+            raise RuntimeError(f"yosys synth_ice40 of {rtl_file} failed ({r.returncode}):\n"
+                               f"{(r.stdout + r.stderr)[-3000:]}")
     cells = {name: int(n) for n, name in re.findall(r"^\s+(\d+)\s+(SB_\w+)", stat_file.read_text(), re.M)}
     return net_file.read_text(), cells, time.time() - t0
 
