@@ -298,20 +298,18 @@ class Learner(wiring.Component):
             gt_now = lwq * ed_now
         # round_step: lr is a register set at W_START; 2^lr - 1 is a table of it.
         lr = Mux(is_H, regs["lr_shift_H"], regs["lr_shift_R"])
-        lrq, maskq = Signal(5), Signal(32)
-        with m.Switch(lrq):                  # (1 << lr) - 1 as a table, not a shifter
-            for n_ in range(32):
-                with m.Case(n_):
-                    m.d.comb += maskq.eq((1 << n_) - 1)
+        # Serially: W_SH shifts gq right one bit a cycle, lr times, and watches the bits it
+        # shifts out (r = g mod 2^lr, least significant first) against those of lfsr_next (u):
+        # u < r is decided by the most significant bit where they differ (the last one seen);
+        # round half up needs only the last bit shifted out (bit lr-1 of g).
+        lrq, sh_k = Signal(5), Signal(5)
         SB = wb + 2                  # the step, saturated: |step| > w_max - w_min is as good as any
         stepq, incq = Signal(signed(SB)), Signal()
-        g32 = Signal(32)
-        m.d.comb += g32.eq(gq if GW <= 32 else gq[:32])           # sign-extended
-        r = g32 & maskq
-        inc_now = Mux(stochastic, (lfsr_next & maskq) < r,
-                      (lrq != 0) & g32.bit_select((lrq - 1)[:5], 1))   # r >= 2^(lr-1)
-        shifted = gq >> lrq
-        step_now = _sat_s(shifted, SB) if GW > SB else shifted
+        r_gt_u, last_out = Signal(), Signal()
+        sh_done = sh_k == lrq
+        out_bit, u_bit = gq[0], lfsr_next.bit_select(sh_k, 1)
+        inc_now = Mux(stochastic, r_gt_u, last_out)
+        step_now = _sat_s(gq, SB) if GW > SB else gq
         w_new = Signal(signed(wb))
         m.d.comb += w_new.eq(_clamp(wq + stepq + incq, wmin, wmax))
         learn_w = Mux(is_H, learn_w_H, learn_w_R)
@@ -562,9 +560,16 @@ class Learner(wiring.Component):
             with m.Case(W_PREP):
                 m.d.sync += [wq.eq(w_sel), state.eq(W_MUL)]
             with m.Case(W_MUL):
-                m.d.sync += [gq.eq(g_now), lwq.eq(lw_now), state.eq(W_SH)]
-            with m.Case(W_SH):
-                m.d.sync += [stepq.eq(step_now), incq.eq(inc_now), gtq.eq(gt_now), state.eq(W_CALC)]
+                m.d.sync += [gq.eq(g_now), lwq.eq(lw_now), sh_k.eq(0), r_gt_u.eq(0),
+                             last_out.eq(0), state.eq(W_SH)]
+            with m.Case(W_SH):           # lr_shift cycles of shifting, then one more
+                with m.If(sh_done):
+                    m.d.sync += [stepq.eq(step_now), incq.eq(inc_now), gtq.eq(gt_now),
+                                 state.eq(W_CALC)]
+                with m.Else():
+                    m.d.sync += [gq.eq(gq >> 1), sh_k.eq(sh_k + 1), last_out.eq(out_bit)]
+                    with m.If(out_bit != u_bit):
+                        m.d.sync += r_gt_u.eq(out_bit)
             with m.Case(W_CALC):
                 m.d.sync += [acc.eq(acc + lwq), G.eq(G + gtq), state.eq(W_ROW)]
                 with m.If(w_writes):
