@@ -259,8 +259,10 @@ class Link(wiring.Component):
         fcount = Signal(range(WRITE_BYTES + 1))  # FETCH: bytes of the record placed so far
         phase = Signal()
         rec = Signal(8 * WRITE_BYTES)
-        port = Signal(WriteLayout)              # the record as the load / rb_req ports take it
-        event = Signal(EventLayout)
+        # DECODE rewrites the record's fields in place (no copy): `port` (layer, space, addr as
+        # the load / rb_req ports take them) and `event` are views of `rec`.
+        port = data.View(WriteLayout, Cat(rec[0:4], rec[8:11], rec[16:36], rec[40:104]))
+        event = data.View(EventLayout, rec[0:18])
         applied = Signal(range(MAX_PAYLOAD // EVENT_BYTES + 1))   # records handed on
         base = Signal(range(BUF_DEPTH + 1))     # READ: next record, walked backwards
         wbase = Signal(range(BUF_DEPTH + 1))    # READ: its result's place
@@ -454,18 +456,21 @@ class Link(wiring.Component):
                     with m.If(fcount == rec_last):
                         m.next = "DECODE"
 
-            # -- DECODE: the record's fields into the port registers (keeps the record decoding
-            # off the paths into the core's handshakes). Fields wider than the port go to layer
+            # -- DECODE: the record's fields, in place in `rec` (keeps the record decoding off
+            # the paths into the core's handshakes). Fields wider than the port go to layer
             # 15, beyond the last layer: a write there is dropped and counted, a read returns 0.
             # The data field needs no decoding: the load port takes it from `rec` itself.
             with m.State("DECODE"):
                 layer, space, addr = rec[0:8], rec[8:16], rec[16:40]
                 fits = (layer < 16) & (space < 8) & (addr < (1 << 20))
                 word = rec[:24]
-                m.d.sync += [port.layer.eq(Mux(fits, layer, 15)), port.space.eq(Mux(fits, space, 0)),
-                             port.addr.eq(Mux(fits, addr, 0)),
-                             event.addr.eq(word[2:18]),
-                             event.kind.eq(Mux(word[18:].any(), RESERVED_KIND, word[:2]))]
+                with m.Switch(cmd):
+                    with m.Case(WRITE, READ):
+                        m.d.sync += [rec[0:4].eq(Mux(fits, layer[:4], 15)),
+                                     rec[8:11].eq(Mux(fits, space[:3], 0)),
+                                     rec[16:36].eq(Mux(fits, addr[:20], 0))]
+                    with m.Case(EVENTS):
+                        m.d.sync += rec[0:2].eq(Mux(word[18:].any(), RESERVED_KIND, word[:2]))
                 with m.Switch(cmd):
                     with m.Case(WRITE):
                         m.next = "W_LOAD"
