@@ -121,8 +121,21 @@ class Learner(wiring.Component):
         state_mems = [k for k in ports if k not in ("psi", "signal", "err")]
 
         # -- registers (spec section 5) -------------------------------------------------------
+        # Registers the datapath reads only at known moments (margin in E_Y, the delay thresholds
+        # in W_ROW / W_DSTEP), and without pair H those of pair H, live in a small block RAM
+        # (`regmem`, 16 bits wide, word = register number, zero at configuration like the
+        # registers' reset); the rest are flip-flops.
+        in_ram = ["margin", "delay_thresh_R", "delay_thresh_H"]
+        if not has_H:
+            in_ram += ["lr_shift_H", "trace_shift_H", "trace_inc_H", "elig_shift_H", "psi_shift"]
+        widths = dict(zip(REG_NAMES, LearnRegisters.WIDTHS))
+        assert all(widths[n] <= 16 for n in in_ram)
         regs = {n: Signal(w, name=n, init=1 if n == "lfsr" else 0)
-                for n, w in zip(REG_NAMES, LearnRegisters.WIDTHS)}
+                for n, w in widths.items() if n not in in_ram}
+        regmem = Memory(shape=16, depth=16, init=[], attrs={"ram_style": "block"})
+        m.submodules["regmem"] = regmem
+        rg_wr = regmem.write_port()
+        rg_rd = regmem.read_port(transparent_for=(rg_wr,))
         enable = regs["enable"]
         on, learn_w_R, learn_d_R = enable[0], enable[1], enable[2]
         learn_w_H, learn_d_H, stochastic = enable[3], enable[4], enable[5]
@@ -164,6 +177,12 @@ class Learner(wiring.Component):
         def sat_inc(counter):         # read-modify-write of the counter word: CNT_RD, CNT_WR
             m.d.sync += [cnt_sel.eq(counter), phase.eq(PH_CNT), state.eq(CNT_RD)]
 
+        # regmem: the register read back, margin while LEARN finds the error, else the delay
+        # threshold of the pair being learned.
+        m.d.comb += rg_rd.addr.eq(Mux(phase == PH_EXT, x_idx[:4],
+                                      Mux(phase == PH_E, REG_NAMES.index("margin"),
+                                          Mux(phase == PH_WH, REG_NAMES.index("delay_thresh_H"),
+                                              REG_NAMES.index("delay_thresh_R")))))
         # Memory read addresses follow the phase (stable across core accesses). The pair-R
         # memory's field is the one the next state reads: trace_R while the core is read and in
         # R_UPD's predecessors, trace_alt_R for R_ALT, elig_w_R for R_EL and W_MUL, elig_d_R for
@@ -258,8 +277,9 @@ class Learner(wiring.Component):
         dist = Signal(signed(v_bits + 2))
         m.d.comb += dist.eq(thr_q - v_q)
         pv = Signal(signed(v_bits + 3))
-        m.d.comb += [pv.eq(PSI_MAX - (dist >> regs["psi_shift"])),
-                     psi_new.eq(Mux(hist_q[0], PSI_MAX, Mux(pv < 0, 0, pv)))]
+        if has_H:
+            m.d.comb += [pv.eq(PSI_MAX - (dist >> regs["psi_shift"])),
+                         psi_new.eq(Mux(hist_q[0], PSI_MAX, Mux(pv < 0, 0, pv)))]
         if has_H:
             tHj, dHj = tq, dq
             psi_k = Signal(signed(5))
@@ -280,7 +300,7 @@ class Learner(wiring.Component):
         # Per weight: W_PREP (w), W_MUL (products), W_SH (shift, rounding, G term), W_CALC.
         best = Signal(signed(32))
         rival, have_rival = Signal(range(max(2, nO))), Signal()
-        margin = regs["margin"]
+        margin = rg_rd.data                # regmem, addressed at `margin` in phase PH_E
         s_o = rd["score"].data
         hinge = (s_o - best < margin) if nO > 1 else C(0, 1)       # in E_Y: s_o = score[y]
 
@@ -289,7 +309,7 @@ class Learner(wiring.Component):
         w_sel = wword.word_select(sel, wb) if P > 1 else wword
         e_k = rd["err"].data
         acc = Signal(signed(Lbits + 1))
-        is_H = phase == PH_WH
+        is_H = (phase == PH_WH) if has_H else C(0, 1)
         # Bounds of the exact quantities: |L_k| <= n_out 2^(wb-1), |w| <= 2^(wb-1),
         # elig_w < 2^16, |elig_d| <= 2^15.
         hw_ = 1 << (wb - 1)
@@ -318,7 +338,7 @@ class Learner(wiring.Component):
         else:
             gt_now = lwq * ed_now
         # round_step: lr is a register set at W_START; 2^lr - 1 is a table of it.
-        lr = Mux(is_H, regs["lr_shift_H"], regs["lr_shift_R"])
+        lr = Mux(is_H, regs["lr_shift_H"], regs["lr_shift_R"]) if has_H else regs["lr_shift_R"]
         # Serially: W_SH shifts gq right one bit a cycle, lr times, and watches the bits it
         # shifts out (r = g mod 2^lr, least significant first) against those of lfsr_next (u):
         # u < r is decided by the most significant bit where they differ (the last one seen);
@@ -336,7 +356,7 @@ class Learner(wiring.Component):
         learn_w = Mux(is_H, learn_w_H, learn_w_R)
         learn_d = Mux(is_H, learn_d_H, learn_d_R)
         thresh = Signal(signed(18))
-        m.d.comb += thresh.eq(Mux(is_H, regs["delay_thresh_H"], regs["delay_thresh_R"]))
+        m.d.comb += thresh.eq(rg_rd.data)     # regmem, addressed at the pair's delay_thresh
         d_old = cdata[:dbits]
         g_lo = Signal(signed(max(GBW, 18) + 1))        # G < -thresh: the sign of G + thresh
         m.d.comb += g_lo.eq(G + thresh)
@@ -359,7 +379,7 @@ class Learner(wiring.Component):
 
         # -- external register / region reads (spec section 5) --------------------------------
         local, local_sx = Signal(32), Signal()     # the value; its sign extension to 64 bits
-        reg_arr = Array(regs[n] for n in REG_NAMES)
+        reg_arr = Array(rg_rd.data if n in in_ram else regs[n] for n in REG_NAMES)
         region_data = {0: (reg_arr[x_idx[:4]], len(REG_NAMES)), 9: (rd["score"].data, nO),
                        10: (rd["score"].data.as_unsigned(), 3)}
         for reg_no in (1, 2, 3):            # pair R: one memory, the field is the region - 1
@@ -381,6 +401,7 @@ class Learner(wiring.Component):
 
         # -- the state machine ----------------------------------------------------------------
         ld, rq = self.load.payload, self.rb_req.payload
+        m.d.comb += rg_wr.addr.eq(ld.addr[:4])
         with m.Switch(state):
             with m.Case(IDLE):
                 m.d.sync += phase.eq(PH_NONE)
@@ -418,6 +439,9 @@ class Learner(wiring.Component):
                                         if name == "lfsr":
                                             d32 = ld.data[:32]
                                             m.d.sync += lfsr.eq(Mux(d32 == 0, 1, d32))
+                                        elif name in in_ram:    # truncated to its width
+                                            m.d.comb += [rg_wr.en.eq(1),
+                                                         rg_wr.data.eq(ld.data[:widths[name]])]
                                         else:
                                             m.d.sync += regs[name].eq(ld.data)
                         with m.Else():      # read-only region: the core drops and counts it
