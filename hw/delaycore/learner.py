@@ -334,9 +334,13 @@ class Learner(wiring.Component):
         else:
             g_now, lw_now, ed_now = g_R, lw_R, rd_R.as_signed()     # elig_d_R in W_SH
         if cfg.ternary and not has_H:            # lwq is -1, 0 or +1
-            gt_now = Mux(lwq == 0, 0, Mux(lwq[-1], -ed_now, ed_now))
+            # G + (+-elig_d or 0) in W_CALC, the negation as the adder's carry in (no gtq):
+            # elig_d_R is still read there (the address of W_SH's last cycle).
+            g_neg = (lwq != 0) & lwq[-1]
+            G_next = G + Mux(lwq == 0, 0, Mux(lwq[-1], ~ed_now, ed_now)) + g_neg
         else:
             gt_now = lwq * ed_now
+            G_next = G + gtq
         # round_step: lr is a register set at W_START; 2^lr - 1 is a table of it.
         lr = Mux(is_H, regs["lr_shift_H"], regs["lr_shift_R"]) if has_H else regs["lr_shift_R"]
         # Serially: W_SH shifts gq right one bit a cycle, lr times, and watches the bits it
@@ -618,14 +622,16 @@ class Learner(wiring.Component):
                              last_out.eq(0), state.eq(W_SH)]
             with m.Case(W_SH):           # lr_shift cycles of shifting, then one more
                 with m.If(sh_done):
-                    m.d.sync += [stepq.eq(step_now), incq.eq(inc_now), gtq.eq(gt_now),
+                    if not (cfg.ternary and not has_H):
+                        m.d.sync += gtq.eq(gt_now)
+                    m.d.sync += [stepq.eq(step_now), incq.eq(inc_now),
                                  state.eq(W_CALC)]
                 with m.Else():
                     m.d.sync += [gq.eq(gq >> 1), sh_k.eq(sh_k + 1), last_out.eq(out_bit)]
                     with m.If(out_bit != u_bit):
                         m.d.sync += r_gt_u.eq(out_bit)
             with m.Case(W_CALC):
-                m.d.sync += [acc.eq(acc + lwq), G.eq(G + gtq), state.eq(W_ROW)]
+                m.d.sync += [acc.eq(acc + lwq), G.eq(G_next), state.eq(W_ROW)]
                 with m.If(w_writes):
                     m.d.sync += wword.eq(wword_new)
                     with m.If(stochastic):
