@@ -8,7 +8,8 @@ is a plain list of "read this, compute, write that" steps. Cycle counts are an i
 matter (spec section 6); `tests/test_learning_rtl.py` measures them.
 
 Memories (amaranth.lib.memory, one read and one write port each): the state of spec section 2
-(`trace_R` ... `score`), plus two scratch memories that never leave the engine: `psi` (4 bits per
+(`state_R`: pair R's four arrays in one 16-bit memory, word Cat(j, field); `trace_H` ...
+`score`), `regmem` (registers read only at known moments), plus two scratch memories that never leave the engine: `psi` (4 bits per
 neuron of layer L, filled while pair R is stepped, used by pair H) and `signal` (`L_k`, filled at
 the start of LEARN), and `err` (the ternary error per readout neuron).
 The status counters are 3 extra words of `score` (read-modify-write, CNT_RD / CNT_WR).
