@@ -30,6 +30,9 @@ CONFIGS = [
     ("w4-P1-D4-1layer", CoreConfig(n_in=3, sizes=(5,), n_out=2, weight_bits=4, depth=4), False, 12),
     ("w4-P2-D8-2layer-rec", CoreConfig(n_in=5, sizes=(5, 3), n_out=2, weight_bits=4, depth=8,
                                        weights_per_word=2, recurrent=(False, True)), True, 37),
+    # like the iCEBreaker build's network: one hidden layer (pair R only), ternary, P=8, D=32
+    ("tern-P8-D32-1layer", CoreConfig(n_in=5, sizes=(6,), n_out=4, weight_bits=2, ternary=True,
+                                      weights_per_word=8, depth=32), True, 44),
 ]
 
 
@@ -125,10 +128,19 @@ def simulate_learning(case: dict, ready_p: float = 1.0) -> dict:
 
 SAMPLES, STEPS = 4, 6
 VARIANT_REGS = [None, dict(lr_shift_R=1, lr_shift_H=2)]
+# Per configuration, on top of the variant's: the pair-R-only network learns too slowly with
+# random registers for the comparison to see the rounding and G paths (small lr_shift, thresholds).
+CONFIG_REGS = {"tern-P8-D32-1layer": [dict(lr_shift_R=9, delay_thresh_R=3, elig_shift_R=1),
+                                      dict(lr_shift_R=7, delay_thresh_R=1, elig_shift_R=2)]}
 CHANGED = {}
 # Saturating eligibilities and traces (elig_shift 0, big increments, long samples).
 SATURATE = dict(elig_shift_R=0, elig_shift_H=0, trace_inc_R=1023, trace_inc_H=1023,
                 trace_shift_R=0, trace_shift_H=0, psi_shift=4, lr_shift_R=12, lr_shift_H=20)
+
+
+def overrides(name, variant):
+    regs = {**(VARIANT_REGS[variant] or {}), **CONFIG_REGS.get(name, [{}, {}])[variant]}
+    return regs or None
 
 
 @pytest.mark.parametrize("idx", range(len(CONFIGS)))
@@ -138,7 +150,7 @@ def test_learning_rtl_matches_golden(idx, variant):
     seed, stochastic = seed + 100 * variant, stochastic and not variant
     # variant 1: round half up with small learning-rate shifts (the rounding bit matters often)
     case = make_learning_case(name, cfg, seed, samples=SAMPLES, steps=STEPS, stochastic=stochastic,
-                              core_every_step=True, overrides=VARIANT_REGS[variant])
+                              core_every_step=True, overrides=overrides(name, variant))
     CHANGED[(idx, variant)] = case["weights_changed"]
     res = simulate_learning(case, ready_p=0.7)
     assert res["mismatch"] is None, f"{name} seed={seed}: {res['mismatch']}"
@@ -159,7 +171,7 @@ def test_cases_exercise_learning():
             if (idx, variant) not in CHANGED:
                 case = make_learning_case(name, cfg, seed + 100 * variant, samples=SAMPLES,
                                           steps=STEPS, stochastic=stochastic and not variant,
-                                          overrides=VARIANT_REGS[variant])
+                                          overrides=overrides(name, variant))
                 CHANGED[(idx, variant)] = case["weights_changed"]
     assert all(c["weights"] > 0 for c in CHANGED.values()), CHANGED
     assert sum(c["delays"] > 0 for c in CHANGED.values()) >= 4, CHANGED

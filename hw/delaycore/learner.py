@@ -8,7 +8,8 @@ is a plain list of "read this, compute, write that" steps. Cycle counts are an i
 matter (spec section 6); `tests/test_learning_rtl.py` measures them.
 
 Memories (amaranth.lib.memory, one read and one write port each): the state of spec section 2
-(`trace_R` ... `score`), plus two scratch memories that never leave the engine: `psi` (4 bits per
+(`state_R`: pair R's four arrays in one 16-bit memory, word Cat(j, field); `trace_H` ...
+`score`), `regmem` (registers read only at known moments), plus two scratch memories that never leave the engine: `psi` (4 bits per
 neuron of layer L, filled while pair R is stepped, used by pair H) and `signal` (`L_k`, filled at
 the start of LEARN), and `err` (the ternary error per readout neuron).
 The status counters are 3 extra words of `score` (read-modify-write, CNT_RD / CNT_WR).
@@ -37,8 +38,8 @@ DROP_LAYER = 15            # a write the core drops and counts in dropped_writes
  H_HIST, H_H2, H_UPD, H_PREP, H_CALC,
  E_SY, E_PREP, E_CALC, E_Y, E_R,
  W_START, W_RD, W_GOT, W_PREP, W_CALC, W_ROW, W_DSTEP, W_NEXT, CLR,
- R_EL, H_MUL, W_MUL, W_SH, R_ALT, H_ALT, CNT_RD, CNT_WR) = range(43)
-N_STATES = 43
+ R_EL, H_MUL, W_MUL, W_SH, R_ALT, H_ALT, CNT_RD, CNT_WR, R_EL2) = range(44)
+N_STATES = 44
 # Phases: what the memory addresses follow.
 PH_NONE, PH_EXT, PH_SCORE, PH_R, PH_H, PH_E, PH_LSIG, PH_WH, PH_WR, PH_CLR, PH_CNT = range(11)
 
@@ -98,9 +99,11 @@ class Learner(wiring.Component):
             wr = mm.write_port()
             ports[name] = (mm.read_port(transparent_for=(wr,)), wr, depth)
 
-        for name, shape in (("trace_R", 10), ("trace_alt_R", 10), ("elig_w_R", 16),
-                            ("elig_d_R", signed(16))):
-            mem(name, shape, nL)
+        # Pair R's state is one memory, 16 bits wide, word Cat(j, field): field 0 trace_R,
+        # 1 trace_alt_R, 2 elig_w_R, 3 elig_d_R (one read data path for the STEP update, the
+        # readback and LEARN; the traces are stored zero-extended, elig_d_R as its 16 bits).
+        jb = max(1, (nL - 1).bit_length())
+        mem("state_R", 16, 4 << jb)
         if has_H:
             mem("trace_H", 10, nP)
             mem("trace_alt_H", 10, nP)
@@ -119,8 +122,21 @@ class Learner(wiring.Component):
         state_mems = [k for k in ports if k not in ("psi", "signal", "err")]
 
         # -- registers (spec section 5) -------------------------------------------------------
+        # Registers the datapath reads only at known moments (margin in E_Y, the delay thresholds
+        # in W_ROW / W_DSTEP), and without pair H those of pair H, live in a small block RAM
+        # (`regmem`, 16 bits wide, word = register number, zero at configuration like the
+        # registers' reset); the rest are flip-flops.
+        in_ram = ["margin", "delay_thresh_R", "delay_thresh_H"]
+        if not has_H:
+            in_ram += ["lr_shift_H", "trace_shift_H", "trace_inc_H", "elig_shift_H", "psi_shift"]
+        widths = dict(zip(REG_NAMES, LearnRegisters.WIDTHS))
+        assert all(widths[n] <= 16 for n in in_ram)
         regs = {n: Signal(w, name=n, init=1 if n == "lfsr" else 0)
-                for n, w in zip(REG_NAMES, LearnRegisters.WIDTHS)}
+                for n, w in widths.items() if n not in in_ram}
+        regmem = Memory(shape=16, depth=16, init=[], attrs={"ram_style": "block"})
+        m.submodules["regmem"] = regmem
+        rg_wr = regmem.write_port()
+        rg_rd = regmem.read_port(transparent_for=(rg_wr,))
         enable = regs["enable"]
         on, learn_w_R, learn_d_R = enable[0], enable[1], enable[2]
         learn_w_H, learn_d_H, stochastic = enable[3], enable[4], enable[5]
@@ -137,10 +153,12 @@ class Learner(wiring.Component):
         step_open = Signal()
         self.fsm_state, self.fsm_phase = state, phase      # for testbenches (cycle counts)
         # Data to and from the core only as wide as the fields the engine uses.
-        maxN = max(nS, nL * nO, nO, nL, nP, 1)
+        maxN = max(nS, nL * nO, nO, nL, nP, 4 << jb, 1)
         c_layer, c_space, c_addr = Signal(4), Signal(3), Signal(range(maxN + 1))
         c_data = Signal(max(P * wb, dbits))
-        cdata = Signal(max(P * wb, D, v_bits, dbits))
+        # The word a core read returned: the core's response register holds it until the next
+        # readback request, which only the engine makes while it works (no copy in the engine).
+        cdata = self.crb_resp.payload[:max(P * wb, D, v_bits, dbits)]
         maxJ = max(nO, nL, nP, 1)              # rows and columns
         outer = Signal(range(maxJ + 1))
         inner = Signal(range(maxJ + 1))
@@ -160,10 +178,28 @@ class Learner(wiring.Component):
         def sat_inc(counter):         # read-modify-write of the counter word: CNT_RD, CNT_WR
             m.d.sync += [cnt_sel.eq(counter), phase.eq(PH_CNT), state.eq(CNT_RD)]
 
-        # Memory read addresses follow the phase (stable across core accesses).
+        # regmem: the register read back, margin while LEARN finds the error, else the delay
+        # threshold of the pair being learned.
+        m.d.comb += rg_rd.addr.eq(Mux(phase == PH_EXT, x_idx[:4],
+                                      Mux(phase == PH_E, REG_NAMES.index("margin"),
+                                          Mux(phase == PH_WH, REG_NAMES.index("delay_thresh_H"),
+                                              REG_NAMES.index("delay_thresh_R")))))
+        # Memory read addresses follow the phase (stable across core accesses). The pair-R
+        # memory's field is the one the next state reads: trace_R while the core is read and in
+        # R_UPD's predecessors, trace_alt_R for R_ALT, elig_w_R for R_EL and W_MUL, elig_d_R for
+        # R_EL2 and W_SH.
+        r_field = Signal(2)
+        with m.Switch(state):
+            with m.Case(R_UPD):
+                m.d.comb += r_field.eq(1)
+            with m.Case(R_ALT, W_PREP):
+                m.d.comb += r_field.eq(2)
+            with m.Case(R_EL, W_MUL, W_SH):
+                m.d.comb += r_field.eq(3)
         with m.Switch(phase):
             with m.Case(PH_EXT):
                 m.d.comb += [p.addr.eq(x_idx) for p in rd.values()]
+                m.d.comb += rd["state_R"].addr.eq(Cat(x_idx[:jb], (x_region - 1)[:2]))
                 m.d.comb += rd["score"].addr.eq(Mux(x_region == 10, nO + x_idx[:2], x_idx))
             with m.Case(PH_CNT):
                 m.d.comb += rd["score"].addr.eq(nO + cnt_sel)
@@ -172,8 +208,7 @@ class Learner(wiring.Component):
                                                      inner, outer)),
                              rd["err"].addr.eq(Mux((phase == PH_LSIG) | (phase == PH_WR),
                                                    inner, outer))]
-                for k in ("trace_R", "trace_alt_R", "elig_w_R", "elig_d_R"):
-                    m.d.comb += rd[k].addr.eq(outer)
+                m.d.comb += rd["state_R"].addr.eq(Cat(outer[:jb], r_field))
                 if has_H:
                     m.d.comb += [rd["psi"].addr.eq(inner), rd["signal"].addr.eq(inner),
                                  rd["trace_H"].addr.eq(outer), rd["trace_alt_H"].addr.eq(outer),
@@ -199,7 +234,8 @@ class Learner(wiring.Component):
         # Every phase computes from registers and memory read data and writes a register or a
         # memory; the longer chains are cut by a register (R_UPD -> R_EL, H_MUL -> H_CALC).
         # Saturations look at the top bits of a sum that is wide enough, not at comparators.
-        # The history word is the last core read of a neuron, so it is used from `cdata`.
+        # The history word is the last core read of a neuron, so it is used from `cdata`
+        # (the core's response register).
         hist_q, d_q = cdata[:D], Signal(dbits)
         v_q, thr_q = Signal(signed(v_bits)), Signal(signed(v_bits + 1))
 
@@ -212,7 +248,8 @@ class Learner(wiring.Component):
         m.d.comb += a_nb.eq(d_q if D == 1 else Mux(last, d_q - 1, d_q + 1))
         y_bit = hist_q.bit_select(Mux(on_alt, a_nb, d_q), 1)
         t_old = Signal(10)
-        m.d.comb += t_old.eq(Mux(on_alt, rd["trace_alt_R"].data, rd["trace_R"].data))
+        rd_R = rd["state_R"].data
+        m.d.comb += t_old.eq(rd_R[:10])              # field 0 in R_UPD, 1 in R_ALT
         t_shift, t_inc = Signal(4), Signal(10)
         m.d.comb += [t_shift.eq(regs["trace_shift_R"]), t_inc.eq(regs["trace_inc_R"])]
         if has_H:
@@ -231,14 +268,19 @@ class Learner(wiring.Component):
             m.d.comb += [sw.eq(ew_rd.data + (pw >> shift)), sd.eq(ed_rd.data + (qd >> shift))]
             return _sat_u(sw, 16), _sat_s(sd, 16)
 
-        ew_R_new, ed_R_new = elig(rd["elig_w_R"], rd["elig_d_R"], tq, dq,
-                                  regs["elig_shift_R"])
+        # Pair R: one adder for both eligibilities, elig_w_R in R_EL, elig_d_R in R_EL2.
+        on_d = state == R_EL2
+        e_old, e_add, e_sum = Signal(signed(17)), Signal(signed(11)), Signal(signed(18))
+        m.d.comb += [e_old.eq(Mux(on_d, rd_R.as_signed(), rd_R)), e_add.eq(Mux(on_d, dq, tq)),
+                     e_sum.eq(e_old + (e_add >> regs["elig_shift_R"]))]
+        e_R_new = Mux(on_d, _sat_s(e_sum, 16).as_unsigned(), _sat_u(e_sum[:17], 16))
         psi_new = Signal(5)
         dist = Signal(signed(v_bits + 2))
         m.d.comb += dist.eq(thr_q - v_q)
         pv = Signal(signed(v_bits + 3))
-        m.d.comb += [pv.eq(PSI_MAX - (dist >> regs["psi_shift"])),
-                     psi_new.eq(Mux(hist_q[0], PSI_MAX, Mux(pv < 0, 0, pv)))]
+        if has_H:
+            m.d.comb += [pv.eq(PSI_MAX - (dist >> regs["psi_shift"])),
+                         psi_new.eq(Mux(hist_q[0], PSI_MAX, Mux(pv < 0, 0, pv)))]
         if has_H:
             tHj, dHj = tq, dq
             psi_k = Signal(signed(5))
@@ -259,7 +301,7 @@ class Learner(wiring.Component):
         # Per weight: W_PREP (w), W_MUL (products), W_SH (shift, rounding, G term), W_CALC.
         best = Signal(signed(32))
         rival, have_rival = Signal(range(max(2, nO))), Signal()
-        margin = regs["margin"]
+        margin = rg_rd.data                # regmem, addressed at `margin` in phase PH_E
         s_o = rd["score"].data
         hinge = (s_o - best < margin) if nO > 1 else C(0, 1)       # in E_Y: s_o = score[y]
 
@@ -268,7 +310,7 @@ class Learner(wiring.Component):
         w_sel = wword.word_select(sel, wb) if P > 1 else wword
         e_k = rd["err"].data
         acc = Signal(signed(Lbits + 1))
-        is_H = phase == PH_WH
+        is_H = (phase == PH_WH) if has_H else C(0, 1)
         # Bounds of the exact quantities: |L_k| <= n_out 2^(wb-1), |w| <= 2^(wb-1),
         # elig_w < 2^16, |elig_d| <= 2^15.
         hw_ = 1 << (wb - 1)
@@ -284,40 +326,42 @@ class Learner(wiring.Component):
         def tmul(e, x):              # e * x for a ternary e (err is -1, 0 or +1)
             return Mux(e[0], Mux(e[1], -x, x), 0)
 
-        g_R, lw_R = tmul(e_k, rd["elig_w_R"].data), tmul(e_k, wq)
+        g_R, lw_R = tmul(e_k, rd_R), tmul(e_k, wq)        # elig_w_R in W_MUL
         if has_H:
             Lk = rd["signal"].data
             g_now = Mux(is_H, Lk * rd["elig_w_H"].data, g_R)
             lw_now = Mux(is_H, Lk * wq, lw_R)
-            ed_now = Mux(is_H, rd["elig_d_H"].data, rd["elig_d_R"].data)
+            ed_now = Mux(is_H, rd["elig_d_H"].data, rd_R.as_signed())
         else:
-            g_now, lw_now, ed_now = g_R, lw_R, rd["elig_d_R"].data
+            g_now, lw_now, ed_now = g_R, lw_R, rd_R.as_signed()     # elig_d_R in W_SH
         if cfg.ternary and not has_H:            # lwq is -1, 0 or +1
-            gt_now = Mux(lwq == 0, 0, Mux(lwq[-1], -ed_now, ed_now))
+            # G + (+-elig_d or 0) in W_CALC, the negation as the adder's carry in (no gtq):
+            # elig_d_R is still read there (the address of W_SH's last cycle).
+            g_neg = (lwq != 0) & lwq[-1]
+            G_next = G + Mux(lwq == 0, 0, Mux(lwq[-1], ~ed_now, ed_now)) + g_neg
         else:
             gt_now = lwq * ed_now
+            G_next = G + gtq
         # round_step: lr is a register set at W_START; 2^lr - 1 is a table of it.
-        lr = Mux(is_H, regs["lr_shift_H"], regs["lr_shift_R"])
-        lrq, maskq = Signal(5), Signal(32)
-        with m.Switch(lrq):                  # (1 << lr) - 1 as a table, not a shifter
-            for n_ in range(32):
-                with m.Case(n_):
-                    m.d.comb += maskq.eq((1 << n_) - 1)
+        lr = Mux(is_H, regs["lr_shift_H"], regs["lr_shift_R"]) if has_H else regs["lr_shift_R"]
+        # Serially: W_SH shifts gq right one bit a cycle, lr times, and watches the bits it
+        # shifts out (r = g mod 2^lr, least significant first) against those of lfsr_next (u):
+        # u < r is decided by the most significant bit where they differ (the last one seen);
+        # round half up needs only the last bit shifted out (bit lr-1 of g).
+        lrq, sh_k = Signal(5), Signal(5)
         SB = wb + 2                  # the step, saturated: |step| > w_max - w_min is as good as any
         stepq, incq = Signal(signed(SB)), Signal()
-        g32 = Signal(32)
-        m.d.comb += g32.eq(gq if GW <= 32 else gq[:32])           # sign-extended
-        r = g32 & maskq
-        inc_now = Mux(stochastic, (lfsr_next & maskq) < r,
-                      (lrq != 0) & g32.bit_select((lrq - 1)[:5], 1))   # r >= 2^(lr-1)
-        shifted = gq >> lrq
-        step_now = _sat_s(shifted, SB) if GW > SB else shifted
+        r_gt_u, last_out = Signal(), Signal()
+        sh_done = sh_k == lrq
+        out_bit, u_bit = gq[0], lfsr_next.bit_select(sh_k, 1)
+        inc_now = Mux(stochastic, r_gt_u, last_out)
+        step_now = _sat_s(gq, SB) if GW > SB else gq
         w_new = Signal(signed(wb))
         m.d.comb += w_new.eq(_clamp(wq + stepq + incq, wmin, wmax))
         learn_w = Mux(is_H, learn_w_H, learn_w_R)
         learn_d = Mux(is_H, learn_d_H, learn_d_R)
         thresh = Signal(signed(18))
-        m.d.comb += thresh.eq(Mux(is_H, regs["delay_thresh_H"], regs["delay_thresh_R"]))
+        m.d.comb += thresh.eq(rg_rd.data)     # regmem, addressed at the pair's delay_thresh
         d_old = cdata[:dbits]
         g_lo = Signal(signed(max(GBW, 18) + 1))        # G < -thresh: the sign of G + thresh
         m.d.comb += g_lo.eq(G + thresh)
@@ -340,11 +384,13 @@ class Learner(wiring.Component):
 
         # -- external register / region reads (spec section 5) --------------------------------
         local, local_sx = Signal(32), Signal()     # the value; its sign extension to 64 bits
-        reg_arr = Array(regs[n] for n in REG_NAMES)
+        reg_arr = Array(rg_rd.data if n in in_ram else regs[n] for n in REG_NAMES)
         region_data = {0: (reg_arr[x_idx[:4]], len(REG_NAMES)), 9: (rd["score"].data, nO),
                        10: (rd["score"].data.as_unsigned(), 3)}
-        for reg_no, name in ((1, "trace_R"), (2, "trace_alt_R"), (3, "elig_w_R"), (4, "elig_d_R"),
-                             (5, "trace_H"), (6, "trace_alt_H"), (7, "elig_w_H"), (8, "elig_d_H")):
+        for reg_no in (1, 2, 3):            # pair R: one memory, the field is the region - 1
+            region_data[reg_no] = (rd_R, nL)
+        region_data[4] = (rd_R.as_signed(), nL)
+        for reg_no, name in ((5, "trace_H"), (6, "trace_alt_H"), (7, "elig_w_H"), (8, "elig_d_H")):
             if name in rd:
                 region_data[reg_no] = (rd[name].data, ports[name][2])
         x_size = Signal(range(max(s_ for _, s_ in region_data.values()) + 1))
@@ -360,6 +406,7 @@ class Learner(wiring.Component):
 
         # -- the state machine ----------------------------------------------------------------
         ld, rq = self.load.payload, self.rb_req.payload
+        m.d.comb += rg_wr.addr.eq(ld.addr[:4])
         with m.Switch(state):
             with m.Case(IDLE):
                 m.d.sync += phase.eq(PH_NONE)
@@ -397,6 +444,9 @@ class Learner(wiring.Component):
                                         if name == "lfsr":
                                             d32 = ld.data[:32]
                                             m.d.sync += lfsr.eq(Mux(d32 == 0, 1, d32))
+                                        elif name in in_ram:    # truncated to its width
+                                            m.d.comb += [rg_wr.en.eq(1),
+                                                         rg_wr.data.eq(ld.data[:widths[name]])]
                                         else:
                                             m.d.sync += regs[name].eq(ld.data)
                         with m.Else():      # read-only region: the core drops and counts it
@@ -448,7 +498,7 @@ class Learner(wiring.Component):
             with m.Case(C_RDW):
                 m.d.comb += self.crb_resp.ready.eq(1)
                 with m.If(self.crb_resp.valid):
-                    m.d.sync += [cdata.eq(self.crb_resp.payload), state.eq(ret)]
+                    m.d.sync += state.eq(ret)
             with m.Case(C_WR):
                 m.d.comb += self.cload.valid.eq(1)
                 with m.If(self.cload.ready):
@@ -482,16 +532,23 @@ class Learner(wiring.Component):
                 m.d.sync += v_q.eq(cdata)
                 core_read(Lr, HISTORY, outer, R_UPD)
             with m.Case(R_UPD):
-                for k, val in (("trace_R", t_new),) + ((("psi", psi_new),) if has_H else ()):
-                    m.d.comb += [wr[k].addr.eq(outer), wr[k].data.eq(val), wr[k].en.eq(1)]
+                if has_H:
+                    m.d.comb += [wr["psi"].addr.eq(outer), wr["psi"].data.eq(psi_new),
+                                 wr["psi"].en.eq(1)]
+                m.d.comb += [wr["state_R"].addr.eq(Cat(outer[:jb], C(0, 2))),
+                             wr["state_R"].data.eq(t_new), wr["state_R"].en.eq(1)]
                 m.d.sync += [tq.eq(t_new), state.eq(R_ALT)]
             with m.Case(R_ALT):
-                m.d.comb += [wr["trace_alt_R"].addr.eq(outer), wr["trace_alt_R"].data.eq(t_new),
-                             wr["trace_alt_R"].en.eq(1)]
+                m.d.comb += [wr["state_R"].addr.eq(Cat(outer[:jb], C(1, 2))),
+                             wr["state_R"].data.eq(t_new), wr["state_R"].en.eq(1)]
                 m.d.sync += [dq.eq(d_new_q), state.eq(R_EL)]
             with m.Case(R_EL):
-                for k, val in (("elig_w_R", ew_R_new), ("elig_d_R", ed_R_new)):
-                    m.d.comb += [wr[k].addr.eq(outer), wr[k].data.eq(val), wr[k].en.eq(1)]
+                m.d.comb += [wr["state_R"].addr.eq(Cat(outer[:jb], C(2, 2))),
+                             wr["state_R"].data.eq(e_R_new), wr["state_R"].en.eq(1)]
+                m.d.sync += state.eq(R_EL2)
+            with m.Case(R_EL2):
+                m.d.comb += [wr["state_R"].addr.eq(Cat(outer[:jb], C(3, 2))),
+                             wr["state_R"].data.eq(e_R_new), wr["state_R"].en.eq(1)]
                 with m.If(outer == nL - 1):
                     if has_H:
                         m.d.sync += [outer.eq(0), f.eq(0), phase.eq(PH_H), state.eq(H_HIST)]
@@ -562,11 +619,20 @@ class Learner(wiring.Component):
             with m.Case(W_PREP):
                 m.d.sync += [wq.eq(w_sel), state.eq(W_MUL)]
             with m.Case(W_MUL):
-                m.d.sync += [gq.eq(g_now), lwq.eq(lw_now), state.eq(W_SH)]
-            with m.Case(W_SH):
-                m.d.sync += [stepq.eq(step_now), incq.eq(inc_now), gtq.eq(gt_now), state.eq(W_CALC)]
+                m.d.sync += [gq.eq(g_now), lwq.eq(lw_now), sh_k.eq(0), r_gt_u.eq(0),
+                             last_out.eq(0), state.eq(W_SH)]
+            with m.Case(W_SH):           # lr_shift cycles of shifting, then one more
+                with m.If(sh_done):
+                    if not (cfg.ternary and not has_H):
+                        m.d.sync += gtq.eq(gt_now)
+                    m.d.sync += [stepq.eq(step_now), incq.eq(inc_now),
+                                 state.eq(W_CALC)]
+                with m.Else():
+                    m.d.sync += [gq.eq(gq >> 1), sh_k.eq(sh_k + 1), last_out.eq(out_bit)]
+                    with m.If(out_bit != u_bit):
+                        m.d.sync += r_gt_u.eq(out_bit)
             with m.Case(W_CALC):
-                m.d.sync += [acc.eq(acc + lwq), G.eq(G + gtq), state.eq(W_ROW)]
+                m.d.sync += [acc.eq(acc + lwq), G.eq(G_next), state.eq(W_ROW)]
                 with m.If(w_writes):
                     m.d.sync += wword.eq(wword_new)
                     with m.If(stochastic):

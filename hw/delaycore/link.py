@@ -1,14 +1,16 @@
 """The host link of docs/link.md: framed commands over a byte stream, executed against the core.
 
-    rx bytes -> FIFO -> Link FSM (hunt, header, payload into `buf`, CRC check, execute) -> response
-    core.o   -> OutputFramer (one OUTPUT frame per item)                               -> TxArbiter -> tx bytes
-                                                          response FrameEncoder       ->
+    rx bytes -> FIFO -> Link FSM (hunt, header, payload into `buf`, CRC check, execute) -> response -+
+    core.o   -> OutputFramer (one OUTPUT frame per item)  -> header, bytes -> TxShared (FrameEncoder) -+-> tx
 
-The Link FSM handles one frame at a time: receive, check, execute, hand the response to its
+The Link FSM handles one frame at a time: receive, check, execute, hand the response to the
 encoder. While it executes or responds, bytes wait in the rx FIFO. Output items have their own
 framer, so the core never waits on the command path: an EVENTS frame drains into the core as the
-core accepts it while OUTPUT frames keep leaving. The arbiter never interleaves two frames.
+core accepts it while OUTPUT frames keep leaving. Responses and OUTPUT frames share one
+FrameEncoder, which never interleaves two frames (when both wait, they alternate).
 """
+
+from types import SimpleNamespace
 
 from amaranth import *
 from amaranth.lib import wiring, stream, data
@@ -113,62 +115,67 @@ class FrameEncoder(wiring.Component):
 
 class OutputFramer(wiring.Component):
     """One OUTPUT frame (cmd 0x90) per output item of the core: `kind|addr<<2` (3 bytes LE) and
-    `value` sign-extended to 3 bytes LE. It takes the next item when the previous frame is out."""
+    `value` sign-extended to 3 bytes LE, as a header on `hdr` and its 6 payload bytes on `data`
+    (for a FrameEncoder). It takes the next item when the previous frame's bytes are out."""
 
     def __init__(self, v_bits: int):
         super().__init__({
             "i": In(stream.Signature(OutputLayout(v_bits))),
-            "o": Out(stream.Signature(TxByteLayout)),
+            "hdr": Out(stream.Signature(HeaderLayout)),
+            "data": Out(stream.Signature(8)),
         })
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.enc = enc = FrameEncoder(max_len=6, cmd=OUTPUT)
-        wiring.connect(m, enc.o, wiring.flipped(self.o))
         shreg = Signal(48)
         count = Signal(range(7))
         idle = count == 0
         m.d.comb += [
-            enc.hdr.valid.eq(self.i.valid & idle),
-            enc.hdr.payload.cmd.eq(OUTPUT), enc.hdr.payload.len.eq(6),
-            self.i.ready.eq(enc.hdr.ready & idle),
-            enc.data.valid.eq(~idle), enc.data.payload.eq(shreg[:8]),
+            self.hdr.valid.eq(self.i.valid & idle),
+            self.hdr.payload.cmd.eq(OUTPUT), self.hdr.payload.len.eq(6),
+            self.i.ready.eq(self.hdr.ready & idle),
+            self.data.valid.eq(~idle), self.data.payload.eq(shreg[:8]),
         ]
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += [shreg[:24].eq(Cat(self.i.payload.kind, self.i.payload.addr)),
                          shreg[24:].eq(self.i.payload.value), count.eq(6)]
-        with m.If(enc.data.valid & enc.data.ready):
+        with m.If(self.data.valid & self.data.ready):
             m.d.sync += [shreg.eq(shreg >> 8), count.eq(count - 1)]
         return m
 
 
-class TxArbiter(wiring.Component):
-    """Two framed byte streams onto one: a frame, once begun, goes out whole; when both wait, the
-    one that did not send last goes first."""
+class TxShared(wiring.Component):
+    """Two framed sources (a header, then its payload bytes) onto one FrameEncoder and one byte
+    stream: a frame, once its header is taken, goes out whole; when both headers wait, the
+    source that did not send last goes first. (One encoder and CRC for responses and output
+    frames: the encoder sends one frame at a time anyway.)"""
 
-    a: In(stream.Signature(TxByteLayout))
-    b: In(stream.Signature(TxByteLayout))
+    a_hdr: In(stream.Signature(HeaderLayout))
+    a_data: In(stream.Signature(8))
+    b_hdr: In(stream.Signature(HeaderLayout))
+    b_data: In(stream.Signature(8))
     o: Out(stream.Signature(8))
 
     def elaborate(self, platform):
         m = Module()
-        locked = Signal()
-        owner = Signal()          # 0: a, 1: b
+        m.submodules.enc = enc = FrameEncoder(max_len=MAX_PAYLOAD)
+        owner = Signal()          # the frame being sent: 0 a, 1 b
         prefer_b = Signal()
-        pick = Mux(locked, owner,
-                   Mux(self.a.valid & self.b.valid, prefer_b, self.b.valid & ~self.a.valid))
-        src_valid = Mux(pick, self.b.valid, self.a.valid)
-        src = Mux(pick, self.b.payload.as_value(), self.a.payload.as_value())
-        src = data.View(TxByteLayout, src)
+        pick = Mux(self.a_hdr.valid & self.b_hdr.valid, prefer_b, self.b_hdr.valid)
         m.d.comb += [
-            self.o.valid.eq(src_valid), self.o.payload.eq(src.data),
-            self.a.ready.eq(self.o.ready & ~pick), self.b.ready.eq(self.o.ready & pick),
+            enc.hdr.valid.eq(self.a_hdr.valid | self.b_hdr.valid),
+            enc.hdr.payload.eq(Mux(pick, self.b_hdr.payload.as_value(), self.a_hdr.payload.as_value())),
+            self.a_hdr.ready.eq(enc.hdr.ready & ~pick), self.b_hdr.ready.eq(enc.hdr.ready & pick),
+            enc.data.valid.eq(Mux(owner, self.b_data.valid, self.a_data.valid)),
+            enc.data.payload.eq(Mux(owner, self.b_data.payload, self.a_data.payload)),
+            self.a_data.ready.eq(enc.data.ready & ~owner), self.b_data.ready.eq(enc.data.ready & owner),
+            self.o.valid.eq(enc.o.valid), self.o.payload.eq(enc.o.payload.data),
+            enc.o.ready.eq(self.o.ready),
         ]
-        with m.If(self.o.valid & self.o.ready):
-            with m.If(src.last):
-                m.d.sync += [locked.eq(0), prefer_b.eq(~pick)]
-            with m.Else():
-                m.d.sync += [locked.eq(1), owner.eq(pick)]
+        with m.If(enc.hdr.valid & enc.hdr.ready):
+            m.d.sync += owner.eq(pick)
+        with m.If(enc.o.valid & enc.o.ready & enc.o.payload.last):
+            m.d.sync += prefer_b.eq(~owner)
         return m
 
 
@@ -224,13 +231,14 @@ class Link(wiring.Component):
         m.submodules.counts = counts = Memory(shape=32, depth=4, init=[], attrs={"ram_style": "block"})
         cnt_wr, cnt_rd = counts.write_port(), counts.read_port(transparent_for=())
         m.submodules.crc = crc = Crc16()
-        m.submodules.resp = resp = FrameEncoder(max_len=MAX_PAYLOAD)
         m.submodules.out = out = OutputFramer(cfg.v_bits)
-        m.submodules.arbiter = arb = TxArbiter()
+        m.submodules.tx = txs = TxShared()
         wiring.connect(m, wiring.flipped(self.core_o), out.i)
-        wiring.connect(m, resp.o, arb.a)
-        wiring.connect(m, out.o, arb.b)
-        wiring.connect(m, arb.o, wiring.flipped(self.tx))
+        wiring.connect(m, out.hdr, txs.b_hdr)
+        wiring.connect(m, out.data, txs.b_data)
+        wiring.connect(m, txs.o, wiring.flipped(self.tx))
+        # The response source (a): the FSM drives its header and payload bytes.
+        resp = SimpleNamespace(hdr=txs.a_hdr, data=txs.a_data)
 
         # -- registers ---------------------------------------------------------------------------
         # One register after the FIFO (a byte a cycle still), so that the FIFO's block-RAM read
@@ -259,8 +267,10 @@ class Link(wiring.Component):
         fcount = Signal(range(WRITE_BYTES + 1))  # FETCH: bytes of the record placed so far
         phase = Signal()
         rec = Signal(8 * WRITE_BYTES)
-        port = Signal(WriteLayout)              # the record as the load / rb_req ports take it
-        event = Signal(EventLayout)
+        # DECODE rewrites the record's fields in place (no copy): `port` (layer, space, addr as
+        # the load / rb_req ports take them) and `event` are views of `rec`.
+        port = data.View(WriteLayout, Cat(rec[0:4], rec[8:11], rec[16:36], rec[40:104]))
+        event = data.View(EventLayout, rec[0:18])
         applied = Signal(range(MAX_PAYLOAD // EVENT_BYTES + 1))   # records handed on
         base = Signal(range(BUF_DEPTH + 1))     # READ: next record, walked backwards
         wbase = Signal(range(BUF_DEPTH + 1))    # READ: its result's place
@@ -454,18 +464,21 @@ class Link(wiring.Component):
                     with m.If(fcount == rec_last):
                         m.next = "DECODE"
 
-            # -- DECODE: the record's fields into the port registers (keeps the record decoding
-            # off the paths into the core's handshakes). Fields wider than the port go to layer
+            # -- DECODE: the record's fields, in place in `rec` (keeps the record decoding off
+            # the paths into the core's handshakes). Fields wider than the port go to layer
             # 15, beyond the last layer: a write there is dropped and counted, a read returns 0.
             # The data field needs no decoding: the load port takes it from `rec` itself.
             with m.State("DECODE"):
                 layer, space, addr = rec[0:8], rec[8:16], rec[16:40]
                 fits = (layer < 16) & (space < 8) & (addr < (1 << 20))
                 word = rec[:24]
-                m.d.sync += [port.layer.eq(Mux(fits, layer, 15)), port.space.eq(Mux(fits, space, 0)),
-                             port.addr.eq(Mux(fits, addr, 0)),
-                             event.addr.eq(word[2:18]),
-                             event.kind.eq(Mux(word[18:].any(), RESERVED_KIND, word[:2]))]
+                with m.Switch(cmd):
+                    with m.Case(WRITE, READ):
+                        m.d.sync += [rec[0:4].eq(Mux(fits, layer[:4], 15)),
+                                     rec[8:11].eq(Mux(fits, space[:3], 0)),
+                                     rec[16:36].eq(Mux(fits, addr[:20], 0))]
+                    with m.Case(EVENTS):
+                        m.d.sync += rec[0:2].eq(Mux(word[18:].any(), RESERVED_KIND, word[:2]))
                 with m.Switch(cmd):
                     with m.Case(WRITE):
                         m.next = "W_LOAD"

@@ -63,7 +63,8 @@ class Network(wiring.Component):
         p_layer, p_space = Signal(4), Signal(3)
         p_addr, p_data = Signal(20), Signal(DATA_BITS)
         resp_valid = Signal()
-        resp_data = Signal(DATA_BITS)
+        resp_data = Signal(DATA_BITS)   # holds a response until the next request is taken (the
+                                        # learning engine computes from it: no copy there)
         busy = wr_pend | rb_pend | rb_wait | rb_wait2 | rb_wait3 | resp_valid
         for k, l in enumerate(layers):
             sel = p_layer == k
