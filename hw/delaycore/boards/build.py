@@ -38,7 +38,7 @@ BOARDS = {
               CoreConfig(n_in=700, sizes=(128, 128), n_out=20, weight_bits=2, ternary=True,
                          depth=32, weights_per_word=8),
               ECP5PLL(5, 16, 7, 3, 80.0),   # 25 MHz / 5 x 16 = 80 MHz (VCO 560 MHz); nextpnr seeds 1/2/3: 83.7/88.7/93.6 MHz
-              False),     # with learning: 8,507 LUTs, 40.99 MHz, clocked at 40 MHz (LEARNING_PLL_MHZ)
+              False),     # with learning: 7,430 LUTs, 43.16 MHz, clocked at 40 MHz (LEARNING_PLL_MHZ)
 }
 
 
