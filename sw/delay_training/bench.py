@@ -193,14 +193,6 @@ def dcls_status() -> tuple[bool, str]:
         return False, f"installed but fails on CPU: {type(e).__name__}: {e}"
 
 
-def n_delay_params(model: nn.Module) -> int:
-    if isinstance(model, AxonalSNN):
-        return sum(d.numel() for d in model.net.delays)
-    if isinstance(model, SynapticDelaySNN):
-        return sum(l.delay.numel() for l in (model.l1, model.l2) if l.delay.requires_grad)
-    return sum(p.numel() for n, p in model.named_parameters() if n.endswith(".P"))
-
-
 def bench(n_in=700, hidden=128, n_out=10, steps=100, batch=32, dbits=5, iters=10, warmup=2,
           n_train=2000, rate=0.03, seed=0, methods=None, threads=1, device="cpu") -> dict:
     if threads:
@@ -279,6 +271,10 @@ def delay_parameters(model: nn.Module) -> list[nn.Parameter]:
     if isinstance(model, SynapticDelaySNN):
         return [l.delay for l in (model.l1, model.l2) if l.delay.requires_grad]
     return [p for n, p in model.named_parameters() if n.endswith(".P")]
+
+
+def n_delay_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in delay_parameters(model))
 
 
 def accuracy(methods=("axonal", "dcls"), epochs=8, hidden=128, dbits=5, batch=32, lr=1e-3,
