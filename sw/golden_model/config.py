@@ -68,6 +68,7 @@ class CoreConfig:
     max_events: int = 4095
     weights_per_word: int = 1
     lanes: int = 1
+    input_delays: bool = False     # an input delay stage: one axonal delay per input channel
 
     def __post_init__(self):
         sizes = tuple(self.sizes)
@@ -100,6 +101,8 @@ class CoreConfig:
                              f"({self.n_out}), got {self.lanes!r}")
         if self.leak_mode not in ("shift", "mul"):
             raise ValueError(f"CoreConfig.leak_mode: 'shift' or 'mul', got {self.leak_mode!r}")
+        if not isinstance(self.input_delays, bool):
+            raise ValueError(f"CoreConfig.input_delays: a bool, got {self.input_delays!r}")
 
     @staticmethod
     def _check(name, value, lo, hi):
@@ -117,13 +120,20 @@ class CoreConfig:
         P, K = self.weights_per_word, self.lanes
         shapes = [LayerShape(srcs[i], n, self.recurrent[i], True, self.weight_bits, self.depth,
                              self.v_bits, 0, P, K) for i, n in enumerate(self.sizes)]
-        # Layer 1 can receive up to max_events input events per step (repeats allowed).
+        # Layer 1 can receive up to max_events input events per step (repeats allowed); behind
+        # the input delay stage at most one per channel.
         rec0 = self.sizes[0] if self.recurrent[0] else 0
+        e_in = self.n_in if self.input_delays else self.max_events
         shapes[0] = LayerShape(self.n_in, self.sizes[0], self.recurrent[0], True, self.weight_bits,
-                               self.depth, self.v_bits, self.max_events + rec0, P, K)
+                               self.depth, self.v_bits, e_in + rec0, P, K)
         shapes.append(LayerShape(self.sizes[-1], self.n_out, False, False, self.weight_bits,
                                  self.depth, self.v_bits, 0, P, K))
         return shapes
+
+    @property
+    def input_delay_bits(self) -> int:
+        """Width of one `in_delay` word (0 without the input delay stage)."""
+        return max(1, clog2(self.depth)) if self.input_delays else 0
 
     @property
     def weight_range(self) -> tuple[int, int]:

@@ -19,10 +19,12 @@ class LayerState:
 @dataclass
 class NetworkState:
     layers: list[LayerState]
+    in_hist: torch.Tensor | None = None    # [B, n_in, D] bool: the input delay stage's history
 
     def clone(self) -> "NetworkState":
         return NetworkState([LayerState(s.v.clone(), s.hist.clone(), s.y_prev.clone())
-                             for s in self.layers])
+                             for s in self.layers],
+                            None if self.in_hist is None else self.in_hist.clone())
 
 
 def history_words(hist: torch.Tensor) -> list[int]:
@@ -54,13 +56,23 @@ class GoldenNetwork:
         params = self.params
         self._weights = [p.weight.to(torch.int64) << p.weight_shift for p in params.layers]
         self._delays = [p.delay.to(torch.int64) for p in params.layers]
+        self._in_delay = None if params.input_delay is None else params.input_delay.to(torch.int64)
 
     def init_state(self, batch: int = 1) -> NetworkState:
         D = self.config.depth
+        in_hist = (torch.zeros(batch, self.config.n_in, D, dtype=torch.bool)
+                   if self.config.input_delays else None)
         return NetworkState([LayerState(torch.zeros(batch, s.n, dtype=torch.int64),
                                         torch.zeros(batch, s.n, D, dtype=torch.bool),
                                         torch.zeros(batch, s.n, dtype=torch.bool))
-                             for s in self.shapes])
+                             for s in self.shapes], in_hist)
+
+    def _input_step(self, state: NetworkState, x: torch.Tensor) -> torch.Tensor:
+        """The input delay stage (docs/core.md, 2.7): counts become spikes, then each channel's
+        axonal delay; returns the delayed 0/1 input of layer 1."""
+        state.in_hist = torch.cat([(x > 0).unsqueeze(-1), state.in_hist[..., :-1]], dim=-1)
+        d = self._in_delay.view(1, -1, 1).expand(state.in_hist.shape[0], -1, 1)
+        return state.in_hist.gather(-1, d).squeeze(-1).to(torch.int64)
 
     def _layer_step(self, l: int, st: LayerState, x: torch.Tensor) -> torch.Tensor:
         s, p, w = self.shapes[l], self.params.layers[l], self._weights[l]
@@ -81,6 +93,8 @@ class GoldenNetwork:
         """One timestep. x: [B, n_in] spike counts. Returns readout values and each LIF layer's y."""
         ys = []
         h = x.to(torch.int64)
+        if self.config.input_delays:
+            h = self._input_step(state, h)
         for l in range(len(self.shapes) - 1):
             y = self._layer_step(l, state.layers[l], h)
             ys.append(y)
@@ -134,8 +148,12 @@ class GoldenNetwork:
             recs = [int(s.y_prev.sum()) if sh.recurrent else 0
                     for s, sh in zip(state.layers, self.shapes)]
             out, ys = self.step(state, x)
+            staged = ()
+            if self.config.input_delays:     # what the input delay stage emitted to layer 1
+                d = self._in_delay.view(1, -1, 1)
+                staged = (torch.nonzero(state.in_hist[:1].gather(-1, d)[0, :, 0]).flatten().tolist(),)
             res.units.append(("EOT", spk.tolist(), [torch.nonzero(y[0]).flatten().tolist() for y in ys],
-                              recs))
+                              recs) + staged)
             res.outputs += [(SPIKE, j, int(v)) for j, v in enumerate(out[0].tolist())]
             res.outputs.append((EOT, 0, 0))
             res.snapshots.append(snapshot(state))
@@ -147,6 +165,11 @@ class GoldenNetwork:
 def snapshot(state: NetworkState) -> list[dict]:
     """Per layer: membrane and history words of sample 0, as the readback port returns them."""
     return [{"membrane": s.v[0].tolist(), "history": history_words(s.hist[0])} for s in state.layers]
+
+
+def input_history_words(state: NetworkState) -> list[int]:
+    """The input delay stage's `in_history` words of sample 0 (readback layer 15, space 4)."""
+    return history_words(state.in_hist[0])
 
 
 @dataclass

@@ -11,6 +11,7 @@ WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM, STATUS = 0, 1, 2, 3, 4, 5, 7
 REG_THRESHOLD, REG_LEAK, REG_WEIGHT_SHIFT, REG_RESET_MODE = 0, 1, 2, 3
 STATUS_DROPPED_KIND, STATUS_DROPPED_ADDR, STATUS_DROPPED_WRITES, STATUS_STEPS = 0, 1, 2, 3
 STATUS_DROPPED_EXCESS = 4
+INPUT_STAGE = 15                 # port layer of the input delay stage (docs/core.md, 2.7)
 
 
 @dataclass
@@ -27,6 +28,7 @@ class LayerParams:
 class NetworkParams:
     config: CoreConfig
     layers: list[LayerParams] = field(default_factory=list)
+    input_delay: torch.Tensor | None = None   # [n_in] int in [0, D-1], iff config.input_delays
 
 
 def _range_error(where, name, t, lo, hi):
@@ -65,6 +67,19 @@ def validate(params: NetworkParams) -> None:
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ValueError(f"{where} field '{name}': expected an int, got {v!r}")
             _range_error(where, name, v, lo, hi)
+    d = params.input_delay
+    if not cfg.input_delays:
+        if d is not None:
+            raise ValueError("parameter image field 'input_delay': given, but the config has no "
+                             "input delay stage (input_delays=False)")
+        return
+    if not isinstance(d, torch.Tensor) or d.dtype.is_floating_point or d.dtype == torch.bool:
+        raise ValueError(f"input delay stage field 'input_delay': expected an integer tensor of "
+                         f"shape ({cfg.n_in},), got {type(d).__name__} {getattr(d, 'dtype', '')}")
+    if tuple(d.shape) != (cfg.n_in,):
+        raise ValueError(f"input delay stage field 'input_delay': shape {tuple(d.shape)}, "
+                         f"expected {(cfg.n_in,)}")
+    _range_error("input delay stage", "input_delay", d, 0, cfg.depth - 1)
 
 
 def load_words(params: NetworkParams) -> list[tuple[int, int, int, int]]:
@@ -78,6 +93,8 @@ def load_words(params: NetworkParams) -> list[tuple[int, int, int, int]]:
         words += [(l, WEIGHT, a, w) for a, w in enumerate(weight_words(params.config, p.weight))]
         if l < len(params.config.sizes):
             words += [(l, DELAY, a, int(d)) for a, d in enumerate(p.delay.tolist())]
+    if params.config.input_delays:
+        words += [(INPUT_STAGE, DELAY, c, int(d)) for c, d in enumerate(params.input_delay.tolist())]
     return words
 
 
@@ -123,6 +140,10 @@ def random_params(config: CoreConfig, seed: int, delays: str = "random", *,
             else int(torch.randint(128, 257, (), generator=g))
         layers.append(LayerParams(weight=w, delay=d, threshold=thr, leak=leak, weight_shift=shift,
                                   reset_mode=int(torch.randint(0, 2, (), generator=g))))
-    params = NetworkParams(config, layers)
+    in_delay = None
+    if config.input_delays:
+        in_delay = (torch.randint(0, config.depth, (config.n_in,), generator=g) if delays == "random"
+                    else torch.full((config.n_in,), config.depth - 1 if delays == "max" else 0))
+    params = NetworkParams(config, layers, in_delay)
     validate(params)
     return params

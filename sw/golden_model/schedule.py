@@ -34,6 +34,7 @@ def schedule(config: CoreConfig, words, result: StreamResult) -> Schedule:
     verdict = verdict.tolist()
     kinds = [w & 3 for w in (int(x) for x in words)]
     ready = [0] * len(shapes)       # cycle from which each layer accepts its next input item
+    stage_ready = 0                 # the same for the input delay stage
     sched = Schedule()
     nxt = 0                         # cycle in which the source presents its next item
     unit = 0
@@ -41,6 +42,17 @@ def schedule(config: CoreConfig, words, result: StreamResult) -> Schedule:
         p = nxt
         if bad:
             a = p                   # the guard takes it at once
+        elif config.input_delays:
+            a = max(p, stage_ready)
+            if kind == SPIKE:
+                stage_ready = a + 1
+            else:
+                u = result.units[unit]
+                c = _stage_sweep(sched, config.n_in, shapes[0], ready, a,
+                                 u[4] if u[0] == "EOT" else ())
+                stage_ready = c + 1
+                _marker(sched, shapes, ready, c, u, last)
+                unit += 1
         elif kind == SPIKE:
             a = max(p, ready[0])
             ready[0] = a + groups[0]
@@ -52,6 +64,24 @@ def schedule(config: CoreConfig, words, result: StreamResult) -> Schedule:
         sched.input_accept_cycles.append(a)
         nxt = a + 1
     return sched
+
+
+def _stage_sweep(sched, n_in, first, ready, c, emit) -> int:
+    """The input delay stage's sweep after a marker accepted at c (docs/core.md, section 6):
+    channel ch reaches its last stage at b_ch (b_0 = c + 3) and presents its spike to layer 1;
+    returns the cycle in which layer 1 accepts the marker."""
+    b = c + 3
+    cur, t, had = 0, b, False
+    for ch in emit:
+        if ch != cur:
+            b = (t if had else b + 1) + (ch - cur - 1)
+            cur, t, had = ch, b, False
+        a = max(t, ready[0])
+        ready[0] = a + first.n // first.lanes
+        sched.accumulates += first.n
+        t, had = a + 1, True
+    p = (t if had else b + 1) + (n_in - 1 - cur)
+    return max(p, ready[0])
 
 
 # A neuron update passes five stages (issue; read; integrate; fire; write back and emit): the
