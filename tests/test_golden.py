@@ -42,9 +42,13 @@ class RefCore:
         self.reset = [p.reset_mode for p in params.layers]
         self.dropped_kind = 0
         self.dropped_addr = 0
+        # The input delay stage (docs/core.md 2.7), or None.
+        self.in_delay = ([int(d) for d in params.input_delay.tolist()] if cfg.input_delays else None)
         self.clear()
 
     def clear(self):
+        self.in_hist = [0] * self.n_in
+        self.arrived = set()
         self.v = [[0] * n for n in self.sizes]
         self.acc = [[0] * n for n in self.sizes]
         self.hist = [[0] * n for n in self.sizes]
@@ -69,7 +73,10 @@ class RefCore:
             if addr >= self.n_in:
                 self.dropped_addr += 1
                 return [], None
-            self._deliver(0, addr)
+            if self.in_delay is not None:
+                self.arrived.add(addr)
+            else:
+                self._deliver(0, addr)
             return [], None
         if kind == CLEAR:
             self.clear()
@@ -77,6 +84,19 @@ class RefCore:
         return self.eot()
 
     def eot(self):
+        staged = []
+        if self.in_delay is not None:
+            for c in range(self.n_in):
+                h = ((self.in_hist[c] << 1) | (c in self.arrived)) & ((1 << self.D) - 1)
+                self.in_hist[c] = h
+                if (h >> self.in_delay[c]) & 1:
+                    staged.append(c)
+                    self._deliver(0, c)
+            self.arrived = set()
+        out, rec = self._eot_layers()
+        return out, rec + ((staged,) if self.in_delay is not None else ())
+
+    def _eot_layers(self):
         out, s_all, y_all, recs = [], [], [], []
         for l, n in enumerate(self.sizes):
             spiking = l < self.L
@@ -134,7 +154,7 @@ def ref_stream(params, words):
             if rec[0] == "EOT":
                 res["snapshots"].append(core.snapshot())
                 res["steps"].append(rec)
-                res["units"].append(("EOT", pending, rec[2], rec[3]))
+                res["units"].append(("EOT", pending, rec[2], rec[3]) + tuple(rec[4:]))
             else:
                 res["units"].append(("CLEAR", pending))
             pending = []
@@ -881,3 +901,104 @@ def test_raster_words_counts_and_markers():
     net = GoldenNetwork(random_params(cfg, 1, threshold_scale=0.2))
     values = [o[2] for o in net.run_stream(words).outputs if o[0] == SPIKE]
     assert torch.equal(torch.tensor(values).view(1, 3, 2), net.run(raster.unsqueeze(0))["readout"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Input delay stage (docs/core.md 2.7)
+# ----------------------------------------------------------------------------------------------
+
+def random_stage_case(seed, delays=None):
+    """random_case with the input delay stage and a random in_delay."""
+    import dataclasses
+    rng, cfg, _ = random_case(seed, delays=delays)
+    cfg = dataclasses.replace(cfg, input_delays=True)
+    params = random_params(cfg, seed, delays or rng.choice(["zero", "max", "random"]),
+                           threshold_scale=rng.choice([0.1, 0.2, 0.4]))
+    return rng, cfg, params
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_input_stage_run_stream_matches_reference(seed):
+    rng, cfg, params = random_stage_case(seed)
+    words = random_words(rng, cfg, steps=rng.randint(8, 24), bad=True, clear=True,
+                         p=rng.choice([0.3, 0.6, 1.0]))
+    g = GoldenNetwork(params).run_stream(words)
+    r = ref_stream(params, words)
+    msg = f"seed={seed} cfg={cfg} in_delay={params.input_delay.tolist()}"
+    assert g.outputs == r["outputs"], msg
+    assert g.snapshots == r["snapshots"], msg
+    assert golden_units_as_lists(g.units) == r["units"], msg
+    # and batch mode (run) gives the same readout as the stream, sample by sample
+    x = torch.randint(0, 3, (3, 10, cfg.n_in))
+    ro = GoldenNetwork(params).run(x)["readout"]
+    for b in range(3):
+        want, _ = ref_run(params, x[b].tolist())
+        assert ro[b].tolist() == want, msg
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_input_stage_delays_each_channel(seed):
+    """One spike on channel c at step t reaches layer 1 at step t + in_delay[c], once; repeats in
+    one step count once; zero delays on 0/1 input change nothing against no stage."""
+    import dataclasses
+    rng, cfg, params = random_stage_case(seed, delays="random")
+    T = cfg.depth + 4
+    for c in range(cfg.n_in):
+        t0 = rng.randrange(4)
+        steps = [[c, c] if t == t0 else [] for t in range(T)]
+        g = GoldenNetwork(params).run_stream(stream(steps))
+        got = [t for t, u in enumerate(g.units) if u[4]]
+        assert got == [t0 + int(params.input_delay[c])], f"seed={seed} c={c} {got}"
+        assert all(u[4] in ([], [c]) for u in g.units), f"seed={seed} c={c}"
+    params.input_delay.zero_()
+    plain = NetworkParams(dataclasses.replace(cfg, input_delays=False), params.layers)
+    x = torch.randint(0, 2, (2, 12, cfg.n_in))
+    assert torch.equal(GoldenNetwork(params).run(x)["readout"],
+                       GoldenNetwork(plain).run(x)["readout"]), f"seed={seed}"
+
+
+def test_input_stage_image_validation_and_load_words():
+    import dataclasses
+    cfg = CoreConfig(n_in=4, sizes=(3,), n_out=2, depth=8, weight_bits=4, input_delays=True)
+    params = random_params(cfg, 1)
+    words = load_words(params)
+    assert words[-4:] == [(15, 1, c, int(d)) for c, d in enumerate(params.input_delay.tolist())]
+    for bad, why in [(None, "expected an integer tensor"), (torch.zeros(3, dtype=torch.int64), "shape"),
+                     (torch.tensor([0, 1, 8, 0]), "out of range"), (torch.zeros(4), "integer tensor")]:
+        p = copy.deepcopy(params)
+        p.input_delay = bad
+        with pytest.raises(ValueError, match=why):
+            validate(p)
+    plain = NetworkParams(dataclasses.replace(cfg, input_delays=False), params.layers, params.input_delay)
+    with pytest.raises(ValueError, match="no input delay stage"):
+        validate(plain)
+    assert cfg.layers[0].max_src_events == cfg.n_in     # the stage emits each channel once a step
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_schedule_input_stage_closed_form(seed):
+    """Silent layers behind the stage. Every channel emitted (0/1 input, zero delays): layer 1
+    accepts channel c's spike at m + 3 + c*n0 after the EOT accepted at m; none emitted: the EOT
+    reaches layer 1 at m + 3 + n_in (docs/core.md section 6)."""
+    rng = random.Random(seed)
+    n0 = rng.randint(1, 5)
+    cfg = CoreConfig(n_in=rng.randint(1, 7), sizes=(n0,), n_out=1, depth=4, input_delays=True)
+    params = silent_params(cfg)
+    params.input_delay = torch.zeros(cfg.n_in, dtype=torch.int64)
+    E = cfg.n_in
+    words = [encode_event(SPIKE, c) for c in range(E)] + [encode_event(EOT)] + [encode_event(EOT)]
+    res = GoldenNetwork(params).run_stream(words)
+    sch = schedule(cfg, words, res)
+    msg = f"seed={seed} cfg={cfg}"
+    assert sch.input_accept_cycles[:E + 1] == list(range(E + 1)), msg
+    m = E                                   # first EOT accepted by the stage
+    l1 = m + 3 + E * n0                     # layer 1 takes the EOT after the last accumulate
+    out0 = l1 + (n0 + 5) + 5                # readout's value (crossing layer 1, then the readout's pipeline)
+    assert sch.accumulates == E * n0, msg
+    assert sch.output_cycles[0] == out0, (msg, sch.output_cycles)
+    m2 = sch.input_accept_cycles[E + 1]     # the second EOT: nothing arrived, nothing emitted
+    assert m2 == l1 + 1, msg
+    # layer 1 takes it when the stage presents it, or once layer 1 is idle again (its own EOT
+    # was taken by the readout at l1 + n0 + 5), whichever is later
+    l1b = max(m2 + 3 + cfg.n_in, l1 + n0 + 5 + 1)
+    assert sch.output_cycles[2] == l1b + (n0 + 5) + 5, (msg, sch.output_cycles)

@@ -404,3 +404,53 @@ def test_bad_arguments():
         cli_main(["train", "--task", "nosuchtask"])
     with pytest.raises(ValueError, match="input"):
         DelaySNN(ModelConfig(n_in=2, sizes=(3,), n_out=2), seed=0)(torch.zeros(1, 5, 3))
+
+
+# ---------------------------------------------------------------------------------------------
+# input delays (one axonal delay per input channel: the core's input delay stage)
+
+
+@pytest.mark.parametrize("wbits,rec", [(1.58, (False, False)), (4, (True, False))])
+def test_input_delays_forward_equals_golden(wbits, rec, tmp_path):
+    """Counts become spikes, then each channel's delay: golden (with the stage) == model, bit
+    for bit, and through an export round trip."""
+    cfg = ModelConfig(n_in=12, sizes=(10, 8), n_out=4, recurrent=rec, wbits=wbits, dbits=3,
+                      leak=(2, 3, 1), init_gain=(3.0, 3.0, 3.0), theta_target=256, input_delays=True)
+    for seed in range(3):
+        model = DelaySNN(cfg, seed=seed)
+        with torch.no_grad():     # every delay value 0 .. D-1 on the input channels
+            model.input_delay.copy_(torch.randperm(12, generator=torch.Generator().manual_seed(seed)) % 8)
+        x = random_input(seed, 6, 30, 12)                 # counts up to 3: the stage makes them 0/1
+        out = model(x)
+        params = to_params(model)
+        assert params.config.input_delays and params.input_delay.tolist() == model.int_input_delays().tolist()
+        ref = GoldenNetwork(params).run(x)
+        assert torch.equal(out["readout"].to(torch.int64), ref["readout"]), f"seed={seed}"
+        assert any(float(y.mean()) > 0.01 for y in out["spikes"]), f"seed={seed}: silent"
+        export(model, tmp_path / str(seed))
+        back = load_export(tmp_path / str(seed))
+        assert torch.equal(back.input_delay, params.input_delay), f"seed={seed}"
+
+
+def test_input_delays_gradient_and_bookkeeping():
+    """Input delays get the finite-difference gradient, sit in the delay group, are clamped, are
+    counted in memory; without the option the model and its random stream are unchanged."""
+    base = dict(n_in=6, sizes=(5,), n_out=3, wbits=4, dbits=3, init_gain=(4.0, 2.0))
+    plain, with_in = DelaySNN(ModelConfig(**base), seed=1), DelaySNN(ModelConfig(**base, input_delays=True), seed=1)
+    assert "input_delay" not in plain.state_dict()
+    sd = with_in.state_dict()
+    assert set(sd) - set(plain.state_dict()) == {"input_delay"}
+    for k, v in plain.state_dict().items():
+        assert torch.equal(v, sd[k]), k
+    x = random_input(4, 8, 20, 6, p=0.4, max_count=1).float()
+    with_in(x)["logits"].sum().backward()
+    g = with_in.input_delay.grad
+    assert g is not None and g.abs().sum() > 0
+    groups = {grp["name"]: grp for grp in with_in.param_groups(1e-3, 0.5)}
+    assert any(p is with_in.input_delay for p in groups["delays"]["params"])
+    with torch.no_grad():
+        with_in.input_delay.fill_(9.0)
+    with_in.clamp_delays_()
+    assert float(with_in.input_delay.max()) == 7.0
+    mb, mb0 = with_in.memory_bits(), plain.memory_bits()
+    assert mb["delays"] - mb0["delays"] == 6 * 3 and mb["other"] - mb0["other"] == 6 * (8 + 1)

@@ -72,6 +72,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--lr-threshold", type=float,
                    help="relative learning rate of the thresholds (x initial threshold; default 2e-3)")
     t.add_argument("--lr-leak", type=float, help="learning rate of the leak multipliers (default 0.1)")
+    t.add_argument("--input-delays", action="store_true", default=None,
+                   help="one learned axonal delay per input channel too (the core's input delay "
+                        "stage; input counts become 0/1 spikes)")
     t.add_argument("--n-train", type=int, help="use only the first N training samples")
     t.add_argument("--test-speaker", help="fsdd-loso: held-out speaker (default: first by name)")
     t.add_argument("--device", help="cpu or cuda (default: cuda if available)")
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             "delay_l2", "sizes", "recurrent", "leak", "leak_mode", "v_bits", "reset_mode",
             "theta_target", "init_gain", "surrogate", "surrogate_slope", "delay_init", "n_train",
             "test_speaker", "device", "throttle", "threads", "learn_threshold", "learn_leak",
-            "lr_threshold", "lr_leak")
+            "lr_threshold", "lr_leak", "input_delays")
     try:
         cfg = make_config(args.task, **{k: getattr(args, k) for k in keys})
     except ValueError as e:        # e.g. --learn-leak with the shift leak: a usage error

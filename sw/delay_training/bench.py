@@ -5,7 +5,9 @@
 
 (a) `axonal`: our DelaySNN, one learned axonal delay per hidden neuron (D = 2^dbits), float
     weights (wbits 32, the arithmetic class of the baselines); `axonal-ternary` is the same model
-    in hardware mode (ternary weights, integer arithmetic), as trained for the core.
+    in hardware mode (ternary weights, integer arithmetic), as trained for the core. `axonal-in`:
+    also one axonal delay per input channel (the core's input delay stage, docs/core.md 2.7), so
+    that delays act where the baselines' first-layer synaptic delays do (700 + 128 delays).
 (b) `synaptic`: per-synapse integer delays (one per weight, both synaptic layers, delays 0..D-1):
     a sparse-in-delay kernel K[i, k, j] = w_ij [k == d_ij] applied to the delayed input
     (`delayed_matmul`: x @ K for all D slots, then shift-and-add; equal to unfolding the input
@@ -163,10 +165,11 @@ class DclsSNN(nn.Module):
 class AxonalSNN(nn.Module):
     """Our DelaySNN behind the same interface."""
 
-    def __init__(self, n_in, hidden, n_out, dbits, wbits=32.0, seed=0):
+    def __init__(self, n_in, hidden, n_out, dbits, wbits=32.0, seed=0, input_delays=False):
         super().__init__()
         self.net = DelaySNN(ModelConfig(n_in=n_in, sizes=(hidden,), n_out=n_out, wbits=wbits, dbits=dbits,
-                                        leak=(3, 4), init_gain=(2.0, 1.0)), seed=seed)
+                                        leak=(3, 4), init_gain=(2.0, 1.0), input_delays=input_delays),
+                            seed=seed)
 
     def forward(self, x):
         return self.net(x)["logits"]
@@ -203,6 +206,7 @@ def bench(n_in=700, hidden=128, n_out=10, steps=100, batch=32, dbits=5, iters=10
     builders = {
         "axonal": lambda: AxonalSNN(n_in, hidden, n_out, dbits, 32.0, seed),
         "axonal-ternary": lambda: AxonalSNN(n_in, hidden, n_out, dbits, 1.58, seed),
+        "axonal-in": lambda: AxonalSNN(n_in, hidden, n_out, dbits, 32.0, seed, input_delays=True),
         "synaptic": lambda: SynapticDelaySNN(n_in, hidden, n_out, D, seed),
         "synaptic-out": lambda: SynapticDelaySNN(n_in, hidden, n_out, D, seed, first_layer=False),
         "dcls": lambda: DclsSNN(n_in, hidden, n_out, D, seed),
@@ -267,7 +271,7 @@ def bench(n_in=700, hidden=128, n_out=10, steps=100, batch=32, dbits=5, iters=10
 def delay_parameters(model: nn.Module) -> list[nn.Parameter]:
     """The parameters that are delays, in time steps, of each method (DCLS: the positions P)."""
     if isinstance(model, AxonalSNN):
-        return [d for d in model.net.delays if d.requires_grad]
+        return model.net.delay_latents()
     if isinstance(model, SynapticDelaySNN):
         return [l.delay for l in (model.l1, model.l2) if l.delay.requires_grad]
     return [p for n, p in model.named_parameters() if n.endswith(".P")]
@@ -295,6 +299,7 @@ def accuracy(methods=("axonal", "dcls"), epochs=8, hidden=128, dbits=5, batch=32
     ys = {k: torch.as_tensor(getattr(s, k).labels, dtype=torch.int64) for k in ("train", "val", "test")}
     n_in, n_out = xs["train"].shape[2], int(ys["train"].max()) + 1
     builders = {"axonal": lambda: AxonalSNN(n_in, hidden, n_out, dbits, 32.0, seed),
+                "axonal-in": lambda: AxonalSNN(n_in, hidden, n_out, dbits, 32.0, seed, input_delays=True),
                 "synaptic": lambda: SynapticDelaySNN(n_in, hidden, n_out, D, seed),
                 "dcls": lambda: DclsSNN(n_in, hidden, n_out, D, seed)}
 
@@ -344,13 +349,13 @@ def main(argv=None) -> int:
     p.add_argument("--dbits", type=int, default=5)
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--n-train", type=int, default=2000, help="samples per epoch (FSDD: 2000)")
-    p.add_argument("--methods", help="comma list of axonal,axonal-ternary,synaptic,synaptic-out,dcls")
+    p.add_argument("--methods", help="comma list of axonal,axonal-ternary,axonal-in,synaptic,synaptic-out,dcls")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
     p.add_argument("--report", default=str(REPO / "build" / "reports" / "bench-train.json"))
     p.add_argument("--seed", type=int, default=0, help="--accuracy-epochs: seed of init and batch order")
     p.add_argument("--accuracy-epochs", type=int, default=0,
-                   help="instead: train --methods (axonal, synaptic, dcls; default axonal,dcls) on FSDD this many epochs each, "
+                   help="instead: train --methods (axonal, axonal-in, synaptic, dcls; default axonal,dcls) on FSDD this many epochs each, "
                         "report accuracy and measured epoch time (build/reports/bench-train-accuracy.json)")
     p.add_argument("--delay-lr-factor", type=float, default=1.0,
                    help="--accuracy-epochs: Adam lr of every method's delays = this x the weights' lr "

@@ -28,7 +28,8 @@ def core_config(model: DelaySNN) -> CoreConfig:
     return CoreConfig(n_in=cfg.n_in, sizes=tuple(cfg.sizes), n_out=cfg.n_out,
                       recurrent=tuple(cfg.recurrent), weight_bits=2 if ternary else int(cfg.wbits),
                       ternary=ternary, depth=cfg.depth, v_bits=cfg.v_bits,
-                      leak_mode=cfg.leak_mode, max_events=cfg.max_events)
+                      leak_mode=cfg.leak_mode, max_events=cfg.max_events,
+                      input_delays=cfg.input_delays)
 
 
 def to_params(model: DelaySNN) -> NetworkParams:
@@ -47,21 +48,26 @@ def to_params(model: DelaySNN) -> NetworkParams:
             threshold=model.threshold(l) if spiking else 1,
             leak=model.leak_register(l), weight_shift=model.weight_shift(l),
             reset_mode=int(cfg.reset_mode) if spiking else 0))
-    params = NetworkParams(config, layers)
+    params = NetworkParams(config, layers,
+                           model.int_input_delays() if cfg.input_delays else None)
     validate(params)
     return params
 
 
 def _params_payload(params: NetworkParams) -> dict:
-    return {"layers": [{"weight": p.weight.to(torch.int64).clone(), "delay": p.delay.to(torch.int64).clone(),
-                        "threshold": p.threshold, "leak": p.leak, "weight_shift": p.weight_shift,
-                        "reset_mode": p.reset_mode} for p in params.layers]}
+    d = {"layers": [{"weight": p.weight.to(torch.int64).clone(), "delay": p.delay.to(torch.int64).clone(),
+                     "threshold": p.threshold, "leak": p.leak, "weight_shift": p.weight_shift,
+                     "reset_mode": p.reset_mode} for p in params.layers]}
+    if params.input_delay is not None:
+        d["input_delay"] = params.input_delay.to(torch.int64).clone()
+    return d
 
 
 def _config_dict(c: CoreConfig) -> dict:
     return {"n_in": c.n_in, "sizes": list(c.sizes), "n_out": c.n_out, "recurrent": list(c.recurrent),
             "weight_bits": c.weight_bits, "ternary": c.ternary, "depth": c.depth, "v_bits": c.v_bits,
-            "leak_mode": c.leak_mode, "max_events": c.max_events}
+            "leak_mode": c.leak_mode, "max_events": c.max_events,
+            **({"input_delays": True} if c.input_delays else {})}   # older images stay valid
 
 
 def params_digest(params: NetworkParams) -> str:
@@ -71,6 +77,8 @@ def params_digest(params: NetworkParams) -> str:
         h.update(json.dumps([p.threshold, p.leak, p.weight_shift, p.reset_mode]).encode())
         h.update(p.weight.to(torch.int64).contiguous().numpy().tobytes())
         h.update(p.delay.to(torch.int64).contiguous().numpy().tobytes())
+    if params.input_delay is not None:
+        h.update(params.input_delay.to(torch.int64).contiguous().numpy().tobytes())
     return h.hexdigest()
 
 
@@ -121,6 +129,7 @@ def export(model: DelaySNN, out_dir: str | Path, extra: dict | None = None) -> t
                     "reset_mode": p.reset_mode,
                     "delay_max": int(p.delay.max()) if p.delay.numel() else 0}
                    for s, p in zip(params.config.layers, params.layers)],
+        **({"input_delay_max": int(params.input_delay.max())} if params.input_delay is not None else {}),
         "sha256": params_digest(params),
         "file": "params.pt",
         "file_sha256": file_sha,
@@ -144,7 +153,8 @@ def load_export(out_dir: str | Path) -> NetworkParams:
     payload = torch.load(io.BytesIO(blob), weights_only=True)
     config = CoreConfig(**{k: tuple(v) if isinstance(v, list) else v
                            for k, v in payload["config"].items()})
-    params = NetworkParams(config, [LayerParams(**p) for p in payload["layers"]])
+    params = NetworkParams(config, [LayerParams(**p) for p in payload["layers"]],
+                           payload.get("input_delay"))
     validate(params)
     if params_digest(params) != manifest["sha256"]:
         raise ValueError(f"{out}: parameter image checksum does not match manifest.json")

@@ -50,6 +50,8 @@ class ModelConfig:
     max_events: int = 4095
     learn_threshold: bool = False       # LIF thresholds learned (LSQ-style step size), see docs
     learn_leak: bool = False            # leak multipliers learned (leak_mode "mul" only)
+    input_delays: bool = False          # one axonal delay per input channel too (the core's
+                                        # input delay stage, docs/core.md 2.7)
 
     def __post_init__(self):
         self.sizes = tuple(int(s) for s in self.sizes)
@@ -81,6 +83,7 @@ class ModelConfig:
             raise ValueError("ModelConfig.delay_init: 'uniform', 'zero' or 'half'")
         self.learn_threshold = bool(self.learn_threshold)
         self.learn_leak = bool(self.learn_leak)
+        self.input_delays = bool(self.input_delays)
         check_learned_registers(self.leak_mode, self.wbits, self.learn_threshold, self.learn_leak)
 
     @property
@@ -390,13 +393,7 @@ class DelaySNN(nn.Module):
         D = cfg.depth
         self.delays = nn.ParameterList()
         for n in cfg.sizes:
-            if cfg.delay_init == "uniform" and D > 1:
-                d = torch.rand(n, generator=g) * (D - 1)
-            elif cfg.delay_init == "half":
-                d = torch.full((n,), (D - 1) / 2)
-            else:
-                d = torch.zeros(n)
-            self.delays.append(nn.Parameter(d, requires_grad=D > 1))
+            self.delays.append(nn.Parameter(self._initial_delays(n, g), requires_grad=D > 1))
         # Learned registers (empty lists add nothing to the state dict: defaults unchanged).
         self.threshold_latent = nn.ParameterList()
         self.leak_latent = nn.ParameterList()
@@ -406,6 +403,18 @@ class DelaySNN(nn.Module):
         if cfg.learn_leak:
             for l in range(len(cfg.sizes) + 1):
                 self.leak_latent.append(nn.Parameter(torch.tensor(float(cfg.leak[l]))))
+        # Input channels' delays last, so that every other initial value does not depend on it.
+        self.register_parameter("input_delay", None)
+        if cfg.input_delays:
+            self.input_delay = nn.Parameter(self._initial_delays(cfg.n_in, g), requires_grad=D > 1)
+
+    def _initial_delays(self, n: int, g) -> torch.Tensor:
+        cfg, D = self.config, self.config.depth
+        if cfg.delay_init == "uniform" and D > 1:
+            return torch.rand(n, generator=g) * (D - 1)
+        if cfg.delay_init == "half":
+            return torch.full((n,), (D - 1) / 2)
+        return torch.zeros(n)
 
     @torch.no_grad()
     def reset_register_latents_(self) -> None:
@@ -494,6 +503,17 @@ class DelaySNN(nn.Module):
     def int_delays(self, l: int) -> torch.Tensor:
         return delay_index(self.delays[l], self.config.depth).cpu()
 
+    def int_input_delays(self) -> torch.Tensor:
+        """The input channels' integer delays (the image's `input_delay`)."""
+        return delay_index(self.input_delay, self.config.depth).cpu()
+
+    def delay_latents(self) -> list[nn.Parameter]:
+        """Every learnable delay (LIF neurons', then the input channels'), in steps."""
+        ds = [d for d in self.delays if d.requires_grad]
+        if self.input_delay is not None and self.input_delay.requires_grad:
+            ds.append(self.input_delay)
+        return ds
+
     def arith(self, l: int) -> _LayerArith:
         cfg = self.config
         spiking = l < len(cfg.sizes)
@@ -507,6 +527,8 @@ class DelaySNN(nn.Module):
     def clamp_delays_(self) -> None:
         for d in self.delays:
             d.clamp_(0, self.config.depth - 1)
+        if self.input_delay is not None:
+            self.input_delay.clamp_(0, self.config.depth - 1)
 
     @torch.no_grad()
     def clamp_latents_(self) -> None:
@@ -519,8 +541,8 @@ class DelaySNN(nn.Module):
             p.clamp_(0, 256)
 
     def delay_l2(self) -> torch.Tensor:
-        """Mean squared delay (steps^2) over all LIF neurons."""
-        ds = [d for d in self.delays if d.requires_grad]
+        """Mean squared delay (steps^2) over all LIF neurons (and input channels)."""
+        ds = self.delay_latents()
         if not ds:
             return self.weights[0].new_zeros(())
         return torch.cat([d.reshape(-1) for d in ds]).pow(2).mean()
@@ -535,7 +557,7 @@ class DelaySNN(nn.Module):
         groups = []
         if train_weights:
             groups.append({"params": list(self.weights), "lr": lr, "name": "weights"})
-        delays = [d for d in self.delays if d.requires_grad]
+        delays = self.delay_latents()
         if delays:
             groups.append({"params": delays, "lr": lr_delay, "name": "delays"})
         for l, p in enumerate(self.threshold_latent):
@@ -566,9 +588,13 @@ class DelaySNN(nn.Module):
             raise ValueError(f"input: expected [batch, steps, {cfg.n_in}], got {tuple(x.shape)}")
         dev = self.weights[0].device
         h = x.to(dev)
-        events = float(h.sum(-1).max()) if h.numel() else 0.0
-        spikes, raw = [], []
         D = cfg.depth
+        if cfg.input_delays:    # the input delay stage: counts become spikes, then a delay each
+            h = (h > 0).to(self.weights[0].dtype)
+            if D > 1:
+                h = _DelayShift.apply(h, self.input_delay, D)
+        events = float(h.detach().sum(-1).max()) if h.numel() else 0.0
+        spikes, raw = [], []
         for l, n in enumerate(cfg.sizes):
             w = self.int_weights(l)
             ar = self.arith(l)
@@ -620,10 +646,11 @@ class DelaySNN(nn.Module):
 
         weights: every weight at its stored width (ternary: 2 bits, as the core stores it; the
         information content 1.58 bits/weight is reported separately), float: 32 bits.
-        delays: clog2(D) bits per LIF neuron (0 without delays). other: membranes (v_bits, or 32
+        delays: clog2(D) bits per LIF neuron and, with input_delays, per input channel (0 without
+        delays). other: membranes (v_bits, or 32
         in float mode), spike history (D bits per LIF neuron, as the core's ring buffer; none for
         D = 1 beyond the current spike) and the per-layer registers (threshold, leak,
-        weight_shift, reset_mode).
+        weight_shift, reset_mode); with input_delays also the stage's D + 1 bits per channel.
         """
         cfg = self.config
         n_w = sum(w.numel() for w in self.weights)
@@ -634,10 +661,13 @@ class DelaySNN(nn.Module):
         else:
             wb, vb, reg = 32, 32, 4 * 32
         n_lif = sum(cfg.sizes)
-        delays = n_lif * cfg.dbits
+        n_del = n_lif + (cfg.n_in if cfg.input_delays else 0)
+        delays = n_del * cfg.dbits
         other = (n_lif + cfg.n_out) * vb + n_lif * cfg.depth + (len(cfg.sizes) + 1) * reg
+        if cfg.input_delays:    # the stage's history and arrived bits
+            other += cfg.n_in * (cfg.depth + 1)
         return {"weights": n_w * wb, "delays": delays, "other": other,
-                "total": n_w * wb + delays + other, "n_weights": n_w, "n_delays": n_lif,
+                "total": n_w * wb + delays + other, "n_weights": n_w, "n_delays": n_del,
                 "bits_per_weight": wb,
                 "weights_info_bits": n_w * (math.log2(3) if is_ternary(cfg.wbits) else wb)}
 

@@ -59,6 +59,7 @@ class TrainConfig:
     learn_leak: bool = False       # learn the leak multipliers (leak_mode "mul" only), section 1
     lr_threshold: float = 2e-3     # relative: Adam lr of layer l's threshold = this x initial one
     lr_leak: float = 0.1           # Adam lr of the leak multipliers (units of 1/256)
+    input_delays: bool = False     # one axonal delay per input channel (core's input delay stage)
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -79,7 +80,8 @@ class TrainConfig:
                            theta_target=self.theta_target, init_gain=self.init_gain,
                            surrogate=self.surrogate, surrogate_slope=self.surrogate_slope,
                            delay_init=self.delay_init, max_events=max(4095, n_in),
-                           learn_threshold=self.learn_threshold, learn_leak=self.learn_leak)
+                           learn_threshold=self.learn_threshold, learn_leak=self.learn_leak,
+                           input_delays=self.input_delays)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -89,8 +91,8 @@ class TrainConfig:
         d = self.to_dict()
         for k in ("out", "report", "device", "throttle", "name", "threads"):
             d.pop(k)
-        # learned-register options at their defaults are left out, so checkpoints made before
-        # the options existed still resume (and a run with them on refuses such a checkpoint)
+        # learned-register and input-delay options at their defaults are left out, so
+        # checkpoints made before the options existed still resume (and a run with them on refuses such a checkpoint)
         for k, default in _LEARN_DEFAULTS.items():
             if d[k] == default:
                 d.pop(k)
@@ -98,7 +100,7 @@ class TrainConfig:
 
 
 _LEARN_DEFAULTS = {"learn_threshold": False, "learn_leak": False, "lr_threshold": 2e-3,
-                   "lr_leak": 0.1}
+                   "lr_leak": 0.1, "input_delays": False}
 
 
 # Per-task defaults: the settings used for the figures in docs/training.md. Command-line options

@@ -6,7 +6,8 @@
                 "max_events": 4095},
      "writes": [[layer, space, addr, data], ...]}
 
-`writes` is `golden_model.load_words(params)`: registers, weights (row-major), delays, per layer.
+`writes` is `golden_model.load_words(params)`: registers, weights (row-major), delays, per layer;
+with `"input_delays": true` in the config, then the input channels' delays (layer 15, space 1).
 """
 
 import json
@@ -32,6 +33,7 @@ def load_image_file(path):
     """-> (CoreConfig, writes). Checks the format and that every write names a layer, space and
     address of the configuration."""
     from golden_model.config import CoreConfig
+    from golden_model.params import INPUT_STAGE
     with open(path) as f:
         d = json.load(f)
     if d.get("format") != FORMAT:
@@ -42,6 +44,8 @@ def load_image_file(path):
         if len(w) != 4:
             raise ValueError(f"{path}: write {i} has {len(w)} fields, expected 4")
         layer, space, addr, _ = w
-        if not 0 <= layer < cfg.n_layers or space not in (0, 1, 2, 3, 4) or not 0 <= addr < (1 << 20):
+        stage = cfg.input_delays and layer == INPUT_STAGE and space == 1 and 0 <= addr < cfg.n_in
+        if not stage and (not 0 <= layer < cfg.n_layers or space not in (0, 1, 2, 3, 4)
+                          or not 0 <= addr < (1 << 20)):
             raise ValueError(f"{path}: write {i} {w} is outside the configuration")
     return cfg, writes
