@@ -313,7 +313,6 @@ def test_input_delay_port_out_of_range():
     assert [v for _, v in res["reads"]] == [0, 0, 2], f"seed={seed} reads={res['reads']}"
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_learning_network_rejects_input_delays():
     from delaycore import LearningNetwork
     with pytest.raises(ValueError, match="input delay"):
