@@ -18,7 +18,7 @@ def simulate(params, words, max_cycles=200_000, ready_pattern=None, valid_patter
     """
     dut = Network(params.config)
     writes = load_words(params)
-    result = {"outputs": [], "cycles": []}
+    result = {"outputs": [], "cycles": [], "accepts": []}
 
     async def bench(ctx):
         for (layer, space, addr, data) in writes:
@@ -41,6 +41,7 @@ def simulate(params, words, max_cycles=200_000, ready_pattern=None, valid_patter
             ctx.set(dut.o.ready, ready)
             if present and ctx.get(dut.i.ready):
                 k += 1
+                result["accepts"].append(cycle)
             if ready and ctx.get(dut.o.valid):
                 p = ctx.get(dut.o.payload)
                 result["outputs"].append((p.kind, p.addr, p.value))

@@ -274,6 +274,8 @@ def test_input_delay_items_cycles_and_state(idx):
     assert res["outputs"] == gold.outputs, f"{msg}\nrtl={res['outputs']}\ngold={gold.outputs}"
     assert res["cycles"] == sch.output_cycles, \
         f"{msg}\nrtl cycles={res['cycles']}\nschedule ={sch.output_cycles}"
+    assert res["accepts"] == sch.input_accept_cycles, \
+        f"{msg}\nrtl accepts={res['accepts']}\nschedule  ={sch.input_accept_cycles}"
     want = input_history_words(gold.final_state) + params.input_delay.tolist()
     assert [v for _, v in res["reads"]] == want, f"{msg}\nrtl={res['reads']}\nwant={want}"
     assert [w for w, _ in res["reads"]] == [5] * len(reads), f"{msg}\n{res['reads']}"
