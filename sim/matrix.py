@@ -69,7 +69,8 @@ def full_matrix(base_seed: int = 1, only: set[str] | None = None) -> list[dict]:
          dict(threshold_scale=0.2)),
         # the input delay stage (docs/core.md 2.7); appended so the seeds above stay
         ("indelay-rec", CoreConfig(n_in=9, sizes=(8,), n_out=3, recurrent=(True,), weight_bits=4,
-                                   depth=8, input_delays=True), dict(rate=0.5, clear_at=3)),
+                                   depth=8, input_delays=True),
+         dict(rate=0.5, clear_at=3, steps=12, threshold_scale=0.15)),
     ]
     cases = []
     for i, (name, cfg, kw) in enumerate(specs):
