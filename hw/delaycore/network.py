@@ -1,4 +1,5 @@
-"""The whole core: guard, LIF layers and readout chained by streams, plus load and readback ports."""
+"""The whole core: guard, [input delay stage,] LIF layers and readout chained by streams, plus load
+and readback ports."""
 
 from amaranth import *
 from amaranth.lib import wiring, stream
