@@ -8,8 +8,8 @@ memories); read (register what they return, so no logic follows a block-RAM outp
 cycle); write back and emit (`hist' = ((hist << 1) | arrived) & mask`, `y = hist'[d]`, write
 `hist'` or 0 for a CLEAR, clear `arrived`, present `SPIKE c` if `y`). Only the last stage can be
 stalled, by layer 1, and the stall holds the whole pipeline; then the marker follows. Per channel
-the stage costs 3 + D + clog2(D) + 1 bits of memory and no adder: the delay is a tap of the
-history word, as in a layer. Timing is the schedule of docs/core.md, section 6.
+the stage costs D + clog2(D) + 1 bits of memory and no adder: the delay is a tap of the history
+word, as in a layer. Timing is the schedule of docs/core.md, section 6.
 
 The set of `in_arrived[c]` is written the cycle after the SPIKE was taken, from registers, so no
 path runs from the core input's valid (through the guard) into a block-RAM write enable; the
