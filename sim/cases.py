@@ -7,7 +7,7 @@ import random
 
 from golden_model import (CoreConfig, GoldenNetwork, random_params, load_words, schedule,
                           encode_event, SPIKE, EOT, CLEAR, RESERVED)
-from golden_model.params import REGISTER, DELAY, WEIGHT, weight_words
+from golden_model.params import REGISTER, DELAY, WEIGHT, INPUT_STAGE, weight_words
 
 
 def input_stream(cfg: CoreConfig, rng: random.Random, steps: int, rate: float,
@@ -68,9 +68,13 @@ def make_case(name: str, cfg: CoreConfig, seed: int, *, steps: int = 8, rate: fl
         flat = weight_words(cfg, p.weight)
         for a in rng.sample(range(len(flat)), min(16, len(flat))):
             readback.append([l, WEIGHT, a, flat[a]])
+    if cfg.input_delays:        # the input delay stage's delays (port layer 15)
+        readback += [[INPUT_STAGE, DELAY, c, int(d)] for c, d in enumerate(params.input_delay.tolist())][:64]
     # Writes the core must drop and count: an address past a memory, a layer that does not exist.
     n = cfg.sizes[0]
     bad_writes = [[0, DELAY, n, 1], [len(cfg.sizes) + 1, WEIGHT, 0, 1]]
+    if cfg.input_delays:        # and past the stage's in_delay
+        bad_writes.append([INPUT_STAGE, DELAY, cfg.n_in, 1])
     expect["dropped_writes"] = len(bad_writes)
     return {
         "name": name, "seed": seed, "mode": mode, "valid_p": valid_p, "ready_p": ready_p,

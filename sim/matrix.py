@@ -67,6 +67,10 @@ def full_matrix(base_seed: int = 1, only: set[str] | None = None) -> list[dict]:
         ("lanes2-mul-3layer", CoreConfig(n_in=12, sizes=(10, 8, 6), n_out=4, recurrent=(False, True, False),
                                          weight_bits=4, weights_per_word=2, leak_mode="mul", lanes=2),
          dict(threshold_scale=0.2)),
+        # the input delay stage (docs/core.md 2.7); appended so the seeds above stay
+        ("indelay-rec", CoreConfig(n_in=9, sizes=(8,), n_out=3, recurrent=(True,), weight_bits=4,
+                                   depth=8, input_delays=True),
+         dict(rate=0.5, clear_at=3, steps=12, threshold_scale=0.15)),
     ]
     cases = []
     for i, (name, cfg, kw) in enumerate(specs):
@@ -82,7 +86,7 @@ def full_matrix(base_seed: int = 1, only: set[str] | None = None) -> list[dict]:
 # The configurations `make test` runs: every axis at least once, small sizes.
 QUICK = {"tern-d64-max", "w4-d64-rand-rec", "w8-3layer-rec", "membrane-saturation",
          "bad-events", "excess-events", "tern-packed8", "one-neuron-rec", "n64-rec", "mul-d64-deep",
-         "lanes4-tern-rec", "lanes4-one-group"}
+         "lanes4-tern-rec", "lanes4-one-group", "indelay-rec"}
 # The lanes configurations (python -m sim.regression --lanes).
 LANES = {"lanes2-tern-packed8", "lanes4-tern-rec", "lanes2-w4-rec", "lanes4-one-group", "lanes8-n64",
          "lanes2-mul-3layer"}

@@ -6,15 +6,19 @@ from golden_model.params import load_words
 from delaycore import Network
 
 
-def simulate(params, words, max_cycles=200_000, ready_pattern=None, valid_pattern=None):
+def simulate(params, words, max_cycles=200_000, ready_pattern=None, valid_pattern=None,
+             after=()):
     """Load `params`, stream `words` in, collect output items with the cycle they were accepted.
 
     Cycle 0 is the first cycle the input presents an item. `ready_pattern(cycle) -> bool` and
-    `valid_pattern(cycle) -> bool` add backpressure / gaps (default: none).
+    `valid_pattern(cycle) -> bool` add backpressure / gaps (default: none). `after`: port
+    operations once the stream is through, `(layer, space, addr, data)` a write and
+    `(layer, space, addr)` a read; result["reads"] holds (cycles from acceptance to response,
+    word) per read.
     """
     dut = Network(params.config)
     writes = load_words(params)
-    result = {"outputs": [], "cycles": []}
+    result = {"outputs": [], "cycles": [], "accepts": []}
 
     async def bench(ctx):
         for (layer, space, addr, data) in writes:
@@ -23,6 +27,8 @@ def simulate(params, words, max_cycles=200_000, ready_pattern=None, valid_patter
             ctx.set(dut.load.valid, 1)
             await ctx.tick().until(dut.load.ready)
         ctx.set(dut.load.valid, 0)
+        await ctx.tick()        # the last write is applied here, holding its layer (for layer 15,
+                                # the input delay stage: the core input); cycle 0 comes after it
         k, cycle = 0, 0
         n_eot = sum(1 for w in words if w & 3 == 1)
         seen_eot = 0
@@ -35,6 +41,7 @@ def simulate(params, words, max_cycles=200_000, ready_pattern=None, valid_patter
             ctx.set(dut.o.ready, ready)
             if present and ctx.get(dut.i.ready):
                 k += 1
+                result["accepts"].append(cycle)
             if ready and ctx.get(dut.o.valid):
                 p = ctx.get(dut.o.payload)
                 result["outputs"].append((p.kind, p.addr, p.value))
@@ -46,6 +53,31 @@ def simulate(params, words, max_cycles=200_000, ready_pattern=None, valid_patter
             if k == len(words) and seen_eot == n_eot and _done(result, words):
                 break
         result["total_cycles"] = cycle
+        result["reads"] = []
+        mask = (1 << 64) - 1
+        ctx.set(dut.rb_resp.ready, 1)
+        for op in after:
+            if len(op) == 4:
+                layer, space, addr, data = op
+                ctx.set(dut.load.payload, {"layer": layer, "space": space, "addr": addr,
+                                           "data": data & mask})
+                ctx.set(dut.load.valid, 1)
+                await ctx.tick().until(dut.load.ready)
+                ctx.set(dut.load.valid, 0)
+                continue
+            layer, space, addr = op
+            ctx.set(dut.rb_req.payload, {"layer": layer, "space": space, "addr": addr})
+            ctx.set(dut.rb_req.valid, 1)
+            await ctx.tick().until(dut.rb_req.ready)
+            ctx.set(dut.rb_req.valid, 0)
+            for wait in range(1, 20):
+                if ctx.get(dut.rb_resp.valid):
+                    result["reads"].append((wait, ctx.get(dut.rb_resp.payload)))
+                    break
+                await ctx.tick()
+            else:
+                result["reads"].append((None, None))
+            await ctx.tick()
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

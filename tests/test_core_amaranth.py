@@ -1,4 +1,5 @@
-"""The Amaranth Network (hw/delaycore) against the golden model, in amaranth.sim.
+"""The Amaranth Network (hw/delaycore) against the golden model, in amaranth.sim (with and without
+the input delay stage).
 
 Output items must equal GoldenNetwork.run_stream exactly; without backpressure the output cycles
 must equal golden_model.schedule; with random ready/valid gaps the items are still equal.
@@ -203,3 +204,118 @@ def test_readback_values_and_latency():
     sim.run()
     assert [w for w, _ in got] == [5] * len(probes) + [1], got
     assert [v for _, v in got[:-1]] == [d & mask for *_, d in probes], (got, probes)
+
+
+# -- the input delay stage (docs/core.md, 2.7) -------------------------------------------------
+
+INDELAY_CONFIGS = [
+    # n_in, sizes, n_out, recurrent, extra config kw, depth, steps
+    (9, (6,), 3, (False,), dict(weight_bits=4), 8, 14),
+    (5, (4,), 2, (False,), dict(weight_bits=8), 1, 8),
+    (7, (5, 4), 3, (True, True), dict(weight_bits=8, leak_mode="mul"), 4, 14),
+    (6, (4,), 2, (True,), dict(weight_bits=4, weights_per_word=2, lanes=2), 16, 20),
+    (1, (3,), 1, (False,), dict(weight_bits=4), 5, 12),
+]
+
+
+def indelay_words(rng, cfg, steps):
+    """Channels with repeats in one step (the stage must turn counts into spikes), bad events,
+    an empty step, a CLEAR in the middle; the stream ends with an EOT."""
+    words = []
+    for t in range(steps):
+        ev = []
+        for c in range(cfg.n_in):
+            if rng.random() < 0.45:
+                ev += [encode_event(SPIKE, c)] * rng.choice([1, 1, 2, 3])
+        if t == 1:
+            ev = []
+        for _ in range(rng.randint(0, 1)):
+            ev.append(rng.choice([encode_event(RESERVED, rng.randrange(1 << 16)),
+                                  encode_event(SPIKE, rng.randint(cfg.n_in, 0xFFFF))]))
+        rng.shuffle(ev)
+        words += ev + [encode_event(CLEAR if t == steps // 2 else EOT)]
+    return words
+
+
+def indelay_case(idx):
+    n_in, sizes, n_out, rec, kw, depth, steps = INDELAY_CONFIGS[idx]
+    cfg = CoreConfig(n_in=n_in, sizes=sizes, n_out=n_out, recurrent=rec, depth=depth,
+                     input_delays=True, **kw)
+    for attempt in range(60):       # first seed where every layer emits and a delay shows
+        seed = 7000 + 100 * idx + attempt
+        rng = random.Random(seed)
+        params = random_params(cfg, seed, "random", threshold_scale=rng.choice([0.15, 0.3]))
+        params.input_delay = torch.tensor([rng.choice([0, min(1, depth - 1), depth - 1, rng.randrange(depth)])
+                                           for _ in range(n_in)])
+        words = indelay_words(rng, cfg, steps)
+        gold = GoldenNetwork(params).run_stream(words)
+        eots = [u for u in gold.units if u[0] == "EOT"]
+        emitted = [sum(len(u[2][l]) for u in eots) for l in range(len(sizes))]
+        repeats = any(len(u[1]) > len(set(u[1])) for u in gold.units)
+        delayed = depth == 1 or any(set(u[4]) != set(u[1]) for u in eots)
+        if all(e >= 2 for e in emitted) and repeats and delayed:
+            return seed, cfg, params, words, gold
+    raise AssertionError(f"input delay config {idx}: no seed in 60 makes every layer emit twice "
+                         f"with repeats and a visible input delay")
+
+
+@pytest.mark.parametrize("idx", range(len(INDELAY_CONFIGS)))
+def test_input_delay_items_cycles_and_state(idx):
+    """Items equal run_stream, cycles equal the schedule; after the run in_history and in_delay
+    read back (layer 15) as the golden state, answered at c + 5 like a layer's."""
+    from golden_model.network import input_history_words
+    seed, cfg, params, words, gold = indelay_case(idx)
+    msg = f"input delay config {idx} seed={seed} cfg={cfg}"
+    assert (CLEAR, 0, 0) in gold.outputs, msg
+    sch = schedule(cfg, words, gold)
+    n = cfg.n_in
+    reads = [(15, 4, c) for c in range(n)] + [(15, 1, c) for c in range(n)]
+    res = simulate(params, words, max_cycles=20_000, after=reads)
+    assert res["outputs"] == gold.outputs, f"{msg}\nrtl={res['outputs']}\ngold={gold.outputs}"
+    assert res["cycles"] == sch.output_cycles, \
+        f"{msg}\nrtl cycles={res['cycles']}\nschedule ={sch.output_cycles}"
+    assert res["accepts"] == sch.input_accept_cycles, \
+        f"{msg}\nrtl accepts={res['accepts']}\nschedule  ={sch.input_accept_cycles}"
+    want = input_history_words(gold.final_state) + params.input_delay.tolist()
+    assert [v for _, v in res["reads"]] == want, f"{msg}\nrtl={res['reads']}\nwant={want}"
+    assert [w for w, _ in res["reads"]] == [5] * len(reads), f"{msg}\n{res['reads']}"
+
+
+@pytest.mark.parametrize("idx", range(len(INDELAY_CONFIGS)))
+def test_input_delay_items_with_backpressure(idx):
+    seed, cfg, params, words, gold = indelay_case(idx)
+    rng = random.Random(seed ^ 0x5EED)
+    p_ready, p_valid = rng.choice([0.3, 0.6]), rng.choice([0.5, 0.8])
+    ready = [rng.random() < p_ready for _ in range(997)]
+    valid = [rng.random() < p_valid for _ in range(991)]
+    res = simulate(params, words, max_cycles=40_000, ready_pattern=lambda c: ready[c % 997],
+                   valid_pattern=lambda c: valid[c % 991])
+    msg = f"input delay config {idx} seed={seed} p_ready={p_ready} p_valid={p_valid}"
+    assert res["outputs"] == gold.outputs, f"{msg}\nrtl={res['outputs']}\ngold={gold.outputs}"
+    assert res["total_cycles"] > schedule(cfg, words, gold).output_cycles[-1], msg
+
+
+def test_input_delay_port_out_of_range():
+    """Layer 15 has spaces 1 and 4 only, n_in words each: other writes are dropped and counted
+    (status dropped_writes), other reads return 0; a write to in_history reads back (data
+    truncated to D bits). Without the stage, layer 15 is out of range as a whole."""
+    seed = 11
+    cfg = CoreConfig(n_in=3, sizes=(2,), n_out=1, depth=8, input_delays=True)
+    params = random_params(cfg, seed, "random")
+    bad = [(15, 1, 3, 1), (15, 4, 3, 1), (15, 0, 0, 1), (15, 2, 0, 1), (15, 3, 1, 1), (15, 5, 0, 1)]
+    ops = bad + [(15, 4, 2, 0x1A5), (15, 1, 0, 7), (15, 4, 2), (15, 1, 0), (15, 4, 3), (15, 1, 3),
+                 (15, 0, 0), (15, 2, 0), (15, 5, 0), (0, 7, 2)]
+    words = [encode_event(SPIKE, 1), encode_event(EOT)]
+    res = simulate(params, words, after=ops)
+    got = [v for _, v in res["reads"]]
+    assert got == [0xA5, 7, 0, 0, 0, 0, 0, len(bad)], f"seed={seed} reads={res['reads']}"
+    plain = CoreConfig(n_in=3, sizes=(2,), n_out=1, depth=8)
+    res = simulate(random_params(plain, seed, "random"), words,
+                   after=[(15, 1, 0, 1), (15, 4, 0, 1), (15, 1, 0), (15, 4, 0), (0, 7, 2)])
+    assert [v for _, v in res["reads"]] == [0, 0, 2], f"seed={seed} reads={res['reads']}"
+
+
+def test_learning_network_rejects_input_delays():
+    from delaycore import LearningNetwork
+    with pytest.raises(ValueError, match="input delay"):
+        LearningNetwork(CoreConfig(n_in=3, sizes=(2,), n_out=1, input_delays=True))

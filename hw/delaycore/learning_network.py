@@ -14,6 +14,10 @@ class LearningNetwork(wiring.Component):
     """`Network` + `Learner`: the core's ports plus `label` (16-bit class after a sample)."""
 
     def __init__(self, config: CoreConfig):
+        if config.input_delays:
+            self._MustUse__silence = True   # nothing is built: no "created but never used" warning
+            raise ValueError("LearningNetwork: the learning engine is not built with the input "
+                             "delay stage (docs/core.md, 2.7); use input_delays=False")
         self.config = config
         super().__init__({
             "i": In(stream.Signature(EventLayout)),

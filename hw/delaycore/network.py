@@ -1,4 +1,5 @@
-"""The whole core: guard, LIF layers and readout chained by streams, plus load and readback ports."""
+"""The whole core: guard, [input delay stage,] LIF layers and readout chained by streams, plus load
+and readback ports."""
 
 from amaranth import *
 from amaranth.lib import wiring, stream
@@ -6,11 +7,13 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.config import CoreConfig
 from .guard import Guard, saturating_inc
+from .input_delay import InputDelay
 from .layer import Layer
 from .layouts import EventLayout, OutputLayout, WriteLayout, ReadLayout, DATA_BITS
 
 STATUS = 7
 EOT = 1
+INPUT_STAGE = 15        # port layer of the input delay stage (docs/core.md, 2.7)
 
 
 class Network(wiring.Component):
@@ -38,7 +41,12 @@ class Network(wiring.Component):
             m.submodules[f"layer{k}" if shape.spiking else "readout"] = layer
             layers.append(layer)
         wiring.connect(m, wiring.flipped(self.i), guard.i)
-        wiring.connect(m, guard.o, layers[0].i)
+        if cfg.input_delays:
+            m.submodules.input_delay = stage = InputDelay(cfg.n_in, cfg.depth)
+            wiring.connect(m, guard.o, stage.i)
+            wiring.connect(m, stage.o, layers[0].i)
+        else:
+            wiring.connect(m, guard.o, layers[0].i)
         for a, b in zip(layers, layers[1:]):
             wiring.connect(m, a.o, b.i)
         wiring.connect(m, layers[-1].o, wiring.flipped(self.o))
@@ -47,8 +55,20 @@ class Network(wiring.Component):
         # Layer 0 counts as busy while anything is presented at the core's input, good or bad:
         # that keeps the guard's checks off the port engine's path (a bad event is taken at once,
         # so it delays a request by one cycle at most).
-        quiet = Array([layers[0].idle & ~self.i.valid] + [l.idle & ~l.i.valid for l in layers[1:]]
-                      + [C(1, 1)] * (16 - nl))
+        # With the input delay stage, the stage takes that role (port layer 15) and layer 0 is
+        # quiet like the others, when idle and nothing is presented at its input.
+        if cfg.input_delays:
+            quiet = Array([l.idle & ~l.i.valid for l in layers] + [C(1, 1)] * (15 - nl)
+                          + [stage.idle & ~self.i.valid])
+            ports = {**dict(enumerate(layers)), INPUT_STAGE: stage}
+        else:
+            quiet = Array([layers[0].idle & ~self.i.valid]
+                          + [l.idle & ~l.i.valid for l in layers[1:]] + [C(1, 1)] * (16 - nl))
+            ports = dict(enumerate(layers))
+
+        def in_range(layer):
+            ok = layer < nl
+            return ok | (layer == INPUT_STAGE) if cfg.input_delays else ok
 
         dropped_writes = Signal(32)
         steps = Signal(32)
@@ -66,7 +86,7 @@ class Network(wiring.Component):
         resp_data = Signal(DATA_BITS)   # holds a response until the next request is taken (the
                                         # learning engine computes from it: no copy there)
         busy = wr_pend | rb_pend | rb_wait | rb_wait2 | rb_wait3 | resp_valid
-        for k, l in enumerate(layers):
+        for k, l in ports.items():
             sel = p_layer == k
             m.d.comb += [l.hold.eq((wr_pend | rb_pend) & sel),
                          l.wr_en.eq(wr_pend & sel), l.rb_en.eq(rb_pend & sel),
@@ -81,7 +101,7 @@ class Network(wiring.Component):
         m.d.sync += [wr_pend.eq(0), rb_pend.eq(0), rb_wait.eq(rb_pend), rb_wait2.eq(rb_wait),
                      rb_wait3.eq(rb_wait2)]
         with m.If(take_wr):
-            m.d.sync += [wr_pend.eq(ld.layer < nl), p_layer.eq(ld.layer), p_space.eq(ld.space),
+            m.d.sync += [wr_pend.eq(in_range(ld.layer)), p_layer.eq(ld.layer), p_space.eq(ld.space),
                          p_addr.eq(ld.addr), p_data.eq(ld.data)]
         status = Array([guard.dropped_kind, guard.dropped_addr, dropped_writes, steps,
                         guard.dropped_excess])
@@ -90,18 +110,22 @@ class Network(wiring.Component):
             with m.If(is_status):
                 m.d.sync += [resp_valid.eq(1),
                              resp_data.eq(Mux(rq.addr < 5, status[rq.addr[:3]], 0))]
-            with m.Elif(rq.layer < nl):
+            with m.Elif(in_range(rq.layer)):
                 m.d.sync += rb_pend.eq(1)
             with m.Else():
                 m.d.sync += [resp_valid.eq(1), resp_data.eq(0)]
         # A layer returns the word three cycles after it was addressed (its read stage registers the
         # memory outputs, then Layer.rb_data registers the selected word).
+        rb_data = Array([l.rb_data for l in layers])[p_layer]
+        if cfg.input_delays:
+            rb_data = Mux(p_layer == INPUT_STAGE, stage.rb_data, rb_data)
         with m.If(rb_wait3):
-            m.d.sync += [resp_valid.eq(1), resp_data.eq(Array([l.rb_data for l in layers])[p_layer])]
+            m.d.sync += [resp_valid.eq(1), resp_data.eq(rb_data)]
         m.d.comb += [self.rb_resp.valid.eq(resp_valid), self.rb_resp.payload.eq(resp_data)]
         with m.If(self.rb_resp.valid & self.rb_resp.ready):
             m.d.sync += resp_valid.eq(0)
 
-        drop = (take_wr & (ld.layer >= nl)) | Cat(l.wr_dropped for l in layers).any()
+        missing = (ld.layer >= nl) & (ld.layer != INPUT_STAGE) if cfg.input_delays else ld.layer >= nl
+        drop = (take_wr & missing) | Cat(l.wr_dropped for l in ports.values()).any()
         saturating_inc(m, dropped_writes, drop)
         return m
