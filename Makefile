@@ -45,13 +45,14 @@ sweep: install
 learn-demo: install
 	$(PY) -m onchip_learning $(LEARN_ARGS)
 
-# make bitstream BOARD=icebreaker|ulx3s|all [LEARNING=0|1] [DSP=1] [LANES=2|4]: learning engine per board
+# make bitstream BOARD=icebreaker|ulx3s|all [LEARNING=0|1] [DSP=1] [LANES=2|4] [INPUT_DELAYS=1]: learning engine per board
 # default unless LEARNING is given (hw/delaycore/boards/build.py)
 LEARNING ?=
 DSP      ?= 0
 LANES    ?= 1
+INPUT_DELAYS ?= 0
 bitstream: install
-	$(PY) -m delaycore.boards.build --board $(BOARD) $(if $(filter 0,$(LEARNING)),--no-learning) $(if $(filter 1,$(LEARNING)),--learning) $(if $(filter 1,$(DSP)),--dsp) $(if $(filter-out 1,$(LANES)),--lanes $(LANES))
+	$(PY) -m delaycore.boards.build --board $(BOARD) $(if $(filter 0,$(LEARNING)),--no-learning) $(if $(filter 1,$(LEARNING)),--learning) $(if $(filter 1,$(DSP)),--dsp) $(if $(filter-out 1,$(LANES)),--lanes $(LANES)) $(if $(filter 1,$(INPUT_DELAYS)),--input-delays)
 
 # Training (docs/training.md): make train TASK=fsdd WBITS=1.58 DBITS=5 [EPOCHS=30] [SEED=0] [RESUME=1] [TRAIN_ARGS=...]
 TASK       ?= seqdet

@@ -299,21 +299,29 @@ def delay_index(d: torch.Tensor, D: int) -> torch.Tensor:
     return torch.round(d.detach()).clamp(0, D - 1).to(torch.int64)
 
 
+def shift_in_time(s: torch.Tensor, d: torch.Tensor, D: int) -> torch.Tensor:
+    """y[:, t, j] = s[:, t - d[j], j] (zero before the start), d integer in [0, D-1]: one
+    index_select over the time-padded, flattened input (an index of T x n entries, not B x T x n)."""
+    B, T, n = s.shape
+    sp = torch.nn.functional.pad(s, (0, 0, D, 0)).reshape(B, (T + D) * n)
+    ar = torch.arange(n, device=s.device)
+    idx = (torch.arange(T, device=s.device).view(T, 1) + D - d.view(1, n)) * n + ar.view(1, n)
+    return sp.index_select(1, idx.reshape(-1)).view(B, T, n)
+
+
 class _DelayShift(torch.autograd.Function):
     """y[:, t, j] = s[:, t - d_j, j] (zero before the start).
 
-    Gradient to s: the shift back. Gradient to the latent delay: the one-step finite difference
-    of the delayed spike train, dy[t]/dd ~ y_{d+1}[t] - y_d[t] = s[t-d-1] - s[t-d], through the
-    straight-through rounding (summed over batch and time).
+    Gradient to s: the shift back (skipped when s needs none, e.g. the network input). Gradient
+    to the latent delay: the one-step finite difference of the delayed spike train,
+    dy[t]/dd ~ y_{d+1}[t] - y_d[t] = s[t-d-1] - s[t-d], through the straight-through rounding
+    (summed over batch and time).
     """
 
     @staticmethod
     def forward(ctx, s, d_latent, D: int):
-        B, T, n = s.shape
         d = delay_index(d_latent, D).to(s.device)
-        src = torch.arange(T, device=s.device).view(T, 1) - d.view(1, n)          # [T, n]
-        valid = (src >= 0).to(s.dtype)
-        y = s.gather(1, src.clamp(min=0).unsqueeze(0).expand(B, T, n)) * valid
+        y = shift_in_time(s, d, D)
         ctx.save_for_backward(y, d)
         ctx.d_dtype = d_latent.dtype
         return y
@@ -322,11 +330,13 @@ class _DelayShift(torch.autograd.Function):
     def backward(ctx, g):
         y, d = ctx.saved_tensors
         B, T, n = g.shape
-        dst = torch.arange(T, device=g.device).view(T, 1) + d.view(1, n)           # [T, n]
-        valid = (dst < T).to(g.dtype)
-        gs = g.gather(1, dst.clamp(max=T - 1).unsqueeze(0).expand(B, T, n)) * valid
-        y_later = torch.nn.functional.pad(y, (0, 0, 1, 0))[:, :T]                   # y_{d+1}
-        gd = (g * (y_later - y)).sum((0, 1))
+        gs = None
+        if ctx.needs_input_grad[0]:
+            dst = torch.arange(T, device=g.device).view(T, 1) + d.view(1, n)       # [T, n]
+            valid = (dst < T).to(g.dtype)
+            gs = g.gather(1, dst.clamp(max=T - 1).unsqueeze(0).expand(B, T, n)) * valid
+        # sum_t g[t] (y[t-1] - y[t]), without building y_{d+1}
+        gd = (g[:, 1:] * y[:, :-1]).sum((0, 1)) - (g * y).sum((0, 1))
         return gs, gd.to(ctx.d_dtype), None
 
 

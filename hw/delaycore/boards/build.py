@@ -88,7 +88,7 @@ def nextpnr_log(path: Path) -> tuple[dict, str | None]:
 
 
 def build(board: str, seed: int = 1, learning: bool | None = None, dsp: bool = False,
-          pll_mhz: float | None = None, lanes: int = 1) -> dict:
+          pll_mhz: float | None = None, lanes: int = 1, input_delays: bool = False) -> dict:
     import importlib
     mod, cls = BOARDS[board][0].split(":")
     platform = getattr(importlib.import_module(mod), cls)()
@@ -104,6 +104,12 @@ def build(board: str, seed: int = 1, learning: bool | None = None, dsp: bool = F
     if lanes != 1:                          # docs/core.md section 6
         cfg = dataclasses.replace(cfg, lanes=lanes)
         suffix += f"-lanes{lanes}"
+    if input_delays:                        # docs/core.md 2.7 (not with the learning engine)
+        if learning:
+            raise SystemExit("--input-delays: the learning engine is not built with the input "
+                             "delay stage (docs/core.md 2.7); add --no-learning")
+        cfg = dataclasses.replace(cfg, input_delays=True)
+        suffix += "-indelay"
     tools_env()
     build_dir = ROOT / "build" / "bitstream" / (board + suffix)
     t0 = time.time()
@@ -164,12 +170,15 @@ def main(argv=None):
                     help="core clock other than the board's default (a setting of PLLS)")
     ap.add_argument("--lanes", type=int, default=1,
                     help="neurons per cycle (CoreConfig.lanes); report bitstream-<board>-lanes<K>.json")
+    ap.add_argument("--input-delays", action="store_true",
+                    help="with the input delay stage (one axonal delay per input channel); "
+                         "report bitstream-<board>[-...]-indelay.json")
     ap.add_argument("--dsp", action="store_true",
                     help="yosys synth -dsp: multipliers into DSP blocks (SB_MAC16 on the UP5K)")
     a = ap.parse_args(argv)
     failed = []
     for board in (sorted(BOARDS) if a.board == "all" else [a.board]):
-        r = build(board, a.seed, a.learning, a.dsp, a.pll_mhz, a.lanes)
+        r = build(board, a.seed, a.learning, a.dsp, a.pll_mhz, a.lanes, a.input_delays)
         print(json.dumps({k: r[k] for k in ("board", "learning", "placed", "error", "utilisation",
                                             "achieved_fmax_mhz", "core_clock_mhz", "target_fmax_mhz", "target_met",
                                             "bitstream")}, indent=2))
