@@ -203,6 +203,10 @@ async def core_matches_golden(dut):
             await tb.write(*w)
         for w in case.get("bad_writes", []):
             await tb.write(*w)
+        # A write holds its block in the cycle it is applied (docs/core.md 4, 6): start the
+        # schedule's cycle 0 with every block idle and not held (the last write may go to the
+        # input delay stage, the first block after the guard).
+        await tb.tick()
         for layer, space, addr, want in case.get("readback", []):
             got = tb.signed(await tb.read(layer, space, addr), 64)
             # modulo 2^64: a packed weight word of 64 bits is expected unsigned
