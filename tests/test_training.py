@@ -432,7 +432,7 @@ def test_input_delays_forward_equals_golden(wbits, rec, tmp_path):
         assert torch.equal(back.input_delay, params.input_delay), f"seed={seed}"
 
 
-def test_input_delays_gradient_and_bookkeeping():
+def test_input_delays_gradient_and_bookkeeping(tmp_path):
     """Input delays get the finite-difference gradient, sit in the delay group, are clamped, are
     counted in memory; without the option the model and its random stream are unchanged."""
     base = dict(n_in=6, sizes=(5,), n_out=3, wbits=4, dbits=3, init_gain=(4.0, 2.0))
@@ -454,3 +454,5 @@ def test_input_delays_gradient_and_bookkeeping():
     assert float(with_in.input_delay.max()) == 7.0
     mb, mb0 = with_in.memory_bits(), plain.memory_bits()
     assert mb["delays"] - mb0["delays"] == 6 * 3 and mb["other"] - mb0["other"] == 6 * (8 + 1)
+    from delay_training import plots
+    assert plots.delay_histogram(with_in, tmp_path / "delays.png", "t").stat().st_size > 0

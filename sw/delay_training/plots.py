@@ -70,15 +70,17 @@ def network_raster(model, ds, index: int, path: Path, title: str) -> Path:
 
 
 def delay_histogram(model, path: Path, title: str) -> Path:
+    """One panel per LIF layer, and one for the input channels when they have delays."""
     cfg = model.config
-    L = len(cfg.sizes)
-    fig = _fig(4 * L, 3)
-    for l in range(L):
-        ax = fig.add_subplot(1, L, l + 1)
-        d = model.int_delays(l).numpy()
+    panels = [(f"layer {l + 1}", "neurons", model.int_delays(l).numpy()) for l in range(len(cfg.sizes))]
+    if cfg.input_delays:
+        panels.insert(0, ("input channels", "channels", model.int_input_delays().numpy()))
+    fig = _fig(4 * len(panels), 3)
+    for i, (name, unit, d) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
         ax.hist(d, bins=np.arange(cfg.depth + 1) - 0.5, color="C0")
-        ax.set_xlabel("delay (steps)"), ax.set_ylabel("neurons")
-        ax.set_title(f"layer {l + 1}: mean {d.mean():.1f}, max {d.max()}", fontsize=9)
+        ax.set_xlabel("delay (steps)"), ax.set_ylabel(unit)
+        ax.set_title(f"{name}: mean {d.mean():.1f}, max {d.max()}", fontsize=9)
     fig.suptitle(f"{title}: learned axonal delays (D = {cfg.depth})")
     fig.savefig(path)
     return path

@@ -336,7 +336,11 @@ def finish(cfg, model, splits, history, best, train_s, device, t_start, prior_s,
         "delays": {f"layer{l}": {"mean": float(model.int_delays(l).float().mean()),
                                  "max": int(model.int_delays(l).max()),
                                  "nonzero": int((model.int_delays(l) > 0).sum())}
-                   for l in range(len(cfg.sizes))},
+                   for l in range(len(cfg.sizes))}
+                  | ({"input": {"mean": float(model.int_input_delays().float().mean()),
+                                "max": int(model.int_input_delays().max()),
+                                "nonzero": int((model.int_input_delays() > 0).sum())}}
+                     if model.config.input_delays else {}),
         "data": splits.info,
         "history": history,
         "device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
