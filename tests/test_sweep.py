@@ -127,8 +127,10 @@ def test_synaptic_kernel_delay_gradient_is_finite_difference():
 
 def test_bench_tiny():
     r = B.bench(n_in=12, hidden=6, n_out=3, steps=12, batch=4, dbits=2, iters=2, warmup=1, n_train=8)
-    expected = {"axonal", "axonal-ternary", "synaptic", "synaptic-out"} | ({"dcls"} if B.dcls_status()[0] else set())
+    expected = ({"axonal", "axonal-ternary", "axonal-in", "synaptic", "synaptic-out"}
+                | ({"dcls"} if B.dcls_status()[0] else set()))
     assert set(r["results"]) == expected
+    assert r["results"]["axonal-in"]["delay_params"] == 12 + 6     # input channels + hidden
     assert set(r["skipped"]) == {"dcls"} - expected
     for m, v in r["results"].items():
         assert v["step_s_median"] > 0 and v["epoch_s_extrapolated"] == pytest.approx(2 * v["step_s_median"])
