@@ -167,41 +167,13 @@ def test_excess_spikes_dropped_and_counted():
 def test_readback_values_and_latency():
     """docs/core.md section 4: a readback request accepted at cycle c is answered at c + 5 (layer
     spaces) or c + 1 (status), with the word that was loaded (registers, weights, delays)."""
-    from amaranth.sim import Simulator
     from golden_model.params import load_words
-    from delaycore import Network
     cfg = CoreConfig(n_in=4, sizes=(5,), n_out=3, weight_bits=4, depth=8)
     params = random_params(cfg, 7, "random", threshold_scale=0.3)
     writes = load_words(params)
     mask = (1 << 64) - 1
     probes = [w for w in writes if w[1] != 0][:8] + [w for w in writes if w[1] == 0][::7]
-    dut = Network(cfg)
-    got = []
-
-    async def bench(ctx):
-        for (layer, space, addr, data) in writes:
-            ctx.set(dut.load.payload, {"layer": layer, "space": space, "addr": addr,
-                                       "data": data & mask})
-            ctx.set(dut.load.valid, 1)
-            await ctx.tick().until(dut.load.ready)
-        ctx.set(dut.load.valid, 0)
-        ctx.set(dut.rb_resp.ready, 1)
-        for (layer, space, addr, data) in probes + [(0, 7, 3, 0)]:
-            ctx.set(dut.rb_req.payload, {"layer": layer, "space": space, "addr": addr})
-            ctx.set(dut.rb_req.valid, 1)
-            await ctx.tick().until(dut.rb_req.ready)
-            ctx.set(dut.rb_req.valid, 0)
-            for wait in range(1, 20):
-                if ctx.get(dut.rb_resp.valid):
-                    got.append((wait, ctx.get(dut.rb_resp.payload)))
-                    break
-                await ctx.tick()
-            await ctx.tick()
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    got = simulate(params, [], after=[(l, s, a) for l, s, a, _ in probes] + [(0, 7, 3)])["reads"]
     assert [w for w, _ in got] == [5] * len(probes) + [1], got
     assert [v for _, v in got[:-1]] == [d & mask for *_, d in probes], (got, probes)
 

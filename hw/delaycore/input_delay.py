@@ -22,7 +22,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden_model.config import clog2
-from .layouts import EventLayout, DATA_BITS
+from .layouts import EventLayout, DATA_BITS, block_port_members
 
 SPIKE, EOT, CLEAR = 0, 1, 2
 DELAY, HISTORY = 1, 4                   # the port spaces of the stage (docs/core.md, 4 and 5)
@@ -44,11 +44,7 @@ class InputDelay(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(EventLayout)),
             "o": Out(stream.Signature(EventLayout)),
-            "wr_en": In(1), "wr_space": In(3), "wr_addr": In(20), "wr_data": In(DATA_BITS),
-            "wr_dropped": Out(1),
-            "rb_en": In(1), "rb_space": In(3), "rb_addr": In(20), "rb_data": Out(DATA_BITS),
-            "idle": Out(1),
-            "hold": In(1),
+            **block_port_members(),
         })
 
     def elaborate(self, platform):

@@ -23,7 +23,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden_model.config import LayerShape
-from .layouts import EventLayout, OutputLayout, DATA_BITS
+from .layouts import EventLayout, OutputLayout, DATA_BITS, block_port_members
 from .neuron import Integrate, Fire, total_shape
 from .weight_memory import WeightMemory
 
@@ -56,11 +56,7 @@ class Layer(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(EventLayout)),
             "o": Out(stream.Signature(out)),
-            "wr_en": In(1), "wr_space": In(3), "wr_addr": In(20), "wr_data": In(DATA_BITS),
-            "wr_dropped": Out(1),
-            "rb_en": In(1), "rb_space": In(3), "rb_addr": In(20), "rb_data": Out(DATA_BITS),
-            "idle": Out(1),
-            "hold": In(1),
+            **block_port_members(),
         })
 
     def elaborate(self, platform):
