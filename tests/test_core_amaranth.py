@@ -166,7 +166,7 @@ def test_excess_spikes_dropped_and_counted():
 
 def test_readback_values_and_latency():
     """docs/core.md section 4: a readback request accepted at cycle c is answered at c + 5 (layer
-    spaces) or c + 1 (status), with the word that was loaded (registers, weights, delays)."""
+    spaces) or c + 3 (status), with the word that was loaded (registers, weights, delays)."""
     from golden_model.params import load_words
     cfg = CoreConfig(n_in=4, sizes=(5,), n_out=3, weight_bits=4, depth=8)
     params = random_params(cfg, 7, "random", threshold_scale=0.3)
@@ -174,7 +174,7 @@ def test_readback_values_and_latency():
     mask = (1 << 64) - 1
     probes = [w for w in writes if w[1] != 0][:8] + [w for w in writes if w[1] == 0][::7]
     got = simulate(params, [], after=[(l, s, a) for l, s, a, _ in probes] + [(0, 7, 3)])["reads"]
-    assert [w for w, _ in got] == [5] * len(probes) + [1], got
+    assert [w for w, _ in got] == [5] * len(probes) + [3], got
     assert [v for _, v in got[:-1]] == [d & mask for *_, d in probes], (got, probes)
 
 

@@ -1,15 +1,17 @@
-"""Unit tests of the RTL building blocks in amaranth.sim: NeuronUpdate and Guard.
+"""Unit tests of the RTL building blocks in amaranth.sim: NeuronUpdate, Guard, StatusCounters.
 
-Each is compared with a reference written from docs/core.md (2.2, 2.3 and 3.3). Seeded; the seed
-and the failing input vector are in the assertion messages.
+Each is compared with a reference written from docs/core.md (2.2, 2.3, 3.3 and 5). Seeded; the
+seed and the failing input vector are in the assertion messages.
 """
 
 import random
 
 import pytest
+from amaranth import Module
 from amaranth.sim import Simulator
 
 from delaycore import Guard, NeuronUpdate
+from delaycore.status_counters import StatusCounters
 from golden_model.config import LayerShape
 
 SPIKE, EOT, CLEAR, RESERVED = 0, 1, 2, 3
@@ -211,10 +213,10 @@ def test_guard_matches_reference(seed, n_in):
                     stats["passed"] += 1
                 else:
                     stats["stalled"] += 1
+            got = (ctx.get(dut.drop_kind), ctx.get(dut.drop_addr))
+            if got != (int(valid and bad == "kind"), int(valid and bad == "addr")):
+                problems.append(f"{where}: drop strobes {got}, verdict {bad}")
             await ctx.tick()
-            got = (ctx.get(dut.dropped_kind), ctx.get(dut.dropped_addr))
-            if got != (counts["kind"], counts["addr"]):
-                problems.append(f"{where}: counters {got}, expected {counts}")
             if len(problems) > 5:
                 return
 
@@ -228,26 +230,119 @@ def test_guard_matches_reference(seed, n_in):
         assert counts["kind"] > 0 and counts["addr"] > 0, f"seed={seed}: {counts}"
 
 
-def test_guard_counters_saturate():
-    dut = Guard(4)
-    seen = []
+# ----------------------------------------------------------------------------------------------
+# StatusCounters
+# ----------------------------------------------------------------------------------------------
+
+def run_status_counters(n, seed, cycles, inc_p, read_gap, init=()):
+    """Random increments (each counter with probability inc_p per cycle) and reads whenever
+    `read_gap()` cycles have passed; every read must return the reference count up to and
+    including its cycle, saturating at 2^32 - 1 (a pending counter that overflowed would show
+    as a wrong count). Returns (problems, number of reads)."""
+    rng = random.Random(seed)
+    dut = StatusCounters(n, init)
+    ref = list(init) + [0] * (n - len(init))
+    problems, reads = [], [0]
 
     async def bench(ctx):
-        ctx.set(dut.o.ready, 1)
-        ctx.set(dut.i.valid, 1)
-        await ctx.tick()                               # let the design settle after reset
-        ctx.set(dut.dropped_kind, 0xFFFFFFFD)
-        ctx.set(dut.dropped_addr, 0xFFFFFFFE)
-        for k in range(4):
-            ctx.set(dut.i.payload, {"kind": RESERVED, "addr": 0})
+        wait_read, answer = read_gap(rng), None
+        for cyc in range(cycles):
+            inc = [int(rng.random() < inc_p) for _ in range(n)]
+            ctx.set(dut.inc, sum(b << k for k, b in enumerate(inc)))
+            if answer is not None:             # the read of the previous cycle
+                got = ctx.get(dut.rd_data)
+                if got != answer[1]:
+                    problems.append(f"seed={seed} cycle={cyc}: counter {answer[0]} read {got}, "
+                                    f"expected {answer[1]}")
+                answer = None
+            wait_read -= 1
+            read = wait_read <= 0
+            a = rng.randrange(n)
+            ctx.set(dut.rd_en, read)
+            ctx.set(dut.rd_addr, a)
+            for k in range(n):
+                ref[k] = min(ref[k] + inc[k], (1 << 32) - 1)
+            if read:
+                answer, wait_read = (a, ref[a]), read_gap(rng)
+                reads[0] += 1
             await ctx.tick()
-            ctx.set(dut.i.payload, {"kind": SPIKE, "addr": 4})
-            await ctx.tick()
-            seen.append((ctx.get(dut.dropped_kind), ctx.get(dut.dropped_addr)))
+            if len(problems) > 5:
+                return
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    assert seen == [(0xFFFFFFFE, 0xFFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF),
-                    (0xFFFFFFFF, 0xFFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF)], [hex(a) for s in seen for a in s]
+    return problems, reads[0]
+
+
+@pytest.mark.parametrize("n,seed,inc_p", [(5, 1, 1.0), (5, 2, 0.5), (2, 3, 0.9), (8, 4, 1.0),
+                                          (3, 5, 0.1)])
+def test_status_counters_match_reference(n, seed, inc_p):
+    """Increments on every counter up to every cycle, reads as often as the readback port allows
+    (one in three cycles) or at random gaps: the pending counters must not overflow."""
+    gaps = lambda rng: rng.choice([3, 3, 3, 4, 7, 20])
+    problems, reads = run_status_counters(n, seed, 1500, inc_p, gaps)
+    assert not problems, "\n".join(problems)
+    assert reads > 100, reads
+
+
+def test_status_counters_saturate():
+    """Counters that start just below 2^32 - 1 stop there, also when several pending increments
+    cross it at once."""
+    top = (1 << 32) - 1
+    problems, reads = run_status_counters(4, 9, 300, 0.7, lambda rng: rng.choice([3, 5]),
+                                          init=(top - 3, top - 10, top, 5))
+    assert not problems, "\n".join(problems)
+    assert reads > 50, reads
+
+
+# ----------------------------------------------------------------------------------------------
+# Collision-free block RAMs (hw/delaycore/block_ram.py)
+# ----------------------------------------------------------------------------------------------
+
+def test_collision_free_read_holds_and_board_build_marks_only_those_ports():
+    """The read port is disabled in a cycle that writes its address (the word holds), and the
+    board build's RTLIL pass marks the read ports of such memories, and only those, as
+    don't-care on collision."""
+    from amaranth.back import rtlil
+    from amaranth.lib.memory import Memory
+    from delaycore.block_ram import (collision_free_memory, collision_free,
+                                     mark_collisions_dont_care)
+    m = Module()
+    m.submodules.free = free = collision_free_memory(shape=8, depth=16)
+    f_wr, f_rd = free.write_port(), free.read_port()
+    collision_free(m, f_rd, f_wr, compare_addresses=True)
+    m.submodules.plain = plain = Memory(shape=8, depth=16, init=[])
+    p_wr, p_rd = plain.write_port(), plain.read_port()
+    got = []
+
+    async def bench(ctx):
+        for addr, data in ((3, 0x11), (4, 0x22)):
+            ctx.set(f_wr.addr, addr), ctx.set(f_wr.data, data), ctx.set(f_wr.en, 1)
+            await ctx.tick()
+        ctx.set(f_rd.addr, 3)
+        await ctx.tick()                               # reads word 3 while writing word 4
+        got.append(ctx.get(f_rd.data))
+        ctx.set(f_wr.en, 0), ctx.set(f_rd.addr, 4)
+        await ctx.tick()                               # reads word 4
+        got.append(ctx.get(f_rd.data))
+        ctx.set(f_wr.en, 1), ctx.set(f_wr.addr, 3), ctx.set(f_wr.data, 0x33)
+        ctx.set(f_rd.addr, 3)
+        await ctx.tick()                               # writes word 3: the read is disabled
+        got.append(ctx.get(f_rd.data))
+        ctx.set(f_wr.en, 0)
+        await ctx.tick()
+        got.append(ctx.get(f_rd.data))
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == [0x11, 0x22, 0x22, 0x33], [hex(g) for g in got]
+
+    text = rtlil.convert(m, ports=[f_wr.en, f_wr.addr, f_wr.data, f_rd.addr, f_rd.data,
+                                   p_wr.en, p_wr.addr, p_wr.data, p_rd.addr, p_rd.data])
+    marked_text, count = mark_collisions_dont_care(text)
+    assert count == 1, count
+    assert marked_text.count("COLLISION_X_MASK 1'1") == text.count("COLLISION_X_MASK 1'1") + 1

@@ -9,20 +9,12 @@ from .layouts import EventLayout
 SPIKE, EOT, CLEAR, RESERVED = 0, 1, 2, 3
 
 
-def saturating_inc(m, counter, cond):
-    """counter += 1 when `cond`, saturating: the carry out of the incrementer says it is full
-    (cheaper than comparing all its bits)."""
-    nxt = Signal(len(counter) + 1)
-    m.d.comb += nxt.eq(counter + 1)
-    with m.If(cond & ~nxt[-1]):
-        m.d.sync += counter.eq(nxt[:-1])
-
-
 class Guard(wiring.Component):
     """Combinational: a good event passes through, a bad one is taken at once and counted.
 
     A spike beyond `max_events` in one timestep is dropped too: it bounds the accumulator width.
-    Counters are 32-bit and saturate.
+    `drop_kind` / `drop_addr` / `drop_excess` mark the cycle a bad event is taken; the counters
+    themselves are the core's `StatusCounters`.
     """
 
     def __init__(self, n_in: int, max_events: int = 65535):
@@ -31,9 +23,9 @@ class Guard(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(EventLayout)),
             "o": Out(stream.Signature(EventLayout)),
-            "dropped_kind": Out(32),
-            "dropped_addr": Out(32),
-            "dropped_excess": Out(32),
+            "drop_kind": Out(1),
+            "drop_addr": Out(1),
+            "drop_excess": Out(1),
         })
 
     def elaborate(self, platform):
@@ -48,9 +40,9 @@ class Guard(wiring.Component):
             self.o.valid.eq(self.i.valid & good),
             self.i.ready.eq(self.o.ready | ~good),
         ]
-        for counter, cond in ((self.dropped_kind, bad_kind), (self.dropped_addr, bad_addr),
-                              (self.dropped_excess, excess)):
-            saturating_inc(m, counter, self.i.valid & cond)
+        m.d.comb += [self.drop_kind.eq(self.i.valid & bad_kind),
+                     self.drop_addr.eq(self.i.valid & bad_addr),
+                     self.drop_excess.eq(self.i.valid & excess)]
         with m.If(self.o.valid & self.o.ready):
             with m.If(self.o.payload.kind == SPIKE):
                 m.d.sync += events.eq(events + 1)

@@ -23,6 +23,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden_model.config import LayerShape
+from .block_ram import collision_free_memory, collision_free
 from .layouts import EventLayout, OutputLayout, DATA_BITS, block_port_members
 from .neuron import Integrate, Fire, total_shape
 from .weight_memory import WeightMemory
@@ -78,21 +79,27 @@ class Layer(wiring.Component):
         # One address for reads and writes (writes only happen while idle): a single-port RAM.
         w_addr = weight.addr
         v_wr, v_rd, a_wr, a_rd, h_wr, h_rd, d_wr, d_rd = ([] for _ in range(8))
+        # From three groups on, no read whose word is used meets a write of its address: stage 0
+        # reads group g while stage 1 writes the group before it and stage 3 the group three
+        # operations back (a sweep, or a marker and the first accumulates after one), so the
+        # membrane, accum and history memories need no collision logic (block_ram.py). With one
+        # or two groups those reads must see the word written in the same cycle (transparent).
+        free = G >= 3
+
+        def state_memory(name, shape, wrs, rds):
+            mem = (collision_free_memory(shape=shape, depth=G) if free
+                   else Memory(shape=shape, depth=G, init=[]))
+            m.submodules[name] = mem
+            wrs.append(mem.write_port())
+            rds.append(mem.read_port(transparent_for=() if free else (wrs[-1],)))
+
         for k in lanes:
-            mem = Memory(shape=signed(s.v_bits), depth=G, init=[])
-            m.submodules[lane_name("membrane", k)] = mem
-            v_wr.append(mem.write_port())
-            v_rd.append(mem.read_port(transparent_for=(v_wr[k],)))
-            mem = Memory(shape=signed(s.acc_bits), depth=G, init=[])
-            m.submodules[lane_name("accum", k)] = mem
-            a_wr.append(mem.write_port())
-            a_rd.append(mem.read_port(transparent_for=(a_wr[k],)))
+            state_memory(lane_name("membrane", k), signed(s.v_bits), v_wr, v_rd)
+            state_memory(lane_name("accum", k), signed(s.acc_bits), a_wr, a_rd)
             if s.spiking:
-                mem = Memory(shape=s.depth, depth=G, init=[])
-                m.submodules[lane_name("history", k)] = mem
-                h_wr.append(mem.write_port())
-                h_rd.append(mem.read_port(transparent_for=(h_wr[k],)))
-                mem = Memory(shape=s.delay_bits, depth=G, init=[])
+                state_memory(lane_name("history", k), s.depth, h_wr, h_rd)
+                # Delays are written only through the parameter port, while the layer is held.
+                mem = collision_free_memory(shape=s.delay_bits, depth=G)
                 m.submodules[lane_name("delay", k)] = mem
                 d_wr.append(mem.write_port())
                 d_rd.append(mem.read_port())
@@ -179,7 +186,13 @@ class Layer(wiring.Component):
             m.d.comb += self.o.payload.value.eq(Mux(s3_op == TOKEN, 0, out_v))
 
         reads = v_rd + a_rd + (h_rd + d_rd if s.spiking else [])
-        m.d.comb += [p.en.eq(~stall) for p in reads]
+        for rd_, wr_ in zip(v_rd + a_rd + h_rd, v_wr + a_wr + h_wr):
+            if free:
+                collision_free(m, rd_, wr_, en=~stall, compare_addresses=True)
+            else:
+                m.d.comb += rd_.en.eq(~stall)
+        for rd_, wr_ in zip(d_rd, d_wr):
+            collision_free(m, rd_, wr_, en=~stall)
         acc_sum = [Signal(signed(s.acc_bits), name=lane_name("acc_sum", k)) for k in lanes]
         acc_old = [Signal(signed(s.acc_bits), name=lane_name("acc_old", k)) for k in lanes]
         with m.If(~stall):

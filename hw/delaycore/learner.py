@@ -21,11 +21,11 @@ W_SH), and datapath widths follow the configuration (docs/learning.md 6.1).
 
 from amaranth import *
 from amaranth.lib import wiring, stream
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden_model.config import CoreConfig, clog2
 from golden_model.learning import PSI_MAX, LFSR_TAPS, LearnRegisters, LEARN
+from .block_ram import collision_free_memory, collision_free
 from .layouts import EventLayout, OutputLayout, WriteLayout, ReadLayout, DATA_BITS
 
 SPIKE, EOT, CLEAR = 0, 1, 2
@@ -94,10 +94,10 @@ class Learner(wiring.Component):
         ports = {}
 
         def mem(name, shape, depth):
-            mm = Memory(shape=shape, depth=max(1, depth), init=[], attrs={"ram_style": "block"})
+            mm = collision_free_memory(shape=shape, depth=max(1, depth), attrs={"ram_style": "block"})
             m.submodules[name] = mm
             wr = mm.write_port()
-            ports[name] = (mm.read_port(transparent_for=(wr,)), wr, depth)
+            ports[name] = (mm.read_port(), wr, depth)
 
         # Pair R's state is one memory, 16 bits wide, word Cat(j, field): field 0 trace_R,
         # 1 trace_alt_R, 2 elig_w_R, 3 elig_d_R (one read data path for the STEP update, the
@@ -112,13 +112,17 @@ class Learner(wiring.Component):
             mem("psi", 4, nL)
             mem("signal", signed(Lbits), nL)
         # The status counters (learned, rejected, ignored) are the 3 words after the scores.
-        sc_mem = Memory(shape=signed(32), depth=nO + 3, init=[], attrs={"ram_style": "block"})
+        sc_mem = collision_free_memory(shape=signed(32), depth=nO + 3, attrs={"ram_style": "block"})
         m.submodules["score"] = sc_mem
         sc_wr = sc_mem.write_port()
-        ports["score"] = (sc_mem.read_port(transparent_for=(sc_wr,)), sc_wr, nO)
+        ports["score"] = (sc_mem.read_port(), sc_wr, nO)
         mem("err", signed(2), nO)
         rd = {k: v[0] for k, v in ports.items()}
         wr = {k: v[1] for k, v in ports.items()}
+        # No collision logic (block_ram.py). Pair R's memory is read (the next field) while it is
+        # written, the others never need a word read in a cycle that writes them.
+        for k in ports:
+            collision_free(m, rd[k], wr[k], compare_addresses=k == "state_R")
         state_mems = [k for k in ports if k not in ("psi", "signal", "err")]
 
         # -- registers (spec section 5) -------------------------------------------------------
@@ -133,10 +137,11 @@ class Learner(wiring.Component):
         assert all(widths[n] <= 16 for n in in_ram)
         regs = {n: Signal(w, name=n, init=1 if n == "lfsr" else 0)
                 for n, w in widths.items() if n not in in_ram}
-        regmem = Memory(shape=16, depth=16, init=[], attrs={"ram_style": "block"})
+        regmem = collision_free_memory(shape=16, depth=16, attrs={"ram_style": "block"})
         m.submodules["regmem"] = regmem
         rg_wr = regmem.write_port()
-        rg_rd = regmem.read_port(transparent_for=(rg_wr,))
+        rg_rd = regmem.read_port()
+        collision_free(m, rg_rd, rg_wr)
         enable = regs["enable"]
         on, learn_w_R, learn_d_R = enable[0], enable[1], enable[2]
         learn_w_H, learn_d_H, stochastic = enable[3], enable[4], enable[5]

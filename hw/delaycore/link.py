@@ -15,10 +15,10 @@ from types import SimpleNamespace
 from amaranth import *
 from amaranth.lib import wiring, stream, data
 from amaranth.lib.fifo import SyncFIFOBuffered
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden_model.config import CoreConfig
+from .block_ram import collision_free_memory, collision_free
 from .crc16 import Crc16
 from .layouts import EventLayout, OutputLayout, WriteLayout, ReadLayout, DATA_BITS
 from .network import Network
@@ -223,13 +223,17 @@ class Link(wiring.Component):
         # -- submodules --------------------------------------------------------------------------
         m.submodules.rx_fifo = fifo = SyncFIFOBuffered(width=8, depth=self.rx_fifo_depth)
         wiring.connect(m, wiring.flipped(self.rx), fifo.w_stream)
-        m.submodules.buf = buf = Memory(shape=8, depth=BUF_DEPTH, init=[])
+        # Neither memory's word is used after a cycle that writes it (block_ram.py).
+        m.submodules.buf = buf = collision_free_memory(shape=8, depth=BUF_DEPTH)
         wr, rd = buf.write_port(), buf.read_port()
+        collision_free(m, rd, wr)
         # The STATUS error counters bad_crc, truncated, unknown_cmd, bad_length: one word each of a
         # small block RAM, bumped by a read-modify-write in ERROR / ERROR_INC (one incrementer
         # for all four instead of four counters in logic cells).
-        m.submodules.counts = counts = Memory(shape=32, depth=4, init=[], attrs={"ram_style": "block"})
-        cnt_wr, cnt_rd = counts.write_port(), counts.read_port(transparent_for=())
+        m.submodules.counts = counts = collision_free_memory(shape=32, depth=4,
+                                                             attrs={"ram_style": "block"})
+        cnt_wr, cnt_rd = counts.write_port(), counts.read_port()
+        collision_free(m, cnt_rd, cnt_wr)
         m.submodules.crc = crc = Crc16()
         m.submodules.out = out = OutputFramer(cfg.v_bits)
         m.submodules.tx = txs = TxShared()

@@ -6,9 +6,10 @@ from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
 from golden_model.config import CoreConfig
-from .guard import Guard, saturating_inc
+from .guard import Guard
 from .input_delay import InputDelay
 from .layer import Layer
+from .status_counters import StatusCounters
 from .layouts import EventLayout, OutputLayout, WriteLayout, ReadLayout, DATA_BITS
 
 STATUS = 7
@@ -70,9 +71,13 @@ class Network(wiring.Component):
             ok = layer < nl
             return ok | (layer == INPUT_STAGE) if cfg.input_delays else ok
 
-        dropped_writes = Signal(32)
-        steps = Signal(32)
-        saturating_inc(m, steps, self.o.valid & self.o.ready & (self.o.payload.kind == EOT))
+        # Status words 0-4 (docs/core.md 5): dropped_kind, dropped_addr, dropped_writes, steps,
+        # dropped_excess, counted in one block RAM.
+        m.submodules.status = status = StatusCounters(5)
+        dropped_write = Signal()
+        m.d.comb += status.inc.eq(Cat(guard.drop_kind, guard.drop_addr, dropped_write,
+                                      self.o.valid & self.o.ready & (self.o.payload.kind == EOT),
+                                      guard.drop_excess))
 
         # Parameter load and readback share one registered port engine: a request is taken while
         # its layer is quiet, and is applied to the layer in the next cycle, while the layer is
@@ -80,12 +85,13 @@ class Network(wiring.Component):
         ld, rq = self.load.payload, self.rb_req.payload
         wr_pend, rb_pend = Signal(), Signal()
         rb_wait, rb_wait2, rb_wait3 = Signal(), Signal(), Signal()
+        st_read, st_wait = Signal(), Signal()   # a status read: the counter is read, then answered
         p_layer, p_space = Signal(4), Signal(3)
         p_addr, p_data = Signal(20), Signal(DATA_BITS)
         resp_valid = Signal()
         resp_data = Signal(DATA_BITS)   # holds a response until the next request is taken (the
                                         # learning engine computes from it: no copy there)
-        busy = wr_pend | rb_pend | rb_wait | rb_wait2 | rb_wait3 | resp_valid
+        busy = wr_pend | rb_pend | rb_wait | rb_wait2 | rb_wait3 | st_read | st_wait | resp_valid
         for k, l in ports.items():
             sel = p_layer == k
             m.d.comb += [l.hold.eq((wr_pend | rb_pend) & sel),
@@ -99,17 +105,20 @@ class Network(wiring.Component):
         take_rb = self.rb_req.valid & ~busy & ~self.load.valid & (is_status | quiet[rq.layer])
         m.d.comb += self.rb_req.ready.eq(take_rb)
         m.d.sync += [wr_pend.eq(0), rb_pend.eq(0), rb_wait.eq(rb_pend), rb_wait2.eq(rb_wait),
-                     rb_wait3.eq(rb_wait2)]
+                     rb_wait3.eq(rb_wait2), st_read.eq(0), st_wait.eq(st_read)]
         with m.If(take_wr):
             m.d.sync += [wr_pend.eq(in_range(ld.layer)), p_layer.eq(ld.layer), p_space.eq(ld.space),
                          p_addr.eq(ld.addr), p_data.eq(ld.data)]
-        status = Array([guard.dropped_kind, guard.dropped_addr, dropped_writes, steps,
-                        guard.dropped_excess])
+        # A status read accepted at c reads its counter at c + 1 (from the port registers, so no
+        # path runs from the requester into the counters) and is answered at c + 3 with the count
+        # of every event up to and including cycle c + 1.
+        m.d.comb += [status.rd_en.eq(st_read & (p_addr < 5)), status.rd_addr.eq(p_addr[:3])]
+        with m.If(st_wait):
+            m.d.sync += [resp_valid.eq(1), resp_data.eq(Mux(p_addr < 5, status.rd_data, 0))]
         with m.If(take_rb):
             m.d.sync += [p_layer.eq(rq.layer), p_space.eq(rq.space), p_addr.eq(rq.addr)]
             with m.If(is_status):
-                m.d.sync += [resp_valid.eq(1),
-                             resp_data.eq(Mux(rq.addr < 5, status[rq.addr[:3]], 0))]
+                m.d.sync += st_read.eq(1)
             with m.Elif(in_range(rq.layer)):
                 m.d.sync += rb_pend.eq(1)
             with m.Else():
@@ -127,5 +136,5 @@ class Network(wiring.Component):
 
         missing = (ld.layer >= nl) & (ld.layer != INPUT_STAGE) if cfg.input_delays else ld.layer >= nl
         drop = (take_wr & missing) | Cat(l.wr_dropped for l in ports.values()).any()
-        saturating_inc(m, dropped_writes, drop)
+        m.d.comb += dropped_write.eq(drop)
         return m

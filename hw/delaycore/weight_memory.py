@@ -8,8 +8,9 @@ SPRAM's lack of a read enable does not matter.
 
 from amaranth import *
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from .block_ram import collision_free_memory, collision_free
 
 SPRAM_WORDS = 16384
 
@@ -33,8 +34,11 @@ class WeightMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         if not self.use_spram(platform, self.width, self.depth):
-            m.submodules.mem = mem = Memory(shape=self.width, depth=self.depth, init=[])
+            # Written only while its layer is held: the word read in a write cycle is not used
+            # (no collision logic, block_ram.py).
+            m.submodules.mem = mem = collision_free_memory(shape=self.width, depth=self.depth)
             wr, rd = mem.write_port(), mem.read_port()
+            collision_free(m, rd, wr)
             m.d.comb += [wr.addr.eq(self.addr), rd.addr.eq(self.addr), wr.data.eq(self.wr_data),
                          wr.en.eq(self.wr_en), self.rd_data.eq(rd.data)]
             return m
