@@ -2,7 +2,9 @@
 
 The engine sits between the outside and the core (`LearningNetwork`): it forwards input events
 (`i` -> `ci`) and readout outputs (`co` -> `o`), and owns the core's load and readback ports
-(`cload`, `crb_req`, `crb_resp`) while it works. It is one sequential state machine; every access
+(`cload`, `crb_req`, `crb_resp`): the outside's loads and readback requests are latched and
+replayed from the engine's registers (one cycle more each, and no combinational path from the
+host link into the core's port engine). It is one sequential state machine; every access
 to the core goes through a small subroutine (C_RD / C_RDW / C_WR) with a return state, so a phase
 is a plain list of "read this, compute, write that" steps. Cycle counts are an implementation
 matter (spec section 6); `tests/test_learning_rtl.py` measures them.
@@ -38,8 +40,8 @@ DROP_LAYER = 15            # a write the core drops and counts in dropped_writes
  H_HIST, H_H2, H_UPD, H_PREP, H_CALC,
  E_SY, E_PREP, E_CALC, E_Y, E_R,
  W_START, W_RD, W_GOT, W_PREP, W_CALC, W_ROW, W_DSTEP, W_NEXT, CLR,
- R_EL, H_MUL, W_MUL, W_SH, R_ALT, H_ALT, CNT_RD, CNT_WR, R_EL2) = range(44)
-N_STATES = 44
+ R_EL, H_MUL, W_MUL, W_SH, R_ALT, H_ALT, CNT_RD, CNT_WR, R_EL2, XRQ) = range(45)
+N_STATES = 45
 # Phases: what the memory addresses follow.
 PH_NONE, PH_EXT, PH_SCORE, PH_R, PH_H, PH_E, PH_LSIG, PH_WH, PH_WR, PH_CLR, PH_CNT = range(11)
 
@@ -159,8 +161,11 @@ class Learner(wiring.Component):
         self.fsm_state, self.fsm_phase = state, phase      # for testbenches (cycle counts)
         # Data to and from the core only as wide as the fields the engine uses.
         maxN = max(nS, nL * nO, nO, nL, nP, 4 << jb, 1)
-        c_layer, c_space, c_addr = Signal(4), Signal(3), Signal(range(maxN + 1))
-        c_data = Signal(max(P * wb, dbits))
+        # The outside's loads and readback requests are latched here too and replayed from these
+        # registers (C_WR, XRQ): no path runs from the link through the engine into the core's
+        # port engine. yosys keeps only the bits the core uses.
+        c_layer, c_space, c_addr = Signal(4), Signal(3), Signal(20)
+        c_data = Signal(DATA_BITS)
         # The word a core read returned: the core's response register holds it until the next
         # readback request, which only the engine makes while it works (no copy in the engine).
         cdata = self.crb_resp.payload[:max(P * wb, D, v_bits, dbits)]
@@ -226,11 +231,8 @@ class Learner(wiring.Component):
                                                      | (self.co.payload.kind == CLEAR))
 
         # Core port defaults: the engine's own request.
-        # The engine writes only weight words and delays, which the core takes from the low
-        # len(c_data) bits of the data field; the bits above carry the outside data unmuxed.
         m.d.comb += [self.cload.payload.layer.eq(c_layer), self.cload.payload.space.eq(c_space),
-                     self.cload.payload.addr.eq(c_addr),
-                     self.cload.payload.data.eq(Cat(c_data, self.load.payload.data[len(c_data):])),
+                     self.cload.payload.addr.eq(c_addr), self.cload.payload.data.eq(c_data),
                      self.crb_req.payload.layer.eq(c_layer), self.crb_req.payload.space.eq(c_space),
                      self.crb_req.payload.addr.eq(c_addr),
                      self.ci.payload.eq(self.i.payload)]
@@ -251,7 +253,10 @@ class Learner(wiring.Component):
         last = d_q >= D - 1
         a_nb = Signal(dbits)
         m.d.comb += a_nb.eq(d_q if D == 1 else Mux(last, d_q - 1, d_q + 1))
-        y_bit = hist_q.bit_select(Mux(on_alt, a_nb, d_q), 1)
+        # The history bit at the neighbouring delay is taken in R_UPD / H_UPD (y_alt_q), so the
+        # trace update of R_ALT / H_ALT starts from a register, not from a bit select.
+        y_alt_q = Signal()
+        y_bit = Mux(on_alt, y_alt_q, hist_q.bit_select(d_q, 1))
         t_old = Signal(10)
         rd_R = rd["state_R"].data
         m.d.comb += t_old.eq(rd_R[:10])              # field 0 in R_UPD, 1 in R_ALT
@@ -264,9 +269,11 @@ class Learner(wiring.Component):
         tx, t_new = Signal(11), Signal(10)                       # <= 1023 + 1023
         m.d.comb += [tx.eq(t_old - (t_old >> t_shift) + Mux(y_bit, t_inc, 0)),
                      t_new.eq(_sat_u(tx, 10))]
-        tq, dq = Signal(10), Signal(signed(11))
+        # ta_q: the new trace_alt; dq is computed from the two registers a cycle later (R_EL,
+        # H_PREP), not behind the trace update in the same cycle.
+        tq, ta_q, dq = Signal(10), Signal(10), Signal(signed(11))
         d_new_q = Signal(signed(11))
-        m.d.comb += d_new_q.eq(Mux(last, tq, t_new) - Mux(last, t_new, tq))
+        m.d.comb += d_new_q.eq(Mux(last, tq, ta_q) - Mux(last, ta_q, tq))
 
         def elig(ew_rd, ed_rd, pw, qd, shift):
             sw, sd = Signal(18), Signal(signed(19))
@@ -455,24 +462,24 @@ class Learner(wiring.Component):
                                         else:
                                             m.d.sync += regs[name].eq(ld.data)
                         with m.Else():      # read-only region: the core drops and counts it
-                            m.d.comb += [self.cload.valid.eq(1), self.load.ready.eq(self.cload.ready),
-                                         self.cload.payload.layer.eq(DROP_LAYER),
-                                         self.cload.payload.space.eq(LEARN),
-                                         self.cload.payload.addr.eq(ld.addr),
-                                         self.cload.payload.data.eq(ld.data)]
+                            m.d.comb += self.load.ready.eq(1)
+                            core_write(DROP_LAYER, LEARN, ld.addr, ld.data, IDLE)
                     with m.Else():
-                        m.d.comb += [self.cload.valid.eq(1), self.load.ready.eq(self.cload.ready),
-                                     self.cload.payload.eq(ld)]
+                        m.d.comb += self.load.ready.eq(1)
+                        core_write(ld.layer, ld.space, ld.addr, ld.data, IDLE)
                 with m.If(xrb):
                     with m.If(rq.space == LEARN):
                         m.d.comb += self.rb_req.ready.eq(1)
                         m.d.sync += [x_region.eq(rq.addr[16:20]), x_idx.eq(rq.addr[:16]),
                                      phase.eq(PH_EXT), state.eq(XRD_LOCAL)]
                     with m.Else():
-                        m.d.comb += [self.crb_req.valid.eq(1), self.rb_req.ready.eq(self.crb_req.ready),
-                                     self.crb_req.payload.eq(rq)]
-                        with m.If(self.crb_req.ready):
-                            m.d.sync += state.eq(XRD_CORE)
+                        m.d.comb += self.rb_req.ready.eq(1)
+                        m.d.sync += [c_layer.eq(rq.layer), c_space.eq(rq.space), c_addr.eq(rq.addr),
+                                     state.eq(XRQ)]
+            with m.Case(XRQ):
+                m.d.comb += self.crb_req.valid.eq(1)
+                with m.If(self.crb_req.ready):
+                    m.d.sync += state.eq(XRD_CORE)
             with m.Case(WAIT_OUT):
                 with m.If(out_marker):
                     with m.If(self.co.payload.kind == CLEAR):
@@ -542,15 +549,15 @@ class Learner(wiring.Component):
                                  wr["psi"].en.eq(1)]
                 m.d.comb += [wr["state_R"].addr.eq(Cat(outer[:jb], C(0, 2))),
                              wr["state_R"].data.eq(t_new), wr["state_R"].en.eq(1)]
-                m.d.sync += [tq.eq(t_new), state.eq(R_ALT)]
+                m.d.sync += [tq.eq(t_new), y_alt_q.eq(hist_q.bit_select(a_nb, 1)), state.eq(R_ALT)]
             with m.Case(R_ALT):
                 m.d.comb += [wr["state_R"].addr.eq(Cat(outer[:jb], C(1, 2))),
                              wr["state_R"].data.eq(t_new), wr["state_R"].en.eq(1)]
-                m.d.sync += [dq.eq(d_new_q), state.eq(R_EL)]
+                m.d.sync += [ta_q.eq(t_new), state.eq(R_EL)]
             with m.Case(R_EL):
                 m.d.comb += [wr["state_R"].addr.eq(Cat(outer[:jb], C(2, 2))),
                              wr["state_R"].data.eq(e_R_new), wr["state_R"].en.eq(1)]
-                m.d.sync += state.eq(R_EL2)
+                m.d.sync += [dq.eq(d_new_q), state.eq(R_EL2)]
             with m.Case(R_EL2):
                 m.d.comb += [wr["state_R"].addr.eq(Cat(outer[:jb], C(3, 2))),
                              wr["state_R"].data.eq(e_R_new), wr["state_R"].en.eq(1)]
@@ -571,13 +578,14 @@ class Learner(wiring.Component):
                 with m.Case(H_UPD):
                     m.d.comb += [wr["trace_H"].addr.eq(outer), wr["trace_H"].data.eq(t_new),
                                  wr["trace_H"].en.eq(1)]
-                    m.d.sync += [tq.eq(t_new), state.eq(H_ALT)]
+                    m.d.sync += [tq.eq(t_new), y_alt_q.eq(hist_q.bit_select(a_nb, 1)),
+                                 state.eq(H_ALT)]
                 with m.Case(H_ALT):
                     m.d.comb += [wr["trace_alt_H"].addr.eq(outer), wr["trace_alt_H"].data.eq(t_new),
                                  wr["trace_alt_H"].en.eq(1)]
-                    m.d.sync += [dq.eq(d_new_q), inner.eq(0), state.eq(H_PREP)]
+                    m.d.sync += [ta_q.eq(t_new), inner.eq(0), state.eq(H_PREP)]
                 with m.Case(H_PREP):
-                    m.d.sync += state.eq(H_MUL)
+                    m.d.sync += [dq.eq(d_new_q), state.eq(H_MUL)]
                 with m.Case(H_MUL):
                     m.d.sync += [pq_H.eq(psi_k * tHj), qq_H.eq(psi_k * dHj), state.eq(H_CALC)]
                 with m.Case(H_CALC):
