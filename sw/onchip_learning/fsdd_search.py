@@ -1,0 +1,242 @@
+"""Demo c, second search: how the host builds the fixed random hidden layer and sets the registers.
+
+The learning rule, its registers' meaning and the RTL are unchanged; what varies is only what a
+host chooses: the structure of the fixed seeded hidden weights (uniform sparse as `demos.fsdd_network`,
+or local receptive fields over the 700 frequency-ordered channels), the hidden layer's
+threshold / leak / weight shift / reset, per-neuron weight gains calibrated on the training set to
+a firing rate, the initial hidden delays, the register values, the lr schedule and the epochs.
+
+`python -m onchip_learning.fsdd_search ceiling --hidden-json '{...}'` fits an offline softmax on
+the hidden features (a cheap screen, selected on validation); `online` runs the bit-exact pair-R
+learner (`fsdd_study.FastPairR`). One JSON line per run is appended to `--out`
+(build/reports/onchip-fsdd-search2.jsonl by default). Nothing selects on the test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+
+import numpy as np
+import torch
+
+from golden_model.learning import LearnRegisters
+from delay_training.data import load_task
+from . import fsdd_study as FS
+from .demos import fsdd_network, FSDD_REGS, FSDD_LR_SCHEDULE
+
+N_CH = 700
+
+# The default hidden layer of demos.fsdd_network (demo c as committed).
+BASE_HIDDEN = dict(kind="uniform_default", threshold_scale=0.0625)
+
+
+def _base_columns(kind: str, H: int, g: torch.Generator, kw: dict) -> torch.Tensor:
+    """Float weights [700, H] in [-1, 1] before gain and quantisation."""
+    c = torch.arange(N_CH, dtype=torch.float64).view(-1, 1)
+    u = lambda *s: torch.rand(*s, generator=g, dtype=torch.float64)
+    if kind == "uniform":
+        w = (2 * u(N_CH, H) - 1) * (u(N_CH, H) < kw.get("density", 0.3))
+        return w
+    wmin, wmax = kw.get("width", (20, 80))
+    centre = u(1, H) * N_CH
+    width = wmin + u(1, H) * (wmax - wmin)
+    dist = (c - centre).abs()
+    dens = kw.get("density", 0.5)
+    mask = u(N_CH, H) < dens
+    mag = 0.5 + 0.5 * u(N_CH, H)
+    if kind == "band":
+        # random signs inside one band (p_exc positive)
+        sign = torch.where(u(N_CH, H) < kw.get("p_exc", 0.5), 1.0, -1.0)
+        return (dist < width / 2) * mask * mag * sign
+    if kind == "dog":
+        # excitatory centre, inhibitory surround (surround `ratio` times wider, weight -beta)
+        ratio, beta = kw.get("ratio", 3.0), kw.get("beta", 0.5)
+        centre_m = dist < width / 2
+        surr = (dist < ratio * width / 2) & ~centre_m
+        return (centre_m * 1.0 - surr * beta) * mask * mag
+    if kind == "pair":
+        # + band at the centre, - band at an offset in [omin, omax] above or below
+        omin, omax = kw.get("offset", (20, 150))
+        off = (omin + u(1, H) * (omax - omin)) * torch.where(u(1, H) < 0.5, 1.0, -1.0)
+        other = ((centre + off) % N_CH)
+        d2 = (c - other).abs()
+        return ((dist < width / 2) * 1.0 - (d2 < width / 2) * kw.get("beta", 1.0)) * mask * mag
+    if kind == "mix":
+        # a fraction `frac_local` of neurons with signed local bands, the rest uniform sparse
+        k = int(round(kw.get("frac_local", 0.5) * H))
+        loc = _base_columns("band", k, g, kw)
+        uni = _base_columns("uniform", H - k, g, dict(density=kw.get("u_density", 0.3)))
+        return torch.cat([loc, uni], 1)
+    raise ValueError(kind)
+
+
+def _quantise(base: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    return (base * gain.view(1, -1) * 127).round().clamp(-128, 127).to(torch.int64)
+
+
+def calibrate_gains(base, params, x_cal: torch.Tensor, rate, iters: int = 14) -> torch.Tensor:
+    """Per-neuron gain (bisection in log space) so that neuron j fires at rate[j] spikes per step
+    on the calibration samples (gain capped where the 8-bit range saturates)."""
+    H = base.shape[1]
+    lo, hi = torch.full((H,), -6.0, dtype=torch.float64), torch.full((H,), 4.0, dtype=torch.float64)
+    p = copy.deepcopy(params)
+    Wfull = p.layers[0].weight
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        Wfull[:N_CH, :H] = _quantise(base, torch.exp2(mid))
+        s = FS.fast_hidden_spikes(p, x_cal)[..., :H].double().mean((0, 1))
+        up = s < rate                      # too quiet: more gain
+        lo = torch.where(up, mid, lo)
+        hi = torch.where(up, hi, mid)
+    return torch.exp2((lo + hi) / 2)
+
+
+def build_network(seed: int = 0, hidden: int = 128, x_cal: torch.Tensor | None = None, **kw):
+    """Network image of demo c with the hidden layer described by kw (see module docstring)."""
+    kw = dict(kw)
+    kind = kw.pop("kind", "uniform_default")
+    if kind == "uniform_default":
+        params = fsdd_network(hidden=hidden, seed=seed, threshold_scale=kw.pop("threshold_scale", 0.0625),
+                              density=kw.pop("density", 0.3), leak=kw.pop("leak", 3), bias=True)
+    else:
+        params = fsdd_network(hidden=hidden, seed=seed, threshold_scale=0.0625, bias=True)
+        g = torch.Generator().manual_seed(1000 + seed)
+        L = params.layers[0]
+        L.weight_shift = kw.pop("shift", 3)
+        L.leak = kw.pop("leak", 3)
+        L.reset_mode = kw.pop("reset", 1)
+        L.threshold = kw.pop("threshold", 1681)
+        base = _base_columns(kind, hidden, g, kw)
+        rate = kw.get("rate", None)
+        if rate is not None:
+            if isinstance(rate, (list, tuple)):    # log-uniform spread of target rates
+                r = torch.exp(np.log(rate[0]) + torch.rand(hidden, generator=g, dtype=torch.float64)
+                              * (np.log(rate[1]) - np.log(rate[0])))
+            else:
+                r = torch.full((hidden,), float(rate), dtype=torch.float64)
+            gain = calibrate_gains(base, params, x_cal, r)
+        else:
+            gain = torch.full((hidden,), float(kw.get("gain", 1.0)), dtype=torch.float64)
+        L.weight[:N_CH, :hidden] = _quantise(base, gain)
+    init = kw.get("init_delay", "zero")
+    if init != "zero":
+        g2 = torch.Generator().manual_seed(2000 + seed)
+        lo_, hi_ = init if isinstance(init, (list, tuple)) else (0, params.config.depth - 1)
+        d = torch.randint(lo_, hi_ + 1, (hidden,), generator=g2)
+        params.layers[0].delay[:hidden] = d.to(params.layers[0].delay.dtype)
+    from golden_model.params import validate
+    validate(params)
+    return params
+
+
+def readout_features(params, s: torch.Tensor) -> np.ndarray:
+    """What a unit readout weight of hidden neuron j adds to the score (float leak of the
+    readout; delays applied; no clamping)."""
+    y = FS.delayed(s, params.layers[0].delay.to(torch.int64)).double()
+    T = y.shape[1]
+    a = 1 - 2.0 ** -FS.READOUT_LEAK
+    w = torch.tensor([(1 - a ** (T - t)) / (1 - a) for t in range(T)], dtype=torch.float64)
+    return (y * w.view(1, -1, 1)).sum(1).numpy()
+
+
+_SPLITS = None
+_XS = None
+
+
+def data():
+    global _SPLITS, _XS
+    if _SPLITS is None:
+        from .demos import with_bias_channel
+        _SPLITS = load_task("fsdd")
+        _XS = [with_bias_channel(torch.as_tensor(np.asarray(d.spikes), dtype=torch.int64))
+               for d in (_SPLITS.train, _SPLITS.val, _SPLITS.test)]
+    return _SPLITS, _XS
+
+
+def hidden_spikes(params, xs):
+    return [torch.cat([FS.fast_hidden_spikes(params, x[i:i + 250]) for i in range(0, len(x), 250)])
+            for x in xs]
+
+
+def make(hidden_kw: dict, seed: int):
+    splits, xs = data()
+    x_cal = xs[0][torch.randperm(len(xs[0]), generator=torch.Generator().manual_seed(seed))[:300]]
+    params = build_network(seed=seed, x_cal=x_cal, **hidden_kw)
+    return params, hidden_spikes(params, xs)
+
+
+def stats(params, spikes) -> dict:
+    s = spikes[0][..., :-1].double()
+    rate = s.mean((0, 1))
+    return {"rate_mean": round(float(rate.mean()), 4), "rate_min": round(float(rate.min()), 4),
+            "rate_max": round(float(rate.max()), 4), "silent": int((rate == 0).sum()),
+            "threshold": params.layers[0].threshold, "shift": params.layers[0].weight_shift,
+            "w_absmean": round(float(params.layers[0].weight[:N_CH, :-1].abs().double().mean()), 2),
+            "bias_rate": round(float(spikes[0][..., -1].double().mean()), 3),
+            "w_sat": round(float((params.layers[0].weight[:N_CH, :-1].abs() >= 127).double().mean()), 4)}
+
+
+def ceiling_run(hidden_kw: dict, seed: int = 0) -> dict:
+    t0 = time.time()
+    splits, _ = data()
+    params, spikes = make(hidden_kw, seed)
+    feats = [readout_features(params, s) for s in spikes]
+    ys = [np.asarray(d.labels) for d in (splits.train, splits.val, splits.test)]
+    r = FS.fit_softmax(feats[0], ys[0], feats[1], ys[1], feats[2], ys[2])
+    return {"what": "ceiling", "hidden": hidden_kw, "seed": seed, "val": r["val"], "test": r["test"],
+            "fit": r, **stats(params, spikes), "seconds": round(time.time() - t0, 1)}
+
+
+def online_run(hidden_kw: dict, reg_kw: dict | None = None, lr_schedule=None, seed: int = 0,
+               order_seed: int | None = None) -> dict:
+    t0 = time.time()
+    splits, _ = data()
+    reg_kw = reg_kw or {}
+    schedule = list(lr_schedule or FSDD_LR_SCHEDULE)
+    params, spikes = make(hidden_kw, seed)
+    regs = LearnRegisters(**dict(FSDD_REGS, **reg_kw))
+    L, curve, best = FS.fast_online(params, regs, spikes[0], splits.train.labels, spikes[1],
+                                    splits.val.labels, len(schedule),
+                                    seed if order_seed is None else order_seed, lr_schedule=schedule)
+    bi = max(range(len(curve)), key=lambda k: (curve[k][1], -k))
+    return {"what": "online", "hidden": hidden_kw, "regs": reg_kw, "lr_schedule": schedule, "seed": seed,
+            "val": curve[bi][1], "selected_at": curve[bi][0],
+            "test": FS.fast_accuracy(best, spikes[2], splits.test.labels),
+            "val_last": curve[-1][1], "test_last": FS.fast_accuracy(L.params, spikes[2], splits.test.labels),
+            "curve": [round(c[1], 3) for c in curve[::4]], **stats(params, spikes),
+            "delays_nonzero": int((best.layers[0].delay != 0).sum()),
+            "w_R_sat": round(float((best.layers[-1].weight.abs() >= 127).double().mean()), 4),
+            "seconds": round(time.time() - t0, 1)}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("what", choices=("ceiling", "online"))
+    ap.add_argument("--hidden-json", nargs="*", default=[json.dumps(BASE_HIDDEN)],
+                    help="hidden-layer options (JSON), one run each")
+    ap.add_argument("--regs-json", default="{}", help="online: register overrides (JSON)")
+    ap.add_argument("--lr-schedule", type=int, nargs="*", default=None)
+    ap.add_argument("--seeds", type=int, nargs="*", default=[0])
+    ap.add_argument("--tag", default="")
+    ap.add_argument("--out", default="build/reports/onchip-fsdd-search2.jsonl")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    for hj in a.hidden_json:
+        for seed in a.seeds:
+            hk = json.loads(hj)
+            if a.what == "ceiling":
+                r = ceiling_run(hk, seed)
+            else:
+                r = online_run(hk, json.loads(a.regs_json), a.lr_schedule, seed)
+            r["tag"] = a.tag
+            print(json.dumps({k: v for k, v in r.items() if k not in ("curve", "fit")}), flush=True)
+            if a.out:
+                with open(a.out, "a") as fh:
+                    fh.write(json.dumps(r) + "\n")
+
+
+if __name__ == "__main__":
+    main()
