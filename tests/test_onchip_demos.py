@@ -90,3 +90,27 @@ def test_fsdd_bias_unit_fires_alone_at_a_fixed_rate():
     assert int(off[..., 128].sum()) == 0                    # and the unit nothing but the channel
     rate = on[..., 128].sum(1)
     assert int(rate.min()) == int(rate.max()) >= 10         # same train for every input, firing
+
+
+def test_fsdd_search_pair_hidden_layer():
+    """The structured hidden layer of the demo c search (onchip_learning.fsdd_search, kind "pair":
+    an excitatory band and an inhibitory band of neighbouring channels per neuron) is a valid,
+    seeded image, and its bias unit still fires alone at a fixed rate."""
+    from onchip_learning.fsdd_search import build_network
+    from onchip_learning.demos import with_bias_channel
+    kw = dict(kind="pair", width=(20, 80), density=0.5, gain=0.6, threshold=600)
+    a, b = build_network(seed=0, **kw), build_network(seed=0, **kw)
+    assert torch.equal(a.layers[0].weight, b.layers[0].weight)
+    assert not torch.equal(a.layers[0].weight, build_network(seed=1, **kw).layers[0].weight)
+    w = a.layers[0].weight[:700, :128]
+    assert int((w > 0).sum()) > 0 and int((w < 0).sum()) > 0
+    span = [(torch.nonzero(w[:, j] > 0).flatten(), torch.nonzero(w[:, j] < 0).flatten()) for j in range(128)]
+    assert all(len(p) == 0 or int(p.max() - p.min()) < 80 for p, _ in span)   # one local band
+    net = GoldenNetwork(a)
+    g = torch.Generator().manual_seed(5)
+    x = (torch.rand(3, 40, 700, generator=g) < 0.05).to(torch.int64)
+    on = net.run(with_bias_channel(x))["spikes"][0]
+    off = net.run(torch.cat([x, torch.zeros(3, 40, 1, dtype=torch.int64)], -1))["spikes"][0]
+    assert torch.equal(on[..., :128], off[..., :128]) and int(off[..., 128].sum()) == 0
+    rate = on[..., 128].sum(1)
+    assert int(rate.min()) == int(rate.max()) >= 10
