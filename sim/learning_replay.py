@@ -72,8 +72,8 @@ def demo_setup(demo: str, seed: int = 0, mode: str = "weights+delays") -> dict:
                     train=(train.spikes, train.labels), evaluate=(val.spikes, val.labels),
                     test=(test.spikes, test.labels), epochs=3, seed=seed, eval_every=100, mode=mode)
     if demo == "fsdd":
-        params = demos.fsdd_network(seed=seed, **demos.FSDD_NET)
-        train, val, test = demos.fsdd_sets(params.config.n_in > 700)
+        train, val, test = demos.fsdd_sets(True)
+        params = demos.fsdd_demo_network(seed, train[0])
         schedule = demos.FSDD_LR_SCHEDULE
         regs = LearnRegisters(**demos.FSDD_REGS)
         if schedule:

@@ -58,15 +58,21 @@ def test_float_rule_solves_the_sequence_task():
     assert accuracy(net, test.spikes, test.labels) == 1.0
 
 
-@pytest.mark.parametrize("bias", [False, True])
-def test_fsdd_study_replica_equals_golden_learner(bias):
-    """The fast pair-R replica used to study demo c (onchip_learning.fsdd_study) ends with the
+@pytest.mark.parametrize("bias,hidden", [(False, "uniform"), (True, "uniform"), (True, "pair")])
+def test_fsdd_study_replica_equals_golden_learner(bias, hidden):
+    """The fast pair-R replica used to run demo c (onchip_learning.fsdd_study) ends with the
     golden learner's readout weights, delays and LFSR, on random input with a low hidden
-    threshold (many hidden spikes, so weights and delays move)."""
+    threshold (many hidden spikes, so weights and delays move); also on demo c's hidden layer
+    (spectral-contrast bands, reset to zero; a fixed gain instead of the calibration)."""
     from golden_model.learning import LearnRegisters
     from onchip_learning import fsdd_study as FS
-    from onchip_learning.demos import FSDD_REGS, with_bias_channel
-    params = FS.network(threshold_scale=0.0625, bias=bias)
+    from onchip_learning.demos import FSDD_REGS, FSDD_HIDDEN, with_bias_channel
+    from onchip_learning.hidden_layers import build_network
+    if hidden == "pair":
+        kw = {k: v for k, v in FSDD_HIDDEN.items() if k != "rate"}
+        params = build_network(seed=0, gain=0.8, **dict(kw, threshold=300))
+    else:
+        params = FS.network(threshold_scale=0.0625, bias=bias)
     g = torch.Generator().manual_seed(3)
     x = (torch.rand(10, 100, 700, generator=g) < 0.03).to(torch.int64)
     x = (with_bias_channel(x) if bias else x).numpy()
@@ -93,10 +99,10 @@ def test_fsdd_bias_unit_fires_alone_at_a_fixed_rate():
 
 
 def test_fsdd_search_pair_hidden_layer():
-    """The structured hidden layer of the demo c search (onchip_learning.fsdd_search, kind "pair":
+    """The hidden layer of demo c (onchip_learning.hidden_layers, kind "pair":
     an excitatory band and an inhibitory band of neighbouring channels per neuron) is a valid,
     seeded image, and its bias unit still fires alone at a fixed rate."""
-    from onchip_learning.fsdd_search import build_network
+    from onchip_learning.hidden_layers import build_network
     from onchip_learning.demos import with_bias_channel
     kw = dict(kind="pair", width=(20, 80), density=0.5, gain=0.6, threshold=600)
     a, b = build_network(seed=0, **kw), build_network(seed=0, **kw)

@@ -206,12 +206,29 @@ def bptt_reference() -> dict:
     return out
 
 
-# Network options of fsdd_network and the host's lr_shift_R per epoch (None: FSDD_REGS throughout).
-FSDD_NET: dict = dict(threshold_scale=0.0625, bias=True)
+# The host's lr_shift_R per epoch (None: FSDD_REGS throughout).
 FSDD_LR_SCHEDULE: list[int] | None = [8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 12, 12]
+# The fixed hidden layer of demo c (hidden_layers.build_network; chosen on validation by
+# `python -m onchip_learning.fsdd_search`): spectral-contrast bands, gains calibrated to 0.1
+# spikes per step on 300 unlabelled training samples. The first demo c used the uniform sparse
+# layer of fsdd_network with these options (still the fsdd_study baseline).
+FSDD_HIDDEN: dict = dict(kind="pair", width=(20, 80), density=0.5, rate=0.1, threshold=600)
+FSDD_UNIFORM_NET: dict = dict(threshold_scale=0.0625, bias=True)
+CALIBRATION_SAMPLES = 300
 
 
-def fsdd_demo(seed: int = 0, epochs: int = 12, net_options: dict | None = None,
+def fsdd_demo_network(seed: int, train_spikes: torch.Tensor,
+                      hidden: dict | None = None) -> NetworkParams:
+    """Demo c's image: `hidden` (FSDD_HIDDEN) built by hidden_layers.build_network, its gains
+    calibrated on CALIBRATION_SAMPLES training samples drawn with `seed` (no labels used);
+    `train_spikes` with the bias channel."""
+    from .hidden_layers import build_network
+    pick = torch.randperm(len(train_spikes), generator=torch.Generator().manual_seed(seed))
+    x_cal = torch.as_tensor(train_spikes[pick[:CALIBRATION_SAMPLES]], dtype=torch.int64)
+    return build_network(seed=seed, x_cal=x_cal, **(FSDD_HIDDEN if hidden is None else hidden))
+
+
+def fsdd_demo(seed: int = 0, epochs: int = 12, hidden: dict | None = None,
               lr_schedule: list[int] | None = None, engine: str = "fast") -> tuple[dict, dict]:
     """`lr_schedule`: lr_shift_R for epoch 0, 1, ... (the last repeats), written by the host
     between epochs, as it would rewrite the register. `engine`: "golden" runs GoldenLearner sample
@@ -219,10 +236,10 @@ def fsdd_demo(seed: int = 0, epochs: int = 12, net_options: dict | None = None,
     pair-R replica `fsdd_study.FastPairR` (same weights, delays and LFSR as GoldenLearner, checked
     by tests/test_onchip_demos.py), minutes. Accuracies are those of GoldenNetwork on the learned
     image in both cases."""
-    net_options = FSDD_NET if net_options is None else net_options
+    hidden = FSDD_HIDDEN if hidden is None else hidden
     lr_schedule = FSDD_LR_SCHEDULE if lr_schedule is None else lr_schedule
-    params = fsdd_network(seed=seed, **net_options)
-    train, val, test = fsdd_sets(params.config.n_in > 700)
+    train, val, test = fsdd_sets(True)
+    params = fsdd_demo_network(seed, train[0], hidden)
     regs = LearnRegisters(**FSDD_REGS)
     n_train = len(train[1])
     if lr_schedule:
@@ -261,10 +278,11 @@ def fsdd_demo(seed: int = 0, epochs: int = 12, net_options: dict | None = None,
         "selection": "parameters at the best validation accuracy",
         "test_accuracy_last": accuracy(GoldenNetwork(last), *test),
         "task": "spiking FSDD, official split (train 2000 / validation 250 / test 250), 100 steps",
-        "network": f"{cfg.n_in}-{cfg.sizes[0]}-10{bias}, 8-bit weights, D=32; hidden weights random "
-                   "and fixed; readout weights (from 0) and hidden delays (from 0) learn on chip (pair R)",
+        "network": f"{cfg.n_in}-{cfg.sizes[0]}-10{bias}, 8-bit weights, D=32; hidden weights seeded "
+                   "random and fixed (hidden_layers.build_network); readout weights (from 0) and hidden "
+                   "delays (from 0) learn on chip (pair R)",
         "engine": engine,
-        "registers": FSDD_REGS, "seed": seed, "epochs": epochs, "network_options": net_options,
+        "registers": FSDD_REGS, "seed": seed, "epochs": epochs, "hidden_layer": hidden,
         "lr_shift_R_per_epoch": lr_schedule,
         "test_accuracy": accuracy(net, *test),
         "selected_at_sample": curve["best_samples"],

@@ -124,7 +124,7 @@ def main(argv=None):
     splits = load_task("fsdd")
     rows = []
     if a.what == "online":
-        from .demos import FSDD_NET, FSDD_LR_SCHEDULE
+        from .demos import FSDD_UNIFORM_NET as FSDD_NET, FSDD_LR_SCHEDULE
         schedule = a.lr_schedule or FSDD_LR_SCHEDULE
         for b in a.bias:
             for seed in a.seeds:
