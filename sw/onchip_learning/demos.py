@@ -257,9 +257,9 @@ def fsdd_demo(seed: int = 0, epochs: int = 12, hidden: dict | None = None,
         import time
         from . import fsdd_study as FS
         t0 = time.time()
-        hidden = lambda x: torch.cat([FS.fast_hidden_spikes(params, x[i:i + 250].to(torch.int64))
+        spikes = lambda x: torch.cat([FS.fast_hidden_spikes(params, x[i:i + 250].to(torch.int64))
                                       for i in range(0, len(x), 250)])
-        s_tr, s_va = hidden(train[0]), hidden(val[0])
+        s_tr, s_va = spikes(train[0]), spikes(val[0])
         L, points, best = FS.fast_online(params, regs, s_tr, train[1], s_va, val[1], epochs, seed,
                                          lr_schedule=lr_schedule)
         last = L.params
