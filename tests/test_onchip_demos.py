@@ -120,3 +120,20 @@ def test_fsdd_search_pair_hidden_layer():
     assert torch.equal(on[..., :128], off[..., :128]) and int(off[..., 128].sum()) == 0
     rate = on[..., 128].sum(1)
     assert int(rate.min()) == int(rate.max()) >= 10
+
+
+# Offline BPTT of the same network, seed 0 (`demos.BPTT_COMMAND`, rerun on the current code: 93.6 %
+# test); the issue's target for demo c is on-chip learning within 5 points of it.
+BPTT_SEED0_TEST = 0.936
+
+
+def test_fsdd_demo_within_five_points_of_bptt():
+    """Demo c as `make learn-demo` runs it (seed 0, 12 epochs, the fast pair-R replica; the image
+    is selected on validation and scored by GoldenNetwork): within 5 points of BPTT on test, with
+    readout weights and hidden delays both learned."""
+    from onchip_learning.demos import fsdd_demo
+    rep, extra = fsdd_demo(seed=0)
+    assert rep["test_accuracy"] >= BPTT_SEED0_TEST - 0.05, rep["test_accuracy"]
+    learned = extra["learned"]
+    assert int((learned.layers[0].delay != 0).sum()) > 10
+    assert int((learned.layers[-1].weight != 0).sum()) > 100
