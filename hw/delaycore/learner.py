@@ -253,10 +253,6 @@ class Learner(wiring.Component):
         last = d_q >= D - 1
         a_nb = Signal(dbits)
         m.d.comb += a_nb.eq(d_q if D == 1 else Mux(last, d_q - 1, d_q + 1))
-        # The history bit at the neighbouring delay is taken in R_UPD / H_UPD (y_alt_q), so the
-        # trace update of R_ALT / H_ALT starts from a register, not from a bit select.
-        y_alt_q = Signal()
-        y_bit = Mux(on_alt, y_alt_q, hist_q.bit_select(d_q, 1))
         t_old = Signal(10)
         rd_R = rd["state_R"].data
         m.d.comb += t_old.eq(rd_R[:10])              # field 0 in R_UPD, 1 in R_ALT
@@ -266,8 +262,15 @@ class Learner(wiring.Component):
             with m.If(on_H):
                 m.d.comb += [t_old.eq(Mux(on_alt, rd["trace_alt_H"].data, rd["trace_H"].data)),
                              t_shift.eq(regs["trace_shift_H"]), t_inc.eq(regs["trace_inc_H"])]
+        # The increment (y ? trace_inc : 0) is a register computed a cycle ahead, so the update
+        # starts from registers and memory data only: in the history read's last cycle (C_RDW,
+        # the word arrives in the core's response register, which holds it) the bit at d, in
+        # R_UPD / H_UPD the bit at the neighbouring delay (for R_ALT / H_ALT).
+        t_addq = Signal(10)
+        on_upd = (state == R_UPD) | (state == H_UPD)
+        m.d.sync += t_addq.eq(Mux(hist_q.bit_select(Mux(on_upd, a_nb, d_q), 1), t_inc, 0))
         tx, t_new = Signal(11), Signal(10)                       # <= 1023 + 1023
-        m.d.comb += [tx.eq(t_old - (t_old >> t_shift) + Mux(y_bit, t_inc, 0)),
+        m.d.comb += [tx.eq(t_old - (t_old >> t_shift) + t_addq),
                      t_new.eq(_sat_u(tx, 10))]
         # ta_q: the new trace_alt; dq is computed from the two registers a cycle later (R_EL,
         # H_PREP), not behind the trace update in the same cycle.
@@ -549,7 +552,7 @@ class Learner(wiring.Component):
                                  wr["psi"].en.eq(1)]
                 m.d.comb += [wr["state_R"].addr.eq(Cat(outer[:jb], C(0, 2))),
                              wr["state_R"].data.eq(t_new), wr["state_R"].en.eq(1)]
-                m.d.sync += [tq.eq(t_new), y_alt_q.eq(hist_q.bit_select(a_nb, 1)), state.eq(R_ALT)]
+                m.d.sync += [tq.eq(t_new), state.eq(R_ALT)]
             with m.Case(R_ALT):
                 m.d.comb += [wr["state_R"].addr.eq(Cat(outer[:jb], C(1, 2))),
                              wr["state_R"].data.eq(t_new), wr["state_R"].en.eq(1)]
@@ -578,8 +581,7 @@ class Learner(wiring.Component):
                 with m.Case(H_UPD):
                     m.d.comb += [wr["trace_H"].addr.eq(outer), wr["trace_H"].data.eq(t_new),
                                  wr["trace_H"].en.eq(1)]
-                    m.d.sync += [tq.eq(t_new), y_alt_q.eq(hist_q.bit_select(a_nb, 1)),
-                                 state.eq(H_ALT)]
+                    m.d.sync += [tq.eq(t_new), state.eq(H_ALT)]
                 with m.Case(H_ALT):
                     m.d.comb += [wr["trace_alt_H"].addr.eq(outer), wr["trace_alt_H"].data.eq(t_new),
                                  wr["trace_alt_H"].en.eq(1)]
