@@ -196,11 +196,12 @@ class Learner(wiring.Component):
                                               REG_NAMES.index("delay_thresh_R")))))
         # Memory read addresses follow the phase (stable across core accesses). The pair-R
         # memory's field is the one the next state reads: trace_R while the core is read and in
-        # R_UPD's predecessors, trace_alt_R for R_ALT, elig_w_R for R_EL and W_MUL, elig_d_R for
+        # R_UPD's predecessors, trace_alt_R in the cycle after r_pre and for R_ALT, elig_w_R for R_EL and W_MUL, elig_d_R for
         # R_EL2 and W_SH.
         r_field = Signal(2)
+        r_pre = R_D2 if has_H else R_H2       # the state before a neuron's history read
         with m.Switch(state):
-            with m.Case(R_UPD):
+            with m.Case(R_UPD, r_pre):
                 m.d.comb += r_field.eq(1)
             with m.Case(R_ALT, W_PREP):
                 m.d.comb += r_field.eq(2)
@@ -248,30 +249,40 @@ class Learner(wiring.Component):
 
         # One trace unit, used twice per pre neuron (trace in R_UPD / H_UPD, trace_alt in
         # R_ALT / H_ALT); tq (the new trace) and dq (sigma * (alt - trace)) are registers.
-        on_alt = (state == R_ALT) | (state == H_ALT)
         on_H = phase == PH_H
         last = d_q >= D - 1
         a_nb = Signal(dbits)
         m.d.comb += a_nb.eq(d_q if D == 1 else Mux(last, d_q - 1, d_q + 1))
+        # The decay t - (t >> trace_shift) of both traces is computed while the core reads the
+        # history word: the cycle after r_pre / H_H2 sees trace_alt (the pair-R memory addressed
+        # at field 1 in r_pre; trace_alt_H), kept in dalt_q; the last cycle of that read sees the
+        # trace (field 0), kept in tdec_q for R_UPD / H_UPD, which then loads dalt_q into tdec_q
+        # for R_ALT / H_ALT. The update itself is one add and a saturation of two registers.
+        was_pre = Signal()
+        m.d.sync += was_pre.eq((state == r_pre) | (state == H_H2 if has_H else 0))
         t_old = Signal(10)
         rd_R = rd["state_R"].data
-        m.d.comb += t_old.eq(rd_R[:10])              # field 0 in R_UPD, 1 in R_ALT
+        m.d.comb += t_old.eq(rd_R[:10])
         t_shift, t_inc = Signal(4), Signal(10)
         m.d.comb += [t_shift.eq(regs["trace_shift_R"]), t_inc.eq(regs["trace_inc_R"])]
         if has_H:
             with m.If(on_H):
-                m.d.comb += [t_old.eq(Mux(on_alt, rd["trace_alt_H"].data, rd["trace_H"].data)),
+                m.d.comb += [t_old.eq(Mux(was_pre, rd["trace_alt_H"].data, rd["trace_H"].data)),
                              t_shift.eq(regs["trace_shift_H"]), t_inc.eq(regs["trace_inc_H"])]
-        # The increment (y ? trace_inc : 0) is a register computed a cycle ahead, so the update
-        # starts from registers and memory data only: in the history read's last cycle (C_RDW,
-        # the word arrives in the core's response register, which holds it) the bit at d, in
-        # R_UPD / H_UPD the bit at the neighbouring delay (for R_ALT / H_ALT).
+        t_dec = Signal(10)
+        m.d.comb += t_dec.eq(t_old - (t_old >> t_shift))
+        dalt_q, tdec_q = Signal(10), Signal(10)
+        with m.If(was_pre):
+            m.d.sync += dalt_q.eq(t_dec)
+        # The increment (y ? trace_inc : 0) is a register computed a cycle ahead too: in the
+        # history read's last cycle (C_RDW, the word arrives in the core's response register,
+        # which holds it) the bit at d, in R_UPD / H_UPD the bit at the neighbouring delay.
         t_addq = Signal(10)
         on_upd = (state == R_UPD) | (state == H_UPD)
-        m.d.sync += t_addq.eq(Mux(hist_q.bit_select(Mux(on_upd, a_nb, d_q), 1), t_inc, 0))
+        m.d.sync += [t_addq.eq(Mux(hist_q.bit_select(Mux(on_upd, a_nb, d_q), 1), t_inc, 0)),
+                     tdec_q.eq(Mux(on_upd, dalt_q, t_dec))]
         tx, t_new = Signal(11), Signal(10)                       # <= 1023 + 1023
-        m.d.comb += [tx.eq(t_old - (t_old >> t_shift) + t_addq),
-                     t_new.eq(_sat_u(tx, 10))]
+        m.d.comb += [tx.eq(tdec_q + t_addq), t_new.eq(_sat_u(tx, 10))]
         # ta_q: the new trace_alt; dq is computed from the two registers a cycle later (R_EL,
         # H_PREP), not behind the trace update in the same cycle.
         tq, ta_q, dq = Signal(10), Signal(10), Signal(signed(11))
@@ -422,17 +433,23 @@ class Learner(wiring.Component):
         # -- the state machine ----------------------------------------------------------------
         ld, rq = self.load.payload, self.rb_req.payload
         m.d.comb += rg_wr.addr.eq(ld.addr[:4])
+        # `free` (IDLE with no step open) is a flag register: the handshakes with the outside
+        # start from it, not from a decode of `state`. It is set a cycle after the engine is
+        # idle without having taken anything (so it is never set outside IDLE).
+        free = Signal(init=1)
+        lab = free & self.label.valid
+        xld = free & ~self.label.valid & self.load.valid
+        xrb = free & ~self.label.valid & ~self.load.valid & self.rb_req.valid
+        fwd = ~(lab | xld | xrb)
+        m.d.comb += [self.label.ready.eq(free), self.load.ready.eq(xld),
+                     self.rb_req.ready.eq(xrb)]
+        m.d.sync += free.eq((state == IDLE) & ~step_open & ~lab & ~xld & ~xrb
+                            & ~(self.i.valid & self.ci.ready))
         with m.Switch(state):
             with m.Case(IDLE):
                 m.d.sync += phase.eq(PH_NONE)
-                free = ~step_open
-                lab = free & self.label.valid
-                xld = free & ~self.label.valid & self.load.valid
-                xrb = free & ~self.label.valid & ~self.load.valid & self.rb_req.valid
-                fwd = ~(lab | xld | xrb)
                 m.d.comb += [self.ci.valid.eq(fwd & self.i.valid),
-                             self.i.ready.eq(fwd & self.ci.ready),
-                             self.label.ready.eq(free)]
+                             self.i.ready.eq(fwd & self.ci.ready)]
                 with m.If(fwd & self.i.valid & self.ci.ready):
                     kind = self.i.payload.kind
                     with m.If((kind == EOT) | (kind == CLEAR)):
@@ -452,7 +469,6 @@ class Learner(wiring.Component):
                     region, idx = ld.addr[16:20], ld.addr[:16]
                     with m.If(ld.space == LEARN):
                         with m.If((region == 0) & (idx < len(REG_NAMES))):
-                            m.d.comb += self.load.ready.eq(1)
                             with m.Switch(idx[:4]):      # idx < 14 checked above
                                 for n_, name in enumerate(REG_NAMES):
                                     with m.Case(n_):
@@ -465,18 +481,14 @@ class Learner(wiring.Component):
                                         else:
                                             m.d.sync += regs[name].eq(ld.data)
                         with m.Else():      # read-only region: the core drops and counts it
-                            m.d.comb += self.load.ready.eq(1)
                             core_write(DROP_LAYER, LEARN, ld.addr, ld.data, IDLE)
                     with m.Else():
-                        m.d.comb += self.load.ready.eq(1)
                         core_write(ld.layer, ld.space, ld.addr, ld.data, IDLE)
                 with m.If(xrb):
                     with m.If(rq.space == LEARN):
-                        m.d.comb += self.rb_req.ready.eq(1)
                         m.d.sync += [x_region.eq(rq.addr[16:20]), x_idx.eq(rq.addr[:16]),
                                      phase.eq(PH_EXT), state.eq(XRD_LOCAL)]
                     with m.Else():
-                        m.d.comb += self.rb_req.ready.eq(1)
                         m.d.sync += [c_layer.eq(rq.layer), c_space.eq(rq.space), c_addr.eq(rq.addr),
                                      state.eq(XRQ)]
             with m.Case(XRQ):
