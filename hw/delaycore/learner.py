@@ -295,7 +295,8 @@ class Learner(wiring.Component):
             return _sat_u(sw, 16), _sat_s(sd, 16)
 
         # Pair R: one adder for both eligibilities, elig_w_R in R_EL, elig_d_R in R_EL2.
-        on_d = state == R_EL2
+        on_d = Signal()               # state == R_EL2, as a register (R_EL2 always follows R_EL)
+        m.d.sync += on_d.eq(state == R_EL)
         e_old, e_add, e_sum = Signal(signed(17)), Signal(signed(11)), Signal(signed(18))
         m.d.comb += [e_old.eq(Mux(on_d, rd_R.as_signed(), rd_R)), e_add.eq(Mux(on_d, dq, tq)),
                      e_sum.eq(e_old + (e_add >> regs["elig_shift_R"]))]
