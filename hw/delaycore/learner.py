@@ -40,8 +40,8 @@ DROP_LAYER = 15            # a write the core drops and counts in dropped_writes
  H_HIST, H_H2, H_UPD, H_PREP, H_CALC,
  E_SY, E_PREP, E_CALC, E_Y, E_R,
  W_START, W_RD, W_GOT, W_PREP, W_CALC, W_ROW, W_DSTEP, W_NEXT, CLR,
- R_EL, H_MUL, W_MUL, W_SH, R_ALT, H_ALT, CNT_RD, CNT_WR, R_EL2, XRQ) = range(45)
-N_STATES = 45
+ R_EL, H_MUL, W_MUL, W_SH, R_ALT, H_ALT, CNT_RD, CNT_WR, R_EL2, XRQ, XLD) = range(46)
+N_STATES = 46
 # Phases: what the memory addresses follow.
 PH_NONE, PH_EXT, PH_SCORE, PH_R, PH_H, PH_E, PH_LSIG, PH_WH, PH_WR, PH_CLR, PH_CNT = range(11)
 
@@ -433,7 +433,7 @@ class Learner(wiring.Component):
 
         # -- the state machine ----------------------------------------------------------------
         ld, rq = self.load.payload, self.rb_req.payload
-        m.d.comb += rg_wr.addr.eq(ld.addr[:4])
+        m.d.comb += rg_wr.addr.eq(c_addr[:4])
         # `free` (IDLE with no step open) is a flag register: the handshakes with the outside
         # start from it, not from a decode of `state`. It is set a cycle after the engine is
         # idle without having taken anything (so it is never set outside IDLE).
@@ -446,6 +446,16 @@ class Learner(wiring.Component):
                      self.rb_req.ready.eq(xrb)]
         m.d.sync += free.eq((state == IDLE) & ~step_open & ~lab & ~xld & ~xrb
                             & ~(self.i.valid & self.ci.ready))
+        # The readback response to the outside from flag registers (state == XRD_CORE /
+        # XRESP, set with the state) rather than a decode of `state`.
+        xrd, xresp = Signal(), Signal()
+        m.d.sync += [xrd.eq(Mux(state == XRQ, self.crb_req.ready,
+                                (state == XRD_CORE) & ~(self.crb_resp.valid & self.rb_resp.ready))),
+                     xresp.eq((state == XRD_LOCAL) | ((state == XRESP) & ~self.rb_resp.ready))]
+        m.d.comb += [self.rb_resp.valid.eq((xrd & self.crb_resp.valid) | xresp),
+                     self.rb_resp.payload.eq(Mux(xrd, self.crb_resp.payload,
+                                                 Cat(local, local_sx.replicate(32)))),
+                     self.crb_resp.ready.eq(xrd & self.rb_resp.ready)]
         with m.Switch(state):
             with m.Case(IDLE):
                 m.d.sync += phase.eq(PH_NONE)
@@ -466,32 +476,35 @@ class Learner(wiring.Component):
                     with m.Else():
                         m.d.sync += [y.eq(yl), have_rival.eq(0), outer.eq(0), phase.eq(PH_E),
                                      state.eq(E_PREP)]
-                with m.If(xld):
-                    region, idx = ld.addr[16:20], ld.addr[:16]
-                    with m.If(ld.space == LEARN):
-                        with m.If((region == 0) & (idx < len(REG_NAMES))):
-                            with m.Switch(idx[:4]):      # idx < 14 checked above
-                                for n_, name in enumerate(REG_NAMES):
-                                    with m.Case(n_):
-                                        if name == "lfsr":
-                                            d32 = ld.data[:32]
-                                            m.d.sync += lfsr.eq(Mux(d32 == 0, 1, d32))
-                                        elif name in in_ram:    # truncated to its width
-                                            m.d.comb += [rg_wr.en.eq(1),
-                                                         rg_wr.data.eq(ld.data[:widths[name]])]
-                                        else:
-                                            m.d.sync += regs[name].eq(ld.data)
-                        with m.Else():      # read-only region: the core drops and counts it
-                            core_write(DROP_LAYER, LEARN, ld.addr, ld.data, IDLE)
-                    with m.Else():
-                        core_write(ld.layer, ld.space, ld.addr, ld.data, IDLE)
-                with m.If(xrb):
+                with m.If(xld):               # latched, decoded in XLD
+                    m.d.sync += [c_layer.eq(ld.layer), c_space.eq(ld.space), c_addr.eq(ld.addr),
+                                 c_data.eq(ld.data), ret.eq(IDLE), state.eq(XLD)]
+                with m.If(xrb):               # latched for both (a register or a core read)
+                    m.d.sync += [x_region.eq(rq.addr[16:20]), x_idx.eq(rq.addr[:16]),
+                                 c_layer.eq(rq.layer), c_space.eq(rq.space), c_addr.eq(rq.addr)]
                     with m.If(rq.space == LEARN):
-                        m.d.sync += [x_region.eq(rq.addr[16:20]), x_idx.eq(rq.addr[:16]),
-                                     phase.eq(PH_EXT), state.eq(XRD_LOCAL)]
+                        m.d.sync += [phase.eq(PH_EXT), state.eq(XRD_LOCAL)]
                     with m.Else():
-                        m.d.sync += [c_layer.eq(rq.layer), c_space.eq(rq.space), c_addr.eq(rq.addr),
-                                     state.eq(XRQ)]
+                        m.d.sync += state.eq(XRQ)
+            with m.Case(XLD):                 # an outside load, from the latched request
+                region, idx = c_addr[16:20], c_addr[:16]
+                m.d.sync += state.eq(C_WR)        # to the core (ret: IDLE), unless a register
+                with m.If(c_space == LEARN):
+                    with m.If((region == 0) & (idx < len(REG_NAMES))):
+                        m.d.sync += state.eq(IDLE)
+                        with m.Switch(idx[:4]):      # idx < 14 checked above
+                            for n_, name in enumerate(REG_NAMES):
+                                with m.Case(n_):
+                                    if name == "lfsr":
+                                        d32 = c_data[:32]
+                                        m.d.sync += lfsr.eq(Mux(d32 == 0, 1, d32))
+                                    elif name in in_ram:    # truncated to its width
+                                        m.d.comb += [rg_wr.en.eq(1),
+                                                     rg_wr.data.eq(c_data[:widths[name]])]
+                                    else:
+                                        m.d.sync += regs[name].eq(c_data)
+                    with m.Else():      # read-only region: the core drops and counts it
+                        m.d.sync += c_layer.eq(DROP_LAYER)
             with m.Case(XRQ):
                 m.d.comb += self.crb_req.valid.eq(1)
                 with m.If(self.crb_req.ready):
@@ -504,17 +517,12 @@ class Learner(wiring.Component):
                         m.d.sync += [phase.eq(PH_SCORE), outer.eq(0), state.eq(SC)]
                     with m.Else():
                         m.d.sync += state.eq(IDLE)
-            with m.Case(XRD_CORE):
-                m.d.comb += [self.rb_resp.valid.eq(self.crb_resp.valid),
-                             self.rb_resp.payload.eq(self.crb_resp.payload),
-                             self.crb_resp.ready.eq(self.rb_resp.ready)]
+            with m.Case(XRD_CORE):        # the response: rb_resp from the flags, below
                 with m.If(self.crb_resp.valid & self.rb_resp.ready):
                     m.d.sync += state.eq(IDLE)
             with m.Case(XRD_LOCAL):
                 m.d.sync += state.eq(XRESP)
             with m.Case(XRESP):
-                m.d.comb += [self.rb_resp.valid.eq(1),
-                             self.rb_resp.payload.eq(Cat(local, local_sx.replicate(32)))]
                 with m.If(self.rb_resp.ready):
                     m.d.sync += state.eq(IDLE)
 
