@@ -34,7 +34,7 @@ BOARDS = {
                    CoreConfig(n_in=700, sizes=(128,), n_out=20, weight_bits=2, ternary=True,
                               depth=32, weights_per_word=8),
                    ICE40PLL(0, 63, 5, 1, 24.0),      # 12 MHz x 64 / 32 = 24 MHz
-                   False),                   # with learning: 5,236 of 5,280 LC, 24.31/24.87/25.51/26.07/24.78 MHz at seeds 1-5
+                   False),                   # with learning: 5,168 of 5,280 LC, 25.43/26.57/25.85/24.95/25.00 MHz at seeds 1-5
     "ulx3s": ("amaranth_boards.ulx3s:ULX3S_85F_Platform", 80.0,
               CoreConfig(n_in=700, sizes=(128, 128), n_out=20, weight_bits=2, ternary=True,
                          depth=32, weights_per_word=8),
