@@ -3,8 +3,11 @@
 The engine sits between the outside and the core (`LearningNetwork`): it forwards input events
 (`i` -> `ci`) and readout outputs (`co` -> `o`), and owns the core's load and readback ports
 (`cload`, `crb_req`, `crb_resp`): the outside's loads and readback requests are latched and
-replayed from the engine's registers (one cycle more each, and no combinational path from the
-host link into the core's port engine). It is one sequential state machine; every access
+replayed from the engine's registers (a load is decoded a cycle later, in XLD: two cycles more
+for a load, one for a readback request; no combinational path from the host link into the
+core's port engine). The handshakes with the outside start from flag registers (`free`: IDLE
+with no step open, set a cycle after the engine is idle without taking anything; `xrd`, `xresp`:
+a readback response), not from a decode of the state. It is one sequential state machine; every access
 to the core goes through a small subroutine (C_RD / C_RDW / C_WR) with a return state, so a phase
 is a plain list of "read this, compute, write that" steps. Cycle counts are an implementation
 matter (spec section 6); `tests/test_learning_rtl.py` measures them.
