@@ -3,8 +3,9 @@ YoWASP tools and write build/reports/bitstream-<board>.json (utilisation, achiev
 network built).
 
 Each board has a default for the on-chip learning engine (`LearningNetwork` behind the link,
-docs/learning.md): on where it fits the device and meets timing at the core clock, off where it
-does not (the iCEBreaker's UP5K: logic cells; the ULX3S: timing at its 80 MHz PLL clock).
+docs/learning.md): on where it fits the device and meets timing at the core clock (the
+iCEBreaker's UP5K, since the collision-free block RAMs and the learner's timing cuts), off where
+it does not (the ULX3S: timing at its 80 MHz PLL clock).
 The default build writes bitstream-<board>.json; the other variant, chosen with LEARNING=1 / 0
 (`--learning` / `--no-learning`), writes bitstream-<board>-learning.json or -nolearning.json;
 `DSP=1` (`--dsp`: yosys `synth_ice40 -dsp`, multipliers into SB_MAC16) adds `-dsp`. Each variant
@@ -34,7 +35,7 @@ BOARDS = {
                    CoreConfig(n_in=700, sizes=(128,), n_out=20, weight_bits=2, ternary=True,
                               depth=32, weights_per_word=8),
                    ICE40PLL(0, 63, 5, 1, 24.0),      # 12 MHz x 64 / 32 = 24 MHz
-                   False),                   # with learning: 5,168 of 5,280 LC, 25.43/26.57/25.85/24.95/25.00 MHz at seeds 1-5
+                   True),     # with learning: 5,168 of 5,280 LC, 25.43/26.57/25.85/24.95/25.00 MHz at seeds 1-5
     "ulx3s": ("amaranth_boards.ulx3s:ULX3S_85F_Platform", 80.0,
               CoreConfig(n_in=700, sizes=(128, 128), n_out=20, weight_bits=2, ternary=True,
                          depth=32, weights_per_word=8),
@@ -94,6 +95,8 @@ def build(board: str, seed: int = 1, learning: bool | None = None, dsp: bool = F
     mod, cls = BOARDS[board][0].split(":")
     platform = getattr(importlib.import_module(mod), cls)()
     target, cfg, pll = BOARDS[board][1:4]
+    if input_delays and learning is None:   # the engine is not built with the stage
+        learning = False
     learning, suffix = variant(board, learning, dsp)
     if pll_mhz is None and learning:
         pll_mhz = LEARNING_PLL_MHZ.get(board)
