@@ -190,10 +190,10 @@ def test_bitstream_build_variants(tmp_path):
     """make bitstream: per-board learning default, report names, and the utilisation of a build
     that did not place (parsed from nextpnr's log)."""
     from delaycore.boards.build import BOARDS, variant, nextpnr_log
-    assert BOARDS["icebreaker"][4] is False             # the UP5K does not hold the engine
-    assert variant("icebreaker", None, False) == (False, "")
-    assert variant("icebreaker", True, False) == (True, "-learning")
-    assert variant("icebreaker", True, True) == (True, "-learning-dsp")
+    assert BOARDS["icebreaker"][4] is True              # the UP5K holds the engine
+    assert variant("icebreaker", None, False) == (True, "")
+    assert variant("icebreaker", False, False) == (False, "-nolearning")
+    assert variant("icebreaker", False, True) == (False, "-nolearning-dsp")
     default = BOARDS["ulx3s"][4]
     assert variant("ulx3s", not default, False) == (not default,
                                                      "-nolearning" if default else "-learning")
