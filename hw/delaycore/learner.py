@@ -7,10 +7,10 @@ replayed from the engine's registers (a load is decoded a cycle later, in XLD: t
 for a load, one for a readback request; no combinational path from the host link into the
 core's port engine). The handshakes with the outside start from flag registers (`free`: IDLE
 with no step open, set a cycle after the engine is idle without taking anything; `xrd`, `xresp`:
-a readback response), not from a decode of the state. It is one sequential state machine; every access
-to the core goes through a small subroutine (C_RD / C_RDW / C_WR) with a return state, so a phase
-is a plain list of "read this, compute, write that" steps. Cycle counts are an implementation
-matter (spec section 6); `tests/test_learning_rtl.py` measures them.
+a readback response), not from a decode of the state. It is one sequential state machine;
+every access to the core goes through a small subroutine (C_RD / C_RDW / C_WR) with a return
+state, so a phase is a plain list of "read this, compute, write that" steps. Cycle counts are
+an implementation matter (spec section 6); `tests/test_learning_rtl.py` measures them.
 
 Memories (amaranth.lib.memory, one read and one write port each): the state of spec section 2
 (`state_R`: pair R's four arrays in one 16-bit memory, word Cat(j, field); `trace_H` ...
@@ -199,8 +199,8 @@ class Learner(wiring.Component):
                                               REG_NAMES.index("delay_thresh_R")))))
         # Memory read addresses follow the phase (stable across core accesses). The pair-R
         # memory's field is the one the next state reads: trace_R while the core is read and in
-        # R_UPD's predecessors, trace_alt_R in the cycle after r_pre and for R_ALT, elig_w_R for R_EL and W_MUL, elig_d_R for
-        # R_EL2 and W_SH.
+        # R_UPD's predecessors, trace_alt_R in the cycle after r_pre and for R_ALT, elig_w_R for
+        # R_EL and W_MUL, elig_d_R for R_EL2 and W_SH.
         r_field = Signal(2)
         r_pre = R_D2 if has_H else R_H2       # the state before a neuron's history read
         with m.Switch(state):
