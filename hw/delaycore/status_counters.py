@@ -12,11 +12,12 @@ and a few bits of pending increments:
 * A read (`rd_en`, `rd_addr` = a, at cycle c) takes the RAM's read port in cycle c instead (the
   round robin pauses), services counter a at c + 1, and shows its exact count, every increment
   up to and including cycle c, on `rd_data` in cycle c + 1 (combinational there).
-* A write never goes to the word read in the same cycle (block_ram.py: no collision logic):
-  when the counter being serviced is read again (a read request for it), its write is skipped
+* A write never goes to the word read in the same cycle (block_ram.py: no collision logic,
+  here by the write rule itself rather than `collision_free`): when the counter being serviced
+  is read again (a read request for it), its write is skipped
   and `pending` kept, so the next cycle's service adds it all.
 
-Bound on `pending`: reads come at most one in three cycles (the readback port's handshake), so
+Bound on `pending`: reads come at most one in three cycles (the core's readback port: one in four), so
 the round robin gets at least two of every three cycles, and each counter is serviced at least
 once in every `ceil(3 n / 2) + 2` cycles, with at most one increment per cycle in between. The
 pending counters are `PENDING_BITS` wide for `n <= 8`; `tests/test_rtl_units.py` checks the bound
@@ -27,7 +28,7 @@ from amaranth import *
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .block_ram import collision_free_memory, collision_free
+from .block_ram import collision_free_memory
 
 WIDTH = 32
 PENDING_BITS = 4
@@ -49,8 +50,7 @@ class StatusCounters(wiring.Component):
         m = Module()
         n = self.n
         m.submodules.mem = mem = collision_free_memory(shape=WIDTH, depth=n, init=self.init)
-        wr, rd = mem.write_port(), mem.read_port()
-        collision_free(m, rd, wr, compare_addresses=True)
+        wr, rd = mem.write_port(), mem.read_port()     # read enabled always: `write` below
         pending = [Signal(PENDING_BITS, name=f"pending{k}") for k in range(n)]
         rr = Signal(range(n))            # next counter the round robin reads
         serving = Signal(range(n))       # counter whose word the read port returned this cycle

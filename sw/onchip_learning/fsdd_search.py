@@ -35,8 +35,8 @@ import torch
 from golden_model.learning import LearnRegisters
 from delay_training.data import load_task
 from . import fsdd_study as FS
-from .demos import FSDD_REGS, FSDD_LR_SCHEDULE, FSDD_HIDDEN as PAIR_HIDDEN
-from .hidden_layers import N_CH, build_network
+from .demos import FSDD_REGS, FSDD_LR_SCHEDULE, FSDD_HIDDEN as PAIR_HIDDEN, fsdd_demo_network
+from .hidden_layers import N_CH
 
 # The default hidden layer of demos.fsdd_network (demo c as committed).
 BASE_HIDDEN = dict(kind="uniform_default", threshold_scale=0.0625)
@@ -73,8 +73,7 @@ def hidden_spikes(params, xs):
 
 def make(hidden_kw: dict, seed: int):
     splits, xs = data()
-    x_cal = xs[0][torch.randperm(len(xs[0]), generator=torch.Generator().manual_seed(seed))[:300]]
-    params = build_network(seed=seed, x_cal=x_cal, **hidden_kw)
+    params = fsdd_demo_network(seed, xs[0], hidden_kw)     # gains calibrated as the demo does
     return params, hidden_spikes(params, xs)
 
 
