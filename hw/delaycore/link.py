@@ -15,8 +15,10 @@ from types import SimpleNamespace
 from amaranth import *
 from amaranth.lib import wiring, stream, data
 from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from corespec.identity import identity_bytes
 from golden_model.config import CoreConfig
 from .block_ram import collision_free_memory, collision_free
 from .crc16 import Crc16
@@ -31,7 +33,7 @@ TIMEOUT_BITS = 4096
 VERSION = 1
 BUF_DEPTH = 1024
 
-PING, WRITE, READ, EVENTS, STATUS, LABEL = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
+PING, WRITE, READ, EVENTS, STATUS, LABEL, IDENT = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07
 OUTPUT, ERROR = 0x90, 0xEE
 BAD_CRC, TRUNCATED, UNKNOWN_CMD, OVERSIZE, BAD_LENGTH, STEP_OPEN = 1, 2, 3, 4, 5, 6
 WRITE_BYTES, READ_BYTES, EVENT_BYTES, LABEL_BYTES = 13, 5, 3, 2
@@ -192,13 +194,18 @@ class Link(wiring.Component):
     learning engine takes nothing but input events while a step is open (after a non-marker
     event, before the next EOT or CLEAR), so with `learning` a LABEL, WRITE, READ or STATUS
     frame that arrives then is refused with STEP_OPEN instead of holding the link for ever.
+
+    IDENT answers with the device identity (corespec.identity: the configuration, `learning`,
+    `baud`, the clock and `board`, canonical JSON with a hash), held in a ROM.
     """
 
     def __init__(self, config: CoreConfig, clk_freq: float = 12e6, baud: int = 115200, *,
                  timeout_cycles: int | None = None, rx_fifo_depth: int = 512,
-                 learning: bool = False):
+                 learning: bool = False, board: str = ""):
         self.config = config
         self.learning = learning
+        self.ident = identity_bytes(config, learning=learning, baud=baud, clk_hz=clk_freq,
+                                    board=board)
         self.divider = uart_divider(clk_freq, baud)
         self.timeout_cycles = timeout_cycles or (TIMEOUT_BITS + 10) * self.divider
         self.rx_fifo_depth = rx_fifo_depth
@@ -234,6 +241,10 @@ class Link(wiring.Component):
                                                              attrs={"ram_style": "block"})
         cnt_wr, cnt_rd = counts.write_port(), counts.read_port()
         collision_free(m, cnt_rd, cnt_wr)
+        # The identity (IDENT): a ROM copied into buf when asked for.
+        m.submodules.ident = ident = Memory(shape=8, depth=len(self.ident), init=self.ident,
+                                            attrs={"ram_style": "block"})
+        ident_rd = ident.read_port()
         m.submodules.crc = crc = Crc16()
         m.submodules.out = out = OutputFramer(cfg.v_bits)
         m.submodules.tx = txs = TxShared()
@@ -419,8 +430,14 @@ class Link(wiring.Component):
                         with m.If(length != 0):
                             fail(BAD_LENGTH)
                         with m.Else():
-                            ident = int.from_bytes(b"DSNN" + bytes([VERSION, cfg.n_layers]), "little")
-                            respond_with(PING | 0x80, ident, 6)
+                            ping = int.from_bytes(b"DSNN" + bytes([VERSION, cfg.n_layers]), "little")
+                            respond_with(PING | 0x80, ping, 6)
+                    with m.Case(IDENT):
+                        with m.If(length != 0):
+                            fail(BAD_LENGTH)
+                        with m.Else():
+                            m.d.sync += [idx.eq(0), phase.eq(0)]
+                            m.next = "I_COPY"
                     with m.Case(WRITE):
                         with m.If(m13 != 0):
                             fail(BAD_LENGTH)
@@ -576,6 +593,17 @@ class Link(wiring.Component):
                                  waddr.eq(idx << 2), final.eq(0), idx.eq(idx + 1)]
                     m.next = "STORE"
 
+            # -- IDENT: the ROM into buf[0:], one byte a cycle (the read port answers in the next
+            # cycle: `waddr` is the address of the byte on ident_rd.data), then the response ---
+            with m.State("I_COPY"):
+                m.d.comb += ident_rd.addr.eq(idx)
+                m.d.sync += [idx.eq(idx + 1), waddr.eq(idx), phase.eq(1)]
+                with m.If(phase):
+                    m.d.comb += [wr.addr.eq(waddr), wr.data.eq(ident_rd.data), wr.en.eq(1)]
+                    with m.If(waddr == len(self.ident) - 1):
+                        m.d.sync += [rcmd.eq(IDENT | 0x80), rlen.eq(len(self.ident))]
+                        m.next = "RESPOND"
+
             # -- STORE: wval's low `wcount` bytes to buf[waddr:] ---------------------------------
             with m.State("STORE"):
                 m.d.comb += [wr.addr.eq(waddr), wr.data.eq(wval[:8]), wr.en.eq(1)]
@@ -616,11 +644,11 @@ class ByteLinkedCore(wiring.Component):
 
     def __init__(self, config: CoreConfig, clk_freq: float = 12e6, baud: int = 115200, *,
                  timeout_cycles: int | None = None, rx_fifo_depth: int = 512,
-                 learning: bool = False):
+                 learning: bool = False, board: str = ""):
         self.config = config
         self.learning = learning
         self.link_args = dict(clk_freq=clk_freq, baud=baud, timeout_cycles=timeout_cycles,
-                              rx_fifo_depth=rx_fifo_depth, learning=learning)
+                              rx_fifo_depth=rx_fifo_depth, learning=learning, board=board)
         super().__init__({
             "rx": In(stream.Signature(8)),
             "tx": Out(stream.Signature(8)),
@@ -654,12 +682,12 @@ class LinkedCore(wiring.Component):
 
     def __init__(self, config: CoreConfig, clk_freq: float = 12e6, baud: int = 115200, *,
                  timeout_cycles: int | None = None, rx_fifo_depth: int = 512,
-                 learning: bool = False):
+                 learning: bool = False, board: str = ""):
         self.config = config
         self.learning = learning
         self.divider = uart_divider(clk_freq, baud)
         self.link_args = dict(clk_freq=clk_freq, baud=baud, timeout_cycles=timeout_cycles,
-                              rx_fifo_depth=rx_fifo_depth, learning=learning)
+                              rx_fifo_depth=rx_fifo_depth, learning=learning, board=board)
         super().__init__({
             "rx": In(1, init=1),
             "tx": Out(1, init=1),

@@ -150,6 +150,38 @@ class CoreLink:
             raise LinkError(f"PING: unexpected identification {p!r}")
         return {"magic": p[:4].decode(), "version": p[4], "n_layers": p[5]}
 
+    def identify(self) -> dict:
+        """IDENT: the device's identity (corespec.identity: configuration, learning engine, baud,
+        clock, board, hash), checked for well-formedness. LinkError from a device that does not
+        know IDENT (built before it)."""
+        from corespec.identity import IdentityError, parse_identity
+        try:
+            p = self.transact(fr.IDENT).payload
+        except LinkError as e:
+            if "UNKNOWN_CMD" in str(e):
+                raise LinkError("the device does not report its identity (IDENT unknown: a "
+                                "bitstream older than the identity command); rebuild it") from None
+            raise
+        try:
+            return parse_identity(p)
+        except IdentityError as e:
+            raise LinkError(str(e)) from None
+
+    def check_device(self, config, *, learning: bool | None = None) -> dict:
+        """Refuse (ImageMismatch, naming the first difference) a device whose built configuration
+        is not `config`, or (with `learning` True) one without the learning engine. Returns its
+        identity."""
+        from corespec.identity import config_dict, first_difference
+        ident = self.identify()
+        diff = first_difference(config_dict(config), ident["config"])
+        if diff is not None:
+            raise ImageMismatch(f"the device was built for another network: config.{diff} "
+                                f"(image != device)")
+        if learning and not ident["learning"]:
+            raise ImageMismatch("the device has no learning engine (built with LEARNING=0 or a "
+                                "network the engine does not support)")
+        return ident
+
     def status(self) -> dict:
         return fr.parse_status(self.transact(fr.STATUS).payload)
 
@@ -195,7 +227,14 @@ class CoreLink:
     def label(self, y: int) -> int:
         """LABEL: the class of the sample just run (after its last EOT). The engine runs LEARN
         (or counts the label as rejected / ignored); later READ and WRITE frames wait for it."""
-        p = self.transact(fr.LABEL, fr.label_payload(int(y))).payload
+        try:
+            p = self.transact(fr.LABEL, fr.label_payload(int(y))).payload
+        except LinkError as e:
+            if "UNKNOWN_CMD" in str(e):
+                raise LinkError("LABEL: the device has no learning engine (built with "
+                                "LEARNING=0, or for a network the engine does not support); "
+                                "labels cannot be used") from None
+            raise
         if len(p) != 2 or fr.parse_label(p) != y:
             raise LinkError(f"LABEL: device answered {p.hex()} for class {y}")
         return y
@@ -257,17 +296,28 @@ class CoreLink:
         return items
 
     # -- whole images and samples ------------------------------------------------------------
-    def load_image(self, image, *, verify: str = "sample", max_weight_checks: int = 512,
-                   progress=None) -> dict:
+    def load_image(self, image, *, config=None, verify: str = "sample",
+                   max_weight_checks: int = 512, progress=None) -> dict:
         """Load a NetworkParams (validated first) or a list of (layer, space, addr, data) writes.
+
+        With `config` (the CoreConfig the writes are for; a NetworkParams carries its own), every
+        check comes before the first write: the writes are exactly a valid image of `config`
+        (hostlink.image.image_params: complete, in range, nothing outside) and the device's
+        identity has that configuration (check_device). Without it the writes go as they are.
 
         Then read back every register and delay and, with verify="sample", an evenly spread
         sample of the weights (all of them with verify="full"), and check that the core counted
         no dropped writes. Raises ImageMismatch naming the first differing word."""
         writes = _writes_of(image)
+        if config is None and hasattr(image, "config"):
+            config = image.config
+        report = {"writes": len(writes), "checked": 0}
+        if config is not None:
+            from .image import image_params
+            image_params(config, writes, "image")
+            report["device"] = self.check_device(config)
         before = self.status()["dropped_writes"]
         self.write(writes, progress=progress)
-        report = {"writes": len(writes), "checked": 0}
         if verify == "none":
             return report
         checks = [w for w in writes if w[1] != WEIGHT]

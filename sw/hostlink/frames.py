@@ -20,11 +20,11 @@ MAX_PAYLOAD = 1020
 TIMEOUT_BITS = 4096
 VERSION = 1
 
-PING, WRITE, READ, EVENTS, STATUS, LABEL = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
+PING, WRITE, READ, EVENTS, STATUS, LABEL, IDENT = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07
 OUTPUT, ERROR = 0x90, 0xEE
 RESPONSE = 0x80                      # response cmd = request cmd | RESPONSE
 COMMANDS = {PING: "PING", WRITE: "WRITE", READ: "READ", EVENTS: "EVENTS", STATUS: "STATUS",
-            LABEL: "LABEL"}
+            LABEL: "LABEL", IDENT: "IDENT"}
 LEARNING_COMMANDS = {LABEL}          # known only to a device built with the learning engine
 
 BAD_CRC, TRUNCATED, UNKNOWN_CMD, OVERSIZE, BAD_LENGTH, STEP_OPEN = 1, 2, 3, 4, 5, 6

@@ -31,13 +31,17 @@ class BoardTop(Elaboratable):
     the board clock.
     `learning`: the core is a LearningNetwork (on-chip learning, docs/learning.md; the link's
     LABEL command) instead of a plain Network; off by default, the bitstream build chooses per
-    board (hw/delaycore/boards/build.py)."""
+    board (hw/delaycore/boards/build.py).
+    `baud`: the UART rate (the divider is round(core clock / baud)); `board`: the name the device
+    reports in its identity (IDENT, docs/link.md) beside the configuration, rate and clock."""
 
-    def __init__(self, config: CoreConfig, baud: int = 115200, pll=None, learning: bool = False):
+    def __init__(self, config: CoreConfig, baud: int = 3_000_000, pll=None, learning: bool = False,
+                 board: str = ""):
         self.config = config
         self.baud = baud
         self.pll = pll
         self.learning = learning
+        self.board = board
 
     def elaborate(self, platform):
         from amaranth.lib.cdc import ResetSynchronizer
@@ -76,7 +80,8 @@ class BoardTop(Elaboratable):
             m.submodules.reset_sync = ResetSynchronizer(~lock, domain="sync")
             platform.add_clock_constraint(cd.clk, clk_hz)
         uart = platform.request("uart", 0)
-        core = LinkedCore(self.config, int(clk_hz), self.baud, learning=self.learning)
+        core = LinkedCore(self.config, int(clk_hz), self.baud, learning=self.learning,
+                          board=self.board)
         m.submodules.core = core
         m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
         # LED 0: heartbeat (about 1.4 Hz at 12 MHz, 0.7 Hz at 25 MHz); LED 1: UART receive line.
