@@ -54,18 +54,20 @@ INPUT_DELAYS ?= 0
 bitstream: install
 	$(PY) -m delaycore.boards.build --board $(BOARD) $(if $(filter 0,$(LEARNING)),--no-learning) $(if $(filter 1,$(LEARNING)),--learning) $(if $(filter 1,$(DSP)),--dsp) $(if $(filter-out 1,$(LANES)),--lanes $(LANES)) $(if $(filter 1,$(INPUT_DELAYS)),--input-delays)
 
-# Training (docs/training.md): make train TASK=fsdd WBITS=1.58 DBITS=5 [EPOCHS=30] [SEED=0] [RESUME=1] [TRAIN_ARGS=...]
+# Training (docs/training.md): make train TASK=fsdd WBITS=1.58 DBITS=5 [EPOCHS=30] [SEED=0] [RESUME=1]
+# [NAME=...] [TRAIN_ARGS=...]. The run is named after the task and every option that differs from
+# the task's defaults (build/train/<name>/), unless NAME is given.
 TASK       ?= seqdet
 WBITS      ?=
 DBITS      ?=
 EPOCHS     ?=
 SEED       ?=
 RESUME     ?=
+NAME       ?=
 TRAIN_ARGS ?=
-TRAIN_NAME  = $(TASK)$(if $(WBITS),-w$(WBITS))$(if $(DBITS),-d$(DBITS))$(if $(SEED),-s$(SEED))
 
 train: install
-	$(PY) -m delay_training train --task $(TASK) --name $(TRAIN_NAME) \
+	$(PY) -m delay_training train --task $(TASK) $(if $(NAME),--name $(NAME)) \
 		$(if $(WBITS),--wbits $(WBITS)) $(if $(DBITS),--dbits $(DBITS)) \
 		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SEED),--seed $(SEED)) \
 		$(if $(RESUME),--resume) $(TRAIN_ARGS)

@@ -367,6 +367,8 @@ class DeviceModel:
         p = f.payload
         if f.cmd == fr.PING:
             return b"DSNN" + bytes([fr.VERSION, self.core.cfg.n_layers]), []
+        if f.cmd == fr.IDENT:
+            raise NotImplementedError("the reference device has no identity")
         if f.cmd == fr.STATUS:
             words = self.core.status + [self.counts[c] for c in
                                         (fr.BAD_CRC, fr.TRUNCATED, fr.UNKNOWN_CMD, fr.BAD_LENGTH)]
@@ -485,7 +487,7 @@ def test_rtl_corrupt_frames_answer_errors_and_change_nothing():
         ("cmd byte", flip(ev, 1, 0x02), (fr.BAD_CRC, fr.EVENTS ^ 0x02)),
         ("truncated", ev[:9], (fr.TRUNCATED, fr.EVENTS)),
         ("SOF alone", bytes([fr.SOF]), (fr.TRUNCATED, 0)),
-        ("unknown command", encode(0x07, b"abc"), (fr.UNKNOWN_CMD, 0x07)),
+        ("unknown command", encode(0x3F, b"abc"), (fr.UNKNOWN_CMD, 0x3F)),
         ("unknown response cmd", encode(0x82, b"\x01\x00"), (fr.UNKNOWN_CMD, 0x82)),
         ("oversize", header(fr.WRITE, 1100) + bytes(rng.randrange(256) for _ in range(1102)),
          (fr.OVERSIZE, fr.WRITE)),

@@ -47,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     t.add_argument("--out", help="output folder (default build/train/<name>)")
-    t.add_argument("--name", help="run name (default: the task); report build/reports/train-<name>.json")
+    t.add_argument("--name", help="run name (default: the task and every option that differs from its defaults, e.g. fsdd-in-h128); report build/reports/train-<name>.json")
     t.add_argument("--report", help="report path (default build/reports/train-<name>.json)")
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float, help="learning rate of the weights")

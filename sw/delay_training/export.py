@@ -119,20 +119,20 @@ def export(model: DelaySNN, out_dir: str | Path, extra: dict | None = None) -> t
     payload["config"] = _config_dict(params.config)
     atomic_torch_save(payload, out / "params.pt")
     file_sha = hashlib.sha256((out / "params.pt").read_bytes()).hexdigest()
+    # The host driver's image (hostlink.image), what `make deploy` repacks for a board.
+    from hostlink.image import save_image
+    image = save_image(out / "image.json", params)
     manifest = {
         "version": MANIFEST_VERSION,
         "core_config": _config_dict(params.config),
         "model_config": model.config.to_dict(),
-        "layers": [{"kind": "lif" if s.spiking else "readout", "n_src": s.n_src, "n": s.n,
-                    "recurrent": s.recurrent, "weight_shape": list(p.weight.shape),
-                    "threshold": p.threshold, "leak": p.leak, "weight_shift": p.weight_shift,
-                    "reset_mode": p.reset_mode,
-                    "delay_max": int(p.delay.max()) if p.delay.numel() else 0}
-                   for s, p in zip(params.config.layers, params.layers)],
+        "layers": manifest_layers(params),
         **({"input_delay_max": int(params.input_delay.max())} if params.input_delay is not None else {}),
         "sha256": params_digest(params),
         "file": "params.pt",
         "file_sha256": file_sha,
+        "image_file": "image.json",
+        "image_sha256": image["sha256"],
         "prediction_rule": "argmax over classes of the readout summed over all steps (int64); "
                            "first class on ties",
         **(extra or {}),
@@ -142,22 +142,73 @@ def export(model: DelaySNN, out_dir: str | Path, extra: dict | None = None) -> t
     return params, path
 
 
+def manifest_layers(params: NetworkParams) -> list[dict]:
+    """The manifest's description of each layer (cross-checked against params.pt on load)."""
+    return [{"kind": "lif" if s.spiking else "readout", "n_src": s.n_src, "n": s.n,
+             "recurrent": s.recurrent, "weight_shape": list(p.weight.shape),
+             "threshold": p.threshold, "leak": p.leak, "weight_shift": p.weight_shift,
+             "reset_mode": p.reset_mode,
+             "delay_max": int(p.delay.max()) if p.delay.numel() else 0}
+            for s, p in zip(params.config.layers, params.layers)]
+
+
+class ExportError(ValueError):
+    """An export folder that must not be used; the message names the file and the problem."""
+
+
+def read_manifest(out_dir: str | Path) -> dict:
+    path = Path(out_dir) / "manifest.json"
+    if not path.is_file():
+        raise ExportError(f"{path}: no such file (an export folder holds manifest.json, params.pt "
+                          f"and image.json; a training run writes it to build/train/<name>/export)")
+    try:
+        m = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ExportError(f"{path}: not valid JSON ({e})") from None
+    for key in ("core_config", "layers", "sha256", "file", "file_sha256"):
+        if key not in m:
+            raise ExportError(f"{path}: no {key!r}")
+    return m
+
+
 def load_export(out_dir: str | Path) -> NetworkParams:
-    """Read an export back, verifying the file and image checksums."""
+    """Read an export back: the file and image checksums, and the manifest's configuration and
+    layer list against the parameters (a manifest that describes another network is refused,
+    naming the first difference)."""
     out = Path(out_dir)
-    manifest = json.loads((out / "manifest.json").read_text())
-    blob = (out / manifest["file"]).read_bytes()
+    manifest = read_manifest(out)
+    pt = out / manifest["file"]
+    try:
+        blob = pt.read_bytes()
+    except OSError as e:
+        raise ExportError(f"{pt}: cannot read ({e.strerror or e})") from None
     if hashlib.sha256(blob).hexdigest() != manifest["file_sha256"]:
-        raise ValueError(f"{out / manifest['file']}: checksum does not match manifest.json")
+        raise ExportError(f"{pt}: checksum does not match manifest.json")
     import io
-    payload = torch.load(io.BytesIO(blob), weights_only=True)
-    config = CoreConfig(**{k: tuple(v) if isinstance(v, list) else v
-                           for k, v in payload["config"].items()})
-    params = NetworkParams(config, [LayerParams(**p) for p in payload["layers"]],
-                           payload.get("input_delay"))
-    validate(params)
+    try:
+        payload = torch.load(io.BytesIO(blob), weights_only=True)
+        config = CoreConfig(**{k: tuple(v) if isinstance(v, list) else v
+                               for k, v in payload["config"].items()})
+        params = NetworkParams(config, [LayerParams(**p) for p in payload["layers"]],
+                               payload.get("input_delay"))
+        validate(params)
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise ExportError(f"{pt}: not a valid parameter file ({e})") from None
+    from corespec.identity import first_difference
+    where = out / "manifest.json"
+    if (diff := first_difference({"core_config": manifest["core_config"]},
+                                 {"core_config": _config_dict(config)})) is not None:
+        raise ExportError(f"{where} does not describe {pt.name}: {diff} (manifest != parameters)")
+    layers = manifest_layers(params)
+    if len(manifest["layers"]) != len(layers):
+        raise ExportError(f"{where} lists {len(manifest['layers'])} layers, {pt.name} has "
+                          f"{len(layers)}")
+    for l, (a, b) in enumerate(zip(manifest["layers"], layers)):
+        if (diff := first_difference(a, b)) is not None:
+            raise ExportError(f"{where} does not describe {pt.name}: layer {l} {diff} "
+                              f"(manifest != parameters)")
     if params_digest(params) != manifest["sha256"]:
-        raise ValueError(f"{out}: parameter image checksum does not match manifest.json")
+        raise ExportError(f"{out}: parameter image checksum does not match manifest.json")
     return params
 
 

@@ -130,7 +130,51 @@ def make_config(task: str, **overrides) -> TrainConfig:
     if "init_gain" in kw and overrides.get("sizes") is not None \
             and len(kw["init_gain"]) != len(kw["sizes"]) + 1:
         kw["init_gain"] = (kw["init_gain"][0],) * len(kw["sizes"]) + (kw["init_gain"][-1],)
-    return TrainConfig(task=task, **kw)
+    cfg = TrainConfig(task=task, **kw)
+    if not kw.get("name"):
+        # A run is named after everything that changes its model, so that two different runs
+        # never share (and overwrite) one folder.
+        kw["name"] = run_name(cfg)
+        cfg = TrainConfig(task=task, **kw)
+    return cfg
+
+
+# Short forms of the option names in run names.
+_NAME_ABBREV = {"wbits": "w", "dbits": "d", "epochs": "e", "seed": "s", "sizes": "h",
+                "input_delays": "in", "init_gain": "gain", "recurrent": "rec", "batch_size": "bs",
+                "lr_delay": "lrd", "delay_l2": "dl2", "n_train": "n", "test_speaker": "spk",
+                "learn_threshold": "lth", "learn_leak": "llk", "lr_threshold": "lrth",
+                "lr_leak": "lrlk", "leak_mode": "lm", "reset_mode": "rm", "theta_target": "theta",
+                "surrogate_slope": "slope", "delay_init": "dinit", "v_bits": "v",
+                "train_weights": "tw", "hand_built": "hb"}
+
+
+def _name_value(v) -> str:
+    if isinstance(v, bool):
+        return "" if v else "0"
+    if isinstance(v, (list, tuple)):
+        return ".".join(_name_value(x) if not isinstance(x, bool) else str(int(x)) for x in v)
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def run_name(cfg: TrainConfig) -> str:
+    """The task, then each option that differs from the task's defaults and changes the model
+    (TrainConfig.identity), e.g. `fsdd-in-h128-leak3.4-gain2.1`; past 60 characters the options
+    become an 8-digit hash of them."""
+    base = TrainConfig(task=cfg.task, name=cfg.task, **TASK_DEFAULTS.get(cfg.task, {})).to_dict()
+    ident = cfg.identity()
+    parts = []
+    for k in ident:
+        if k == "task" or ident[k] == base.get(k):
+            continue
+        parts.append(_NAME_ABBREV.get(k, k.replace("_", "")) + _name_value(ident[k]))
+    name = "-".join([cfg.task] + parts)
+    if len(name) > 60:
+        import hashlib
+        name = f"{cfg.task}-{hashlib.sha256('-'.join(parts).encode()).hexdigest()[:8]}"
+    return name
 
 
 # ---------------------------------------------------------------------------------------------

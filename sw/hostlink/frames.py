@@ -175,7 +175,7 @@ def check_request(frame: Frame, learning: bool = False, step_open: bool = False)
     n = len(frame.payload)
     if frame.cmd not in COMMANDS or (frame.cmd in LEARNING_COMMANDS and not learning):
         return UNKNOWN_CMD
-    if frame.cmd in (PING, STATUS) and n:
+    if frame.cmd in (PING, STATUS, IDENT) and n:
         return BAD_LENGTH
     if frame.cmd == WRITE and n % WRITE_BYTES:
         return BAD_LENGTH
