@@ -302,6 +302,43 @@ def test_export_round_trip(seqdet_run, tmp_path):
     (tmp_path / "again" / "params.pt").write_bytes(bytes(blob))
     with pytest.raises(ValueError, match="checksum"):
         load_export(tmp_path / "again")
+    # The host image beside it is the same network, packed as the manifest says.
+    from hostlink.image import read_image
+    cfg_i, writes, params_i = read_image(Path(cfg.out) / "export" / "image.json")
+    assert cfg_i == params_i.config and m1["image_sha256"] == json.loads(
+        (Path(cfg.out) / "export" / "image.json").read_text())["sha256"]
+    assert all(torch.equal(a.weight, b.weight) for a, b in zip(params_i.layers, p2.layers))
+    # A manifest that describes another network is refused, naming the first difference.
+    import shutil
+    shutil.copytree(Path(cfg.out) / "export", tmp_path / "edited")
+    m = json.loads((tmp_path / "edited" / "manifest.json").read_text())
+    m["layers"][1]["threshold"] += 1
+    (tmp_path / "edited" / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ValueError, match=r"layer 1 threshold: \d+ != \d+ \(manifest != parameters\)"):
+        load_export(tmp_path / "edited")
+    m["layers"][1]["threshold"] -= 1
+    m["core_config"]["depth"] = 32
+    (tmp_path / "edited" / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ValueError, match=r"core_config.depth: 32 != 16"):
+        load_export(tmp_path / "edited")
+    with pytest.raises(ValueError, match=r"nowhere/manifest.json: no such file"):
+        load_export(tmp_path / "nowhere")
+
+
+def test_run_names_differ_for_every_option_that_changes_the_model():
+    """make train TASK=fsdd and make train TASK=fsdd TRAIN_ARGS=--input-delays used to share
+    build/train/fsdd; every option that changes the model is in the name now."""
+    names = {make_config("fsdd").name, make_config("fsdd", input_delays=True).name,
+             make_config("fsdd", seed=1).name, make_config("fsdd", epochs=5).name,
+             make_config("fsdd", sizes=(128,)).name, make_config("fsdd", wbits=4).name,
+             make_config("fsdd", lr=1e-3).name, make_config("fsdd", learn_threshold=True).name}
+    assert len(names) == 8
+    assert make_config("fsdd").name == "fsdd"
+    assert make_config("fsdd", input_delays=True, sizes=(128,)).name == "fsdd-h128-leak3.4-gain2.1-in"
+    # Options that do not change the model do not rename it; --name wins.
+    assert make_config("fsdd", threads=2, device="cpu").name == "fsdd"
+    assert make_config("fsdd", input_delays=True, name="mine").out.endswith("build/train/mine")
+    assert make_config("fsdd", seed=3).out.endswith("build/train/fsdd-s3")
 
 
 def test_trained_ternary_kbit_model_exports_exactly():
