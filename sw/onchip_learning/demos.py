@@ -16,6 +16,7 @@ from golden_model.learning import (LearnRegisters, LEARN_ON, LEARN_W_R, LEARN_D_
 import spike_datasets as sd
 from delay_training.data import load_task
 from .online import learn_online, accuracy, lr_for_epoch
+from .presets import SEQUENCE_REGS, LAG_REGS, FSDD_REGS
 
 
 def coincidence_threshold(weight_shift: int, leak: int) -> int:
@@ -40,10 +41,6 @@ def sequence_network(pairs: int = 4, leak: int = 5) -> NetworkParams:
     params.layers[1].leak = leak
     params.layers[1].threshold = coincidence_threshold(params.layers[1].weight_shift, leak)
     return params
-
-
-SEQUENCE_REGS = dict(enable=LEARN_ON | LEARN_D_H, trace_shift_H=5, trace_inc_H=64, psi_shift=1,
-                     elig_shift_H=0, margin=64, delay_thresh_H=10)
 
 
 def sequence_data(n_train: int = 200):
@@ -94,9 +91,6 @@ def lag_network(relays: int = 16, depth: int = 32, leak: int = 5) -> NetworkPara
         LayerParams(w2, zeros(4), threshold=1, leak=4, weight_shift=5)])
 
 
-LAG_REGS = dict(lr_shift_R=12, lr_shift_H=22, trace_shift_R=4, trace_inc_R=64, trace_shift_H=5,
-                trace_inc_H=64, psi_shift=1, elig_shift_R=2, elig_shift_H=0, margin=64,
-                delay_thresh_R=0, delay_thresh_H=10, lfsr=12345)
 LAG_MODES = {"weights+delays": LEARN_ON | LEARN_W_H | LEARN_D_H | STOCHASTIC,
              "weights only": LEARN_ON | LEARN_W_H | STOCHASTIC}
 
@@ -137,10 +131,6 @@ def lag_demo(seed: int = 0, epochs: int = 3, n_train: int = 600) -> tuple[dict, 
 
 
 # -- c. spiking FSDD from a random start ---------------------------------------------------------
-FSDD_REGS = dict(lr_shift_R=8, lr_shift_H=14, trace_shift_R=4, trace_inc_R=64, trace_shift_H=3,
-                 trace_inc_H=64, psi_shift=3, elig_shift_R=4, elig_shift_H=4, margin=16384,
-                 delay_thresh_R=100, delay_thresh_H=100, lfsr=1,
-                 enable=LEARN_ON | LEARN_W_R | LEARN_D_R | STOCHASTIC)
 
 
 def fsdd_network(hidden: int = 128, seed: int = 0, *, density: float = 0.3,

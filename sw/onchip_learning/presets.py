@@ -1,0 +1,54 @@
+"""Named register presets of the on-chip learning engine: the settings the demonstrations use
+(docs/learning.md, section 5 for each register's meaning and width), as a deployed board carries
+them (`build/deploy/<run>-<board>/learning.json`, written by `make deploy` with the engine in).
+
+A preset is a {register name: value} dict; `LearnRegisters(**preset)` checks every name and
+width, so a preset that does not match docs/learning.md fails on import, not on a board.
+"""
+
+from golden_model.learning import (LearnRegisters, LEARN_ON, LEARN_W_R, LEARN_D_R, LEARN_W_H,
+                                   LEARN_D_H, STOCHASTIC)
+
+# a. sequence detection: only the hidden delays learn (pair H).
+SEQUENCE_REGS = dict(enable=LEARN_ON | LEARN_D_H, trace_shift_H=5, trace_inc_H=64, psi_shift=1,
+                     elig_shift_H=0, margin=64, delay_thresh_H=10)
+# b. lag task: weights and delays of both pairs (the enable bits per mode in demos.LAG_MODES).
+LAG_REGS = dict(lr_shift_R=12, lr_shift_H=22, trace_shift_R=4, trace_inc_R=64, trace_shift_H=5,
+                trace_inc_H=64, psi_shift=1, elig_shift_R=2, elig_shift_H=0, margin=64,
+                delay_thresh_R=0, delay_thresh_H=10, lfsr=12345)
+# c. spoken digits: readout weights and last-layer delays (pair R); the host lowers lr_shift_R
+# between epochs (demos.FSDD_LR_SCHEDULE).
+FSDD_REGS = dict(lr_shift_R=8, lr_shift_H=14, trace_shift_R=4, trace_inc_R=64, trace_shift_H=3,
+                 trace_inc_H=64, psi_shift=3, elig_shift_R=4, elig_shift_H=4, margin=16384,
+                 delay_thresh_R=100, delay_thresh_H=100, lfsr=1,
+                 enable=LEARN_ON | LEARN_W_R | LEARN_D_R | STOCHASTIC)
+
+PRESETS = {
+    "off": {"enable": 0},
+    "readout": dict(FSDD_REGS),                                       # demo c
+    "hidden-delays": dict(SEQUENCE_REGS),                             # demo a
+    "all": dict(LAG_REGS, enable=LEARN_ON | LEARN_W_R | LEARN_D_R | LEARN_W_H | LEARN_D_H
+                | STOCHASTIC),                                       # demo b, both pairs
+}
+DESCRIPTIONS = {
+    "off": "learning off: labels are counted as ignored",
+    "readout": "readout weights and last-layer delays (pair R), demo c's registers",
+    "hidden-delays": "delays of the last hidden layer only (pair H), demo a's registers",
+    "all": "weights and delays of both pairs (R and H): demo b's registers, every pair on",
+}
+
+for _name, _regs in PRESETS.items():          # every preset is checked against the register map
+    LearnRegisters(**_regs)
+
+
+def presets_file() -> dict:
+    """The JSON a deployed folder carries (learning.json)."""
+    return {"default": "readout",
+            "presets": {k: {"registers": v, "description": DESCRIPTIONS[k]}
+                        for k, v in PRESETS.items()}}
+
+
+def preset(name: str) -> dict:
+    if name not in PRESETS:
+        raise ValueError(f"no learning preset {name!r}; presets: {', '.join(PRESETS)}")
+    return dict(PRESETS[name])
