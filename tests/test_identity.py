@@ -170,3 +170,14 @@ def test_labels_to_a_device_without_the_engine_are_an_error():
         link.label(1)
     with pytest.raises(ImageMismatch, match="no learning engine"):
         link.check_device(CFG, learning=True)
+
+
+def test_uart_divider_refuses_a_rate_more_than_two_percent_off():
+    from delaycore.uart import divider
+    assert divider(24e6, 3_000_000) == 8           # iCEBreaker: exact
+    assert divider(80e6, 3_000_000) == 27          # ULX3S: 1.2 % off
+    assert divider(40e6, 2_000_000) == 20
+    with pytest.raises(ValueError, match=r"2\.6 % off"):
+        divider(40e6, 3_000_000)                   # 13 -> 3.08 Mbaud
+    with pytest.raises(ValueError, match="at least 4"):
+        divider(12e6, 4_000_000)

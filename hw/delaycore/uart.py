@@ -11,6 +11,10 @@ def divider(clk_freq: float, baud: int) -> int:
     d = round(clk_freq / baud)
     if d < 4:
         raise ValueError(f"clk_freq {clk_freq} / baud {baud} gives a divider of {d}; at least 4")
+    error = abs(clk_freq / d - baud) / baud
+    if error > 0.02:     # the far end's own error must fit the rest of a UART's ~4.5 % budget
+        raise ValueError(f"baud {baud} at clk_freq {clk_freq:g}: divider {d} gives "
+                         f"{clk_freq / d:.0f} baud, {100 * error:.1f} % off (at most 2 %)")
     return d
 
 
