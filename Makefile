@@ -5,7 +5,7 @@ PYTEST  := .venv/bin/pytest
 
 BOARD ?= all
 
-.PHONY: install test sim bench bitstream train sweep learn-demo clean
+.PHONY: install test sim bench bitstream deploy train sweep learn-demo clean
 
 install: .venv/.installed
 
@@ -14,6 +14,9 @@ install: .venv/.installed
 .venv/.installed: pyproject.toml constraints.txt
 	@test -f /usr/include/lz4.h || (apt-get install -y liblz4-dev || (apt-get update && apt-get install -y liblz4-dev)) \
 		|| echo "warning: liblz4-dev not installed; failing simulations will dump VCD instead of FST"
+	@(test -e /usr/lib/x86_64-linux-gnu/libftdi1.so.2 && test -e /usr/lib/x86_64-linux-gnu/libusb-1.0.so.0) \
+		|| (apt-get install -y libusb-1.0-0 libftdi1-2 || (apt-get update && apt-get install -y libusb-1.0-0 libftdi1-2)) \
+		|| echo "warning: libusb-1.0-0 / libftdi1-2 not installed; openFPGALoader (make deploy PROGRAM=1) will not start"
 	python3 -m venv .venv
 	$(PIP) install --upgrade pip wheel
 	$(PIP) install -c constraints.txt torch==2.13.0
@@ -46,13 +49,24 @@ learn-demo: install
 	$(PY) -m onchip_learning $(LEARN_ARGS)
 
 # make bitstream BOARD=icebreaker|ulx3s|all [LEARNING=0|1] [DSP=1] [LANES=2|4] [INPUT_DELAYS=1]: learning engine per board
-# default unless LEARNING is given (hw/delaycore/boards/build.py)
+# default unless LEARNING is given (hw/delaycore/boards/build.py); the stage and elapsed time on screen,
+# the tools' log in build/bitstream/<board>[-variant]/build.log
 LEARNING ?=
 DSP      ?= 0
 LANES    ?= 1
 INPUT_DELAYS ?= 0
 bitstream: install
 	$(PY) -m delaycore.boards.build --board $(BOARD) $(if $(filter 0,$(LEARNING)),--no-learning) $(if $(filter 1,$(LEARNING)),--learning) $(if $(filter 1,$(DSP)),--dsp) $(if $(filter-out 1,$(LANES)),--lanes $(LANES)) $(if $(filter 1,$(INPUT_DELAYS)),--input-delays)
+
+# make deploy EXPORT=<build/train/<run> or its export/> BOARD=icebreaker|ulx3s [LEARNING=0|1] [PROGRAM=1]
+# [BITSTREAM=0] [SEED=1] [BAUD=]: fit check, repacked image, bitstream and report in
+# build/deploy/<run>-<board>[-variant]/ (sw/deploy; python -m deploy --help)
+EXPORT    ?=
+PROGRAM   ?= 0
+BITSTREAM ?= 1
+BAUD      ?=
+deploy: install
+	$(PY) -m deploy "$(EXPORT)" --board $(BOARD) $(if $(filter 0,$(LEARNING)),--no-learning) $(if $(filter 1,$(LEARNING)),--learning) $(if $(filter 1,$(PROGRAM)),--program) $(if $(filter 0,$(BITSTREAM)),--no-bitstream) $(if $(SEED),--seed $(SEED)) $(if $(BAUD),--baud $(BAUD)) $(if $(filter 1,$(DSP)),--dsp) $(if $(filter-out 1,$(LANES)),--lanes $(LANES))
 
 # Training (docs/training.md): make train TASK=fsdd WBITS=1.58 DBITS=5 [EPOCHS=30] [SEED=0] [RESUME=1]
 # [NAME=...] [TRAIN_ARGS=...]. The run is named after the task and every option that differs from

@@ -11,14 +11,18 @@ The default build writes bitstream-<board>.json; the other variant, chosen with 
 `DSP=1` (`--dsp`: yosys `synth_ice40 -dsp`, multipliers into SB_MAC16) adds `-dsp`. Each variant
 builds in its own build/bitstream/<board><suffix>/. A build that does not place still writes its
 report, with `placed: false`, the utilisation nextpnr printed and its error, and the command
-exits non-zero."""
+exits non-zero.
+
+The toolchain steps run one at a time (toolchain.py) with the stage (synthesis, packing,
+placement, routing, bitstream) and elapsed time on screen and the tools' logs in build.log;
+`run_build` is also what `make deploy` (sw/deploy) builds a trained network with. The UART rate
+is the fastest standard one within 2 % of the core clock (`choose_baud`)."""
 
 import argparse
 import dataclasses
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +30,7 @@ from pathlib import Path
 from golden_model.config import CoreConfig
 from ..block_ram import mark_collisions_dont_care
 from .top import BoardTop, ECP5PLL, ICE40PLL
+from .toolchain import ToolError, execute
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -89,22 +94,117 @@ def nextpnr_log(path: Path) -> tuple[dict, str | None]:
     return util, error
 
 
-def build(board: str, seed: int = 1, learning: bool | None = None, dsp: bool = False,
-          pll_mhz: float | None = None, lanes: int = 1, input_delays: bool = False) -> dict:
+BAUD_RATES = (3_000_000, 2_000_000, 1_000_000, 921_600, 460_800, 115_200)
+MAX_BAUD_ERROR = 0.02
+
+
+def baud_error(clk_hz: float, baud: int) -> float:
+    """Relative error of the rate a divider of round(clk / baud) gives (the UART's rule)."""
+    return abs(clk_hz / round(clk_hz / baud) - baud) / baud
+
+
+def choose_baud(clk_hz: float) -> int:
+    """The fastest standard rate the core clock makes within 2 % (a UART receiver samples mid-bit:
+    a few percent over a 10-bit frame is the usual budget, shared with the host's own error)."""
+    for baud in BAUD_RATES:
+        if round(clk_hz / baud) >= 4 and baud_error(clk_hz, baud) <= MAX_BAUD_ERROR:
+            return baud
+    raise ValueError(f"no standard UART rate within 2 % at {clk_hz / 1e6:g} MHz")
+
+
+def platform_of(board: str):
+    """A fresh Amaranth platform object of the board."""
     import importlib
     mod, cls = BOARDS[board][0].split(":")
-    platform = getattr(importlib.import_module(mod), cls)()
-    target, cfg, pll = BOARDS[board][1:4]
+    return getattr(importlib.import_module(mod), cls)()
+
+
+def core_pll(board: str, learning: bool, pll_mhz: float | None = None):
+    """The PLL setting of the core clock: the board's default, the learning engine's slower clock
+    where it needs one (LEARNING_PLL_MHZ), or `pll_mhz` (one of PLLS)."""
+    if pll_mhz is None and learning:
+        pll_mhz = LEARNING_PLL_MHZ.get(board)
+    if pll_mhz is None:
+        return BOARDS[board][3]
+    if pll_mhz not in PLLS.get(board, {}):
+        raise ValueError(f"no PLL setting for {pll_mhz:g} MHz on {board}, expected one of "
+                         f"{sorted(PLLS.get(board, {}))}")
+    return PLLS[board][pll_mhz]
+
+
+def core_clock_hz(platform, pll) -> float:
+    return pll.mhz * 1e6 if pll else platform.default_clk_frequency
+
+
+def prepare(platform, top, seed: int = 1, dsp: bool = False):
+    """Elaborate a board top into an Amaranth build plan with our options (nextpnr report, seed,
+    timing failures reported rather than fatal, `-dsp`), its memories without collision logic
+    where they never use a colliding read (block_ram.py). -> (plan, marked read ports)."""
+    kw = {}
+    if dsp and platform.device.startswith("iCE40"):    # multipliers into SB_MAC16 blocks
+        kw["synth_opts"] = "-dsp"                        # (synth_ecp5 infers DSPs by default)
+    plan = platform.build(top, name="top", do_build=False,
+                          nextpnr_opts=f"--report report.json --seed {seed} --timing-allow-fail",
+                          **kw)
+    plan.files["top.il"], marked = mark_collisions_dont_care(plan.files["top.il"])
+    return plan, marked
+
+
+def placement_report(build_dir: Path, error: str | None) -> tuple[dict, dict, str | None]:
+    """(utilisation, fmax per clock, error) from nextpnr's report.json, or from its log when the
+    design did not place."""
+    if error is None and (build_dir / "report.json").exists():
+        rep = json.loads((build_dir / "report.json").read_text())
+        util = {k: {"used": v["used"], "available": v["available"]}
+                for k, v in rep["utilization"].items() if v["used"]}
+        fmax = {k: {"achieved_mhz": round(v["achieved"], 2), "constraint_mhz": round(v["constraint"], 2)}
+                for k, v in rep.get("fmax", {}).items()}
+        return util, fmax, None
+    util, msg = nextpnr_log(build_dir / "top.tim")
+    return util, {}, msg or error
+
+
+def run_build(platform, top, build_dir: Path, seed: int = 1, dsp: bool = False,
+              log: Path | None = None) -> dict:
+    """Synthesis, place and route and bitstream of a board top in build_dir, with the stage on
+    screen (toolchain.execute). -> what both `make bitstream` and `make deploy` report:
+    placed, error, utilisation, fmax, achieved_fmax_mhz, stage_seconds, wall_seconds,
+    bitstream (path or None), bitstream_bytes, collision_free_read_ports."""
+    tools_env()
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("report.json", "top.tim", "top.bin", "top.bit"):
+        (build_dir / stale).unlink(missing_ok=True)
+    t0 = time.time()
+    plan, marked = prepare(platform, top, seed, dsp)
+    error, times = None, {}
+    try:
+        times = execute(plan, build_dir, log)
+    except ToolError as e:
+        error, times = str(e), getattr(e, "times", {})
+    util, fmax, error = placement_report(build_dir, error)
+    achieved = min((v["achieved_mhz"] for v in fmax.values()), default=0.0)
+    bitfile = next((p for p in (build_dir / "top.bin", build_dir / "top.bit") if p.exists()), None)
+    if error is not None:
+        bitfile = None
+    return {"placed": error is None, "error": error, "collision_free_read_ports": marked,
+            "utilisation": util, "fmax": fmax, "achieved_fmax_mhz": achieved,
+            "stage_seconds": times, "wall_seconds": round(time.time() - t0, 1),
+            "bitstream": bitfile, "bitstream_bytes": bitfile.stat().st_size if bitfile else 0}
+
+
+def build(board: str, seed: int = 1, learning: bool | None = None, dsp: bool = False,
+          pll_mhz: float | None = None, lanes: int = 1, input_delays: bool = False) -> dict:
+    """`make bitstream`: the board's default network (BOARDS) in one of its variants."""
+    platform = platform_of(board)
+    target, cfg = BOARDS[board][1:3]
     if input_delays and learning is None:   # the engine is not built with the stage
         learning = False
     learning, suffix = variant(board, learning, dsp)
-    if pll_mhz is None and learning:
-        pll_mhz = LEARNING_PLL_MHZ.get(board)
-    if pll_mhz is not None:
-        if pll_mhz not in PLLS.get(board, {}):
-            raise SystemExit(f"no PLL setting for {pll_mhz} MHz on {board}: "
-                             f"{sorted(PLLS.get(board, {}))}")
-        pll = PLLS[board][pll_mhz]
+    try:
+        pll = core_pll(board, learning, pll_mhz)
+    except ValueError as e:
+        raise SystemExit(str(e))
     if lanes != 1:                          # docs/core.md section 6
         cfg = dataclasses.replace(cfg, lanes=lanes)
         suffix += f"-lanes{lanes}"
@@ -114,52 +214,25 @@ def build(board: str, seed: int = 1, learning: bool | None = None, dsp: bool = F
                              "delay stage (docs/core.md 2.7); add --no-learning")
         cfg = dataclasses.replace(cfg, input_delays=True)
         suffix += "-indelay"
-    tools_env()
+    clk_hz = core_clock_hz(platform, pll)
+    baud = choose_baud(clk_hz)
     build_dir = ROOT / "build" / "bitstream" / (board + suffix)
-    t0 = time.time()
-    kw = {}
-    if dsp and platform.device.startswith("iCE40"):    # multipliers into SB_MAC16 blocks
-        kw["synth_opts"] = "-dsp"                        # (synth_ecp5 infers DSPs by default)
-    for stale in ("report.json", "top.tim", "top.bin", "top.bit"):
-        (build_dir / stale).unlink(missing_ok=True)
-    error, marked = None, 0
-    try:
-        plan = platform.build(BoardTop(cfg, pll=pll, learning=learning), name="top",
-                              do_build=False,
-                              nextpnr_opts=f"--report report.json --seed {seed} --timing-allow-fail",
-                              **kw)
-        # Memories that never use a colliding read: no collision logic (block_ram.py).
-        plan.files["top.il"], marked = mark_collisions_dont_care(plan.files["top.il"])
-        plan.execute_local(str(build_dir))
-    except subprocess.CalledProcessError as e:
-        error = str(e)
-    wall = time.time() - t0
-    if error is None:
-        rep = json.loads((build_dir / "report.json").read_text())
-        util = {k: {"used": v["used"], "available": v["available"]}
-                for k, v in rep["utilization"].items() if v["used"]}
-        fmax = {k: {"achieved_mhz": round(v["achieved"], 2),
-                    "constraint_mhz": round(v["constraint"], 2)}
-                for k, v in rep.get("fmax", {}).items()}
-    else:
-        util, msg = nextpnr_log(build_dir / "top.tim")
-        error = msg or error
-        fmax = {}
-    achieved = min((v["achieved_mhz"] for v in fmax.values()), default=0.0)
-    bitfile = next((p for p in (build_dir / "top.bin", build_dir / "top.bit") if p.exists()), None)
+    r = run_build(platform, BoardTop(cfg, baud=baud, pll=pll, learning=learning, board=board),
+                  build_dir, seed, dsp, log=build_dir / "build.log")
+    bitfile = r["bitstream"]
     report = {"board": board, "device": platform.device, "package": platform.package,
               "network": dataclasses.asdict(cfg), "learning": learning, "synth_dsp": dsp,
-              "placed": error is None, "error": error,
-              "collision_free_read_ports": marked,
-              "utilisation": util, "fmax": fmax,
-              "target_fmax_mhz": target, "achieved_fmax_mhz": achieved,
-              "target_met": achieved >= target,
-              "core_clock_met": achieved >= (pll.mhz if pll else platform.default_clk_frequency / 1e6),
+              "placed": r["placed"], "error": r["error"],
+              "collision_free_read_ports": r["collision_free_read_ports"],
+              "utilisation": r["utilisation"], "fmax": r["fmax"],
+              "target_fmax_mhz": target, "achieved_fmax_mhz": r["achieved_fmax_mhz"],
+              "target_met": r["achieved_fmax_mhz"] >= target,
+              "core_clock_met": r["achieved_fmax_mhz"] >= clk_hz / 1e6,
               "board_clock_mhz": platform.default_clk_frequency / 1e6,
-              "core_clock_mhz": pll.mhz if pll else platform.default_clk_frequency / 1e6,
+              "core_clock_mhz": clk_hz / 1e6, "baud": baud,
               "bitstream": str(bitfile.relative_to(ROOT)) if bitfile else None,
-              "bitstream_bytes": bitfile.stat().st_size if bitfile else 0,
-              "wall_seconds": round(wall, 1), "nextpnr_seed": seed}
+              "bitstream_bytes": r["bitstream_bytes"], "stage_seconds": r["stage_seconds"],
+              "wall_seconds": r["wall_seconds"], "nextpnr_seed": seed}
     out = ROOT / "build" / "reports" / f"bitstream-{board}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
