@@ -194,6 +194,8 @@ def test_no_bitstream_deploy_writes_image_identity_and_report(exports, tmp_path,
     image = (folder / "image.json").read_bytes()
     assert rep["image_sha256"] == hashlib.sha256(image).hexdigest()
     assert rep["placed"] is None and rep["learning"] is True and rep["baud"] == 3_000_000
+    presets = json.loads((folder / "learning.json").read_text())["presets"]
+    assert presets["readout"]["registers"]["enable"] == 0b100111 and "off" in presets
     cfg = derive.board_config(load_export(exports["small"] / "export").config)
     assert json.loads(image) == image_dict(derive.repack(load_export(exports["small"] / "export"), cfg))
     assert json.loads(image)["config"]["weights_per_word"] == 8

@@ -271,6 +271,12 @@ def deploy(args) -> dict:
     atomic_write_bytes(out / "image.json", image)
     (out / "image.json").chmod(0o644)
     shutil.copyfile(export / "manifest.json", out / "manifest.json")
+    # The learning engine's register presets (onchip_learning.presets, checked against the
+    # register map), for `hostlink run --learn-preset NAME`; a device without the engine has none.
+    (out / "learning.json").unlink(missing_ok=True)
+    if target.learning:
+        from onchip_learning.presets import presets_file
+        write_json_atomic(out / "learning.json", presets_file())
     build = build_bitstream(target, out, args.seed) if args.bitstream else None
     r = report(target, est, why, export, params, hashlib.sha256(image).hexdigest(), build, args)
     write_json_atomic(out / "deploy.json", r)
