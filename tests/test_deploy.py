@@ -189,7 +189,8 @@ def test_no_bitstream_deploy_writes_image_identity_and_report(exports, tmp_path,
     cli.main([str(exports["small"]), "--board", "icebreaker", "--no-bitstream",
               "--out-root", str(out)])
     folder = out / "small-icebreaker"
-    assert sorted(p.name for p in folder.iterdir()) == ["deploy.json", "image.json", "manifest.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["deploy.json", "image.json", "learning.json",
+                                                        "manifest.json"]
     rep = json.loads((folder / "deploy.json").read_text())
     image = (folder / "image.json").read_bytes()
     assert rep["image_sha256"] == hashlib.sha256(image).hexdigest()
