@@ -5,7 +5,7 @@ PYTEST  := .venv/bin/pytest
 
 BOARD ?= all
 
-.PHONY: install test sim bench bitstream deploy train sweep learn-demo clean
+.PHONY: install test demo sim bench bitstream deploy train sweep learn-demo clean
 
 install: .venv/.installed
 
@@ -25,6 +25,12 @@ install: .venv/.installed
 
 test: install
 	$(PYTEST) -n 2 tests
+
+# The whole flow on the default spoken-digit network: train -> deploy for the iCEBreaker -> 50 test
+# samples through the Verilator board model and the host driver; build/reports/demo.json.
+# BITSTREAM=0 skips synthesis and place-and-route. (sw/deploy/demo.py)
+demo: install
+	$(PY) -m deploy.demo $(if $(filter 0,$(BITSTREAM)),--no-bitstream)
 
 sim: install
 	$(PY) -m sim.regression

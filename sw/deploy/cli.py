@@ -286,7 +286,14 @@ def deploy(args) -> dict:
         print(f"deploy: {target.board} build did not place ({build['error']}), see {out / 'build.log'}",
               file=sys.stderr)
         sys.exit(1)
+    if build is not None and build["placed"] and not r["timing_met"]:
+        print(f"deploy: WARNING: timing not met: {r['achieved_fmax_mhz']} MHz achieved, the core "
+              f"clock is {target.clk_hz / 1e6:g} MHz; the bitstream may misbehave. Try another "
+              f"placement seed (SEED={args.seed + 1}) before programming it", file=sys.stderr)
     if args.program:
+        if build is not None and not r["timing_met"]:
+            raise DeployError("PROGRAM=1: refusing to program a bitstream that misses timing, "
+                              f"expected a build at or above {target.clk_hz / 1e6:g} MHz (try SEED=)")
         bit = next((out / n for n in ("top.bin", "top.bit") if (out / n).exists()), None)
         if bit is None:
             raise DeployError(f"PROGRAM=1: no bitstream in {out}, expected BITSTREAM=1")

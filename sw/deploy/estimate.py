@@ -175,6 +175,12 @@ LOGIC_CHECKS = [
     ("ice40", _ref(), False, 3483,
      "make bitstream BOARD=icebreaker LEARNING=0 on the current RTL (with the IDENT ROM; seed 1, "
      "24.96 MHz; RAM40 19 estimated 19)"),
+    ("ecp5", _ref(sizes=(256, 128), n_out=10, input_delays=True), False, 4741,
+     "make deploy BOARD=ulx3s: FSDD 700-256-128-10 ternary, input delays (seed 1, 75.08 MHz; "
+     "DP16KD 42 estimated 42)"),
+    ("ecp5", _ref(sizes=(128, 128)), False, 5053,
+     "make bitstream BOARD=ulx3s on the current RTL (with the IDENT ROM; seed 1, 89.31 MHz; "
+     "DP16KD 24)"),
 ]
 
 
