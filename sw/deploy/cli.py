@@ -58,6 +58,8 @@ def parse_args(argv):
                     help="stop after the fit check, image and identity (no synthesis)")
     ap.add_argument("--program", action="store_true", help="load the bitstream with openFPGALoader")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    ap.add_argument("--seed-tries", type=int, default=3,
+                    help="placement seeds tried (seed, seed+1, ...) until timing is met")
     ap.add_argument("--baud", type=int, default=None,
                     help="UART rate; default: the fastest standard rate within 2 %% of the core clock")
     ap.add_argument("--pll-mhz", type=float, default=None,
@@ -277,7 +279,16 @@ def deploy(args) -> dict:
     if target.learning:
         from onchip_learning.presets import presets_file
         write_json_atomic(out / "learning.json", presets_file())
-    build = build_bitstream(target, out, args.seed) if args.bitstream else None
+    build = None
+    if args.bitstream:
+        for seed in range(args.seed, args.seed + max(1, args.seed_tries)):
+            build = build_bitstream(target, out, seed)
+            if not build["placed"] or build["achieved_fmax_mhz"] >= target.clk_hz / 1e6:
+                break
+            print(f"deploy: seed {seed}: {build['achieved_fmax_mhz']} MHz < "
+                  f"{target.clk_hz / 1e6:g} MHz" + (", trying the next seed"
+                  if seed + 1 < args.seed + args.seed_tries else ""), file=sys.stderr)
+        args.seed = seed
     r = report(target, est, why, export, params, hashlib.sha256(image).hexdigest(), build, args)
     write_json_atomic(out / "deploy.json", r)
     print(f"deploy: {out / 'deploy.json'}" + (f" placed={r['placed']}" if build else " (no bitstream)"),
@@ -288,8 +299,8 @@ def deploy(args) -> dict:
         sys.exit(1)
     if build is not None and build["placed"] and not r["timing_met"]:
         print(f"deploy: WARNING: timing not met: {r['achieved_fmax_mhz']} MHz achieved, the core "
-              f"clock is {target.clk_hz / 1e6:g} MHz; the bitstream may misbehave. Try another "
-              f"placement seed (SEED={args.seed + 1}) before programming it", file=sys.stderr)
+              f"clock is {target.clk_hz / 1e6:g} MHz; the bitstream may misbehave. Try other "
+              f"placement seeds (SEED={args.seed + 1}) before programming it", file=sys.stderr)
     if args.program:
         if build is not None and not r["timing_met"]:
             raise DeployError("PROGRAM=1: refusing to program a bitstream that misses timing, "
