@@ -11,10 +11,17 @@ core clock). Only the clock frequency and baud rate differ from hardware, so tha
             "samples": [[event words], ...], "state_records": [[layer, space, addr], ...],
             "corrupt": {"good": [layer, space, addr, data]}}
     result = run(case)        # build (cached by the Verilog text) + simulate; dict from the bench
+
+`run_deployed` is the board of a deploy folder in simulation (`python -m hostlink run --sim`, the
+board benchmark): the top built for the deployed configuration, learning engine, board name, core
+clock and baud rate (so that its UART divider, and with it every simulated second, is the
+board's), the image loaded through the driver after the device's identity has been checked, then
+every sample streamed and timed (mode "run" of tb/test_board.py).
 """
 
 import dataclasses
 import hashlib
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -58,17 +65,18 @@ class SimPlatform:
     # BoardTop only calls add_clock_constraint with a PLL, which the simulation has not.
 
 
-def board_verilog(cfg: CoreConfig, clk_hz: float = SIM_CLK_HZ, baud: int = SIM_BAUD) -> str:
+def board_verilog(cfg: CoreConfig, clk_hz: float = SIM_CLK_HZ, baud: int = SIM_BAUD, *,
+                  learning: bool = False, board: str = "") -> str:
     from delaycore.boards.top import BoardTop
     platform = SimPlatform(clk_hz)
-    return verilog.convert(BoardTop(cfg, baud=baud), name=TOP, platform=platform,
-                           ports=platform.ports, emit_src=False)
+    return verilog.convert(BoardTop(cfg, baud=baud, learning=learning, board=board), name=TOP,
+                           platform=platform, ports=platform.ports, emit_src=False)
 
 
 def build(cfg: CoreConfig, clk_hz: float = SIM_CLK_HZ, baud: int = SIM_BAUD,
-          waves: bool = False) -> Path:
+          waves: bool = False, *, learning: bool = False, board: str = "") -> Path:
     """Verilog of the board top, then a Verilator model; reused while the Verilog is unchanged."""
-    text = board_verilog(cfg, clk_hz, baud)
+    text = board_verilog(cfg, clk_hz, baud, learning=learning, board=board)
     key = hashlib.sha1((text + f"waves={waves}").encode()).hexdigest()[:12]
     return verilate(text, TOP, BUILD / f"board-{key}", waves, opt="-O2")
 
@@ -90,3 +98,58 @@ def run(case: dict, name: str = "board", waves: bool = False) -> dict:
 
 def config_dict(cfg: CoreConfig) -> dict:
     return dataclasses.asdict(cfg)
+
+
+def _follow(path: Path, total: int, stop: threading.Event, interval: float = 0.5):
+    """Show the bench's per-sample lines (it appends one per sample to `path`) as they come, under
+    a progress bar: the simulator's own stdout goes to its log file."""
+    from tqdm import tqdm
+    seen = 0
+    with tqdm(total=total, desc="board sim", unit="sample", dynamic_ncols=True) as bar:
+        while True:
+            done = stop.wait(interval)
+            lines = path.read_text().splitlines() if path.exists() else []
+            for line in lines[seen:]:
+                bar.write(line)
+                bar.update(1)
+            seen = len(lines)
+            if done:
+                return
+
+
+def run_deployed(config: dict, writes, samples, *, clk_hz: float, baud: int,
+                 learning: bool = False, board: str = "", device_config: dict | None = None,
+                 name: str = "deployed", progress: bool = True,
+                 compare_window: dict | None = None) -> dict:
+    """The board of a deployment on Verilator: a device built for `device_config` (default
+    `config`, the image's), the image `writes` loaded through the driver once its identity matched
+    `config`, then each sample's event words run (a CLEAR first). Returns the bench's result:
+    per sample the output items, link cycles and seconds, bytes each way; the device's identity,
+    STATUS, and `error` / `error_kind` (e.g. ImageMismatch) if the host program raised.
+    `compare_window` ({"window": 1, "samples": 3}) runs the first samples once more with another
+    EVENTS window (1 = stop-and-wait) and reports their link seconds under "compare"."""
+    device_config = device_config or config
+    cfg = CoreConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in device_config.items()})
+    t0 = time.time()
+    build_dir = build(cfg, clk_hz, baud, learning=learning, board=board)
+    work = BUILD / "cases" / name
+    case = {"mode": "run", "config": config, "writes": [list(map(int, w)) for w in writes],
+            "samples": [list(map(int, s)) for s in samples], "clk_hz": clk_hz, "baud": baud,
+            "n_out": config["n_out"], "progress_file": str(work / "progress.txt"),
+            "compare_window": compare_window}
+    stop = threading.Event()
+    follower = None
+    if progress:
+        follower = threading.Thread(target=_follow, args=(work / "progress.txt", len(samples), stop),
+                                    daemon=True)
+    try:
+        if follower:
+            (work / "progress.txt").unlink(missing_ok=True)
+            follower.start()
+        return run_testbench(case, build_dir, work, TOP, "test_board", "BOARD",
+                             round(time.time() - t0, 1),
+                             extra_env={"COCOTB_REWRITE_ASSERTION_FILES": ""}, paths=("tb", "sw"))
+    finally:
+        stop.set()
+        if follower:
+            follower.join()

@@ -340,8 +340,11 @@ class CoreModel:
 class DeviceModel:
     """The device's reaction to bytes: its decoder (rescan=False), checks, and the core model."""
 
-    def __init__(self, params):
+    def __init__(self, params, ident: bytes | None = None):
+        from corespec.identity import identity_bytes
         self.core = CoreModel(params)
+        self.ident = ident or identity_bytes(params.config, learning=False, baud=115200,
+                                             clk_hz=12e6)
         self.dec = FrameDecoder(rescan=False)
         self.counts = {fr.BAD_CRC: 0, fr.TRUNCATED: 0, fr.UNKNOWN_CMD: 0, fr.BAD_LENGTH: 0}
 
@@ -368,7 +371,7 @@ class DeviceModel:
         if f.cmd == fr.PING:
             return b"DSNN" + bytes([fr.VERSION, self.core.cfg.n_layers]), []
         if f.cmd == fr.IDENT:
-            raise NotImplementedError("the reference device has no identity")
+            return self.ident, []
         if f.cmd == fr.STATUS:
             words = self.core.status + [self.counts[c] for c in
                                         (fr.BAD_CRC, fr.TRUNCATED, fr.UNKNOWN_CMD, fr.BAD_LENGTH)]

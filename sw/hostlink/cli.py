@@ -1,4 +1,14 @@
 """python -m hostlink run --port /dev/ttyUSB0 --image model.json --input sample.npy
+   python -m hostlink run --deployed build/deploy/<run>-<board> --wav-dir DIR (--port P | --sim)
+   python -m hostlink eval --deployed FOLDER --wav-dir DIR [--engine golden|torch]
+
+A deploy folder (`run --deployed`, hostlink.deployed): the audio (a folder of WAV files, or an
+FSDD split with --split) goes through the training's cochlea front end, every sample is streamed
+to the board (or with --sim to the Verilator model of the board top at the board's clock and
+baud rate), and each prediction, the accuracy (labels from FSDD file names or --labels CSV),
+latency, throughput and real-time factor are printed and, with --output, written as JSON, with
+whether every prediction and readout value equals the golden model's. `eval` does the same
+without a board (golden model or PyTorch model), also on a training export folder.
 
 Loads the image (WRITE frames, then verification readback), streams each sample of the input as
 EVENTS frames (a CLEAR first) and prints the readout; `--output` saves it as .npy
@@ -106,6 +116,88 @@ def cmd_run(args):
     return 0
 
 
+def sample_source(args, dep):
+    """The samples of a deployed run, checked against the network (hostlink.deployed)."""
+    from . import deployed as d
+    if bool(args.wav_dir) == bool(args.split):
+        raise d.RunError("give exactly one of --wav-dir DIR and --split test|train|val")
+    if args.labels and not args.wav_dir:
+        raise d.RunError("--labels goes with --wav-dir (split samples carry their labels)")
+    cochlea = d.front_end(dep)
+    if args.wav_dir:
+        samples = d.wav_samples(args.wav_dir, cochlea, args.labels)
+        samples = samples[:args.limit] if args.limit else samples
+    else:
+        samples = d.split_samples(args.split, cochlea, args.limit)
+    d.check_samples(samples, dep.config)
+    return samples
+
+
+def print_report(rep: dict):
+    """A line per sample, then accuracy and timing."""
+    for r in rep["samples"]:
+        ok = "" if r["label"] is None else ("  ok" if r["prediction"] == r["label"] else "  WRONG")
+        lat = f"  {r['link_seconds'] * 1e3:8.2f} ms" if "link_seconds" in r else ""
+        label = "-" if r["label"] is None else r["label"]
+        print(f"{r['name']:<28} label {label:>2}  prediction {r['prediction']:>2}{lat}{ok}")
+    if rep["accuracy"] is not None:
+        print(f"accuracy: {rep['accuracy']:.4f} ({rep['labelled']} labelled samples)")
+    if "latency_seconds" in rep:
+        lat = rep["latency_seconds"]
+        print(f"latency per sample: mean {lat['mean'] * 1e3:.2f} ms, max {lat['max'] * 1e3:.2f} ms; "
+              f"throughput {rep['throughput_samples_per_s']:.1f} samples/s; real-time factor end "
+              f"to end {rep['realtime_factor_end_to_end']:.1f}x (worst sample "
+              f"{rep['realtime_factor_worst_sample']:.1f}x)")
+    print(f"predictions_equal_golden: {str(rep['predictions_equal_golden']).lower()}")
+
+
+def write_report(rep: dict, path):
+    if path:
+        from pathlib import Path
+        Path(path).write_text(json.dumps(rep, indent=1))
+        print(f"report written to {path}")
+
+
+def cmd_run_deployed(args):
+    from . import deployed as d
+    if args.image or args.input:
+        raise d.RunError("--deployed takes its image from the folder: drop --image / --input")
+    if not (args.sim or args.port):
+        raise d.RunError("--port or --sim is required")
+    dep = d.load_deployment(args.deployed)
+    samples = sample_source(args, dep)
+    words = [d.event_words(s) for s in samples]
+    if args.sim:
+        run = d.run_on_sim(dep, words)
+    else:
+        run = d.run_on_port(dep, words, args.port, args.baud or dep.baud, args.verify)
+    golden = d.golden_items(dep.params, words)
+    readouts = [d.readout_of(items, dep.config.n_out) for items in run.items]
+    rep = d.summarize(dep, samples, readouts, golden, engine="sim" if args.sim else "board",
+                      seconds=run.seconds, bytes_out=run.bytes_out, bytes_in=run.bytes_in,
+                      identity=run.identity)
+    rep["link"] = run.extra
+    print_report(rep)
+    write_report(rep, args.output)
+    return 0
+
+
+def cmd_eval(args):
+    """No board: the golden model (or the PyTorch model) on the same front end and report."""
+    from . import deployed as d
+    dep = d.load_deployment(args.deployed)
+    samples = sample_source(args, dep)
+    golden = d.golden_items(dep.params, [d.event_words(s) for s in samples])
+    if args.engine == "torch":
+        readouts = d.torch_readouts(dep, samples)
+    else:
+        readouts = [d.readout_of(g, dep.config.n_out) for g in golden]
+    rep = d.summarize(dep, samples, readouts, golden, engine=args.engine)
+    print_report(rep)
+    write_report(rep, args.output)
+    return 0
+
+
 def cmd_info(args):
     config = load_image_file(args.image)[0] if args.image else None
     if args.sim and config is None:
@@ -116,25 +208,77 @@ def cmd_info(args):
     return 0
 
 
+def add_deployed_options(s, *, engine: bool):
+    s.add_argument("--deployed", metavar="FOLDER", required=engine,
+                   help="deploy folder (build/deploy/<run>-<board>: image.json, manifest.json, "
+                        "deploy.json)" + (" or a training export folder" if engine else ""))
+    s.add_argument("--wav-dir", metavar="DIR", help="folder of mono 16-bit WAV files at the "
+                   "front end's rate (8 kHz); FSDD names <digit>_<speaker>_<index>.wav carry labels")
+    s.add_argument("--split", choices=sorted(SPLIT_CHOICES), help="an FSDD split (official "
+                   "protocol) from ../shared/data instead of --wav-dir")
+    s.add_argument("--limit", type=int, metavar="N", help="only the first N samples; None: all")
+    s.add_argument("--output", metavar="OUT", help="JSON report" + ("" if engine else
+                   "; with --image, .npy readout [samples, steps, n_out]"))
+
+
+SPLIT_CHOICES = ("test", "train", "val")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m hostlink", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
+    fmt = argparse.ArgumentDefaultsHelpFormatter
     for name in ("run", "info"):
-        s = sub.add_parser(name)
+        s = sub.add_parser(name, formatter_class=fmt)
         s.add_argument("--port", help="serial port, e.g. /dev/ttyUSB0")
-        s.add_argument("--baud", type=int, default=115200)
-        s.add_argument("--sim", action="store_true", help="the RTL in amaranth.sim instead of a port")
-        s.add_argument("--image", required=(name == "run"), help="image JSON (hostlink.image)")
+        s.add_argument("--baud", type=int, default=None,
+                       help="UART rate; None: deploy.json's with --deployed, else 115200")
+        s.add_argument("--sim", action="store_true", help="the RTL in amaranth.sim instead of a "
+                       "port; with --deployed the Verilator model of the board top")
+        s.add_argument("--image", help="image JSON (hostlink.image)")
         if name == "run":
-            s.add_argument("--input", required=True, help=".npy input (see above)")
-            s.add_argument("--output", help=".npy file for the readout [samples, steps, n_out]")
-            s.add_argument("--verify", choices=("sample", "full", "none"), default="sample")
-            s.add_argument("--labels", help=".npy classes, one per sample: learn on the device")
+            s.add_argument("--input", help=".npy input (see above)")
+            add_deployed_options(s, engine=False)
+            s.add_argument("--verify", choices=("sample", "full", "none"), default="sample",
+                           help="readback after loading the image")
+            s.add_argument("--labels", help="with --image: .npy classes, one per sample (learn on "
+                           "the device); with --deployed: CSV file,label for WAVs without FSDD names")
             s.add_argument("--learn-regs", help="JSON {register name: value} for the learning engine")
+    s = sub.add_parser("eval", formatter_class=fmt, help="a deployed network without a board")
+    add_deployed_options(s, engine=True)
+    s.add_argument("--labels", help="CSV file,label for WAVs without FSDD names")
+    s.add_argument("--engine", choices=("golden", "torch"), default="golden",
+                   help="bit-exact golden model, or the trained PyTorch model (needs its checkpoint)")
     args = p.parse_args(argv)
+    return dispatch(args)
+
+
+def dispatch(args) -> int:
+    """Run the command; user errors are one line on stderr (exit 2), link failures exit 1."""
+    from spike_datasets import DatasetError
+    from .deployed import RunError
+    from .driver import ImageMismatch
+    from .image import ImageError
+    user_errors = (RunError, ImageError, ImageMismatch, DatasetError)
     try:
+        from delay_training.export import ExportError
+        user_errors += (ExportError,)
+    except ImportError:
+        pass
+    try:
+        if args.command == "eval":
+            return cmd_eval(args)
+        if args.command == "run" and args.deployed:
+            return cmd_run_deployed(args)
+        if args.command == "run" and not (args.image and args.input):
+            raise RunError("run needs --deployed FOLDER, or --image and --input")
+        if args.baud is None:
+            args.baud = 115200
         return cmd_run(args) if args.command == "run" else cmd_info(args)
+    except user_errors as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except (LinkError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -10,7 +10,9 @@ device has ended any open frame) and `response_timeout` (how long a command may 
   "seconds" are simulated time.
 
 Every command gets one response frame, so the driver sends a frame and waits for its response
-before the next one (the device queues at most its rx FIFO while it works). A frame answered by
+before the next one (the device queues at most its rx FIFO while it works). The exception is a
+sample's EVENTS frames (`run_sample`): one more frame, small enough for the rx FIFO, goes out
+while the device executes the previous one (EVENT_WINDOW), so the line never idles. A frame answered by
 an ERROR frame had no effect on the device and is resent after the line has been quiet for the
 link timeout (so the device has dropped any half frame). A missing or garbled response is resent
 too for commands that can be repeated harmlessly (PING, READ, STATUS, WRITE); for EVENTS it
@@ -356,13 +358,59 @@ class CoreLink:
                 self._quiet()
         raise LinkError(f"sample failed {self.retries + 1} times: {last_error}")
 
+    # Streaming of a sample's EVENTS frames (docs/link.md): the device buffers a whole frame before
+    # it executes it, and while it executes, the next frame's bytes wait in its rx FIFO (512 bytes,
+    # hw/delaycore/link.py rx_fifo_depth). A UART has no flow control, so at most one frame may be
+    # sent ahead of the one executing, and that frame must fit the FIFO: EVENT_WINDOW frames of at
+    # most EVENTS_PER_FRAME words (165 words = 502 bytes) are unacknowledged at once. Window 1 is
+    # stop-and-wait (then frames may be as large as fr.MAX_EVENTS).
+    EVENT_WINDOW = 2
+    EVENTS_PER_FRAME = 165
+    RX_FIFO_BYTES = 512
+
+    def _frame_events(self) -> int:
+        """Event words per EVENTS frame: whole frames must fit the rx FIFO when pipelined."""
+        if self.EVENT_WINDOW <= 1:
+            return fr.MAX_EVENTS
+        fits = (self.RX_FIFO_BYTES - 7) // fr.EVENT_BYTES
+        return max(1, min(self.EVENTS_PER_FRAME, fits, fr.MAX_EVENTS))
+
+    def _events_ack(self, n: int):
+        """The response to the oldest EVENTS frame in flight. Any other answer (an ERROR, a lost
+        or garbled response, a short count) raises LinkError: the frames behind it may already
+        have been applied, so only a restart of the sample from its CLEAR is safe."""
+        resp = self._wait_response()
+        if not (isinstance(resp, Frame) and resp.cmd == fr.EVENTS | fr.RESPONSE):
+            if isinstance(resp, Frame) and resp.cmd == fr.ERROR:
+                self.stats["errors_received"] += 1
+            else:
+                self.stats["missing" if resp is None else "garbled"] += 1
+            raise LinkError(f"EVENTS: {'no response' if resp is None else repr(resp)}")
+        got = fr.parse_count(resp.payload)
+        if got != n:
+            raise LinkError(f"EVENTS: device took {got} of {n} events")
+
     def _run_once(self, words, markers, n_out, progress):
         self.outputs.clear()
-        for i in range(0, len(words), fr.MAX_EVENTS):
-            chunk = words[i:i + fr.MAX_EVENTS]
-            self.events(chunk)
+        self.stats["stray"] += len(self._responses)
+        self._responses.clear()
+        size = self._frame_events()
+        in_flight: deque = deque()
+        for i in range(0, len(words), size):
+            chunk = words[i:i + size]
+            if len(in_flight) >= max(1, self.EVENT_WINDOW):
+                done = in_flight.popleft()
+                self._events_ack(done)
+                if progress:
+                    progress(done)
+            self.t.write(encode(fr.EVENTS, fr.events_payload(chunk)))
+            self.stats["frames_sent"] += 1
+            in_flight.append(len(chunk))
+        while in_flight:
+            done = in_flight.popleft()
+            self._events_ack(done)
             if progress:
-                progress(len(chunk))
+                progress(done)
         while sum(1 for k, _, _ in self.outputs if k in (EOT, CLEAR)) < markers:
             if not self._pump(self.response_timeout):
                 raise LinkError(f"outputs stopped after {len(self.outputs)} items")

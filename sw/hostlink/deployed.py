@@ -1,0 +1,404 @@
+"""A deployed network on new audio: `python -m hostlink run --deployed` and `... eval`.
+
+The folder is what the deploy command writes (`build/deploy/<run>-<board>/`: image.json, the
+training export's manifest.json, deploy.json with board, baud, clock, learning and identity), or,
+for `eval`, a training export (manifest.json, params.pt). Audio goes through the same cochlea
+front end the training used (spike_datasets: `encode_recordings`, its settings and its cache),
+each sample becomes event words (`golden_model.raster_words`), and an engine turns them into
+output items: the board over a serial port, its Verilator model (sim/board_cosim.py), the golden
+model or the PyTorch model. Every prediction follows the manifest's rule (argmax over classes of
+the readout summed over all steps; first class on ties) and is compared with the golden model's,
+readout value by readout value.
+
+User errors (a missing folder, no or unreadable WAV files, a sample with the wrong channel count,
+an image for another device) raise `RunError` (or ImageError / ImageMismatch / DatasetError),
+one line each; the command line prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+AUDIO_TASKS = (None, "fsdd", "fsdd-loso")
+SPLITS = {"test": "test", "train": "train", "val": "validation"}
+
+
+class RunError(ValueError):
+    """A user error of the run / eval commands: one line naming the file and the problem."""
+
+
+@dataclass
+class Deployment:
+    """A network ready to run: its image (config, writes, params), the training manifest and the
+    deploy record (empty for a training export)."""
+    folder: Path
+    config: object
+    writes: list
+    params: object
+    manifest: dict
+    deploy: dict = field(default_factory=dict)
+
+    @property
+    def board(self) -> str:
+        return self.deploy.get("board", "")
+
+    @property
+    def baud(self) -> int:
+        return int(self.deploy.get("baud", 3_000_000))
+
+    @property
+    def clk_hz(self) -> float:
+        return float(self.deploy.get("clk_hz", 24e6))
+
+    @property
+    def learning(self) -> bool:
+        return bool(self.deploy.get("learning", False))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise RunError(f"{path}: not a readable JSON file ({e})") from None
+    if not isinstance(d, dict):
+        raise RunError(f"{path}: expected a JSON object")
+    return d
+
+
+def _check_image_hash(folder: Path, deploy: dict):
+    """deploy.json's image_sha256 must name this image.json (the file's sha256, or the image's own
+    content hash), so that a folder whose image was swapped is refused."""
+    want = deploy.get("image_sha256")
+    if not want:
+        return
+    raw = (folder / "image.json").read_bytes()
+    try:
+        inner = json.loads(raw).get("sha256")
+    except (ValueError, AttributeError):
+        inner = None
+    if want not in (hashlib.sha256(raw).hexdigest(), inner):
+        raise RunError(f"{folder / 'image.json'}: does not match deploy.json's image_sha256 "
+                       f"(replaced after deployment?)")
+
+
+def load_deployment(folder) -> Deployment:
+    """A deploy folder (image.json, manifest.json, deploy.json) or a training export
+    (manifest.json, params.pt, maybe image.json), every file checked before it is used."""
+    from .image import read_image
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RunError(f"{folder}: no such folder (expected build/deploy/<run>-<board> or a "
+                       f"training export folder)")
+    if not (folder / "manifest.json").is_file():
+        raise RunError(f"{folder}: no manifest.json (not a deploy or export folder)")
+    manifest = _read_json(folder / "manifest.json")
+    deploy = _read_json(folder / "deploy.json") if (folder / "deploy.json").is_file() else {}
+    if (folder / "image.json").is_file():
+        _check_image_hash(folder, deploy)
+        config, writes, params = read_image(folder / "image.json")
+    else:
+        from delay_training.export import load_export
+        from golden_model import load_words
+        params = load_export(folder)
+        config, writes = params.config, [tuple(w) for w in load_words(params)]
+    return Deployment(folder, config, writes, params, manifest, deploy)
+
+
+def front_end(dep: Deployment):
+    """The cochlea settings the network was trained with: the manifest's (or deploy.json's)
+    "front_end" when recorded, else the defaults `delay_training --task fsdd` used (load_fsdd's
+    CochleaConfig) with one channel per network input."""
+    from spike_datasets import CochleaConfig
+    task = dep.manifest.get("task")
+    if task not in AUDIO_TASKS:
+        raise RunError(f"{dep.folder}: the network was trained on task {task!r}, not on audio")
+    recorded = dep.manifest.get("front_end") or dep.deploy.get("front_end")
+    if recorded:
+        try:
+            return CochleaConfig(**recorded)
+        except (TypeError, ValueError) as e:
+            raise RunError(f"{dep.folder}: bad front_end settings ({e})") from None
+    return CochleaConfig(n_channels=dep.config.n_in)
+
+
+@dataclass
+class Sample:
+    name: str
+    label: int | None
+    spikes: np.ndarray            # [steps, channels] 0/1
+    audio_seconds: float          # the audio window the network hears (steps x dt)
+
+
+def read_labels(path) -> dict[str, int]:
+    """labels.csv: rows `file,label` (a header row is skipped); file names without folders."""
+    path = Path(path)
+    try:
+        rows = list(csv.reader(path.read_text().splitlines()))
+    except OSError as e:
+        raise RunError(f"{path}: cannot read ({e.strerror or e})") from None
+    labels = {}
+    for n, row in enumerate(rows, 1):
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) != 2:
+            raise RunError(f"{path}:{n}: expected 'file,label', got {','.join(row)!r}")
+        name, label = row[0].strip(), row[1].strip()
+        if not label.lstrip("-").isdigit():
+            if n == 1:
+                continue                  # header
+            raise RunError(f"{path}:{n}: label {label!r} is not a class number")
+        labels[Path(name).name] = int(label)
+    return labels
+
+
+def wav_samples(folder, cochlea, labels_csv=None, progress: bool = True) -> list[Sample]:
+    """Every *.wav in `folder` (sorted by name) through the cochlea front end (cached). Labels
+    from FSDD names `<digit>_<speaker>_<index>.wav`, else from labels.csv, else none."""
+    from spike_datasets import DatasetError
+    from spike_datasets.fsdd import FILE_NAME, Recording, encode_recordings
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RunError(f"{folder}: no such folder of WAV files")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".wav" and p.is_file())
+    if not paths:
+        raise RunError(f"{folder}: no .wav files")
+    table = read_labels(labels_csv) if labels_csv else {}
+    labels, recs = [], []
+    for p in paths:
+        m = FILE_NAME.match(p.name)
+        labels.append(int(m[1]) if m else table.get(p.name))
+        # Only the path matters to the front end; digit/speaker/index are placeholders here.
+        recs.append(Recording(p, int(m[1]) if m else 0, m[2] if m else "", int(m[3]) if m else 0))
+    try:
+        data = encode_recordings(recs, cochlea, cache=True, progress=progress)
+    except DatasetError as e:
+        raise RunError(str(e)) from None
+    seconds = cochlea.n_steps * cochlea.dt
+    return [Sample(p.name, y, data.spikes[i].numpy(), seconds)
+            for i, (p, y) in enumerate(zip(paths, labels))]
+
+
+def split_samples(split: str, cochlea, limit: int | None = None,
+                  progress: bool = True) -> list[Sample]:
+    """The first `limit` samples of an FSDD split (official protocol), from the training's cache."""
+    from spike_datasets import DatasetError, load_fsdd
+    try:
+        data = load_fsdd(SPLITS[split], config=cochlea, progress=progress)
+    except DatasetError as e:
+        raise RunError(str(e)) from None
+    n = len(data.labels) if limit is None else min(limit, len(data.labels))
+    speakers = data.info["speakers"]
+    seconds = cochlea.n_steps * cochlea.dt
+    return [Sample(f"{int(data.labels[i])}_{speakers[int(data.meta['speaker'][i])]}_"
+                   f"{int(data.meta['index'][i])}.wav", int(data.labels[i]),
+                   data.spikes[i].numpy(), seconds) for i in range(n)]
+
+
+def check_samples(samples: list[Sample], config) -> None:
+    """Refuse a sample the network cannot take: another channel count than n_in, or a label
+    outside its classes."""
+    for s in samples:
+        if s.spikes.ndim != 2 or s.spikes.shape[1] != config.n_in:
+            got = s.spikes.shape[1] if s.spikes.ndim == 2 else f"shape {s.spikes.shape}"
+            raise RunError(f"{s.name}: {got} input channels, the network takes n_in="
+                           f"{config.n_in}")
+        if s.label is not None and not 0 <= s.label < config.n_out:
+            raise RunError(f"{s.name}: label {s.label} outside the network's classes "
+                           f"0..{config.n_out - 1}")
+
+
+def event_words(sample: Sample) -> list[int]:
+    """The sample as event words (each step's spikes in channel order, then EOT), no CLEAR."""
+    import torch
+    from golden_model import raster_words
+    return raster_words(torch.as_tensor(sample.spikes))
+
+
+def readout_of(items, n_out: int) -> list[list[int]]:
+    from .driver import readout
+    return readout(items, n_out)
+
+
+def predict(readout: list[list[int]]) -> int:
+    """The manifest's prediction rule: argmax over classes of the readout summed over all steps
+    (int64), first class on ties (numpy's argmax takes the first maximum)."""
+    return int(np.argmax(np.asarray(readout, dtype=np.int64).sum(0)))
+
+
+def golden_items(params, words_per_sample, progress: bool = True) -> list[list[tuple]]:
+    """The golden model's output items per sample (each run from a CLEAR, as the device runs it)."""
+    from tqdm import tqdm
+    from golden_model import CLEAR, GoldenNetwork, encode_event
+    net = GoldenNetwork(params)
+    return [[tuple(o) for o in net.run_stream([encode_event(CLEAR)] + w).outputs]
+            for w in tqdm(words_per_sample, desc="golden model", unit="sample",
+                          disable=not progress)]
+
+
+def torch_readouts(dep: Deployment, samples: list[Sample]) -> list[list[list[int]]]:
+    """The trained PyTorch model (hardware mode) on the samples: needs the run's checkpoint
+    (checkpoint.pt next to the export folder, or deploy.json's "checkpoint")."""
+    import torch
+    from delay_training.model import DelaySNN, ModelConfig
+    cands = [dep.folder.parent / "checkpoint.pt"]
+    if dep.deploy.get("checkpoint"):
+        cands.insert(0, Path(dep.deploy["checkpoint"]))
+    ck = next((p for p in cands if p.is_file()), None)
+    if ck is None or "model_config" not in dep.manifest:
+        raise RunError(f"{dep.folder}: --engine torch needs the training checkpoint "
+                       f"({cands[-1]}) and the manifest's model_config")
+    model = DelaySNN(ModelConfig.from_dict(dep.manifest["model_config"]))
+    ckpt = torch.load(ck, weights_only=False)
+    # The export is the best-validation epoch (delay_training.train.finish), not the last one.
+    best = ckpt.get("best") or {}
+    model.load_state_dict(best.get("state", ckpt["model"]))
+    model.eval()
+    x = torch.as_tensor(np.stack([s.spikes for s in samples])).to(torch.float32)
+    with torch.no_grad():
+        r = model(x)["readout"]
+    return [[[int(round(float(v))) for v in step] for step in sample] for sample in r]
+
+
+def summarize(dep: Deployment, samples: list[Sample], readouts, golden, *, engine: str,
+              seconds=None, bytes_out=None, bytes_in=None, identity=None) -> dict:
+    """The report: per sample prediction, label, latency; accuracy over labelled samples; latency,
+    throughput and real-time factor over the link (when timed); golden-model agreement."""
+    preds = [predict(r) for r in readouts]
+    gold_readouts = [readout_of(g, dep.config.n_out) for g in golden]
+    gold_preds = [predict(r) for r in gold_readouts]
+    rows = []
+    for i, s in enumerate(samples):
+        row = {"name": s.name, "label": s.label, "prediction": preds[i],
+               "golden_prediction": gold_preds[i], "readout_sum": np.asarray(readouts[i], dtype=np.int64).sum(0).tolist(),
+               "input_events": int(s.spikes.sum()), "audio_seconds": s.audio_seconds}
+        if seconds is not None:
+            row.update(link_seconds=seconds[i], bytes_to_device=bytes_out[i],
+                       bytes_from_device=bytes_in[i])
+        rows.append(row)
+    labelled = [(p, s.label) for p, s in zip(preds, samples) if s.label is not None]
+    rep = {"engine": engine, "folder": str(dep.folder), "board": dep.board or None,
+           "task": dep.manifest.get("task"), "manifest_test_acc": dep.manifest.get("test_acc"),
+           "prediction_rule": dep.manifest.get("prediction_rule"),
+           "n_samples": len(samples), "labelled": len(labelled),
+           "accuracy": (sum(p == y for p, y in labelled) / len(labelled)) if labelled else None,
+           "predictions": preds,
+           "predictions_equal_golden": preds == gold_preds and
+           [[list(map(int, st)) for st in r] for r in readouts] == gold_readouts,
+           "device_identity": identity, "samples": rows}
+    if seconds is not None:
+        rep.update(link_timing(seconds, [s.audio_seconds for s in samples], bytes_out, bytes_in))
+    return rep
+
+
+def link_timing(seconds, audio, bytes_out, bytes_in) -> dict:
+    """Latency statistics, throughput and the end-to-end real-time factor (audio seconds per
+    link second) over a run of samples."""
+    total = sum(seconds)
+    return {"latency_seconds": {"mean": statistics.mean(seconds), "median": statistics.median(seconds),
+                                "min": min(seconds), "max": max(seconds)},
+            "throughput_samples_per_s": len(seconds) / total if total else None,
+            "realtime_factor_end_to_end": sum(audio) / total if total else None,
+            "realtime_factor_worst_sample": min(a / s for a, s in zip(audio, seconds) if s) if total else None,
+            "bytes_to_device_per_sample": statistics.mean(bytes_out),
+            "bytes_from_device_per_sample": statistics.mean(bytes_in)}
+
+
+@dataclass
+class LinkRun:
+    """What an engine behind a link gives back per sample."""
+    items: list                   # output items per sample
+    seconds: list                 # link seconds per sample: first event out to last output in
+    bytes_out: list
+    bytes_in: list
+    identity: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class CountingTransport:
+    """A transport wrapper that counts bytes each way (the serial port has no counters)."""
+
+    def __init__(self, t):
+        self.t, self.out, self.into = t, 0, 0
+        self.link_timeout, self.response_timeout = t.link_timeout, t.response_timeout
+
+    def write(self, data: bytes):
+        self.out += len(data)
+        self.t.write(data)
+
+    def read(self, timeout: float) -> bytes:
+        data = self.t.read(timeout)
+        self.into += len(data)
+        return data
+
+
+def run_on_port(dep: Deployment, words, port: str, baud: int, verify: str = "sample",
+                progress: bool = True) -> LinkRun:
+    """The board over a serial port: identity and image checked before the first write
+    (ImageMismatch), image loaded and verified, then each sample timed on the host's clock."""
+    import time
+    from tqdm import tqdm
+    from .driver import CoreLink, SerialTransport
+    try:
+        t = CountingTransport(SerialTransport(port, baud))
+    except ImportError:
+        raise RunError("the serial transport needs pyserial: pip install pyserial") from None
+    except OSError as e:
+        raise RunError(f"cannot open {port}: {e}") from None
+    link = CoreLink(t)
+    with tqdm(total=len(dep.writes), desc="load image", unit="word", disable=not progress) as bar:
+        rep = link.load_image(dep.writes, config=dep.config, verify=verify, progress=bar.update)
+    run = LinkRun([], [], [], [], rep.get("device"))
+    for w in tqdm(words, desc="board", unit="sample", disable=not progress):
+        o, i, t0 = t.out, t.into, time.perf_counter()
+        run.items.append(link.run_sample(w, n_out=dep.config.n_out))
+        run.seconds.append(time.perf_counter() - t0)
+        run.bytes_out.append(t.out - o)
+        run.bytes_in.append(t.into - i)
+    run.extra["status"] = link.status()
+    return run
+
+
+def run_on_sim(dep: Deployment, words, progress: bool = True, name: str = "deployed",
+               compare_window: dict | None = None) -> LinkRun:
+    """The board top on Verilator (sim/board_cosim.run_deployed), built for deploy.json's
+    configuration, learning engine, board, clock and baud: simulated seconds are the board's."""
+    from .driver import ImageMismatch, LinkError
+    _repo_on_path()
+    from corespec.identity import config_dict
+    from sim.board_cosim import run_deployed
+    r = run_deployed(config_dict(dep.config), dep.writes, words, clk_hz=dep.clk_hz, baud=dep.baud,
+                     learning=dep.learning, board=dep.board,
+                     device_config=dep.deploy.get("core_config"), name=name, progress=progress,
+                     compare_window=compare_window)
+    if r.get("error"):
+        msg = r["error"].split(": ", 1)[-1]
+        if r.get("error_kind") == "ImageMismatch":
+            raise ImageMismatch(msg)
+        raise LinkError(f"{r['error']} (simulation log {r.get('sim_log')})")
+    s = r["samples"]
+    return LinkRun([[tuple(i) for i in x["items"]] for x in s], [x["seconds"] for x in s],
+                   [x["bytes_to_device"] for x in s], [x["bytes_from_device"] for x in s],
+                   r.get("identity"),
+                   {"status": r.get("status"), "load_seconds": r.get("load_seconds"),
+                    "sim_wall_seconds": r.get("sim_seconds"), "build_seconds": r.get("build_seconds"),
+                    "cycles": [x["cycles"] for x in s], "uart_frame_errors": r.get("uart_frame_errors"),
+                    "sim_wall_per_sample": [x["wall_s"] for x in s], "divider": r.get("divider"),
+                    "compare": r.get("compare")})
+
+
+def _repo_on_path():
+    """`sim` (the Verilator flow) lives at the repository root, beside sw/."""
+    import sys
+    from spike_datasets.paths import repo_root
+    root = repo_root()
+    if root is None:
+        raise RunError("--sim needs the repository checkout (sim/board_cosim.py)")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
