@@ -120,6 +120,15 @@ TASK_DEFAULTS: dict[str, dict] = {
 }
 
 
+def front_end_record(task: str) -> dict:
+    """The cochlea settings an audio task's spikes came from (spike_datasets.load_fsdd's
+    defaults), for the manifest: `hostlink run` / `eval` encode new audio with exactly them."""
+    if task not in ("fsdd", "fsdd-loso"):
+        return {}
+    from spike_datasets import CochleaConfig
+    return {"front_end": asdict(CochleaConfig())}
+
+
 def make_config(task: str, **overrides) -> TrainConfig:
     """Task defaults, then every override that is not None."""
     kw = dict(TASK_DEFAULTS.get(task, {}))
@@ -396,7 +405,8 @@ def finish(cfg, model, splits, history, best, train_s, device, t_start, prior_s,
                                       "no parameter image, no golden-model comparison"}
     else:
         _, manifest = export(model.cpu(), out / "export",
-                             extra={"task": cfg.task, "test_acc": test["acc"], "val_acc": val["acc"]})
+                             extra={"task": cfg.task, "test_acc": test["acc"], "val_acc": val["acc"],
+                                    **front_end_record(cfg.task)})
         model.to(device)
         from .export import load_export
         cmp = compare(model, load_export(out / "export"), splits.test.spikes)
