@@ -16,7 +16,9 @@ core clock). Only the clock frequency and baud rate differ from hardware, so tha
 board benchmark): the top built for the deployed configuration, learning engine, board name, core
 clock and baud rate (so that its UART divider, and with it every simulated second, is the
 board's), the image loaded through the driver after the device's identity has been checked, then
-every sample streamed and timed (mode "run" of tb/test_board.py).
+every sample streamed and timed (mode "run" of tb/test_board.py). With `learn` the samples are learned
+from as on a board (`python -m hostlink run --deployed --learn --sim`): registers, LABEL after
+each learned sample, learning off before the evaluated ones, state read back at the end.
 """
 
 import dataclasses
@@ -120,14 +122,22 @@ def _follow(path: Path, total: int, stop: threading.Event, interval: float = 0.5
 def run_deployed(config: dict, writes, samples, *, clk_hz: float, baud: int,
                  learning: bool = False, board: str = "", device_config: dict | None = None,
                  name: str = "deployed", progress: bool = True,
-                 compare_window: dict | None = None) -> dict:
+                 compare_window: dict | None = None, learn: dict | None = None) -> dict:
     """The board of a deployment on Verilator: a device built for `device_config` (default
     `config`, the image's), the image `writes` loaded through the driver once its identity matched
     `config`, then each sample's event words run (a CLEAR first). Returns the bench's result:
     per sample the output items, link cycles and seconds, bytes each way; the device's identity,
     STATUS, and `error` / `error_kind` (e.g. ImageMismatch) if the host program raised.
     `compare_window` ({"window": 1, "samples": 3}) runs the first samples once more with another
-    EVENTS window (1 = stop-and-wait) and reports their link seconds under "compare"."""
+    EVENTS window (1 = stop-and-wait) and reports their link seconds under "compare".
+
+    `learn` makes it a learning run on a device with the engine (`learning` must be True; the
+    identity is checked for it before the first write): {"registers": [[number, value], ...],
+    "labels": [class per learned sample], "learn_samples": N, "records": [[layer, space, addr],
+    ...]}: the registers written after the image, each of the first N samples followed by its
+    LABEL, `enable` = 0 written before the rest; the result's "learning" has the counters and
+    registers before and after, the words at `records` (the learned parameters) and the engine's
+    state, all read back at the end."""
     device_config = device_config or config
     cfg = CoreConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in device_config.items()})
     t0 = time.time()
@@ -136,7 +146,7 @@ def run_deployed(config: dict, writes, samples, *, clk_hz: float, baud: int,
     case = {"mode": "run", "config": config, "writes": [list(map(int, w)) for w in writes],
             "samples": [list(map(int, s)) for s in samples], "clk_hz": clk_hz, "baud": baud,
             "n_out": config["n_out"], "progress_file": str(work / "progress.txt"),
-            "compare_window": compare_window}
+            "compare_window": compare_window, "learn": learn}
     stop = threading.Event()
     follower = None
     if progress:

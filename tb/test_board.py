@@ -24,6 +24,7 @@ import json
 import os
 import time
 from collections import deque
+from types import SimpleNamespace
 
 import cocotb
 from cocotb.clock import Clock
@@ -207,16 +208,28 @@ def host_program(t: UartPinTransport, case: dict) -> dict:
 
 def run_program(t: UartPinTransport, case: dict) -> dict:
     """A deployed network on the board: identity checked before the first write (ImageMismatch
-    otherwise), image loaded and verified, then every sample timed on its own. No torch in here
-    (7 s to import): the host already checked the image (hostlink.image.read_image)."""
+    otherwise; with case["learn"] it must have the learning engine too), image loaded and
+    verified, then every sample timed on its own. No torch in here (7 s to import): the host
+    already checked the image (hostlink.image.read_image) and the learning registers.
+
+    A learning run (case["learn"], sim/board_cosim.run_deployed) does what the host does on a
+    board (hostlink.deployed.run_on_port): registers after the image, LABEL after each of the
+    first learn_samples samples (not part of its timing), enable = 0 before the rest, then
+    counters, registers, learned parameters and engine state read back."""
     link = CoreLink(t)
-    out = {"identity": link.check_device(case["config"])}
+    learn = case.get("learn")
+    out = {"identity": link.check_device(case["config"], learning=bool(learn))}
     c0 = t.cycles()
     out["load"] = link.load_image([tuple(x) for x in case["writes"]], verify="sample")
     out["load_seconds"] = (t.cycles() - c0) / t.clk_hz
+    if learn:
+        before = link.read_learning()           # counters since reset, then all 14 registers
+        link.set_learning(learn["registers"])
     out["samples"] = []
     progress = open(case["progress_file"], "a") if case.get("progress_file") else None
     for i, words in enumerate(case["samples"]):
+        if learn and i == learn["learn_samples"]:
+            link.set_learning(enable=0)
         c0, b_out, b_in, w0 = t.cycles(), t.bytes_out, t.bytes_in, time.time()
         items = link.run_sample(words, n_out=case["n_out"])
         # t.bytes_out is counted as bytes finish on the pin: all of the sample's have by now.
@@ -224,11 +237,15 @@ def run_program(t: UartPinTransport, case: dict) -> dict:
                "seconds": (t.last_in_cycle - c0) / t.clk_hz, "bytes_to_device": t.bytes_out - b_out,
                "bytes_from_device": t.bytes_in - b_in, "events": len(words) + 1,
                "wall_s": round(time.time() - w0, 3)}
+        if learn and i < learn["learn_samples"]:
+            link.label(learn["labels"][i])
+            rec["label"] = learn["labels"][i]
         out["samples"].append(rec)
         if progress:
+            learned = f", learned from label {rec['label']}" if "label" in rec else ""
             progress.write(f"sample {i}: {len(words) + 1} events, link {rec['seconds'] * 1e3:.2f} ms "
                            f"(device), {rec['bytes_to_device']} B out / {rec['bytes_from_device']} B "
-                           f"in, {rec['wall_s']:.1f} s simulated\n")
+                           f"in, {rec['wall_s']:.1f} s simulated{learned}\n")
             progress.flush()
     if progress:
         progress.close()
@@ -243,6 +260,13 @@ def run_program(t: UartPinTransport, case: dict) -> dict:
             items = link.run_sample(words, n_out=case["n_out"])
             assert [list(i) for i in items] == out["samples"][len(out["compare"]["seconds"])]["items"]
             out["compare"]["seconds"].append((t.last_in_cycle - c0) / t.clk_hz)
+    if learn:
+        records = [tuple(r) for r in learn["records"]]
+        sizes = case["config"]["sizes"]
+        out["learning"] = {"before": before, "after": link.read_learning(),
+                           "records": learn["records"], "words": link.read(records),
+                           "state": link.read_learning_state(
+                               SimpleNamespace(sizes=list(sizes), n_out=case["n_out"]))}
     out["status"] = link.status()
     out["stats"] = dict(link.stats)
     return out

@@ -1,5 +1,6 @@
 """python -m hostlink run --port /dev/ttyUSB0 --image model.json --input sample.npy
    python -m hostlink run --deployed build/deploy/<run>-<board> --wav-dir DIR (--port P | --sim)
+   python -m hostlink run --deployed FOLDER --split test --learn readout --learn-samples 50 --sim
    python -m hostlink eval --deployed FOLDER --wav-dir DIR [--engine golden|torch]
 
 A deploy folder (`run --deployed`, hostlink.deployed): the audio (a folder of WAV files, or an
@@ -21,7 +22,12 @@ On-chip learning (a device built with the learning engine, docs/learning.md): `-
 regs.json` writes the engine's registers first ({"enable": 7, "lr_shift_R": 4, ...}, names of
 docs/learning.md section 5), and `--labels labels.npy` (one class per sample) sends each sample's
 class after it (LABEL): the device learns while it runs. The registers and counters are printed
-at the end. `--sim` with either runs the RTL with the engine.
+at the end (labels the device ignored or rejected: a warning, exit 1). `--sim` with either runs
+the RTL with the engine.
+
+With --deployed, `--learn PRESET|FILE.json [--learn-samples N]` learns on the board from the
+first N samples' labels, then evaluates the rest with learning off, and compares the whole run
+with the golden learner (hostlink.deployed.learning_plan / golden_learning; docs/link.md).
 """
 
 import json
@@ -62,38 +68,69 @@ def samples_of(arr) -> list[list[int]]:
 
 
 def open_link(args, config, learning: bool = False):
+    from .deployed import RunError
     if args.sim:
         return CoreLink(SimTransport(config, learning=learning))
     if not args.port:
-        raise SystemExit("--port or --sim is required")
+        raise RunError("--port or --sim is required")
     try:
         return CoreLink(SerialTransport(args.port, args.baud))
     except ImportError:
-        raise SystemExit("the serial transport needs pyserial: pip install pyserial")
+        raise RunError("the serial transport needs pyserial: pip install pyserial")
     except OSError as e:            # serial.SerialException is an OSError
-        raise SystemExit(f"cannot open {args.port}: {e}")
+        raise RunError(f"cannot open {args.port}: {e}")
+
+
+def image_mode_learning(args, config, n_samples: int):
+    """--labels / --learn-regs of the --image mode, checked before the link opens: labels one per
+    sample and within the classes, registers by name and width, and no labels together with
+    registers that switch learning off (they would be ignored). Returns (labels, registers)."""
+    from .deployed import RunError
+    from .image import check_learning_registers
+    labels = regs = None
+    if args.labels:
+        try:
+            labels = [int(y) for y in np.asarray(np.load(args.labels)).reshape(-1)]
+        except (OSError, ValueError) as e:
+            raise RunError(f"{args.labels}: not a readable .npy of classes ({e})") from None
+        if len(labels) != n_samples:
+            raise RunError(f"{args.labels}: {len(labels)} labels for {n_samples} samples")
+        bad = [y for y in labels if not 0 <= y < config.n_out]
+        if bad:
+            raise RunError(f"{args.labels}: label {bad[0]} outside the classes 0..{config.n_out - 1}")
+    if args.learn_regs:
+        try:
+            with open(args.learn_regs) as f:
+                regs = json.load(f)
+        except (OSError, ValueError) as e:
+            raise RunError(f"{args.learn_regs}: not a readable JSON file ({e})") from None
+        check_learning_registers(regs, args.learn_regs)
+        if labels and "enable" in regs and not regs["enable"] & 1:
+            raise RunError(f"{args.learn_regs}: enable = {regs['enable']} has bit 0 (learning on) "
+                           f"clear: the device would ignore the {len(labels)} labels")
+    return labels, regs
 
 
 def cmd_run(args):
     from tqdm import tqdm
+    from .deployed import label_warning
+    from .driver import LEARN_STATUS
     config, writes = load_image_file(args.image)
     samples = samples_of(np.load(args.input))
-    labels = None
-    if args.labels:
-        labels = [int(y) for y in np.asarray(np.load(args.labels)).reshape(-1)]
-        if len(labels) != len(samples):
-            raise SystemExit(f"{len(labels)} labels for {len(samples)} samples")
-    learning = bool(args.labels or args.learn_regs)
+    labels, regs = image_mode_learning(args, config, len(samples))
+    learning = bool(labels or regs)
     link = open_link(args, config, learning)
     info = link.ping()
     if info["n_layers"] != config.n_layers:
         raise SystemExit(f"the device has {info['n_layers']} layers, the image {config.n_layers}")
+    if learning:                        # refuse a device without the engine before any write
+        link.check_device(config, learning=True)
+        before = link.read_learning()   # a board counts since power-up
     with tqdm(total=len(writes), desc="load image", unit="word") as bar:
         rep = link.load_image(writes, verify=args.verify, progress=bar.update)
     print(f"image: {rep['writes']} words written, {rep['checked']} read back and verified")
-    if args.learn_regs:
-        with open(args.learn_regs) as f:
-            link.set_learning(json.load(f))
+    if regs:
+        link.set_learning(regs)
     results = []
     with tqdm(total=sum(len(s) + 1 for s in samples), desc="run", unit="event") as bar:
         for i, words in enumerate(samples):
@@ -112,7 +149,13 @@ def cmd_run(args):
     st = link.status()
     print("status: " + ", ".join(f"{k}={v}" for k, v in st.items()))
     if learning:
-        print("learning: " + ", ".join(f"{k}={v}" for k, v in link.read_learning().items()))
+        after = link.read_learning()
+        print("learning: " + ", ".join(f"{k}={v}" for k, v in after.items()))
+        warning = label_warning({k: after[k] - before[k] for k in LEARN_STATUS})
+        if warning:
+            print(warning + ("; write enable with --learn-regs" if not regs else ""),
+                  file=sys.stderr)
+            return 1
     return 0
 
 
@@ -137,6 +180,7 @@ def print_report(rep: dict):
     """A line per sample, then accuracy and timing."""
     for r in rep["samples"]:
         ok = "" if r["label"] is None else ("  ok" if r["prediction"] == r["label"] else "  WRONG")
+        ok += {"learn": "  (learned from)", "eval": "  (evaluated)"}.get(r.get("phase"), "")
         lat = f"  {r['link_seconds'] * 1e3:8.2f} ms" if "link_seconds" in r else ""
         label = "-" if r["label"] is None else r["label"]
         print(f"{r['name']:<28} label {label:>2}  prediction {r['prediction']:>2}{lat}{ok}")
@@ -149,6 +193,21 @@ def print_report(rep: dict):
               f"to end {rep['realtime_factor_end_to_end']:.1f}x (worst sample "
               f"{rep['realtime_factor_worst_sample']:.1f}x)")
     print(f"predictions_equal_golden: {str(rep['predictions_equal_golden']).lower()}")
+    if "learning" in rep:
+        print_learning(rep)
+
+
+def print_learning(rep: dict):
+    """The learning run's lines: what learned, the counters, the registers, golden agreement."""
+    lr = rep["learning"]
+    if rep.get("online_accuracy") is not None:
+        print(f"online accuracy while learning: {rep['online_accuracy']:.4f} "
+              f"({lr['learn_samples']} samples, each predicted before its update)")
+    print(f"learning ({lr['source']}): " + ", ".join(f"{k}={v}" for k, v in lr["counters"].items())
+          + f"; {lr['parameters_changed']} of {lr['parameters_read']} learned parameter words "
+          f"changed")
+    print("registers: " + ", ".join(f"{k}={v}" for k, v in lr["registers"].items()))
+    print(f"parameters_equal_golden: {str(lr['parameters_equal_golden']).lower()}")
 
 
 def write_report(rep: dict, path):
@@ -164,21 +223,41 @@ def cmd_run_deployed(args):
         raise d.RunError("--deployed takes its image from the folder: drop --image / --input")
     if not (args.sim or args.port):
         raise d.RunError("--port or --sim is required")
+    if args.learn_regs:
+        raise d.RunError("--deployed takes the learning registers with --learn PRESET|FILE.json")
+    if args.learn_samples is not None and not args.learn:
+        raise d.RunError("--learn-samples goes with --learn PRESET")
     dep = d.load_deployment(args.deployed)
+    if args.learn:                               # before the audio is even read
+        d.check_learning_engine(dep)
+        d.learning_registers(dep, args.learn)
     samples = sample_source(args, dep)
+    plan = d.learning_plan(dep, args.learn, samples, args.learn_samples) if args.learn else None
+    if plan is not None:
+        print(f"learning: {plan.source}: learn from the first {plan.learn_samples} of "
+              f"{len(samples)} samples, then evaluate the rest with learning off", flush=True)
     words = [d.event_words(s) for s in samples]
     if args.sim:
-        run = d.run_on_sim(dep, words)
+        run = d.run_on_sim(dep, words, plan=plan)
     else:
-        run = d.run_on_port(dep, words, args.port, args.baud or dep.baud, args.verify)
-    golden = d.golden_items(dep.params, words)
+        run = d.run_on_port(dep, words, args.port, args.baud or dep.baud, args.verify, plan=plan)
+    if plan is None:
+        golden, learner = d.golden_items(dep.params, words), None
+    else:
+        golden, learner = d.golden_learning(dep.params, plan, samples)
     readouts = [d.readout_of(items, dep.config.n_out) for items in run.items]
     rep = d.summarize(dep, samples, readouts, golden, engine="sim" if args.sim else "board",
                       seconds=run.seconds, bytes_out=run.bytes_out, bytes_in=run.bytes_in,
                       identity=run.identity)
-    rep["link"] = run.extra
+    rep["link"] = {k: v for k, v in run.extra.items() if k != "learning"}
+    if plan is not None:
+        d.learning_report(dep, plan, samples, rep, run, golden, learner)
     print_report(rep)
     write_report(rep, args.output)
+    warning = d.label_warning(rep["learning"]["counters"]) if plan is not None else None
+    if warning:
+        print(warning, file=sys.stderr)
+        return 1
     return 0
 
 
@@ -244,7 +323,16 @@ def main(argv=None):
                            help="readback after loading the image")
             s.add_argument("--labels", help="with --image: .npy classes, one per sample (learn on "
                            "the device); with --deployed: CSV file,label for WAVs without FSDD names")
-            s.add_argument("--learn-regs", help="JSON {register name: value} for the learning engine")
+            s.add_argument("--learn-regs", metavar="FILE", help="with --image: JSON {register "
+                           "name: value} written to the learning engine before the samples; "
+                           "None: the registers stay as the device has them")
+            s.add_argument("--learn", metavar="PRESET", help="with --deployed: learn on the "
+                           "device from the samples' labels, with a preset of the folder's "
+                           "learning.json (e.g. readout) or a JSON file {register name: value} "
+                           "(the others at their reset values); None: inference only")
+            s.add_argument("--learn-samples", type=int, metavar="N", help="with --learn: learn "
+                           "from the first N samples, then evaluate the rest with learning off "
+                           "(accuracy over those); None: learn from every sample")
     s = sub.add_parser("eval", formatter_class=fmt, help="a deployed network without a board")
     add_deployed_options(s, engine=True)
     s.add_argument("--labels", help="CSV file,label for WAVs without FSDD names")
@@ -271,6 +359,9 @@ def dispatch(args) -> int:
             return cmd_eval(args)
         if args.command == "run" and args.deployed:
             return cmd_run_deployed(args)
+        if args.command == "run" and (args.learn or args.learn_samples is not None):
+            raise RunError("--learn / --learn-samples go with --deployed; with --image use "
+                           "--learn-regs FILE and --labels")
         if args.command == "run" and not (args.image and args.input):
             raise RunError("run needs --deployed FOLDER, or --image and --input")
         if args.baud is None:

@@ -339,9 +339,12 @@ class CountingTransport:
 
 
 def run_on_port(dep: Deployment, words, port: str, baud: int, verify: str = "sample",
-                progress: bool = True) -> LinkRun:
+                progress: bool = True, plan: LearningPlan | None = None) -> LinkRun:
     """The board over a serial port: identity and image checked before the first write
-    (ImageMismatch), image loaded and verified, then each sample timed on the host's clock."""
+    (ImageMismatch; with a learning `plan` the device must have the engine too), image loaded and
+    verified, then each sample timed on the host's clock (with `plan`: the registers written
+    first, each learned sample followed by its LABEL, learning switched off before the evaluated
+    ones; run.extra["learning"] has the counters, registers and learned parameters read back)."""
     import time
     from tqdm import tqdm
     from .driver import CoreLink, SerialTransport
@@ -352,36 +355,70 @@ def run_on_port(dep: Deployment, words, port: str, baud: int, verify: str = "sam
     except OSError as e:
         raise RunError(f"cannot open {port}: {e}") from None
     link = CoreLink(t)
+    if plan is not None:
+        link.check_device(dep.config, learning=True)          # before the first write
     with tqdm(total=len(dep.writes), desc="load image", unit="word", disable=not progress) as bar:
         rep = link.load_image(dep.writes, config=dep.config, verify=verify, progress=bar.update)
     run = LinkRun([], [], [], [], rep.get("device"))
-    for w in tqdm(words, desc="board", unit="sample", disable=not progress):
+    before = learning_start(link, plan) if plan is not None else None
+    for n, w in enumerate(tqdm(words, desc="board", unit="sample", disable=not progress)):
+        if plan is not None and n == plan.learn_samples:
+            link.set_learning(enable=0)
         o, i, t0 = t.out, t.into, time.perf_counter()
         run.items.append(link.run_sample(w, n_out=dep.config.n_out))
         run.seconds.append(time.perf_counter() - t0)
         run.bytes_out.append(t.out - o)
         run.bytes_in.append(t.into - i)
+        if plan is not None and n < plan.learn_samples:
+            link.label(plan.labels[n])
+    if plan is not None:
+        run.extra["learning"] = learning_end(link, dep.config, before)
     run.extra["status"] = link.status()
     return run
 
 
+def learning_start(link, plan: LearningPlan) -> dict:
+    """The counters before the run (a board counts since power-up), then all 14 registers."""
+    before = link.read_learning()
+    link.set_learning(plan.registers)
+    return before
+
+
+def learning_end(link, config, before: dict) -> dict:
+    """What the device ends with: registers and counters, the parameters the engine can change
+    (learned_records), and the engine's state (traces, eligibilities, scores)."""
+    records = learned_records(config)
+    return {"before": before, "after": link.read_learning(), "records": [list(r) for r in records],
+            "words": link.read(records), "state": link.read_learning_state(config)}
+
+
 def run_on_sim(dep: Deployment, words, progress: bool = True, name: str = "deployed",
-               compare_window: dict | None = None) -> LinkRun:
+               compare_window: dict | None = None, plan: LearningPlan | None = None) -> LinkRun:
     """The board top on Verilator (sim/board_cosim.run_deployed), built for deploy.json's
-    configuration, learning engine, board, clock and baud: simulated seconds are the board's."""
+    configuration, learning engine, board, clock and baud: simulated seconds are the board's.
+    A learning `plan` runs as on a board (run_on_port) inside the bench."""
+    import os
+    import shutil
     from .driver import ImageMismatch, LinkError
     _repo_on_path()
     from corespec.identity import config_dict
-    from sim.board_cosim import run_deployed
+    from sim.board_cosim import BUILD, run_deployed
+    # A work folder of this process: two runs at once (a test beside a user's run) would read
+    # each other's case, result and progress files in a shared one.
+    name = f"{name}-{os.getpid()}"
     r = run_deployed(config_dict(dep.config), dep.writes, words, clk_hz=dep.clk_hz, baud=dep.baud,
                      learning=dep.learning, board=dep.board,
                      device_config=dep.deploy.get("core_config"), name=name, progress=progress,
-                     compare_window=compare_window)
+                     compare_window=compare_window, learn=None if plan is None else {
+                         "registers": plan.register_pairs(), "labels": plan.labels,
+                         "learn_samples": plan.learn_samples,
+                         "records": [list(r) for r in learned_records(dep.config)]})
     if r.get("error"):
         msg = r["error"].split(": ", 1)[-1]
         if r.get("error_kind") == "ImageMismatch":
             raise ImageMismatch(msg)
         raise LinkError(f"{r['error']} (simulation log {r.get('sim_log')})")
+    shutil.rmtree(BUILD / "cases" / name, ignore_errors=True)     # kept only when it failed
     s = r["samples"]
     return LinkRun([[tuple(i) for i in x["items"]] for x in s], [x["seconds"] for x in s],
                    [x["bytes_to_device"] for x in s], [x["bytes_from_device"] for x in s],
@@ -390,7 +427,8 @@ def run_on_sim(dep: Deployment, words, progress: bool = True, name: str = "deplo
                     "sim_wall_seconds": r.get("sim_seconds"), "build_seconds": r.get("build_seconds"),
                     "cycles": [x["cycles"] for x in s], "uart_frame_errors": r.get("uart_frame_errors"),
                     "sim_wall_per_sample": [x["wall_s"] for x in s], "divider": r.get("divider"),
-                    "compare": r.get("compare")})
+                    "compare": r.get("compare"), **({"learning": r["learning"]}
+                                                     if r.get("learning") else {})})
 
 
 def _repo_on_path():
@@ -402,3 +440,201 @@ def _repo_on_path():
         raise RunError("--sim needs the repository checkout (sim/board_cosim.py)")
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+
+
+# -- on-chip learning on a deployed board (`run --deployed --learn`) ---------------------------
+@dataclass
+class LearningPlan:
+    """What a learning run does, settled before the first write: all 14 registers (the preset over
+    the engine's reset values, so that the device's state does not depend on an earlier session
+    and the golden learner can start from the same), the class of every sample learned from, and
+    how many samples learn before learning is switched off for the evaluated rest."""
+    source: str                   # preset name or registers file
+    registers: object             # golden_model.learning.LearnRegisters
+    labels: list                  # one per learned sample
+    learn_samples: int
+
+    def register_pairs(self) -> list[list[int]]:
+        return [[n, v] for n, v in self.registers.words()]
+
+
+def learning_presets(dep: Deployment) -> dict:
+    """{name: {register: value}}: the folder's learning.json (written by the deploy command with
+    the engine in), else the presets the deploy command would have written."""
+    path = dep.folder / "learning.json"
+    if path.is_file():
+        presets = _read_json(path).get("presets")
+        if not isinstance(presets, dict):
+            raise RunError(f"{path}: no \"presets\" object")
+        return {k: (v.get("registers") if isinstance(v, dict) and "registers" in v else v)
+                for k, v in presets.items()}
+    from onchip_learning.presets import PRESETS
+    return {k: dict(v) for k, v in PRESETS.items()}
+
+
+def learning_registers(dep: Deployment, spec: str) -> dict:
+    """`--learn SPEC`: a preset name of the folder, or a JSON file {register name: value}; every
+    name and width checked (ImageError), the registers not named at their reset values."""
+    from .image import check_learning_registers
+    presets = learning_presets(dep)
+    if spec in presets:
+        regs, where = presets[spec], f"preset {spec!r}"
+    elif spec.endswith(".json") or Path(spec).is_file():
+        path = Path(spec)
+        try:
+            regs = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise RunError(f"{path}: not a readable JSON file ({e})") from None
+        where = str(path)
+    else:
+        raise RunError(f"no learning preset {spec!r} (and no such .json file); presets: "
+                       f"{', '.join(presets)}")
+    check_learning_registers(regs, where)
+    return dict(regs)
+
+
+def check_learning_engine(dep: Deployment) -> None:
+    """Refuse learning on a folder whose board was built without the engine (deploy.json)."""
+    if not dep.learning:
+        why = dep.deploy.get("learning_reason") or "deploy.json says \"learning\": false"
+        raise RunError(f"the deployed network has no learning engine: {why}")
+
+
+def learning_plan(dep: Deployment, spec: str, samples: list[Sample],
+                  learn_samples: int | None) -> LearningPlan:
+    """Every refusal of a learning run, before anything is sent: a folder whose device has no
+    engine, a bad preset or registers file, labels that would be ignored (enable bit 0 clear),
+    learned samples without labels, a split point outside the samples."""
+    from golden_model.learning import LEARN_ON, LearnRegisters
+    check_learning_engine(dep)
+    regs = LearnRegisters(**learning_registers(dep, spec))
+    n = len(samples) if learn_samples is None else learn_samples
+    if not 0 <= n <= len(samples):
+        raise RunError(f"--learn-samples {learn_samples}: between 0 and the {len(samples)} samples")
+    if n and not regs.enable & LEARN_ON:
+        raise RunError(f"--learn {spec}: enable = {regs.enable} has bit 0 (learning on) clear: "
+                       f"the device would ignore the labels of the {n} samples to learn from")
+    missing = [s.name for s in samples[:n] if s.label is None]
+    if missing:
+        raise RunError(f"{missing[0]}: no label to learn from ({len(missing)} of the {n} samples "
+                       f"to learn from have none; FSDD names or --labels CSV)")
+    return LearningPlan(spec, regs, [s.label for s in samples[:n]], n)
+
+
+def learned_records(config) -> list[tuple[int, int, int]]:
+    """(layer, space, addr) of every parameter the engine can change (docs/learning.md 1): pair R
+    the readout weights and the delays of the last LIF layer L, pair H (two or more LIF layers)
+    the weights of layer L and the delays of layer L-1."""
+    from golden_model.params import DELAY, WEIGHT
+    L = len(config.sizes) - 1
+    which = [(L + 1, WEIGHT), (L, DELAY)] + ([(L, WEIGHT), (L - 1, DELAY)] if L >= 1 else [])
+    recs = []
+    for layer, space in sorted(which):
+        if space == DELAY:
+            n = config.sizes[layer]
+        else:
+            n_src = config.n_in if layer == 0 else config.sizes[layer - 1]
+            n_dst = config.n_out if layer == len(config.sizes) else config.sizes[layer]
+            n = -(-(n_src * n_dst) // config.weights_per_word)
+        recs += [(layer, space, a) for a in range(n)]
+    return recs
+
+
+def parameter_words(params, records) -> list[int]:
+    """The words the readback port shows at `records` for `params` (weights packed, as loaded)."""
+    from golden_model.params import DELAY, weight_words
+    from .driver import MASK64
+    cache = {}
+    out = []
+    for layer, space, addr in records:
+        if (layer, space) not in cache:
+            p = params.layers[layer]
+            cache[layer, space] = ([int(d) for d in p.delay.tolist()] if space == DELAY else
+                                   weight_words(params.config, p.weight))
+        out.append(cache[layer, space][addr] & MASK64)
+    return out
+
+
+def golden_learning(params, plan: LearningPlan, samples: list[Sample], progress: bool = True):
+    """GoldenLearner fed what the device gets, in the same order: the registers, each learned
+    sample then its label, learning off (enable = 0), each evaluated sample. Returns the output
+    items per sample (CLEAR, then per step the readout values and EOT, as the link returns them)
+    and the learner (its network holds the learned parameters)."""
+    import copy
+    import torch
+    from tqdm import tqdm
+    from golden_model import CLEAR, EOT, SPIKE, GoldenNetwork
+    from golden_model.learning import GoldenLearner
+    learner = GoldenLearner(GoldenNetwork(copy.deepcopy(params)), copy.deepcopy(plan.registers))
+    items = []
+    for i, s in enumerate(tqdm(samples, desc="golden learner", unit="sample", disable=not progress)):
+        if i == plan.learn_samples:
+            learner.regs.enable = 0
+        label = plan.labels[i] if i < plan.learn_samples else None
+        out = learner.run_sample(torch.as_tensor(s.spikes, dtype=torch.int64), label=label)
+        it = [(CLEAR, 0, 0)]
+        for step in out.tolist():
+            it += [(SPIKE, j, int(v)) for j, v in enumerate(step)] + [(EOT, 0, 0)]
+        items.append(it)
+    return items, learner
+
+
+def learning_report(dep: Deployment, plan: LearningPlan, samples: list[Sample], rep: dict,
+                    run: "LinkRun", gold_items, learner) -> dict:
+    """Fold the learning run into the report: accuracy over the evaluated samples only (and the
+    online accuracy of the learned ones, each predicted before its update), the counters of this
+    run, the registers read back, and the comparison with the golden learner item for item and
+    in the learned parameters."""
+    from .driver import LEARN_REGISTERS, LEARN_STATUS
+    lr = run.extra["learning"]
+    n = plan.learn_samples
+    for i, row in enumerate(rep["samples"]):
+        row["phase"] = "learn" if i < n else "eval"
+    def acc(rows):
+        lab = [r for r in rows if r["label"] is not None]
+        return (sum(r["prediction"] == r["label"] for r in lab) / len(lab) if lab else None), len(lab)
+    rep["accuracy"], rep["labelled"] = acc(rep["samples"][n:])
+    rep["online_accuracy"], _ = acc(rep["samples"][:n])
+    items_equal = [[tuple(i) for i in x] for x in run.items] == gold_items
+    rep["predictions_equal_golden"] = bool(rep["predictions_equal_golden"] and items_equal)
+    before, after = lr["before"], lr["after"]
+    counters = {k: after[k] - before[k] for k in LEARN_STATUS}
+    records = [tuple(r) for r in lr["records"]]
+    image_words = parameter_words(dep.params, records)
+    gold_words = parameter_words(learner.net.params, records)
+    regs_gold = dict(zip(LEARN_REGISTERS, (v for _, v in learner.regs.words())))
+    regs_dev = {k: after[k] for k in LEARN_REGISTERS}
+    rep["parameters_equal_golden"] = lr["words"] == gold_words
+    rep["learning"] = {
+        "source": plan.source, "learn_samples": n, "evaluated_samples": len(samples) - n,
+        "counters": counters, "registers": regs_dev,
+        "registers_equal_golden": regs_dev == regs_gold,
+        "counters_equal_golden": counters["learned"] == learner.learned,
+        "parameters_equal_golden": rep["parameters_equal_golden"],
+        "state_equal_golden": _state_equal(lr.get("state"), learner),
+        "parameters_read": len(records),
+        "parameters_changed": sum(a != b for a, b in zip(lr["words"], image_words)),
+        "golden_parameters_changed": sum(a != b for a, b in zip(gold_words, image_words)),
+        "first_difference": next(({"layer": r[0], "space": r[1], "addr": r[2], "device": a,
+                                   "golden": b} for r, a, b in zip(records, lr["words"], gold_words)
+                                  if a != b), None),
+        "parameters": {"records": [list(r) for r in records], "words": lr["words"]}}
+    return rep
+
+
+def _state_equal(state: dict | None, learner) -> bool | None:
+    """The engine's traces, eligibilities and scores read back == the golden learner's."""
+    if state is None:
+        return None
+    snap = learner.snapshot()
+    return all(state[k] == snap[k] for k in state)
+
+
+def label_warning(counters: dict) -> str | None:
+    """The loud line for labels the device did not learn from (never a silent no-op)."""
+    bad = {k: counters.get(k, 0) for k in ("ignored_labels", "rejected_labels")}
+    if not any(bad.values()):
+        return None
+    return (f"WARNING: the device did not learn from {sum(bad.values())} label(s): "
+            f"ignored_labels={bad['ignored_labels']} (learning was off: enable bit 0 clear), "
+            f"rejected_labels={bad['rejected_labels']} (class >= n_out)")
