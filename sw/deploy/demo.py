@@ -5,7 +5,7 @@
    with the same settings is reused (delete its folder to retrain).
 2. **deploy** it for the iCEBreaker (`python -m deploy`): configuration, fit check, image, and,
    unless BITSTREAM=0, the bitstream with its utilisation and fmax.
-3. **run** test samples through the Verilator model of that board top, UART at bit level on its
+3. **run** test samples (a seeded random choice: the split is ordered by digit) through the Verilator model of that board top, UART at bit level on its
    pins, with the unchanged host driver (`python -m hostlink run --sim`), every prediction and
    readout compared with the golden model's.
 
@@ -140,6 +140,7 @@ def main(argv=None) -> int:
     stage(f"3/3 run {a.samples} test samples on the {a.board} model (Verilator, UART bit level)")
     out = ROOT / "build" / "reports" / "demo-run.json"
     seconds["run"] = call([py, "-m", "hostlink", "run", "--deployed", str(folder), "--split", "test",
+                           "--shuffle", "0",
                            "--limit", str(a.samples), "--sim", "--output", str(out)])
     run_rep = json.loads(out.read_text())
     seconds["total"] = time.time() - t0

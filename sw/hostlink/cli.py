@@ -169,9 +169,12 @@ def sample_source(args, dep):
     cochlea = d.front_end(dep)
     if args.wav_dir:
         samples = d.wav_samples(args.wav_dir, cochlea, args.labels)
+        if args.shuffle is not None:
+            import random
+            random.Random(args.shuffle).shuffle(samples)
         samples = samples[:args.limit] if args.limit else samples
     else:
-        samples = d.split_samples(args.split, cochlea, args.limit)
+        samples = d.split_samples(args.split, cochlea, args.limit, shuffle=args.shuffle)
     d.check_samples(samples, dep.config)
     return samples
 
@@ -296,6 +299,9 @@ def add_deployed_options(s, *, engine: bool):
     s.add_argument("--split", choices=sorted(SPLIT_CHOICES), help="an FSDD split (official "
                    "protocol) from ../shared/data instead of --wav-dir")
     s.add_argument("--limit", type=int, metavar="N", help="only the first N samples; None: all")
+    s.add_argument("--shuffle", type=int, metavar="SEED", default=None,
+                   help="take the samples in a seeded random order (before --limit); the FSDD "
+                        "splits are ordered by digit. None: file / split order")
     s.add_argument("--output", metavar="OUT", help="JSON report" + ("" if engine else
                    "; with --image, .npy readout [samples, steps, n_out]"))
 

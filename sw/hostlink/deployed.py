@@ -186,19 +186,24 @@ def wav_samples(folder, cochlea, labels_csv=None, progress: bool = True) -> list
 
 
 def split_samples(split: str, cochlea, limit: int | None = None,
-                  progress: bool = True) -> list[Sample]:
-    """The first `limit` samples of an FSDD split (official protocol), from the training's cache."""
+                  progress: bool = True, shuffle: int | None = None) -> list[Sample]:
+    """The first `limit` samples of an FSDD split (official protocol), from the training's cache;
+    with `shuffle` (a seed) the first `limit` of a seeded permutation (the split is ordered by
+    digit, so its first samples are all zeros)."""
     from spike_datasets import DatasetError, load_fsdd
     try:
         data = load_fsdd(SPLITS[split], config=cochlea, progress=progress)
     except DatasetError as e:
         raise RunError(str(e)) from None
     n = len(data.labels) if limit is None else min(limit, len(data.labels))
+    order = list(range(len(data.labels)))
+    if shuffle is not None:
+        order = [int(i) for i in np.random.default_rng(shuffle).permutation(len(order))]
     speakers = data.info["speakers"]
     seconds = cochlea.n_steps * cochlea.dt
     return [Sample(f"{int(data.labels[i])}_{speakers[int(data.meta['speaker'][i])]}_"
                    f"{int(data.meta['index'][i])}.wav", int(data.labels[i]),
-                   data.spikes[i].numpy(), seconds) for i in range(n)]
+                   data.spikes[i].numpy(), seconds) for i in order[:n]]
 
 
 def check_samples(samples: list[Sample], config) -> None:
