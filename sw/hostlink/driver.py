@@ -233,9 +233,9 @@ class CoreLink:
             p = self.transact(fr.LABEL, fr.label_payload(int(y))).payload
         except LinkError as e:
             if "UNKNOWN_CMD" in str(e):
-                raise LinkError("LABEL: the device has no learning engine (built with "
-                                "LEARNING=0, or for a network the engine does not support); "
-                                "labels cannot be used") from None
+                raise LinkError("LABEL: the device has no learning engine (it answered "
+                                "UNKNOWN_CMD: built with LEARNING=0, or for a network the engine "
+                                "does not support); labels cannot be used") from None
             raise
         if len(p) != 2 or fr.parse_label(p) != y:
             raise LinkError(f"LABEL: device answered {p.hex()} for class {y}")
