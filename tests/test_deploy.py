@@ -135,12 +135,11 @@ def test_memory_mapping_rules():
 
 
 def test_estimate_of_the_default_icebreaker_build():
-    """Elaborated 700-128-20 on the UP5K: 20 SB_RAM40_4K (18 in the README's build, 19 with the
-    IDENT ROM, 20 with the TX FIFO) and 1 SPRAM; logic the measured 3,448 LC + the link's
-    IDENT (19) and TX FIFO (80) terms."""
+    """Elaborated 700-128-20 on the UP5K: 19 SB_RAM40_4K (18 in the README's build, before the
+    IDENT ROM) and 1 SPRAM; logic the measured 3,448 LC + the IDENT ROM's 19."""
     cfg = derive.board_config(CoreConfig(n_in=700, sizes=(128,), n_out=20, depth=32, **TERNARY))
     est = E.estimate(derive.make_target(cfg, "icebreaker", False))
-    assert est.used == {"logic": 3547, "RAM40": 20, "SPRAM": 1} and est.fits
+    assert est.used == {"logic": 3467, "RAM40": 19, "SPRAM": 1} and est.fits
 
 
 def test_obviously_too_big_is_refused_naming_memory_and_alternative(exports):

@@ -677,20 +677,15 @@ class LinkedCore(wiring.Component):
     """UART + Link + Network (LearningNetwork with `learning`): the core behind two pins, for the
     board top levels.
 
-    A byte FIFO (`tx_fifo_depth`, one block RAM) before the UART transmitter lets the core and the
-    link run ahead of the line: a step's OUTPUT frames (12 bytes an item) leave at the UART's pace
-    while the core already computes the next step, instead of holding it.
-
     `overruns` counts bytes lost because the rx FIFO was full (a host that does not wait for
     responses), `frame_errors` bytes with a low stop bit."""
 
     def __init__(self, config: CoreConfig, clk_freq: float = 12e6, baud: int = 115200, *,
                  timeout_cycles: int | None = None, rx_fifo_depth: int = 512,
-                 learning: bool = False, board: str = "", tx_fifo_depth: int = 512):
+                 learning: bool = False, board: str = ""):
         self.config = config
         self.learning = learning
         self.divider = uart_divider(clk_freq, baud)
-        self.tx_fifo_depth = tx_fifo_depth
         self.link_args = dict(clk_freq=clk_freq, baud=baud, timeout_cycles=timeout_cycles,
                               rx_fifo_depth=rx_fifo_depth, learning=learning, board=board)
         super().__init__({
@@ -707,9 +702,7 @@ class LinkedCore(wiring.Component):
         m.submodules.linked = linked = ByteLinkedCore(self.config, **self.link_args)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
         wiring.connect(m, urx.o, linked.rx)
-        m.submodules.tx_fifo = tx_fifo = SyncFIFOBuffered(width=8, depth=self.tx_fifo_depth)
-        wiring.connect(m, linked.tx, tx_fifo.w_stream)
-        wiring.connect(m, tx_fifo.r_stream, utx.i)
+        wiring.connect(m, linked.tx, utx.i)
         with m.If(urx.overrun & ~self.overruns.all()):
             m.d.sync += self.overruns.eq(self.overruns + 1)
         with m.If(urx.frame_error & ~self.frame_errors.all()):

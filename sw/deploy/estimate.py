@@ -106,7 +106,6 @@ LOGIC_MODEL = {
         "lane_per_layer": 660,  # not measured on the UP5K: the ECP5 figure
         "bank_mux": 6,          # x4 per extra block-RAM bank of a weight memory (16-bit read mux: ~24 LUT4)
         "link_ident": 19,       # the IDENT ROM: learning build 5,189 - 5,170 (seed 1)
-        "link_tx_fifo": 80,     # the 512-byte TX FIFO: learning build 5,269 - 5,189 (seed 1)
     },
     "ecp5": {                   # nextpnr TRELLIS_COMB
         "reference": 5020,      # 700-128-128-20 ternary, D=32, P=8, no learning engine
@@ -119,7 +118,6 @@ LOGIC_MODEL = {
         "lane_per_layer": 660,  # 7,001 - 5,020 = 1,981 over 3 layers, lanes 2
         "bank_mux": 6,
         "link_ident": 33,       # the IDENT ROM: default build 5,053 - 5,020 (seed 1)
-        "link_tx_fifo": 102,    # the 512-byte TX FIFO: default build 5,155 - 5,053 (seed 1)
     },
 }
 # The reference builds' weight-memory banks beyond the first (their mux is in "reference").
@@ -142,8 +140,8 @@ def weight_banks(family: str, cfg: CoreConfig) -> int:
 
 
 # Revisions of the host link the measured builds were made on (the calibration builds predate
-# both the identity ROM and the TX FIFO); an estimate is for the current one.
-LINK_REVISIONS = {"base": (), "ident": ("link_ident",), "current": ("link_ident", "link_tx_fifo")}
+# the identity ROM); an estimate is for the current one.
+LINK_REVISIONS = {"base": (), "ident": ("link_ident",), "current": ("link_ident",)}
 
 
 def logic_estimate(family: str, cfg: CoreConfig, learning: bool, rev: str = "current") -> int:
@@ -179,9 +177,7 @@ LOGIC_CALIBRATION = [
     ("ecp5", _ref(sizes=(128, 128), lanes=2), False, 7001, "base", "README: ULX3S LANES=2"),
     # The link revisions' terms.
     ("ice40", _ref(), True, 5189, "ident", "make bitstream BOARD=icebreaker: IDENT ROM, seed 1"),
-    ("ice40", _ref(), True, 5269, "current", "make bitstream BOARD=icebreaker: + TX FIFO, seed 1"),
     ("ecp5", _ref(sizes=(128, 128)), False, 5053, "ident", "make bitstream BOARD=ulx3s: IDENT ROM, seed 1"),
-    ("ecp5", _ref(sizes=(128, 128)), False, 5155, "current", "make bitstream BOARD=ulx3s: + TX FIFO, seed 1"),
 ]
 # Builds that no term was taken from (the model's honest error), added as they are measured.
 LOGIC_CHECKS = [
@@ -189,7 +185,7 @@ LOGIC_CHECKS = [
      "make deploy: FSDD 700-128-10 ternary, input delays, 2 epochs (seed 1, 24.06 MHz; "
      "RAM40 26 estimated 27)"),
     ("ice40", _ref(), False, 3483, "ident",
-     "make bitstream BOARD=icebreaker LEARNING=0 with the IDENT ROM, before the TX FIFO (seed 1, "
+     "make bitstream BOARD=icebreaker LEARNING=0 with the IDENT ROM (seed 1, "
      "24.96 MHz; RAM40 19 estimated 19)"),
     ("ecp5", _ref(sizes=(256, 128), n_out=10, input_delays=True), False, 4741, "ident",
      "make deploy BOARD=ulx3s: FSDD 700-256-128-10 ternary, input delays (seed 1, 75.08 MHz; "
