@@ -104,7 +104,8 @@ def config_dict(cfg: CoreConfig) -> dict:
 
 def _follow(path: Path, total: int, stop: threading.Event, interval: float = 0.5):
     """Show the bench's per-sample lines (it appends one per sample to `path`) as they come, under
-    a progress bar: the simulator's own stdout goes to its log file."""
+    a progress bar, and the image load's progress (`load k/N words` lines) in its description:
+    the simulator's own stdout goes to its log file."""
     from tqdm import tqdm
     seen = 0
     with tqdm(total=total, desc="board sim", unit="sample", dynamic_ncols=True) as bar:
@@ -112,6 +113,9 @@ def _follow(path: Path, total: int, stop: threading.Event, interval: float = 0.5
             done = stop.wait(interval)
             lines = path.read_text().splitlines() if path.exists() else []
             for line in lines[seen:]:
+                if line.startswith("load "):        # the image load: shown, not a sample
+                    bar.set_description(f"board sim ({line})")
+                    continue
                 bar.write(line)
                 bar.update(1)
             seen = len(lines)

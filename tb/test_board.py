@@ -206,6 +206,19 @@ def host_program(t: UartPinTransport, case: dict) -> dict:
     return out
 
 
+def load_progress(progress, total: int):
+    """A load_image progress callback that appends `load <done>/<total> words` to the progress
+    file every 5 % (the image load of a large network takes minutes of simulation)."""
+    done = [0]
+
+    def step(n):
+        before, done[0] = done[0], done[0] + n
+        if progress and (20 * done[0]) // total != (20 * before) // total:
+            progress.write(f"load {done[0]}/{total} words\n")
+            progress.flush()
+    return step
+
+
 def run_program(t: UartPinTransport, case: dict) -> dict:
     """A deployed network on the board: identity checked before the first write (ImageMismatch
     otherwise; with case["learn"] it must have the learning engine too), image loaded and
@@ -219,14 +232,15 @@ def run_program(t: UartPinTransport, case: dict) -> dict:
     link = CoreLink(t)
     learn = case.get("learn")
     out = {"identity": link.check_device(case["config"], learning=bool(learn))}
+    progress = open(case["progress_file"], "a") if case.get("progress_file") else None
     c0 = t.cycles()
-    out["load"] = link.load_image([tuple(x) for x in case["writes"]], verify="sample")
+    out["load"] = link.load_image([tuple(x) for x in case["writes"]], verify="sample",
+                                  progress=load_progress(progress, len(case["writes"])))
     out["load_seconds"] = (t.cycles() - c0) / t.clk_hz
     if learn:
         before = link.read_learning()           # counters since reset, then all 14 registers
         link.set_learning(learn["registers"])
     out["samples"] = []
-    progress = open(case["progress_file"], "a") if case.get("progress_file") else None
     for i, words in enumerate(case["samples"]):
         if learn and i == learn["learn_samples"]:
             link.set_learning(enable=0)
