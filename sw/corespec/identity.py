@@ -15,6 +15,7 @@ parses them, checks the hash and compares `config` with an image's before it wri
 Nothing here imports torch or amaranth: `config` is any dataclass instance or a plain dict.
 """
 
+from .errors import UserError
 import dataclasses
 import hashlib
 import json
@@ -55,7 +56,7 @@ def identity_bytes(config, *, learning: bool, baud: int, clk_hz: float, board: s
     return data
 
 
-class IdentityError(ValueError):
+class IdentityError(UserError, ValueError):
     pass
 
 

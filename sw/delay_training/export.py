@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from corespec.errors import UserError
 import hashlib
 import json
 import os
@@ -152,7 +153,7 @@ def manifest_layers(params: NetworkParams) -> list[dict]:
             for s, p in zip(params.config.layers, params.layers)]
 
 
-class ExportError(ValueError):
+class ExportError(UserError, ValueError):
     """An export folder that must not be used; the message names the file and the problem."""
 
 

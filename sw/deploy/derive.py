@@ -6,6 +6,7 @@ and n_out (`params.config`). The board chooses how weights are packed into memor
 rate. The image the host loads is the same network repacked into the board's configuration.
 """
 
+from corespec.errors import UserError
 import dataclasses
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from golden_model.params import NetworkParams
 WORD_BITS = 16          # SB_SPRAM256KA is 16 bits wide: the UP5K keeps big weight memories there
 
 
-class DeployError(ValueError):
+class DeployError(UserError, ValueError):
     """A user error: one line '<what>, expected <what>' on stderr and exit status 2."""
 
 

@@ -17,6 +17,7 @@ one line each; the command line prints it and exits 2.
 
 from __future__ import annotations
 
+from corespec.errors import UserError
 import csv
 import hashlib
 import json
@@ -30,7 +31,7 @@ AUDIO_TASKS = (None, "fsdd", "fsdd-loso")
 SPLITS = {"test": "test", "train": "train", "val": "validation"}
 
 
-class RunError(ValueError):
+class RunError(UserError, ValueError):
     """A user error of the run / eval commands: one line naming the file and the problem."""
 
 

@@ -18,6 +18,7 @@ value in its field's range. A device is then only loaded if its identity matches
 configuration (hostlink.driver.CoreLink.load_image).
 """
 
+from corespec.errors import UserError
 import hashlib
 import json
 from collections import Counter
@@ -28,7 +29,7 @@ FORMAT = "delaycore-image"
 VERSION = 2
 
 
-class ImageError(ValueError):
+class ImageError(UserError, ValueError):
     """An image that must not be loaded; the message names the file and what is wrong."""
 
 

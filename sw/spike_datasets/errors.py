@@ -6,10 +6,11 @@ file to fix instead of reading a numpy or h5py traceback.
 
 from __future__ import annotations
 
+from corespec.errors import UserError
 from pathlib import Path
 
 
-class DatasetError(Exception):
+class DatasetError(UserError):
     """Base class: catch this to handle every data problem of this package."""
 
     def __init__(self, path: str | Path, problem: str):
