@@ -13,6 +13,7 @@ resynchronise after an error:
 frame ends as TRUNCATED.
 """
 
+import binascii
 from dataclasses import dataclass
 
 SOF = 0xA5
@@ -39,24 +40,10 @@ STATUS_FIELDS = ("dropped_kind", "dropped_addr", "dropped_writes", "steps", "dro
                  "bad_crc", "truncated", "unknown_cmd", "bad_length")
 
 
-def _table():
-    t = []
-    for i in range(256):
-        c = i << 8
-        for _ in range(8):
-            c = ((c << 1) ^ 0x1021 if c & 0x8000 else c << 1) & 0xFFFF
-        t.append(c)
-    return t
-
-
-_CRC_TABLE = _table()
-
-
 def crc16(data: bytes, crc: int = 0xFFFF) -> int:
-    """CRC-16/CCITT-FALSE: crc16(b"123456789") == 0x29B1."""
-    for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[(crc >> 8) ^ b]
-    return crc
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final xor):
+    crc16(b"123456789") == 0x29B1. The standard library's `binascii.crc_hqx` is this CRC."""
+    return binascii.crc_hqx(data, crc)
 
 
 def encode(cmd: int, payload: bytes = b"") -> bytes:
