@@ -43,6 +43,7 @@ from golden_model.params import WEIGHT, DELAY, load_words, weight_words
 from golden_model.learning import (LearnRegisters, LEARN, REGION_REGS, REGION_SCORE,
                                    REGION_STATUS, STATUS_LEARNED, SCORE_MIN, SCORE_MAX)
 from delaycore import LearningNetwork
+from onchip_learning import demos, fsdd_network, presets
 from onchip_learning.online import learn_online, accuracy, presentation_order, lr_for_epoch
 
 from .cosim import tool_path, ROOT
@@ -59,23 +60,22 @@ HARNESS = Path(__file__).with_name("learning_replay_tb.cpp")
 # -- the demonstrations ----------------------------------------------------------------------
 def demo_setup(demo: str, seed: int = 0, mode: str = "weights+delays") -> dict:
     """What the demo function hands `learn_online`: image, registers, data, epochs, seed."""
-    from onchip_learning import demos
     if demo == "sequence":
         train, val, test = demos.sequence_data(200)
-        return dict(params=demos.sequence_network(), regs=LearnRegisters(**demos.SEQUENCE_REGS),
+        return dict(params=demos.sequence_network(), regs=LearnRegisters(**presets.SEQUENCE_REGS),
                     train=(train.spikes, train.labels), evaluate=(val.spikes, val.labels),
                     test=(test.spikes, test.labels), epochs=2, seed=seed, eval_every=10)
     if demo == "lag":
         train, val, test = demos.lag_data(600)
         return dict(params=demos.lag_network(),
-                    regs=LearnRegisters(enable=demos.LAG_MODES[mode], **demos.LAG_REGS),
+                    regs=LearnRegisters(enable=demos.LAG_MODES[mode], **presets.LAG_REGS),
                     train=(train.spikes, train.labels), evaluate=(val.spikes, val.labels),
                     test=(test.spikes, test.labels), epochs=3, seed=seed, eval_every=100, mode=mode)
     if demo == "fsdd":
-        train, val, test = demos.fsdd_sets(True)
+        train, val, test = fsdd_network.fsdd_sets(True)
         params = demos.fsdd_demo_network(seed, train[0])
-        schedule = demos.FSDD_LR_SCHEDULE
-        regs = LearnRegisters(**demos.FSDD_REGS)
+        schedule = fsdd_network.FSDD_LR_SCHEDULE
+        regs = LearnRegisters(**presets.FSDD_REGS)
         if schedule:
             regs.lr_shift_R = schedule[0]
         return dict(params=params, regs=regs, train=train, evaluate=val, test=test,

@@ -60,19 +60,20 @@ def test_float_rule_solves_the_sequence_task():
 
 @pytest.mark.parametrize("bias,hidden", [(False, "uniform"), (True, "uniform"), (True, "pair")])
 def test_fsdd_study_replica_equals_golden_learner(bias, hidden):
-    """The fast pair-R replica used to run demo c (onchip_learning.fsdd_study) ends with the
+    """The fast pair-R replica used to run demo c (onchip_learning.fast_pair_r) ends with the
     golden learner's readout weights, delays and LFSR, on random input with a low hidden
     threshold (many hidden spikes, so weights and delays move); also on demo c's hidden layer
     (spectral-contrast bands, reset to zero; a fixed gain instead of the calibration)."""
     from golden_model.learning import LearnRegisters
-    from onchip_learning import fsdd_study as FS
-    from onchip_learning.demos import FSDD_REGS, FSDD_HIDDEN, with_bias_channel
+    from onchip_learning import fast_pair_r as FS
+    from onchip_learning.fsdd_network import FSDD_HIDDEN, fsdd_network, with_bias_channel
+    from onchip_learning.presets import FSDD_REGS
     from onchip_learning.hidden_layers import build_network
     if hidden == "pair":
         kw = {k: v for k, v in FSDD_HIDDEN.items() if k != "rate"}
         params = build_network(seed=0, gain=0.8, **dict(kw, threshold=300))
     else:
-        params = FS.network(threshold_scale=0.0625, bias=bias)
+        params = fsdd_network(threshold_scale=0.0625, bias=bias)
     g = torch.Generator().manual_seed(3)
     x = (torch.rand(10, 100, 700, generator=g) < 0.03).to(torch.int64)
     x = (with_bias_channel(x) if bias else x).numpy()
@@ -84,7 +85,7 @@ def test_fsdd_study_replica_equals_golden_learner(bias, hidden):
 def test_fsdd_bias_unit_fires_alone_at_a_fixed_rate():
     """Demo c's bias unit: the last hidden neuron fires on the bias channel alone, at the same
     steps whatever the speech input, and the bias channel reaches no other hidden neuron."""
-    from onchip_learning.demos import fsdd_network, with_bias_channel
+    from onchip_learning.fsdd_network import fsdd_network, with_bias_channel
     params = fsdd_network(seed=0, threshold_scale=0.0625, bias=True)
     assert (params.config.n_in, params.config.sizes) == (701, (129,))
     net = GoldenNetwork(params)
@@ -103,7 +104,7 @@ def test_fsdd_search_pair_hidden_layer():
     an excitatory band and an inhibitory band of neighbouring channels per neuron) is a valid,
     seeded image, and its bias unit still fires alone at a fixed rate."""
     from onchip_learning.hidden_layers import build_network
-    from onchip_learning.demos import with_bias_channel
+    from onchip_learning.fsdd_network import with_bias_channel
     kw = dict(kind="pair", width=(20, 80), density=0.5, gain=0.6, threshold=600)
     a, b = build_network(seed=0, **kw), build_network(seed=0, **kw)
     assert torch.equal(a.layers[0].weight, b.layers[0].weight)

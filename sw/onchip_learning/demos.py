@@ -7,16 +7,22 @@ test set: the reported test accuracy is that of the network after the last sampl
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 
 import torch
 
 from golden_model import CoreConfig, LayerParams, NetworkParams, GoldenNetwork
-from golden_model.learning import (LearnRegisters, LEARN_ON, LEARN_W_R, LEARN_D_R, LEARN_W_H,
+from golden_model.learning import (LearnRegisters, LEARN_ON, LEARN_W_H,
                                    LEARN_D_H, STOCHASTIC, memory_bits)
 import spike_datasets as sd
-from delay_training.data import load_task
+from delay_training.export import to_params
+from delay_training.train import make_config, seqdet_network
 from .online import learn_online, accuracy, lr_for_epoch
 from .presets import SEQUENCE_REGS, LAG_REGS, FSDD_REGS
+from .fsdd_network import fsdd_sets, FSDD_LR_SCHEDULE, FSDD_HIDDEN, CALIBRATION_SAMPLES
+from .fast_pair_r import fast_hidden_spikes, fast_online
+from .hidden_layers import build_network
 
 
 def coincidence_threshold(weight_shift: int, leak: int) -> int:
@@ -32,8 +38,6 @@ def sequence_network(pairs: int = 4, leak: int = 5) -> NetworkParams:
     2 -> 4P relays -> 2P coincidence neurons -> 2, D=16), exported, with every delay at 0 and a
     slower coincidence layer (`leak`): a relay spike then lingers long enough for the surrogate to
     see a partner arriving up to ~20 steps later, which is what lets the delays find each other."""
-    from delay_training.export import to_params
-    from delay_training.train import make_config, seqdet_network
     mc = make_config("seqdet", sizes=(4 * pairs, 2 * pairs)).model_config(2, 2)
     params = to_params(seqdet_network(mc))
     for layer in params.layers:
@@ -133,45 +137,6 @@ def lag_demo(seed: int = 0, epochs: int = 3, n_train: int = 600) -> tuple[dict, 
 # -- c. spiking FSDD from a random start ---------------------------------------------------------
 
 
-def fsdd_network(hidden: int = 128, seed: int = 0, *, density: float = 0.3,
-                 threshold_scale: float = 0.5, leak: int = 3, bias: bool = False) -> NetworkParams:
-    """700 -> hidden -> 10, 8-bit weights, D=32: seeded random sparse hidden weights (fixed), all
-    delays 0, readout weights 0.
-
-    `bias` adds the readout's bias unit: one more input channel (the last, which the host drives
-    on every step, `with_bias_channel`) whose only synapse goes, with the largest weight, to one
-    more hidden neuron (the last, fed by nothing else), which then fires at a fixed rate. Its
-    readout weights learn like any other and act as per-class offsets. The hidden features the
-    rule sees are all non-negative; without an offset the hinge updates of every class share one
-    large common component, and learning is slow and noisy (docs/learning.md, section 9)."""
-    from golden_model import random_params
-    cfg = CoreConfig(n_in=700 + bias, sizes=(hidden + bias,), n_out=10, weight_bits=8, depth=32)
-    params = random_params(cfg, seed, delays="zero", threshold_scale=threshold_scale, density=density)
-    if bias:
-        w = params.layers[0].weight
-        w[700, :] = 0
-        w[:, hidden] = 0
-        w[700, hidden] = cfg.weight_range[1]
-    params.layers[0].leak = leak
-    params.layers[-1].weight.zero_()
-    params.layers[-1].leak, params.layers[-1].weight_shift = 4, 0
-    return params
-
-
-def with_bias_channel(spikes: torch.Tensor) -> torch.Tensor:
-    """[N, T, C] -> [N, T, C + 1]: the bias channel (the last) spikes on every step."""
-    on = torch.ones(spikes.shape[:-1] + (1,), dtype=spikes.dtype)
-    return torch.cat([spikes, on], -1)
-
-
-def fsdd_sets(bias: bool):
-    """(train, validation, test) of spiking FSDD (official split) as (spikes, labels) pairs, with
-    the bias channel when the network has one."""
-    s = load_task("fsdd")
-    f = with_bias_channel if bias else (lambda x: x)
-    return tuple((f(d.spikes), d.labels) for d in (s.train, s.val, s.test))
-
-
 BPTT_COMMAND = ("python -m delay_training train --task fsdd --wbits 8 --dbits 5 --sizes 128 "
                 "--leak 3,4 --epochs 15 --seed 0 --name onchip-c-bptt")
 
@@ -180,8 +145,6 @@ def bptt_reference() -> dict:
     """Offline BPTT of the same network (700-128-10, 8-bit, D=32), from its training reports if
     they have been run (`BPTT_COMMAND` for seed 0; with `--seed S --name onchip-c-bptt-sS` for
     the other seeds, which the on-chip seed study is compared with)."""
-    import json
-    from pathlib import Path
     reports = Path(__file__).resolve().parents[2] / "build" / "reports"
     path = reports / "train-onchip-c-bptt.json"
     out = {"command": BPTT_COMMAND, "report": str(path)}
@@ -196,23 +159,11 @@ def bptt_reference() -> dict:
     return out
 
 
-# The host's lr_shift_R per epoch (None: FSDD_REGS throughout).
-FSDD_LR_SCHEDULE: list[int] | None = [8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 12, 12]
-# The fixed hidden layer of demo c (hidden_layers.build_network; chosen on validation by
-# `python -m onchip_learning.fsdd_search`): spectral-contrast bands, gains calibrated to 0.1
-# spikes per step on 300 unlabelled training samples. The first demo c used the uniform sparse
-# layer of fsdd_network with these options (still the fsdd_study baseline).
-FSDD_HIDDEN: dict = dict(kind="pair", width=(20, 80), density=0.5, rate=0.1, threshold=600)
-FSDD_UNIFORM_NET: dict = dict(threshold_scale=0.0625, bias=True)
-CALIBRATION_SAMPLES = 300
-
-
 def fsdd_demo_network(seed: int, train_spikes: torch.Tensor,
                       hidden: dict | None = None) -> NetworkParams:
     """Demo c's image: `hidden` (FSDD_HIDDEN) built by hidden_layers.build_network, its gains
     calibrated on CALIBRATION_SAMPLES training samples drawn with `seed` (no labels used);
     `train_spikes` with the bias channel."""
-    from .hidden_layers import build_network
     pick = torch.randperm(len(train_spikes), generator=torch.Generator().manual_seed(seed))
     x_cal = torch.as_tensor(train_spikes[pick[:CALIBRATION_SAMPLES]], dtype=torch.int64)
     return build_network(seed=seed, x_cal=x_cal, **(FSDD_HIDDEN if hidden is None else hidden))
@@ -223,7 +174,7 @@ def fsdd_demo(seed: int = 0, epochs: int = 12, hidden: dict | None = None,
     """`lr_schedule`: lr_shift_R for epoch 0, 1, ... (the last repeats), written by the host
     between epochs, as it would rewrite the register. `engine`: "golden" runs GoldenLearner sample
     by sample (0.15-0.3 s a sample here: 1-2 hours for 12 epochs); "fast" runs the vectorised
-    pair-R replica `fsdd_study.FastPairR` (same weights, delays and LFSR as GoldenLearner, checked
+    pair-R replica `fast_pair_r.FastPairR` (same weights, delays and LFSR as GoldenLearner, checked
     by tests/test_onchip_demos.py), minutes. Accuracies are those of GoldenNetwork on the learned
     image in both cases."""
     hidden = FSDD_HIDDEN if hidden is None else hidden
@@ -245,12 +196,11 @@ def fsdd_demo(seed: int = 0, epochs: int = 12, hidden: dict | None = None,
         best, last, curve = learner.best_params, learner.net.params, curve.__dict__
     elif engine == "fast":
         import time
-        from . import fsdd_study as FS
         t0 = time.time()
-        spikes = lambda x: torch.cat([FS.fast_hidden_spikes(params, x[i:i + 250].to(torch.int64))
+        spikes = lambda x: torch.cat([fast_hidden_spikes(params, x[i:i + 250].to(torch.int64))
                                       for i in range(0, len(x), 250)])
         s_tr, s_va = spikes(train[0]), spikes(val[0])
-        L, points, best = FS.fast_online(params, regs, s_tr, train[1], s_va, val[1], epochs, seed,
+        L, points, best = fast_online(params, regs, s_tr, train[1], s_va, val[1], epochs, seed,
                                          lr_schedule=lr_schedule)
         last = L.params
         k = max(range(len(points)), key=lambda i: (points[i][1], -i))

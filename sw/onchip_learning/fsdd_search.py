@@ -1,14 +1,14 @@
 """Demo c, second search: how the host builds the fixed random hidden layer and sets the registers.
 
 The learning rule, its registers' meaning and the RTL are unchanged; what varies is only what a
-host chooses: the structure of the fixed seeded hidden weights (uniform sparse as `demos.fsdd_network`,
+host chooses: the structure of the fixed seeded hidden weights (uniform sparse as `fsdd_network.fsdd_network`,
 or local receptive fields over the 700 frequency-ordered channels), the hidden layer's
 threshold / leak / weight shift / reset, per-neuron weight gains calibrated on the training set to
 a firing rate, the initial hidden delays, the register values, the lr schedule and the epochs.
 
 `python -m onchip_learning.fsdd_search ceiling --hidden-json '{...}'` fits an offline softmax on
 the hidden features (a cheap screen, selected on validation); `online` runs the bit-exact pair-R
-learner (`fsdd_study.FastPairR`). One JSON line per run is appended to `--out`
+learner (`fast_pair_r.FastPairR`). One JSON line per run is appended to `--out`
 (build/reports/onchip-fsdd-search2.jsonl by default). Nothing selects on the test set.
 
 Result (this search, 12 epochs, registers and lr schedule of demo c unchanged; val / test):
@@ -34,11 +34,16 @@ import torch
 
 from golden_model.learning import LearnRegisters
 from delay_training.data import load_task
-from . import fsdd_study as FS
-from .demos import FSDD_REGS, FSDD_LR_SCHEDULE, FSDD_HIDDEN as PAIR_HIDDEN, fsdd_demo_network
+from . import fast_pair_r as FS
+from .fsdd_study import fit_softmax
+from golden_model import GoldenNetwork
+from .demos import fsdd_demo_network
+from .fsdd_network import FSDD_LR_SCHEDULE, FSDD_HIDDEN as PAIR_HIDDEN, with_bias_channel
+from .presets import FSDD_REGS
+from .online import accuracy
 from .hidden_layers import N_CH
 
-# The default hidden layer of demos.fsdd_network (demo c as committed).
+# The default hidden layer of fsdd_network.fsdd_network (demo c as committed).
 BASE_HIDDEN = dict(kind="uniform_default", threshold_scale=0.0625)
 
 
@@ -59,7 +64,6 @@ _XS = None
 def data():
     global _SPLITS, _XS
     if _SPLITS is None:
-        from .demos import with_bias_channel
         _SPLITS = load_task("fsdd")
         _XS = [with_bias_channel(torch.as_tensor(np.asarray(d.spikes), dtype=torch.int64))
                for d in (_SPLITS.train, _SPLITS.val, _SPLITS.test)]
@@ -94,7 +98,7 @@ def ceiling_run(hidden_kw: dict, seed: int = 0) -> dict:
     params, spikes = make(hidden_kw, seed)
     feats = [readout_features(params, s) for s in spikes]
     ys = [np.asarray(d.labels) for d in (splits.train, splits.val, splits.test)]
-    r = FS.fit_softmax(feats[0], ys[0], feats[1], ys[1], feats[2], ys[2])
+    r = fit_softmax(feats[0], ys[0], feats[1], ys[1], feats[2], ys[2])
     return {"what": "ceiling", "hidden": hidden_kw, "seed": seed, "val": r["val"], "test": r["test"],
             "fit": r, **stats(params, spikes), "seconds": round(time.time() - t0, 1)}
 
@@ -125,8 +129,6 @@ def verify(hidden_kw: dict, seed: int = 0, n_check: int = 20) -> dict:
     """The fast replica on this network against the golden models: GoldenLearner on the first
     n_check training samples (same weights, delays, LFSR), and GoldenNetwork's val / test accuracy
     of the image selected by a full fast run (must equal the replica's)."""
-    from golden_model import GoldenNetwork
-    from .online import accuracy
     splits, xs = data()
     params, spikes = make(hidden_kw, seed)
     regs = LearnRegisters(**FSDD_REGS)

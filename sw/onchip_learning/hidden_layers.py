@@ -4,8 +4,8 @@ The chip learns only the readout weights and the hidden delays on FSDD (pair R),
 hidden layer decides what the readout can see. `build_network` makes the image of demo c with
 one of these hidden layers, seeded:
 
-* "uniform_default": `demos.fsdd_network`'s sparse uniform random weights (the first demo c);
-* "pair" (demo c's default, `demos.FSDD_HIDDEN`): every hidden neuron an excitatory band of
+* "uniform_default": `fsdd_network.fsdd_network`'s sparse uniform random weights (the first demo c);
+* "pair" (demo c's default, `fsdd_network.FSDD_HIDDEN`): every hidden neuron an excitatory band of
   neighbouring channels (the 700 channels are frequency-ordered) and an inhibitory band of the
   same width some way above or below: a spectral-contrast detector;
 * "band", "dog", "mix", "uniform": the other structures of the search (`fsdd_search`).
@@ -22,8 +22,9 @@ import copy
 import numpy as np
 import torch
 
-from . import fsdd_study as FS
-from .demos import fsdd_network
+from golden_model.params import validate
+from .fast_pair_r import fast_hidden_spikes
+from .fsdd_network import fsdd_network
 
 N_CH = 700
 
@@ -82,7 +83,7 @@ def calibrate_gains(base, params, x_cal: torch.Tensor, rate, iters: int = 14) ->
     for _ in range(iters):
         mid = (lo + hi) / 2
         Wfull[:N_CH, :H] = quantise(base, torch.exp2(mid))
-        s = FS.fast_hidden_spikes(p, x_cal)[..., :H].double().mean((0, 1))
+        s = fast_hidden_spikes(p, x_cal)[..., :H].double().mean((0, 1))
         up = s < rate                      # too quiet: more gain
         lo = torch.where(up, mid, lo)
         hi = torch.where(up, hi, mid)
@@ -122,7 +123,6 @@ def build_network(seed: int = 0, hidden: int = 128, x_cal: torch.Tensor | None =
         lo_, hi_ = init if isinstance(init, (list, tuple)) else (0, params.config.depth - 1)
         d = torch.randint(lo_, hi_ + 1, (hidden,), generator=g2)
         params.layers[0].delay[:hidden] = d.to(params.layers[0].delay.dtype)
-    from golden_model.params import validate
     validate(params)
     return params
 

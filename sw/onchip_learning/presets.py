@@ -17,7 +17,7 @@ LAG_REGS = dict(lr_shift_R=12, lr_shift_H=22, trace_shift_R=4, trace_inc_R=64, t
                 trace_inc_H=64, psi_shift=1, elig_shift_R=2, elig_shift_H=0, margin=64,
                 delay_thresh_R=0, delay_thresh_H=10, lfsr=12345)
 # c. spoken digits: readout weights and last-layer delays (pair R); the host lowers lr_shift_R
-# between epochs (demos.FSDD_LR_SCHEDULE).
+# between epochs (fsdd_network.FSDD_LR_SCHEDULE).
 FSDD_REGS = dict(lr_shift_R=8, lr_shift_H=14, trace_shift_R=4, trace_inc_R=64, trace_shift_H=3,
                  trace_inc_H=64, psi_shift=3, elig_shift_R=4, elig_shift_H=4, margin=16384,
                  delay_thresh_R=100, delay_thresh_H=100, lfsr=1,
