@@ -1,4 +1,4 @@
-"""Elaboration parameters of the core, shared by the golden model and the RTL generator."""
+"""Elaboration parameters of the core (docs/core.md), shared by the golden model, the RTL and the host."""
 
 from dataclasses import dataclass
 from math import ceil, log2

@@ -10,85 +10,24 @@ sample). Names follow the spec and the RTL (`hw/delaycore/learner.py`).
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 
 from .config import CoreConfig
 from .network import GoldenNetwork, NetworkState
 
-TRACE_BITS, TRACE_MAX = 10, 1023
-PSI_MAX = 15
-ELIG_W_MAX = (1 << 16) - 1
-ELIG_D_MIN, ELIG_D_MAX = -(1 << 15), (1 << 15) - 1
-SCORE_MIN, SCORE_MAX = -(1 << 31), (1 << 31) - 1
-LFSR_TAPS = 0x80200003
-COUNTER_MAX = (1 << 32) - 1
+from corespec.learning import (TRACE_BITS, TRACE_MAX, PSI_MAX, ELIG_W_MAX, ELIG_D_MIN, ELIG_D_MAX,
+                               SCORE_MIN, SCORE_MAX, COUNTER_MAX, LFSR_TAPS, Region, LearnStatus,
+                               Enable, LearnRegisters, lfsr_next)  # noqa: F401 (re-exported)
+from corespec.spaces import Space
 
-# Space 6 of the load/readback ports: addr[19:16] is the region (docs/learning.md, section 5).
-LEARN = 6
-REGION_REGS, REGION_TRACE_R, REGION_TRACE_ALT_R, REGION_ELIG_W_R, REGION_ELIG_D_R = 0, 1, 2, 3, 4
-REGION_TRACE_H, REGION_TRACE_ALT_H, REGION_ELIG_W_H, REGION_ELIG_D_H = 5, 6, 7, 8
-REGION_SCORE, REGION_STATUS = 9, 10
-STATUS_LEARNED, STATUS_REJECTED_LABELS, STATUS_IGNORED_LABELS = 0, 1, 2
-
-# Bits of the `enable` register.
-LEARN_ON, LEARN_W_R, LEARN_D_R, LEARN_W_H, LEARN_D_H, STOCHASTIC = 1, 2, 4, 8, 16, 32
-
-
-@dataclass
-class LearnRegisters:
-    """Run-time registers of the engine, in register-number order (docs/learning.md, section 5)."""
-    enable: int = 0
-    lr_shift_R: int = 0
-    lr_shift_H: int = 0
-    trace_shift_R: int = 0
-    trace_inc_R: int = 0
-    trace_shift_H: int = 0
-    trace_inc_H: int = 0
-    psi_shift: int = 0
-    elig_shift_R: int = 0
-    elig_shift_H: int = 0
-    margin: int = 0
-    delay_thresh_R: int = 0
-    delay_thresh_H: int = 0
-    lfsr: int = 1
-
-    WIDTHS = (6, 5, 5, 4, 10, 4, 10, 5, 4, 4, 16, 16, 16, 32)
-
-    def __post_init__(self):
-        for f, width in zip(fields(self), self.WIDTHS):
-            v = getattr(self, f.name)
-            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < (1 << width):
-                raise ValueError(f"LearnRegisters.{f.name}: {v!r} is not an integer in "
-                                 f"[0, {(1 << width) - 1}]")
-        if self.lfsr == 0:
-            self.lfsr = 1
-
-    @classmethod
-    def number(cls, name: str) -> int:
-        """Register number of the field `name` (its position: docs/learning.md, section 5)."""
-        return [f.name for f in fields(cls)].index(name)
-
-    def words(self) -> list[tuple[int, int]]:
-        """(register number, value) in the order a host writes them."""
-        return [(i, getattr(self, f.name)) for i, f in enumerate(fields(self))]
-
-    def write(self, reg: int, data: int) -> bool:
-        """A register write as the core applies it (truncated to the width); False if no such reg."""
-        if not 0 <= reg < len(self.WIDTHS):
-            return False
-        f = fields(self)[reg]
-        value = data & ((1 << self.WIDTHS[reg]) - 1)
-        setattr(self, f.name, value if (f.name != "lfsr" or value) else 1)
-        return True
-
-
-def lfsr_next(state: int) -> int:
-    """One step of the 32-bit Galois LFSR x^32 + x^22 + x^2 + x + 1."""
-    b = state & 1
-    state >>= 1
-    return state ^ LFSR_TAPS if b else state
+# The spec's names (corespec.learning) under the names the golden model has always used.
+LEARN = Space.LEARN
+(REGION_REGS, REGION_TRACE_R, REGION_TRACE_ALT_R, REGION_ELIG_W_R, REGION_ELIG_D_R, REGION_TRACE_H,
+ REGION_TRACE_ALT_H, REGION_ELIG_W_H, REGION_ELIG_D_H, REGION_SCORE, REGION_STATUS) = tuple(Region)
+STATUS_LEARNED, STATUS_REJECTED_LABELS, STATUS_IGNORED_LABELS = tuple(LearnStatus)
+LEARN_ON, LEARN_W_R, LEARN_D_R, LEARN_W_H, LEARN_D_H, STOCHASTIC = tuple(Enable)
 
 
 def lfsr_draws(state: int, count: int) -> tuple[torch.Tensor, int]:

@@ -6,12 +6,15 @@ import torch
 
 from .config import CoreConfig
 
-# Spaces of the parameter-load and readback ports (docs/core.md, sections 4 and 5).
-WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM, STATUS = 0, 1, 2, 3, 4, 5, 7
-REG_THRESHOLD, REG_LEAK, REG_WEIGHT_SHIFT, REG_RESET_MODE = 0, 1, 2, 3
-STATUS_DROPPED_KIND, STATUS_DROPPED_ADDR, STATUS_DROPPED_WRITES, STATUS_STEPS = 0, 1, 2, 3
-STATUS_DROPPED_EXCESS = 4
-INPUT_STAGE = 15                 # port layer of the input delay stage (docs/core.md, 2.7)
+from corespec.spaces import Space, Register, StatusCounter, INPUT_STAGE_LAYER
+
+# The spec's names (corespec.spaces) under the names the golden model has always used.
+WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM, STATUS = (
+    Space.WEIGHT, Space.DELAY, Space.REGISTER, Space.MEMBRANE, Space.HISTORY, Space.ACCUM, Space.STATUS)
+REG_THRESHOLD, REG_LEAK, REG_WEIGHT_SHIFT, REG_RESET_MODE = tuple(Register)
+(STATUS_DROPPED_KIND, STATUS_DROPPED_ADDR, STATUS_DROPPED_WRITES, STATUS_STEPS,
+ STATUS_DROPPED_EXCESS) = tuple(StatusCounter)
+INPUT_STAGE = INPUT_STAGE_LAYER  # port layer of the input delay stage (docs/core.md, 2.7)
 
 
 @dataclass
