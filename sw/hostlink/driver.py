@@ -26,24 +26,29 @@ sends the class of the sample just run (LABEL), `learn(words, y)` does both for 
 """
 
 from collections import deque
+from dataclasses import fields
+
+from corespec.events import EventKind
+from corespec.learning import LearnRegisters, LearnStatus, Region
+from corespec.spaces import Space
 
 from . import frames as fr
 from .frames import Frame, FrameDecoder, encode
 
 MASK64 = (1 << 64) - 1
-WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM, LEARN, STATUS_SPACE = 0, 1, 2, 3, 4, 5, 6, 7
-SPIKE, EOT, CLEAR = 0, 1, 2
+WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM, LEARN, STATUS_SPACE = tuple(Space)
+SPIKE, EOT, CLEAR = EventKind.SPIKE, EventKind.EOT, EventKind.CLEAR
 IDEMPOTENT = {fr.PING, fr.READ, fr.STATUS, fr.WRITE}
 FINAL_ERRORS = {fr.UNKNOWN_CMD, fr.STEP_OPEN}      # resending the frame cannot help
-# The learning engine's registers (space 6, region 0; docs/learning.md section 5), by number.
-LEARN_REGISTERS = ("enable", "lr_shift_R", "lr_shift_H", "trace_shift_R", "trace_inc_R",
-                   "trace_shift_H", "trace_inc_H", "psi_shift", "elig_shift_R", "elig_shift_H",
-                   "margin", "delay_thresh_R", "delay_thresh_H", "lfsr")
-LEARN_STATUS = ("learned", "rejected_labels", "ignored_labels")       # region 10
+# The learning engine's registers (space LEARN, region REGS; docs/learning.md section 5), by number.
+LEARN_REGISTERS = tuple(f.name for f in fields(LearnRegisters))
+LEARN_STATUS = tuple(s.name.lower() for s in LearnStatus)              # region STATUS
 # Regions of the engine's state (section 5): name -> region.
-LEARN_REGIONS = {"trace_R": 1, "trace_alt_R": 2, "elig_w_R": 3, "elig_d_R": 4, "trace_H": 5,
-                 "trace_alt_H": 6, "elig_w_H": 7, "elig_d_H": 8, "score": 9}
-REGION_STATUS = 10
+LEARN_REGIONS = {"trace_R": Region.TRACE_R, "trace_alt_R": Region.TRACE_ALT_R,
+                 "elig_w_R": Region.ELIG_W_R, "elig_d_R": Region.ELIG_D_R, "trace_H": Region.TRACE_H,
+                 "trace_alt_H": Region.TRACE_ALT_H, "elig_w_H": Region.ELIG_W_H,
+                 "elig_d_H": Region.ELIG_D_H, "score": Region.SCORE}
+REGION_STATUS = Region.STATUS
 SIGNED_REGIONS = {"elig_d_R", "elig_d_H", "score"}
 
 

@@ -16,28 +16,23 @@ frame ends as TRUNCATED.
 import binascii
 from dataclasses import dataclass
 
-SOF = 0xA5
-MAX_PAYLOAD = 1020
-TIMEOUT_BITS = 4096
-VERSION = 1
+from corespec.link import (SOF, MAX_PAYLOAD, TIMEOUT_BITS, VERSION, RESPONSE, Command, ErrorCode,
+                           WRITE_BYTES, READ_BYTES, EVENT_BYTES, WORD_BYTES, LABEL_BYTES, STATUS_FIELDS)
 
-PING, WRITE, READ, EVENTS, STATUS, LABEL, IDENT = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07
-OUTPUT, ERROR = 0x90, 0xEE
-RESPONSE = 0x80                      # response cmd = request cmd | RESPONSE
-COMMANDS = {PING: "PING", WRITE: "WRITE", READ: "READ", EVENTS: "EVENTS", STATUS: "STATUS",
-            LABEL: "LABEL", IDENT: "IDENT"}
+# The spec's names (corespec.link) under the names the host has always used.
+PING, WRITE, READ, EVENTS, STATUS, LABEL, IDENT = (Command.PING, Command.WRITE, Command.READ,
+                                                  Command.EVENTS, Command.STATUS, Command.LABEL,
+                                                  Command.IDENT)
+OUTPUT, ERROR = Command.OUTPUT, Command.ERROR
+COMMANDS = {c: c.name for c in (PING, WRITE, READ, EVENTS, STATUS, LABEL, IDENT)}
 LEARNING_COMMANDS = {LABEL}          # known only to a device built with the learning engine
 
-BAD_CRC, TRUNCATED, UNKNOWN_CMD, OVERSIZE, BAD_LENGTH, STEP_OPEN = 1, 2, 3, 4, 5, 6
-ERROR_NAMES = {BAD_CRC: "BAD_CRC", TRUNCATED: "TRUNCATED", UNKNOWN_CMD: "UNKNOWN_CMD",
-               OVERSIZE: "OVERSIZE", BAD_LENGTH: "BAD_LENGTH", STEP_OPEN: "STEP_OPEN"}
+BAD_CRC, TRUNCATED, UNKNOWN_CMD, OVERSIZE, BAD_LENGTH, STEP_OPEN = tuple(ErrorCode)
+ERROR_NAMES = {e: e.name for e in ErrorCode}
 
-WRITE_BYTES, READ_BYTES, EVENT_BYTES, WORD_BYTES, LABEL_BYTES = 13, 5, 3, 8, 2
 MAX_WRITES = MAX_PAYLOAD // WRITE_BYTES      # 78 records
 MAX_READS = MAX_PAYLOAD // WORD_BYTES        # 127: the response (8 bytes each) must fit a frame
 MAX_EVENTS = MAX_PAYLOAD // EVENT_BYTES      # 340 words
-STATUS_FIELDS = ("dropped_kind", "dropped_addr", "dropped_writes", "steps", "dropped_excess",
-                 "bad_crc", "truncated", "unknown_cmd", "bad_length")
 
 
 def crc16(data: bytes, crc: int = 0xFFFF) -> int:
