@@ -4,9 +4,10 @@ from amaranth import *
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
+from corespec.events import EventKind
 from .layouts import EventLayout
 
-SPIKE, EOT, CLEAR, RESERVED = 0, 1, 2, 3
+SPIKE, EOT, CLEAR, RESERVED = EventKind.SPIKE, EventKind.EOT, EventKind.CLEAR, EventKind.RESERVED
 
 
 class Guard(wiring.Component):

@@ -21,11 +21,13 @@ from amaranth.lib import wiring, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden_model.config import clog2
+from corespec.config import clog2
+from corespec.events import EventKind
+from corespec.spaces import Space
 from .layouts import EventLayout, DATA_BITS, block_port_members
 
-SPIKE, EOT, CLEAR = 0, 1, 2
-DELAY, HISTORY = 1, 4                   # the port spaces of the stage (docs/core.md, 4 and 5)
+SPIKE, EOT, CLEAR = EventKind.SPIKE, EventKind.EOT, EventKind.CLEAR
+DELAY, HISTORY = Space.DELAY, Space.HISTORY   # the port spaces of the stage (docs/core.md, 4 and 5)
 # Pipeline operations.
 NONE, CHAN, TOKEN = 0, 1, 2
 # Issue states.

@@ -22,14 +22,17 @@ from amaranth.lib import wiring, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden_model.config import LayerShape
+from corespec.config import LayerShape
+from corespec.events import EventKind
+from corespec.spaces import Space
 from .block_ram import collision_free_memory, collision_free
 from .layouts import EventLayout, OutputLayout, DATA_BITS, block_port_members
 from .neuron import Integrate, Fire, total_shape
 from .weight_memory import WeightMemory
 
-SPIKE, EOT, CLEAR = 0, 1, 2
-WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM = 0, 1, 2, 3, 4, 5
+SPIKE, EOT, CLEAR = EventKind.SPIKE, EventKind.EOT, EventKind.CLEAR
+WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM = (Space.WEIGHT, Space.DELAY, Space.REGISTER,
+                                                     Space.MEMBRANE, Space.HISTORY, Space.ACCUM)
 # Stage-1 operations.
 NONE, ACC, UPD, TOKEN = 0, 1, 2, 3
 # Issue states.

@@ -5,16 +5,18 @@ from amaranth import *
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
-from golden_model.config import CoreConfig
+from corespec.config import CoreConfig
+from corespec.events import EventKind
+from corespec.spaces import Space, INPUT_STAGE_LAYER
 from .guard import Guard
 from .input_delay import InputDelay
 from .layer import Layer
 from .status_counters import StatusCounters
 from .layouts import EventLayout, OutputLayout, WriteLayout, ReadLayout, DATA_BITS
 
-STATUS = 7
-EOT = 1
-INPUT_STAGE = 15        # port layer of the input delay stage (docs/core.md, 2.7)
+STATUS = Space.STATUS
+EOT = EventKind.EOT
+INPUT_STAGE = INPUT_STAGE_LAYER   # port layer of the input delay stage (docs/core.md, 2.7)
 
 
 class Network(wiring.Component):

@@ -9,7 +9,7 @@ from amaranth import *
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.config import LayerShape
+from corespec.config import LayerShape
 
 
 def total_shape(s: LayerShape):

@@ -5,7 +5,7 @@ from amaranth import *
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
-from golden_model.config import CoreConfig
+from corespec.config import CoreConfig
 from .network import Network
 
 

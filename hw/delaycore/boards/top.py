@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 from amaranth import *
 
-from golden_model.config import CoreConfig
+from corespec.config import CoreConfig
 
 
 class ICE40PLL(NamedTuple):
