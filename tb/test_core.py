@@ -15,8 +15,12 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge, ReadOnly
 
-EOT, CLEAR = 1, 2
-WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM, STATUS = 0, 1, 2, 3, 4, 5, 7
+from corespec.events import EventKind
+from corespec.spaces import Space
+
+EOT, CLEAR = EventKind.EOT, EventKind.CLEAR
+WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM, STATUS = (Space.WEIGHT, Space.DELAY, Space.REGISTER,
+    Space.MEMBRANE, Space.HISTORY, Space.ACCUM, Space.STATUS)
 
 
 class Mismatch(Exception):

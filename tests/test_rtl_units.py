@@ -12,9 +12,10 @@ from amaranth.sim import Simulator
 
 from delaycore import Guard, NeuronUpdate
 from delaycore.status_counters import StatusCounters
-from golden_model.config import LayerShape
+from corespec.config import LayerShape
+from corespec.events import EventKind
 
-SPIKE, EOT, CLEAR, RESERVED = 0, 1, 2, 3
+SPIKE, EOT, CLEAR, RESERVED = tuple(EventKind)
 
 
 # ----------------------------------------------------------------------------------------------

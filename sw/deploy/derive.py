@@ -10,7 +10,7 @@ from corespec.errors import UserError
 import dataclasses
 from dataclasses import dataclass
 
-from golden_model.config import CoreConfig
+from corespec.config import CoreConfig
 from golden_model.params import NetworkParams
 
 WORD_BITS = 16          # SB_SPRAM256KA is 16 bits wide: the UP5K keeps big weight memories there

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from math import ceil
 
-from golden_model.config import CoreConfig
+from corespec.config import CoreConfig
 
 from .derive import DeployError, Target, network_name
 
