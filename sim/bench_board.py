@@ -1,5 +1,6 @@
 """Real time on the iCEBreaker, end to end, measured in the bit-level co-simulation of the board
-top: `python -m sim.bench_board [--samples 20]` -> build/reports/bench-board.json.
+top: `delaysnn bench board [--samples 20]` (python -m sim.bench_board) ->
+build/reports/bench-board.json.
 
 The network is the spiking-FSDD one the demo deploys (700-128-10 ternary, D=32, input delays):
 the trained export when there is one (build/train/*/export of task fsdd, 700 inputs), else seeded
@@ -72,13 +73,23 @@ def core_seconds(params, words_per_sample) -> list[float]:
     return out
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of `delaysnn bench board`."""
     ap.add_argument("--samples", type=int, default=20, help="FSDD test samples to stream")
     ap.add_argument("--compare", type=int, default=3,
                     help="of those, how many to run again stop-and-wait (0: none)")
-    args = ap.parse_args(argv)
+
+
+def main(argv=None):
+    """`python -m sim.bench_board`: the options of `delaysnn bench board`."""
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Stream the samples through the board model; the report; 1 if one differs from golden."""
     from hostlink import deployed as d
     from .deploy_folder import make_deploy_folder
     t0 = time.time()

@@ -1,4 +1,5 @@
-"""`make bench`: figures of the core, written to build/reports/bench-core.json.
+"""`make bench` / `delaysnn bench core` (python -m sim.bench_core): figures of the core, written
+to build/reports/bench-core.json.
 
 * synaptic accumulates per cycle at steady state, from a Verilator run, against the ideal
   (events x fan-out, one accumulate per cycle per layer);
@@ -6,6 +7,7 @@
 * golden-model throughput in neuron-updates per second, batched.
 """
 
+import argparse
 import json
 import os
 import sys
@@ -19,13 +21,13 @@ from delaycore import Network
 from delaycore.soak import SoakTop
 from delaycore.synth_ice40 import synth_ice40, cell_summary
 from .cases import make_case
-from .cosim import run, tool_path, ROOT, BUILD
+from .cosim import run as run_case, tool_path, ROOT, BUILD
 
 
 def accumulate_rate() -> dict:
     cfg = CoreConfig(n_in=64, sizes=(128,), n_out=10, weight_bits=2, ternary=True, depth=32)
     case = make_case("bench-steady", cfg, 7, steps=20, rate=0.5, mode="cycle", threshold_scale=0.3)
-    r = run(case)
+    r = run_case(case)
     assert r["passed"], r
     # Measured on the RTL: layer 1 takes input spikes back to back; between the first spike of a
     # step and its EOT, every cycle should carry one accumulate (n accumulates per spike).
@@ -100,7 +102,20 @@ def golden_rate(batch: int = 64, steps: int = 100) -> dict:
             "synaptic_ops_per_s_dense": round(batch * steps * (700 * 128 + 128 * 128 + 128 * 20) / wall)}
 
 
-def main():
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """`delaysnn bench core` has no options: its networks are fixed, so figures compare over time."""
+
+
+def main(argv=None) -> int:
+    """`python -m sim.bench_core`."""
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure, write build/reports/bench-core.json and print it."""
     report = {"accumulate": accumulate_rate(), "verilator_raw": raw_verilator(),
               "golden": golden_rate(), "synthesis": synthesis_ice40()}
     a = report["accumulate"]
@@ -110,7 +125,8 @@ def main():
     out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     print(f"-> {out.relative_to(ROOT)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,4 +1,5 @@
-"""A trained, exported network on the RTL: `python -m sim.export_check --task yinyang`.
+"""A trained, exported network on the RTL: `delaysnn check export --task yinyang` (or
+`python -m sim.export_check`, the same options).
 
 Streams the first N test samples of the task (each after a CLEAR) through the Verilator core
 with the exported image loaded through the load port, and compares every output item and its
@@ -16,15 +17,29 @@ from delay_training.data import load_task
 from delay_training.export import load_export
 from golden_model import GoldenNetwork, schedule, raster_words, SPIKE
 from golden_model.params import load_words
-from .cosim import run, ROOT
+from .cosim import run as run_case, ROOT
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of `delaysnn check export`: which export, on which test samples."""
+    from delay_training.data import TASKS
+    ap.add_argument("--task", default="yinyang", choices=TASKS,
+                    help="the task whose test samples are streamed (the export's own task)")
+    ap.add_argument("--export", default=None,
+                    help="export folder; None: build/train/<task>/export")
+    ap.add_argument("--samples", type=int, default=50, help="first N test samples to stream")
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--task", default="yinyang")
-    ap.add_argument("--export", default=None, help="export folder (default build/train/<task>/export)")
-    ap.add_argument("--samples", type=int, default=50)
-    a = ap.parse_args(argv)
+    """`python -m sim.export_check`: the options of `delaysnn check export`."""
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(a: argparse.Namespace) -> int:
+    """Stream the samples through the Verilator core and the golden model; 1 if they differ."""
     export = a.export or str(ROOT / "build" / "train" / a.task / "export")
     # The report is named after the training run (build/train/<name>/export), so that checks of
     # several exports of one task do not overwrite each other.
@@ -55,7 +70,7 @@ def main(argv=None):
                    "steps": len(sched.step_end_cycles)},
         "max_cycles": 2 * sched.step_end_cycles[-1] + 10_000,
     }
-    r = run(case)
+    r = run_case(case)
     preds = batch.sum(1).argmax(-1)
     report = {"task": a.task, "run": name, "export": export, "samples": int(x.shape[0]),
               "rtl_items_equal_golden": bool(r["passed"]), "error": r.get("error"),

@@ -1,4 +1,4 @@
-"""`python -m sim.lanes_report`: cycles per timestep of the board networks for lanes K = 1, 2, 4, 8
+"""`delaysnn bench lanes` (python -m sim.lanes_report): cycles per timestep of the board networks for lanes K = 1, 2, 4, 8
 from the golden schedule (docs/core.md, section 6), written to build/reports/lanes.json.
 
 The input is random (each of the n_in channels spikes with probability `rate` per step), the
@@ -43,14 +43,27 @@ def measure(net: dict, K: int, rate: float, steps: int, seed: int) -> dict:
                                           for l in range(len(cfg.sizes))]}
 
 
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of `delaysnn bench lanes`."""
+    ap.add_argument("--steps", type=int, default=50, help="timesteps of random input")
+    ap.add_argument("--rates", default="0.02,0.05,0.1",
+                    help="input spike probabilities per channel and step, comma-separated")
+    ap.add_argument("--lanes", default="1,2,4,8", help="lane counts K, comma-separated")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the parameters and the input")
+    ap.add_argument("--out", default=str(ROOT / "build" / "reports" / "lanes.json"),
+                    help="report path")
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--steps", type=int, default=50)
-    ap.add_argument("--rates", default="0.02,0.05,0.1")
-    ap.add_argument("--lanes", default="1,2,4,8")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", default=str(ROOT / "build" / "reports" / "lanes.json"))
-    a = ap.parse_args(argv)
+    """`python -m sim.lanes_report`: the options of `delaysnn bench lanes`."""
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(a: argparse.Namespace) -> int:
+    """Schedule each network at each rate and lane count; the report."""
     report = {"source": "golden_model.schedule (docs/core.md section 6), random parameters and input",
               "steps": a.steps, "seed": a.seed, "networks": {}}
     for name, (mhz, net) in NETWORKS.items():
@@ -69,6 +82,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     print("wrote", out)
+    return 0
 
 
 def _ok(net, K):
@@ -80,4 +94,4 @@ def _ok(net, K):
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,5 +1,6 @@
 """Build LearningNetwork for one configuration with Verilator and run tb/test_learning.py on a case
-(sim/learning_cases.py). `python -m sim.learning_cosim` runs the learning part of `make sim`: every
+(sim/learning_cases.py). `delaysnn check learning` (python -m sim.learning_cosim) runs the
+learning part of `make sim`: every
 configuration of MATRIX with `--seeds` seeds, random backpressure on every stream, everything
 read back after every phase; a failing case is run again with waves (FST, or VCD without lz4)."""
 
@@ -75,15 +76,32 @@ def matrix_cases(base_seed: int = 1, only=None) -> list[dict]:
     return cases
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Verilator regression of the learning engine")
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The learning regression's options (delaysnn check learning)."""
     ap.add_argument("--seed", type=int, default=1, help="first base seed")
     ap.add_argument("--seeds", type=int, default=2, help="base seeds per configuration")
-    ap.add_argument("--only", nargs="*", help="configuration names to run")
-    args = ap.parse_args(argv)
+    ap.add_argument("--only", nargs="*", metavar="NAME",
+                    help="configuration names to run (MATRIX); None: all")
+
+
+def main(argv=None) -> int:
+    """`python -m sim.learning_cosim`: the options of `delaysnn check learning`."""
+    ap = argparse.ArgumentParser(description="Verilator regression of the learning engine",
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_arguments(ap)
+    return run_matrix(ap.parse_args(argv))
+
+
+def run_matrix(args: argparse.Namespace) -> int:
+    """Every chosen configuration and seed on Verilator (`run` is one case); 1 if one failed."""
     t0 = time.time()
     failed = 0
     only = set(args.only) if args.only else None
+    unknown = sorted(only - {name for name, *_ in MATRIX}) if only else []
+    if unknown:
+        from corespec.errors import UserError
+        raise UserError(f"--only {' '.join(unknown)}: no such configuration (expected names of "
+                        f"MATRIX in sim/learning_cosim.py, e.g. {MATRIX[0][0]})")
     cases = [c for s in range(args.seed, args.seed + args.seeds) for c in matrix_cases(s, only)]
     for case in cases:
         r = run(case)

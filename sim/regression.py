@@ -1,4 +1,5 @@
-"""`make sim`: the Verilator regression of the core against the golden model.
+"""`make sim` / `delaysnn check rtl` (python -m sim.regression): the Verilator regression of the
+core against the golden model.
 
 Every configuration of sim/matrix.py runs twice (cycle-exact without backpressure; random
 backpressure with the whole state read back at every timestep). A failing case is run again
@@ -15,31 +16,49 @@ from rich.progress import Progress, BarColumn, TimeElapsedColumn, MofNCompleteCo
 from rich.table import Table
 
 from .matrix import full_matrix, QUICK, LANES
-from .cosim import run, ROOT
+from .cosim import run as run_case, ROOT
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The regression's options (delaysnn check rtl)."""
+    ap.add_argument("--seed", type=int, default=1, help="base seed of the matrix")
+    ap.add_argument("--quick", action="store_true", help="only the configurations of make test")
+    ap.add_argument("--only", nargs="*", metavar="NAME",
+                    help="configuration names to run (sim/matrix.py); None: all")
+    ap.add_argument("--lanes", action="store_true", help="only the lanes configurations")
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seed", type=int, default=1, help="base seed of the matrix")
-    ap.add_argument("--quick", action="store_true", help="only the configurations of make test")
-    ap.add_argument("--only", nargs="*", help="configuration names to run")
-    ap.add_argument("--lanes", action="store_true", help="only the lanes configurations")
-    args = ap.parse_args(argv)
+    """`python -m sim.regression`: the options of `delaysnn check rtl`."""
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Every chosen configuration on Verilator, the table and build/reports/sim.json; 1 if one
+    failed."""
     console = Console()
     only = set(args.only) if args.only else (QUICK if args.quick else LANES if args.lanes else None)
     t0 = time.time()
     console.print(f"generating golden references (base seed {args.seed}) ...")
     cases = full_matrix(args.seed, only)
+    unknown = sorted(set(args.only or ()) - {c["name"].rsplit("-", 1)[0] for c in cases})
+    if unknown:
+        from corespec.errors import UserError
+        raise UserError(f"--only {' '.join(unknown)}: no such configuration (expected names of "
+                        f"sim/matrix.py, e.g. n256)")
     results = []
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("simulating", total=len(cases))
         for case in cases:
             bar.update(task, description=f"{case['name']:<28}")
-            r = run(case)
+            r = run_case(case)
             if not r["passed"]:
                 bar.console.print(f"[red]FAIL[/] {case['name']} seed {case['seed']}: {r.get('error')}")
-                rw = run(case, waves=True)
+                rw = run_case(case, waves=True)
                 r["waveform"] = rw.get("waveform")
                 bar.console.print(f"     waveform: {r['waveform']}")
             results.append(r)

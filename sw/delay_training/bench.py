@@ -1,7 +1,8 @@
 """Training cost of three ways to learn delays, on one network, in one run.
 
-    python -m delay_training.bench [--n-in 700 --hidden 128 --n-out 10 --steps 100 --batch 32
-                                    --dbits 5 --iters 10 --n-train 2000]
+    delaysnn bench train [--n-in 700 --hidden 128 --n-out 10 --steps 100 --batch 32
+                          --dbits 5 --iters 10 --n-train 2000]
+    (python -m delay_training.bench takes the same options)
 
 (a) `axonal`: our DelaySNN, one learned axonal delay per hidden neuron (D = 2^dbits), float
     weights (wbits 32, the arithmetic class of the baselines); `axonal-ternary` is the same model
@@ -340,27 +341,41 @@ def accuracy(methods=("axonal", "dcls"), epochs=8, hidden=128, dbits=5, batch=32
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m delay_training.bench", description=__doc__.split("\n")[0])
-    p.add_argument("--n-in", type=int, default=700)
-    p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--n-out", type=int, default=10)
-    p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--dbits", type=int, default=5)
-    p.add_argument("--iters", type=int, default=10)
+    """`python -m delay_training.bench`: the options of `delaysnn bench train`."""
+    p = argparse.ArgumentParser(prog="python -m delay_training.bench", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The benchmark's options (delaysnn bench train)."""
+    p.add_argument("--n-in", type=int, default=700, help="input channels")
+    p.add_argument("--hidden", type=int, default=128, help="hidden LIF neurons")
+    p.add_argument("--n-out", type=int, default=10, help="readout classes")
+    p.add_argument("--steps", type=int, default=100, help="timesteps per sample")
+    p.add_argument("--batch", type=int, default=32, help="samples per training step")
+    p.add_argument("--dbits", type=int, default=5, help="delay bits: delays 0..2^dbits-1")
+    p.add_argument("--iters", type=int, default=10, help="timed training steps per method")
     p.add_argument("--n-train", type=int, default=2000, help="samples per epoch (FSDD: 2000)")
-    p.add_argument("--methods", help="comma list of axonal,axonal-ternary,axonal-in,synaptic,synaptic-out,dcls")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--report", default=str(REPO / "build" / "reports" / "bench-train.json"))
+    p.add_argument("--methods", help="comma list of axonal,axonal-ternary,axonal-in,synaptic,"
+                   "synaptic-out,dcls; None: all (with --accuracy-epochs: axonal,dcls)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--report", default=str(REPO / "build" / "reports" / "bench-train.json"),
+                   help="report path of the timing run")
     p.add_argument("--seed", type=int, default=0, help="--accuracy-epochs: seed of init and batch order")
     p.add_argument("--accuracy-epochs", type=int, default=0,
-                   help="instead: train --methods (axonal, axonal-in, synaptic, dcls; default axonal,dcls) on FSDD this many epochs each, "
-                        "report accuracy and measured epoch time (build/reports/bench-train-accuracy.json)")
+                   help="instead: train --methods (axonal, axonal-in, synaptic, dcls) on FSDD this "
+                        "many epochs each, report accuracy and measured epoch time "
+                        "(build/reports/bench-train-accuracy.json); 0: time steps only")
     p.add_argument("--delay-lr-factor", type=float, default=1.0,
                    help="--accuracy-epochs: Adam lr of every method's delays = this x the weights' lr "
                         "(1: one rate for all, as in the first runs; DCLS's published recipe: 100)")
-    a = p.parse_args(argv)
+
+
+def run(a: argparse.Namespace) -> int:
+    """Time the methods (or, with --accuracy-epochs, train them) and write the report."""
     from .export import atomic_write_json
     if a.accuracy_epochs:
         methods = tuple(a.methods.split(",")) if a.methods else ("axonal", "dcls")

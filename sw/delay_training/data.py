@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 import spike_datasets as sd
 from spike_datasets import SpikeDataset
+from spike_datasets.tonic_face import TONIC_FILES
 
-TASKS = ("seqdet", "delaytask", "yinyang", "fsdd", "fsdd-loso")
+# tonic:<set> reads the set through tonic.datasets.<set> from --tonic-root (spike_datasets.tonic_face)
+TONIC_TASKS = ("tonic:SHD", "tonic:SSC")
+TASKS = ("seqdet", "delaytask", "yinyang", "fsdd", "fsdd-loso") + TONIC_TASKS
+# SHD publishes no validation split: this share of its training file, drawn with this seed
+HELD_OUT_FRACTION, HELD_OUT_SEED = 0.1, 0
 
 
 @dataclass
@@ -18,11 +25,44 @@ class Splits:
     info: dict = field(default_factory=dict)
 
 
+def task_slug(task: str) -> str:
+    """The task as a file-name part: `tonic:SHD` -> `tonic-SHD` (no colon in folder names)."""
+    return task.replace(":", "-")
+
+
+def held_out(dataset: SpikeDataset) -> tuple[SpikeDataset, SpikeDataset]:
+    """(train, validation) of a set published without a validation split: a seeded
+    HELD_OUT_FRACTION of it (at least one sample) for validation, both kept in file order."""
+    order = np.random.default_rng(HELD_OUT_SEED).permutation(dataset.n_samples)
+    n_val = max(1, round(HELD_OUT_FRACTION * dataset.n_samples))
+    return (dataset.subset(np.sort(order[n_val:]), name=dataset.name),
+            dataset.subset(np.sort(order[:n_val]), name=dataset.name.replace("/train", "/validation")))
+
+
+def tonic_splits(task: str, root: str | None, progress: bool) -> Splits:
+    """A tonic audio set's splits, each read through tonic.datasets (files under `root`, else
+    the data root; spike_datasets.tonic_face.open_tonic), binned at the FSDD front end's 10 ms x
+    100 steps."""
+    name = task.split(":", 1)[1]
+    train = sd.load_tonic(name, "train", root, progress=progress)     # a missing root names it
+    if (name, "validation") in TONIC_FILES:
+        val = sd.load_tonic(name, "validation", root, progress=progress)
+        held = {"validation": "the published validation split"}
+    else:
+        train, val = held_out(train)
+        held = {"validation": f"{HELD_OUT_FRACTION:.0%} of the training file "
+                              f"(seed {HELD_OUT_SEED})"}
+    test = sd.load_tonic(name, "test", root, progress=progress)
+    return Splits(train, val, test, {"source": "tonic", "tonic_set": name, "tonic_root": root,
+                                     "dt": train.dt, **held})
+
+
 def load_task(task: str, n_train: int | None = None, test_speaker: str | None = None,
-              progress: bool = False) -> Splits:
+              progress: bool = False, tonic_root: str | None = None) -> Splits:
     """The three splits of a task. Generated tasks draw train / validation / test with seeds
     0 / 1 / 2 (same classes, independent samples); Yin-Yang and FSDD use their published or
-    fixed splits. Missing data raises the data set's own error (spike_datasets.MissingDataError).
+    fixed splits; tonic tasks read files under `tonic_root` (default: the data root) through
+    tonic. Missing data raises the data set's own error (spike_datasets.MissingDataError).
     `n_train` truncates the training set (for quick runs and tests)."""
     if task == "seqdet":
         kw = dict(n_steps=48, lag=10, jitter=4)
@@ -46,6 +86,8 @@ def load_task(task: str, n_train: int | None = None, test_speaker: str | None = 
         s = Splits(*(sd.load_fsdd(split, protocol="speaker", test_speaker=test_speaker, progress=progress)
                      for split in ("train", "validation", "test")),
                    {"protocol": "speaker", "test_speaker": test_speaker})
+    elif task in TONIC_TASKS:
+        s = tonic_splits(task, tonic_root, progress)
     else:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
     if n_train is not None and s.train.n_samples > n_train:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from corespec.errors import UserError
+from corespec.files import atomic_write, atomic_write_bytes, atomic_write_json, read_json  # noqa: F401 (re-exported)
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -83,31 +82,9 @@ def params_digest(params: NetworkParams) -> str:
     return h.hexdigest()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def atomic_torch_save(obj, path: Path) -> None:
-    import io
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+    """torch.save into `path` atomically, readable by others (corespec.files.atomic_write)."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def export(model: DelaySNN, out_dir: str | Path, extra: dict | None = None) -> tuple[NetworkParams, Path]:
@@ -162,10 +139,10 @@ def read_manifest(out_dir: str | Path) -> dict:
     if not path.is_file():
         raise ExportError(f"{path}: no such file (an export folder holds manifest.json, params.pt "
                           f"and image.json; a training run writes it to build/train/<name>/export)")
-    try:
-        m = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ExportError(f"{path}: not valid JSON ({e})") from None
+    m = read_json(path, "an export manifest (the manifest.json a training run writes)",
+                  ExportError)
+    if not isinstance(m, dict):
+        raise ExportError(f"{path}: expected a JSON object, got {type(m).__name__}")
     for key in ("core_config", "layers", "sha256", "file", "file_sha256"):
         if key not in m:
             raise ExportError(f"{path}: no {key!r}")
@@ -186,14 +163,16 @@ def load_export(out_dir: str | Path) -> NetworkParams:
     if hashlib.sha256(blob).hexdigest() != manifest["file_sha256"]:
         raise ExportError(f"{pt}: checksum does not match manifest.json")
     import io
+    from hostlink.image import ImageError, config_from_json
     try:
         payload = torch.load(io.BytesIO(blob), weights_only=True)
-        config = CoreConfig(**{k: tuple(v) if isinstance(v, list) else v
-                               for k, v in payload["config"].items()})
+        config = config_from_json(payload["config"], str(pt))    # names an unknown key
         params = NetworkParams(config, [LayerParams(**p) for p in payload["layers"]],
                                payload.get("input_delay"))
         validate(params)
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+    except ImageError as e:
+        raise ExportError(str(e)) from None
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, EOFError) as e:
         raise ExportError(f"{pt}: not a valid parameter file ({e})") from None
     from corespec.identity import first_difference
     where = out / "manifest.json"

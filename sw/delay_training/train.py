@@ -3,6 +3,7 @@ export to the core's parameter image with a golden-model agreement check, plots 
 
 from __future__ import annotations
 
+import io
 import math
 import platform
 import sys
@@ -13,13 +14,31 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .data import TASKS, Splits, load_task
+from corespec.errors import UserError
+
+from .data import TASKS, Splits, load_task, task_slug
 from .export import atomic_torch_save, atomic_write_json, compare, export
 from .model import DelaySNN, ModelConfig, check_learned_registers, predict
 from .quant import is_float
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKPOINT_VERSION = 1
+CHECKPOINT_KEYS = ("version", "identity", "epoch", "model", "optimizer", "scheduler", "history",
+                   "best", "elapsed")
+
+
+class TrainError(UserError, ValueError):
+    """A training request that cannot be carried out as given (an impossible setting, a checkpoint
+    that is not one or belongs to another run); the message names the setting or file."""
+
+
+def check_epochs(epochs) -> int:
+    """The epoch count, or TrainError: fewer than one epoch would export, plot and report an
+    untrained model over a good run's files."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise TrainError(f"epochs = {epochs!r}; expected a whole number of at least 1 "
+                         f"(passes over the training data)")
+    return epochs
 
 
 @dataclass
@@ -60,6 +79,7 @@ class TrainConfig:
     lr_threshold: float = 2e-3     # relative: Adam lr of layer l's threshold = this x initial one
     lr_leak: float = 0.1           # Adam lr of the leak multipliers (units of 1/256)
     input_delays: bool = False     # one axonal delay per input channel (core's input delay stage)
+    tonic_root: str = ""           # tonic tasks: folder holding <set>/<file>.h5 ("": the data root)
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -68,7 +88,7 @@ class TrainConfig:
         self.recurrent = tuple(bool(r) for r in self.recurrent)
         self.leak = tuple(int(k) for k in self.leak)
         self.init_gain = tuple(float(g) for g in self.init_gain)
-        self.name = self.name or self.task
+        self.name = self.name or task_slug(self.task)
         check_learned_registers(self.leak_mode, self.wbits, self.learn_threshold, self.learn_leak)
         self.out = self.out or str(REPO / "build" / "train" / self.name)
         self.report = self.report or str(REPO / "build" / "reports" / f"train-{self.name}.json")
@@ -89,7 +109,7 @@ class TrainConfig:
     def identity(self) -> dict:
         """Everything that determines the result (what a resumed run must share)."""
         d = self.to_dict()
-        for k in ("out", "report", "device", "throttle", "name", "threads"):
+        for k in ("out", "report", "device", "throttle", "name", "threads", "tonic_root"):
             d.pop(k)
         # learned-register and input-delay options at their defaults are left out, so
         # checkpoints made before the options existed still resume (and a run with them on refuses such a checkpoint)
@@ -118,6 +138,8 @@ TASK_DEFAULTS: dict[str, dict] = {
     "fsdd-loso": dict(sizes=(256, 128), wbits=1.58, dbits=5, epochs=30, batch_size=50, lr=2e-3,
                       lr_delay=0.3, leak=(3, 3, 4), init_gain=(2.0, 2.0, 1.0)),
 }
+# tonic's spoken sets (700 channels, 10 ms steps like spiking FSDD) start from FSDD's settings.
+TASK_DEFAULTS.update({task: dict(TASK_DEFAULTS["fsdd"]) for task in ("tonic:SHD", "tonic:SSC")})
 
 
 def front_end_record(task: str) -> dict:
@@ -179,10 +201,10 @@ def run_name(cfg: TrainConfig) -> str:
         if k == "task" or ident[k] == base.get(k):
             continue
         parts.append(_NAME_ABBREV.get(k, k.replace("_", "")) + _name_value(ident[k]))
-    name = "-".join([cfg.task] + parts)
+    name = "-".join([task_slug(cfg.task)] + parts)
     if len(name) > 60:
         import hashlib
-        name = f"{cfg.task}-{hashlib.sha256('-'.join(parts).encode()).hexdigest()[:8]}"
+        name = f"{task_slug(cfg.task)}-{hashlib.sha256('-'.join(parts).encode()).hexdigest()[:8]}"
     return name
 
 
@@ -198,7 +220,8 @@ def seqdet_network(mc: ModelConfig) -> DelaySNN:
     neuron only when both of its relays' spikes arrive in the same step."""
     P = mc.sizes[1] // 2
     if mc.n_in != 2 or mc.sizes != (4 * P, 2 * P) or P < 1 or mc.n_out != 2 or mc.leak_mode != "shift":
-        raise ValueError("the hand-built sequence detector is 2 -> 4P -> 2P -> 2 in shift mode")
+        raise TrainError(f"sizes = {list(mc.sizes)}: the hand-built sequence detector is "
+                         f"2 -> 4P -> 2P -> 2 in shift mode (e.g. --sizes 16,8)")
     model = DelaySNN(mc, seed=0)
     w0 = torch.zeros(2, 4 * P)
     w1 = torch.zeros(4 * P, 2 * P)
@@ -232,14 +255,27 @@ def build_model(cfg: TrainConfig, splits: Splits) -> DelaySNN:
                 d.copy_(torch.rand(d.shape, generator=g) * (mc.depth - 1))
         return model
     if cfg.hand_built:
-        raise ValueError(f"unknown hand-built network {cfg.hand_built!r}")
+        raise TrainError(f"hand_built = {cfg.hand_built!r}: unknown hand-built network "
+                         f"(expected 'seqdet' or '')")
     return DelaySNN(mc, seed=cfg.seed)
 
 
 def pick_device(name: str = "") -> torch.device:
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The torch device for --device (""/None: cuda when there is one). A CUDA request that this
+    torch cannot serve fails here, in one line, instead of deep inside the first forward pass."""
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise TrainError(f"--device {name}: not a torch device ({e})") from None
+    if device.type == "cuda" and torch.version.cuda is None:
+        raise TrainError(f"--device {name}: this torch has no CUDA (installed the CPU build); "
+                         "reinstall with make install TORCH=cuda")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainError(f"--device {name}: this torch has CUDA {torch.version.cuda} but sees no "
+                         "GPU (driver missing or CUDA_VISIBLE_DEVICES empty)")
+    return device
 
 
 @torch.no_grad()
@@ -266,18 +302,88 @@ def _log(msg: str, progress: bool) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
+def read_checkpoint(path: Path, map_location=None) -> dict:
+    """A training checkpoint, or TrainError naming the file when it is unreadable, empty,
+    truncated or not one of ours (what to do: delete it or run without --resume)."""
+    path = Path(path)
+    advice = "delete it or run without --resume to start over"
+    try:
+        blob = path.read_bytes()
+    except OSError as e:
+        raise TrainError(f"{path}: cannot read ({e.strerror or e}); {advice}") from None
+    if not blob:
+        raise TrainError(f"{path}: empty file, not a training checkpoint; {advice}")
+    try:
+        ck = torch.load(io.BytesIO(blob), map_location=map_location, weights_only=False)
+    except Exception as e:    # an unpickler fed arbitrary bytes can raise almost any type
+        raise TrainError(f"{path}: truncated or not a training checkpoint ({type(e).__name__}); "
+                         f"{advice}") from None
+    missing = ([k for k in CHECKPOINT_KEYS if k not in ck] if isinstance(ck, dict)
+               else list(CHECKPOINT_KEYS))
+    if missing or not isinstance(ck["identity"], dict):
+        raise TrainError(f"{path}: not a training checkpoint (no {(missing or ['identity'])[0]!r}); "
+                         f"{advice}")
+    if ck["version"] != CHECKPOINT_VERSION:
+        raise TrainError(f"{path}: checkpoint version {ck['version']!r}, this trainer reads "
+                         f"{CHECKPOINT_VERSION}; {advice}")
+    return ck
+
+
+def check_resume(ck: dict, cfg: TrainConfig, path: Path) -> None:
+    """Refuse to continue a checkpoint made with other settings (naming each setting with the
+    checkpoint's and this run's value) or one that has already trained more epochs than asked
+    for. A larger --epochs is not a conflict: the run continues up to it."""
+    ours, theirs = cfg.identity(), ck["identity"]
+    diffs = [f"{k}: checkpoint {theirs.get(k, '(unset)')!r}, this run {ours.get(k, '(unset)')!r}"
+             for k in sorted(set(ours) | set(theirs))
+             if k != "epochs" and theirs.get(k) != ours.get(k)]
+    if diffs:
+        raise TrainError(f"{path}: checkpoint was made with different settings ({'; '.join(diffs)}); "
+                         "run without --resume to start over, or give another --name")
+    if ck["epoch"] > cfg.epochs:
+        raise TrainError(f"{path}: the checkpoint has already trained {ck['epoch']} epochs, more "
+                         f"than epochs = {cfg.epochs}; give --epochs {ck['epoch']} or more to "
+                         "continue it, or run without --resume to start over")
+
+
+def restore_checkpoint(ck: dict, path: Path, model, opt, sched, epochs: int) -> None:
+    """Load the model, optimizer and schedule of a checked checkpoint. With a new epoch count the
+    cosine is stretched to it: the learning rate continues from the new curve's value at the
+    checkpoint's epoch (CosineAnnealingLR's step is relative to the current rate)."""
+    try:
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise TrainError(f"{path}: the checkpoint's tensors do not fit this model ({e}); "
+                         "run without --resume to start over") from None
+    sched.load_state_dict(ck["scheduler"])
+    if sched.T_max != epochs:
+        sched.T_max = epochs
+        for group, base in zip(opt.param_groups, sched.base_lrs):
+            group["lr"] = sched.eta_min + (base - sched.eta_min) * (
+                1 + math.cos(math.pi * sched.last_epoch / epochs)) / 2
+        sched._last_lr = [group["lr"] for group in opt.param_groups]
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
     """Run (or resume) one training; returns the report dict (also written to cfg.report)."""
     from tqdm import tqdm
 
     t_start = time.perf_counter()
+    check_epochs(cfg.epochs)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
+    ckpt_path = _checkpoint_path(cfg)
+    ck = None
+    if resume and ckpt_path.exists():    # checked before anything is loaded or written
+        ck = read_checkpoint(ckpt_path, map_location=device)
+        check_resume(ck, cfg, ckpt_path)
     if device.type == "cuda":   # the integer forward must not use TF32
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    splits = load_task(cfg.task, n_train=cfg.n_train, test_speaker=cfg.test_speaker, progress=progress)
+    splits = load_task(cfg.task, n_train=cfg.n_train, test_speaker=cfg.test_speaker, progress=progress,
+                       tonic_root=cfg.tonic_root or None)
     model = build_model(cfg, splits).to(device)
     if not cfg.train_weights:
         for w in model.weights:
@@ -285,27 +391,23 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     groups = model.param_groups(cfg.lr, cfg.lr_delay, cfg.train_weights,
                                 lr_threshold=cfg.lr_threshold, lr_leak=cfg.lr_leak)
     if not groups:
-        raise ValueError("nothing to train: fixed weights and no delays (dbits=0)")
+        raise TrainError("nothing to train: fixed weights and no delays (dbits = 0); give "
+                         "--dbits 1 or more")
     opt = torch.optim.Adam(groups)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = _checkpoint_path(cfg)
     start, history, best, elapsed = 0, [], None, 0.0
-    if resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if ck.get("identity") != cfg.identity():
-            ident, theirs = cfg.identity(), ck.get("identity", {})
-            diff = sorted(k for k in set(ident) | set(theirs) if theirs.get(k) != ident.get(k))
-            raise ValueError(f"{ckpt_path}: checkpoint was made with different settings ({', '.join(diff)}); "
-                             "run without --resume to start over")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
+    if ck is not None:
+        restore_checkpoint(ck, ckpt_path, model, opt, sched, cfg.epochs)
         start, history, best, elapsed = ck["epoch"], ck["history"], ck["best"], ck["elapsed"]
-        _log(f"resuming {cfg.name} from {ckpt_path} after epoch {start}", True)
+        planned = ck["identity"].get("epochs")
+        _log(f"resuming {cfg.name} from {ckpt_path} after epoch {start}"
+             + (f" (planned {planned} epochs, now {cfg.epochs}: the learning-rate cosine is "
+                f"stretched to {cfg.epochs})" if planned != cfg.epochs else ""), True)
     elif resume:
-        _log(f"no checkpoint at {ckpt_path}; starting from scratch", True)
+        _log(f"no checkpoint at {ckpt_path}; starting from scratch (a run named after other "
+             f"--epochs has another folder: give its --name to continue it)", True)
 
     train_set = splits.train
     n = train_set.n_samples

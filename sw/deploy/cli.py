@@ -1,5 +1,7 @@
-"""`make deploy EXPORT=<run or export folder> BOARD=icebreaker|ulx3s [LEARNING=0|1] [PROGRAM=1]
-[BITSTREAM=0] [SEED=] [BAUD=]`: a trained network onto a board.
+"""`delaysnn deploy RUN --board icebreaker|ulx3s [--learning|--no-learning] [--program]
+[--no-bitstream]` (`make deploy EXPORT=<run or export folder> BOARD=... [LEARNING=0|1] [PROGRAM=1]
+[BITSTREAM=0] [SEED=] [BAUD=]`; `python -m deploy` takes the same options): a trained network
+onto a board.
 
 Checks that the network fits the board before any synthesis (seconds; a network that does not
 fit is refused with one line saying what would), writes build/deploy/<run>-<board>[-variant]/
@@ -43,16 +45,24 @@ class Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv):
+    """`python -m deploy`: the options of `delaysnn deploy`, usage errors as DeployError."""
     ap = Parser(prog="deploy", description=__doc__,
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_arguments(ap)
+    ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    return ap.parse_args(argv)
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The deploy options (delaysnn deploy; its --debug is the global one)."""
     ap.add_argument("export", help="training run folder (build/train/<run>, its export/ is used) "
                                    "or export folder (params.pt + manifest.json)")
     ap.add_argument("--board", required=True, choices=sorted(DEVICES), help="target board")
     lg = ap.add_mutually_exclusive_group()
     lg.add_argument("--learning", dest="learning", action="store_true", default=None,
                     help="build the on-chip learning engine (refused if the network cannot have it); "
-                         "default: the board's default where the network qualifies and fits")
-    lg.add_argument("--no-learning", dest="learning", action="store_false",
+                         "None: the board's default where the network qualifies and fits")
+    lg.add_argument("--no-learning", dest="learning", action="store_false", default=None,
                     help="leave the learning engine out")
     ap.add_argument("--no-bitstream", dest="bitstream", action="store_false",
                     help="stop after the fit check, image and identity (no synthesis)")
@@ -61,15 +71,14 @@ def parse_args(argv):
     ap.add_argument("--seed-tries", type=int, default=3,
                     help="placement seeds tried (seed, seed+1, ...) until timing is met")
     ap.add_argument("--baud", type=int, default=None,
-                    help="UART rate; default: the fastest standard rate within 2 %% of the core clock")
+                    help="UART rate; None: the fastest standard rate within 2 %% of the core clock")
     ap.add_argument("--pll-mhz", type=float, default=None,
-                    help="core clock other than the board's default (delaycore.boards.build.PLLS)")
+                    help="core clock other than the board's default (delaycore.boards.build.PLLS); "
+                         "None: the board's")
     ap.add_argument("--lanes", type=int, default=1, help="neurons per cycle (CoreConfig.lanes)")
     ap.add_argument("--dsp", action="store_true", help="yosys synth -dsp (iCE40 SB_MAC16)")
     ap.add_argument("--out-root", type=Path, default=ROOT / "build" / "deploy",
                     help="folder of the deploy folders")
-    ap.add_argument("--debug", action="store_true", help="show tracebacks")
-    return ap.parse_args(argv)
 
 
 def export_folder(path: Path) -> Path:
@@ -173,7 +182,6 @@ def variant_suffix(target: Target, args) -> str:
 def write_json_atomic(path: Path, obj):
     from delay_training.export import atomic_write_json
     atomic_write_json(path, obj)
-    path.chmod(0o644)
 
 
 def fit_vs_achieved(est, util: dict | None) -> dict:
@@ -271,7 +279,6 @@ def deploy(args) -> dict:
     image = (json.dumps(image_dict(repack(params, target.config))) + "\n").encode()
     from delay_training.export import atomic_write_bytes
     atomic_write_bytes(out / "image.json", image)
-    (out / "image.json").chmod(0o644)
     shutil.copyfile(export / "manifest.json", out / "manifest.json")
     # The learning engine's register presets (onchip_learning.presets, checked against the
     # register map), for `hostlink run --learn-preset NAME`; a device without the engine has none.
@@ -312,7 +319,14 @@ def deploy(args) -> dict:
     return r
 
 
+def run(args: argparse.Namespace) -> int:
+    """Deploy with the options (delaysnn deploy); a refusal is a DeployError."""
+    deploy(args)
+    return 0
+
+
 def main(argv=None):
+    """`python -m deploy`: a user's mistake is one line `deploy: ...`, exit 2."""
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         deploy(parse_args(argv))

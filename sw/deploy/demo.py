@@ -3,10 +3,10 @@
 1. **train** the default spoken-digit network (spiking FSDD, official split): 700-128-10 ternary,
    5-bit delays on the hidden neurons and on the 700 input channels (DEMO_RECIPE). A finished run
    with the same settings is reused (delete its folder to retrain).
-2. **deploy** it for the iCEBreaker (`python -m deploy`): configuration, fit check, image, and,
+2. **deploy** it for the iCEBreaker (`delaysnn deploy`): configuration, fit check, image, and,
    unless BITSTREAM=0, the bitstream with its utilisation and fmax.
 3. **run** test samples (a seeded random choice: the split is ordered by digit) through the Verilator model of that board top, UART at bit level on its
-   pins, with the unchanged host driver (`python -m hostlink run --sim`), every prediction and
+   pins, with the unchanged host driver (`delaysnn run --sim`), every prediction and
    readout compared with the golden model's.
 
 Prints a summary and writes build/reports/demo.json (samples, accuracy, predictions_equal_golden,
@@ -119,38 +119,57 @@ def missed_targets(d: dict) -> list[str]:
     return missed
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m deploy.demo", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+def at_least_one(s: str) -> int:
+    """--samples: a whole number of at least 1."""
+    try:
+        n = int(s)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{s!r}: expected a whole number of at least 1")
+    return n
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The demo's options (delaysnn demo)."""
     ap.add_argument("--board", default="icebreaker", choices=("icebreaker", "ulx3s"),
-                    help="board to deploy to (default: icebreaker)")
-    ap.add_argument("--samples", type=int, default=50, help="test samples through the board model "
-                    "(default: 50)")
+                    help="board to deploy to")
+    ap.add_argument("--samples", type=at_least_one, default=50,
+                    help="test samples through the board model")
     ap.add_argument("--no-bitstream", action="store_true",
                     help="skip synthesis and place-and-route (BITSTREAM=0)")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads for training (default: 2)")
-    a = ap.parse_args(argv)
-    if a.samples < 1:
-        ap.error("--samples: at least 1")
-    py = sys.executable
+    ap.add_argument("--threads", type=int, default=2, help="torch threads for training")
+
+
+def main(argv=None) -> int:
+    """`python -m deploy.demo`: the options of `delaysnn demo`."""
+    ap = argparse.ArgumentParser(prog="python -m deploy.demo", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(a: argparse.Namespace) -> int:
+    """The three stages, the summary and demo.json; 1 if a target is missed."""
+    cli = [sys.executable, "-m", "delaysnn"]
     seconds = {}
     t0 = time.time()
 
     stage("1/3 train the default spoken-digit network")
-    run, train_rep = train_default(a.threads)
+    run_folder, train_rep = train_default(a.threads)
     seconds["train"] = time.time() - t0
 
     stage(f"2/3 deploy for the {a.board}")
-    seconds["deploy"] = call([py, "-m", "deploy", str(run), "--board", a.board]
+    seconds["deploy"] = call(cli + ["deploy", str(run_folder), "--board", a.board]
                              + (["--no-bitstream"] if a.no_bitstream else []))
-    folders = sorted((ROOT / "build" / "deploy").glob(f"{run.name}-{a.board}*/deploy.json"),
+    folders = sorted((ROOT / "build" / "deploy").glob(f"{run_folder.name}-{a.board}*/deploy.json"),
                      key=lambda p: p.stat().st_mtime)
     deploy_rep = json.loads(folders[-1].read_text())
     folder = folders[-1].parent
 
     stage(f"3/3 run {a.samples} test samples on the {a.board} model (Verilator, UART bit level)")
     out = ROOT / "build" / "reports" / "demo-run.json"
-    seconds["run"] = call([py, "-m", "hostlink", "run", "--deployed", str(folder), "--split", "test",
+    seconds["run"] = call(cli + ["run", "--deployed", str(folder), "--split", "test",
                            "--shuffle", "0",
                            "--limit", str(a.samples), "--sim", "--output", str(out)])
     run_rep = json.loads(out.read_text())

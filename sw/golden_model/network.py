@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .config import LayerShape
-from .events import SPIKE, EOT, CLEAR, classify
+from .events import SPIKE, EOT, CLEAR, EventError, classify
 from .params import NetworkParams, validate
 
 
@@ -106,13 +106,14 @@ class GoldenNetwork:
         delayed spikes of each LIF layer [B, T, n]."""
         x = torch.as_tensor(x)
         if x.dim() != 3 or x.shape[2] != self.config.n_in:
-            raise ValueError(f"input: expected [batch, steps, {self.config.n_in}], got {tuple(x.shape)}")
+            raise EventError(f"input: expected [batch, steps, {self.config.n_in}], got {tuple(x.shape)}")
         if x.dtype.is_floating_point or (x < 0).any():
-            raise ValueError("input: expected non-negative integer spike counts")
+            raise EventError(f"input: expected non-negative integer spike counts, got {x.dtype}"
+                             + ("" if x.dtype.is_floating_point else f" with {int(x.min())}"))
         per_step = x.sum(-1)
         if (per_step > self.config.max_events).any():
             b, t = (int(i) for i in torch.nonzero(per_step > self.config.max_events)[0])
-            raise ValueError(f"input: sample {b} step {t} has {int(per_step[b, t])} spikes, "
+            raise EventError(f"input: sample {b} step {t} has {int(per_step[b, t])} spikes, "
                              f"more than max_events={self.config.max_events}")
         state = state or self.init_state(x.shape[0])
         outs, spikes = [], [[] for _ in self.config.sizes]
@@ -126,7 +127,9 @@ class GoldenNetwork:
                 "state": state}
 
     def run_stream(self, words) -> "StreamResult":
-        """Interpret one input event stream as the hardware does (guard, markers, clears)."""
+        """Interpret one input event stream as the hardware does (guard, markers, clears). The
+        words are checked as check_events checks them (events.event_words: EventError for a float,
+        bool, nested list or word wider than 18 bits); what the guard drops is counted, not refused."""
         kind, addr, verdict = classify(words, self.config.n_in, self.config.max_events)
         res = StreamResult(dropped_kind=int((verdict == 1).sum()),
                            dropped_addr=int((verdict == 2).sum()),

@@ -1,7 +1,8 @@
-"""python -m hostlink run --port /dev/ttyUSB0 --image model.json --input sample.npy
-   python -m hostlink run --deployed build/deploy/<run>-<board> --wav-dir DIR (--port P | --sim)
-   python -m hostlink run --deployed FOLDER --split test --learn readout --learn-samples 50 --sim
-   python -m hostlink eval --deployed FOLDER --wav-dir DIR [--engine golden|torch]
+"""delaysnn run --port /dev/ttyUSB0 --image model.json --input sample.npy
+   delaysnn run --deployed build/deploy/<run>-<board> --wav-dir DIR (--port P | --sim)
+   delaysnn run --deployed FOLDER --split test --learn readout --learn-samples 50 --sim
+   delaysnn eval --deployed FOLDER --wav-dir DIR [--engine golden|torch] [--csv FILE]
+   (python -m hostlink run / eval / info take the same options)
 
 A deploy folder (`run --deployed`, hostlink.deployed): the audio (a folder of WAV files, or an
 FSDD split with --split) goes through the training's cochlea front end, every sample is streamed
@@ -53,18 +54,43 @@ def counts_to_words(counts) -> list[int]:
     return words
 
 
-def samples_of(arr) -> list[list[int]]:
+def samples_of(arr, where: str = "input") -> list[list[int]]:
+    """The event words of each sample of an --input array (see the module docstring); RunError
+    naming `where` for an array of another type, shape or range."""
+    from golden_model.events import event_words
+    from .deployed import RunError
     arr = np.asarray(arr)
     if arr.dtype.kind not in "iub":
-        raise ValueError(f"input: integer array expected, got {arr.dtype}")
+        raise RunError(f"{where}: integer array expected, got {arr.dtype}")
     if arr.ndim == 1:
-        return [[int(w) for w in arr]]
-    if arr.ndim == 2:
-        return [counts_to_words(arr)]
-    if arr.ndim == 3:
-        return [counts_to_words(a) for a in arr]
-    raise ValueError(f"input: 1-D words, 2-D [steps, n_in] or 3-D [samples, steps, n_in]; "
-                     f"got shape {arr.shape}")
+        try:
+            return [event_words(arr.astype(np.int64)).tolist()]
+        except ValueError as e:        # golden_model.events.EventError: index and value
+            raise RunError(f"{where}: {e}") from None
+    if arr.ndim not in (2, 3):
+        raise RunError(f"{where}: 1-D words, 2-D [steps, n_in] or 3-D [samples, steps, n_in] "
+                       f"expected; got shape {arr.shape}")
+    if arr.size and arr.min() < 0:
+        raise RunError(f"{where}: spike counts must be >= 0, found {arr.min()}")
+    return [counts_to_words(arr)] if arr.ndim == 2 else [counts_to_words(a) for a in arr]
+
+
+def load_samples(path) -> list[list[int]]:
+    """--input: the samples of a .npy file, or RunError naming the file (missing, not a .npy
+    array, or an array samples_of refuses)."""
+    from .deployed import RunError
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except OSError as e:
+        raise RunError(f"{path}: cannot read ({e.strerror or e})") from None
+    except ValueError:
+        raise RunError(f"{path}: not a .npy array (expected event words or spike counts saved "
+                       f"with numpy.save)") from None
+    if not isinstance(arr, np.ndarray):          # an .npz (or a params.pt, also a zip archive)
+        arr.close()
+        raise RunError(f"{path}: a zip archive, not a .npy array (expected event words or spike "
+                       f"counts saved with numpy.save)")
+    return samples_of(arr, str(path))
 
 
 def open_link(args, config, learning: bool = False):
@@ -85,13 +111,14 @@ def image_mode_learning(args, config, n_samples: int):
     """--labels / --learn-regs of the --image mode, checked before the link opens: labels one per
     sample and within the classes, registers by name and width, and no labels together with
     registers that switch learning off (they would be ignored). Returns (labels, registers)."""
-    from .deployed import RunError
+    from corespec.files import read_json
+    from .deployed import LEARN_REGS_JSON, RunError
     from .image import check_learning_registers
     labels = regs = None
     if args.labels:
         try:
-            labels = [int(y) for y in np.asarray(np.load(args.labels)).reshape(-1)]
-        except (OSError, ValueError) as e:
+            labels = [int(y) for y in np.asarray(np.load(args.labels, allow_pickle=False)).reshape(-1)]
+        except (OSError, ValueError, TypeError) as e:
             raise RunError(f"{args.labels}: not a readable .npy of classes ({e})") from None
         if len(labels) != n_samples:
             raise RunError(f"{args.labels}: {len(labels)} labels for {n_samples} samples")
@@ -99,11 +126,7 @@ def image_mode_learning(args, config, n_samples: int):
         if bad:
             raise RunError(f"{args.labels}: label {bad[0]} outside the classes 0..{config.n_out - 1}")
     if args.learn_regs:
-        try:
-            with open(args.learn_regs) as f:
-                regs = json.load(f)
-        except (OSError, ValueError) as e:
-            raise RunError(f"{args.learn_regs}: not a readable JSON file ({e})") from None
+        regs = read_json(args.learn_regs, LEARN_REGS_JSON, RunError)
         check_learning_registers(regs, args.learn_regs)
         if labels and "enable" in regs and not regs["enable"] & 1:
             raise RunError(f"{args.learn_regs}: enable = {regs['enable']} has bit 0 (learning on) "
@@ -111,12 +134,27 @@ def image_mode_learning(args, config, n_samples: int):
     return labels, regs
 
 
+def save_readout(path, results) -> str:
+    """--output of the --image mode: the readout [samples, steps, n_out] as .npy, written
+    atomically after the run (".npy" appended as numpy.save does); returns the path written,
+    RunError naming it when it cannot be written."""
+    from corespec.files import atomic_write
+    from .deployed import RunError
+    readout_array = np.asarray(results, dtype=np.int64)
+    path = str(path) if str(path).endswith(".npy") else f"{path}.npy"    # as numpy.save names it
+    try:
+        atomic_write(path, lambda f: np.save(f, readout_array))
+    except OSError as e:
+        raise RunError(f"{path}: cannot write the readout ({e.strerror or e})") from None
+    return path
+
+
 def cmd_run(args):
     from tqdm import tqdm
     from .deployed import label_warning
     from .driver import LEARN_STATUS
     config, writes = load_image_file(args.image)
-    samples = samples_of(np.load(args.input))
+    samples = load_samples(args.input)
     labels, regs = image_mode_learning(args, config, len(samples))
     learning = bool(labels or regs)
     link = open_link(args, config, learning)
@@ -144,8 +182,7 @@ def cmd_run(args):
         print(f"sample {i}: {len(steps)} steps, last readout {last}, "
               f"argmax of summed readout {int(np.argmax(total)) if len(total) else None}")
     if args.output:
-        np.save(args.output, np.asarray(results, dtype=np.int64))
-        print(f"readout saved to {args.output}")
+        print(f"readout saved to {save_readout(args.output, results)}")
     st = link.status()
     print("status: " + ", ".join(f"{k}={v}" for k, v in st.items()))
     if learning:
@@ -214,10 +251,35 @@ def print_learning(rep: dict):
 
 
 def write_report(rep: dict, path):
+    """--output: the report as JSON, written atomically (corespec.files) so that a failed write
+    never leaves half a report; RunError naming the path when it cannot be written."""
     if path:
-        from pathlib import Path
-        Path(path).write_text(json.dumps(rep, indent=1))
+        from corespec.files import atomic_write_json
+        from .deployed import RunError
+        try:
+            atomic_write_json(path, rep, indent=1)
+        except OSError as e:
+            raise RunError(f"{path}: cannot write the report ({e.strerror or e})") from None
         print(f"report written to {path}")
+
+
+def write_csv(rep: dict, path):
+    """The predictions as a table a spreadsheet or script reads: file, prediction, label (empty
+    when unknown), golden prediction; one row per sample, in the printed order."""
+    if not path:
+        return
+    import csv
+    from .deployed import RunError
+    try:
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["file", "prediction", "label", "golden_prediction"])
+            for r in rep["samples"]:
+                w.writerow([r["name"], r["prediction"], "" if r["label"] is None else r["label"],
+                            r["golden_prediction"]])
+    except OSError as e:
+        raise RunError(f"{path}: cannot write the predictions CSV ({e.strerror or e})") from None
+    print(f"predictions written to {path}")
 
 
 def cmd_run_deployed(args):
@@ -257,6 +319,7 @@ def cmd_run_deployed(args):
         d.learning_report(dep, plan, samples, rep, run, golden, learner)
     print_report(rep)
     write_report(rep, args.output)
+    write_csv(rep, args.csv)
     warning = d.label_warning(rep["learning"]["counters"]) if plan is not None else None
     if warning:
         print(warning, file=sys.stderr)
@@ -277,13 +340,16 @@ def cmd_eval(args):
     rep = d.summarize(dep, samples, readouts, golden, engine=args.engine)
     print_report(rep)
     write_report(rep, args.output)
+    write_csv(rep, args.csv)
     return 0
 
 
 def cmd_info(args):
     config = load_image_file(args.image)[0] if args.image else None
     if args.sim and config is None:
-        raise SystemExit("--sim needs --image (for the configuration)")
+        from .deployed import RunError
+        raise RunError("--sim needs --image FILE (the simulated core is built from its "
+                       "configuration)")
     link = open_link(args, config)
     print(link.ping())
     print(link.status())
@@ -304,62 +370,85 @@ def add_deployed_options(s, *, engine: bool):
                         "splits are ordered by digit. None: file / split order")
     s.add_argument("--output", metavar="OUT", help="JSON report" + ("" if engine else
                    "; with --image, .npy readout [samples, steps, n_out]"))
+    s.add_argument("--csv", metavar="FILE", help="the predictions as CSV: file, prediction, "
+                   "label (empty without one), golden_prediction")
 
 
 SPLIT_CHOICES = ("test", "train", "val")
 
 
 def main(argv=None):
+    """`python -m hostlink run|info|eval`: a user's mistake is one line `error: ...`, exit 2."""
+    from corespec.errors import UserError
     p = argparse.ArgumentParser(prog="python -m hostlink", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     fmt = argparse.ArgumentDefaultsHelpFormatter
-    for name in ("run", "info"):
-        s = sub.add_parser(name, formatter_class=fmt)
-        s.add_argument("--port", help="serial port, e.g. /dev/ttyUSB0")
-        s.add_argument("--baud", type=int, default=None,
-                       help="UART rate; None: deploy.json's with --deployed, else 115200")
-        s.add_argument("--sim", action="store_true", help="the RTL in amaranth.sim instead of a "
-                       "port; with --deployed the Verilator model of the board top")
-        s.add_argument("--image", help="image JSON (hostlink.image)")
-        if name == "run":
-            s.add_argument("--input", help=".npy input (see above)")
-            add_deployed_options(s, engine=False)
-            s.add_argument("--verify", choices=("sample", "full", "none"), default="sample",
-                           help="readback after loading the image")
-            s.add_argument("--labels", help="with --image: .npy classes, one per sample (learn on "
-                           "the device); with --deployed: CSV file,label for WAVs without FSDD names")
-            s.add_argument("--learn-regs", metavar="FILE", help="with --image: JSON {register "
-                           "name: value} written to the learning engine before the samples; "
-                           "None: the registers stay as the device has them")
-            s.add_argument("--learn", metavar="PRESET", help="with --deployed: learn on the "
-                           "device from the samples' labels, with a preset of the folder's "
-                           "learning.json (e.g. readout) or a JSON file {register name: value} "
-                           "(the others at their reset values); None: inference only")
-            s.add_argument("--learn-samples", type=int, metavar="N", help="with --learn: learn "
-                           "from the first N samples, then evaluate the rest with learning off "
-                           "(accuracy over those); None: learn from every sample")
-    s = sub.add_parser("eval", formatter_class=fmt, help="a deployed network without a board")
+    add_run_arguments(sub.add_parser("run", formatter_class=fmt,
+                                     help="a network on a device or its simulation"))
+    add_info_arguments(sub.add_parser("info", formatter_class=fmt,
+                                      help="a device's identity and status"))
+    add_eval_arguments(sub.add_parser("eval", formatter_class=fmt,
+                                      help="a deployed network without a board"))
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def add_link_arguments(s: argparse.ArgumentParser) -> None:
+    """The options of `run` and `info` that reach a device."""
+    s.add_argument("--port", help="serial port, e.g. /dev/ttyUSB0; None: --sim is needed")
+    s.add_argument("--baud", type=int, default=None,
+                   help="UART rate; None: deploy.json's with --deployed, else 115200")
+    s.add_argument("--sim", action="store_true", help="the RTL in amaranth.sim instead of a "
+                   "port; with --deployed the Verilator model of the board top")
+    s.add_argument("--image", help="image JSON (hostlink.image), e.g. an export's image.json")
+
+
+def add_run_arguments(s: argparse.ArgumentParser) -> None:
+    """The options of `run` (delaysnn run): a deploy folder, or an image and an input file."""
+    add_link_arguments(s)
+    s.add_argument("--input", help="with --image: .npy input, 1-D event words, 2-D [steps, n_in] "
+                   "or 3-D [samples, steps, n_in] spike counts")
+    add_deployed_options(s, engine=False)
+    s.add_argument("--verify", choices=("sample", "full", "none"), default="sample",
+                   help="readback after loading the image")
+    s.add_argument("--labels", help="with --image: .npy classes, one per sample (learn on "
+                   "the device); with --deployed: CSV file,label for WAVs without FSDD names")
+    s.add_argument("--learn-regs", metavar="FILE", help="with --image: JSON {register "
+                   "name: value} written to the learning engine before the samples; "
+                   "None: the registers stay as the device has them")
+    s.add_argument("--learn", metavar="PRESET", help="with --deployed: learn on the "
+                   "device from the samples' labels, with a preset of the folder's "
+                   "learning.json (e.g. readout) or a JSON file {register name: value} "
+                   "(the others at their reset values); None: inference only")
+    s.add_argument("--learn-samples", type=int, metavar="N", help="with --learn: learn "
+                   "from the first N samples, then evaluate the rest with learning off "
+                   "(accuracy over those); None: learn from every sample")
+
+
+def add_info_arguments(s: argparse.ArgumentParser) -> None:
+    """The options of `info` (delaysnn info): which device to ask."""
+    add_link_arguments(s)
+
+
+def add_eval_arguments(s: argparse.ArgumentParser) -> None:
+    """The options of `eval` (delaysnn eval): a network and audio, no device."""
     add_deployed_options(s, engine=True)
     s.add_argument("--labels", help="CSV file,label for WAVs without FSDD names")
     s.add_argument("--engine", choices=("golden", "torch"), default="golden",
                    help="bit-exact golden model, or the trained PyTorch model (needs its checkpoint)")
-    args = p.parse_args(argv)
-    return dispatch(args)
 
 
-def dispatch(args) -> int:
-    """Run the command; user errors are one line on stderr (exit 2), link failures exit 1."""
-    from spike_datasets import DatasetError
+def run(args) -> int:
+    """Run args.command (run, info or eval). A user's mistake propagates as a UserError; a link
+    failure is one line and exit 1 (a device whose readback differs from the image: 2)."""
+    from corespec.errors import UserError
     from .deployed import RunError
     from .driver import ImageMismatch
-    from .image import ImageError
-    user_errors = (RunError, ImageError, ImageMismatch, DatasetError)
-    try:
-        from delay_training.export import ExportError
-        user_errors += (ExportError,)
-    except ImportError:
-        pass
     try:
         if args.command == "eval":
             return cmd_eval(args)
@@ -373,7 +462,9 @@ def dispatch(args) -> int:
         if args.baud is None:
             args.baud = 115200
         return cmd_run(args) if args.command == "run" else cmd_info(args)
-    except user_errors as e:
+    except UserError:
+        raise
+    except ImageMismatch as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except (LinkError, ValueError) as e:

@@ -18,6 +18,7 @@ one line each; the command line prints it and exits 2.
 from __future__ import annotations
 
 from corespec.errors import UserError
+from corespec.files import read_json
 import csv
 import hashlib
 import json
@@ -33,6 +34,10 @@ SPLITS = {"test": "test", "train": "train", "val": "validation"}
 
 class RunError(UserError, ValueError):
     """A user error of the run / eval commands: one line naming the file and the problem."""
+
+
+# What a file of learning registers should be (hostlink run --learn FILE / --learn-regs FILE).
+LEARN_REGS_JSON = "a JSON object {register name: value} (docs/learning.md section 5)"
 
 
 @dataclass
@@ -63,13 +68,11 @@ class Deployment:
         return bool(self.deploy.get("learning", False))
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        d = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise RunError(f"{path}: not a readable JSON file ({e})") from None
+def _read_json(path: Path, what: str) -> dict:
+    """A JSON object from a folder's file; RunError naming the file otherwise (corespec.files)."""
+    d = read_json(path, what, RunError)
     if not isinstance(d, dict):
-        raise RunError(f"{path}: expected a JSON object")
+        raise RunError(f"{path}: expected a JSON object ({what}), got a JSON {type(d).__name__}")
     return d
 
 
@@ -99,11 +102,13 @@ def load_deployment(folder) -> Deployment:
                        f"training export folder)")
     if not (folder / "manifest.json").is_file():
         raise RunError(f"{folder}: no manifest.json (not a deploy or export folder)")
-    manifest = _read_json(folder / "manifest.json")
-    deploy = _read_json(folder / "deploy.json") if (folder / "deploy.json").is_file() else {}
+    manifest = _read_json(folder / "manifest.json", "an export manifest (the manifest.json a "
+                          "training run writes)")
+    deploy = (_read_json(folder / "deploy.json", "a deploy record (the deploy.json the deploy "
+                         "command writes)") if (folder / "deploy.json").is_file() else {})
     if (folder / "image.json").is_file():
+        config, writes, params = read_image(folder / "image.json")   # a bad file named first
         _check_image_hash(folder, deploy)
-        config, writes, params = read_image(folder / "image.json")
     else:
         from delay_training.export import load_export
         from golden_model import load_words
@@ -253,6 +258,7 @@ def torch_readouts(dep: Deployment, samples: list[Sample]) -> list[list[list[int
     (checkpoint.pt next to the export folder, or deploy.json's "checkpoint")."""
     import torch
     from delay_training.model import DelaySNN, ModelConfig
+    from delay_training.train import read_checkpoint
     cands = [dep.folder.parent / "checkpoint.pt"]
     if dep.deploy.get("checkpoint"):
         cands.insert(0, Path(dep.deploy["checkpoint"]))
@@ -260,8 +266,12 @@ def torch_readouts(dep: Deployment, samples: list[Sample]) -> list[list[list[int
     if ck is None or "model_config" not in dep.manifest:
         raise RunError(f"{dep.folder}: --engine torch needs the training checkpoint "
                        f"({cands[-1]}) and the manifest's model_config")
-    model = DelaySNN(ModelConfig.from_dict(dep.manifest["model_config"]))
-    ckpt = torch.load(ck, weights_only=False)
+    try:
+        model = DelaySNN(ModelConfig.from_dict(dep.manifest["model_config"]))
+    except (TypeError, ValueError) as e:      # an unknown key or an impossible value
+        raise RunError(f"{dep.folder / 'manifest.json'}: model_config does not describe a "
+                       f"network ({e})") from None
+    ckpt = read_checkpoint(ck)
     # The export is the best-validation epoch (delay_training.train.finish), not the last one.
     best = ckpt.get("best") or {}
     model.load_state_dict(best.get("state", ckpt["model"]))
@@ -469,7 +479,8 @@ def learning_presets(dep: Deployment) -> dict:
     the engine in), else the presets the deploy command would have written."""
     path = dep.folder / "learning.json"
     if path.is_file():
-        presets = _read_json(path).get("presets")
+        presets = _read_json(path, "a learning presets file (the learning.json the deploy "
+                             "command writes)").get("presets")
         if not isinstance(presets, dict):
             raise RunError(f"{path}: no \"presets\" object")
         return {k: (v.get("registers") if isinstance(v, dict) and "registers" in v else v)
@@ -487,10 +498,7 @@ def learning_registers(dep: Deployment, spec: str) -> dict:
         regs, where = presets[spec], f"preset {spec!r}"
     elif spec.endswith(".json") or Path(spec).is_file():
         path = Path(spec)
-        try:
-            regs = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise RunError(f"{path}: not a readable JSON file ({e})") from None
+        regs = read_json(path, LEARN_REGS_JSON, RunError)
         where = str(path)
     else:
         raise RunError(f"no learning preset {spec!r} (and no such .json file); presets: "

@@ -19,6 +19,7 @@ configuration (hostlink.driver.CoreLink.load_image).
 """
 
 from corespec.errors import UserError
+from corespec.files import atomic_write_bytes, read_json
 import hashlib
 import json
 from collections import Counter
@@ -27,6 +28,8 @@ from pathlib import Path
 
 FORMAT = "delaycore-image"
 VERSION = 2
+# What a file given as an image should have been (the one wording of every "not an image" error).
+NOT_AN_IMAGE = "an image JSON (expected the image.json of an export or deploy folder)"
 
 
 class ImageError(UserError, ValueError):
@@ -54,10 +57,7 @@ def image_dict(params) -> dict:
 def save_image(path, params) -> dict:
     """Write the image atomically (a reader never sees half a file); returns the dict."""
     d = image_dict(params)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(d))
-    tmp.replace(path)
+    atomic_write_bytes(path, json.dumps(d).encode())
     return d
 
 
@@ -69,7 +69,8 @@ def config_from_json(d: dict, where: str):
     known = {f.name for f in fields(CoreConfig)}
     unknown = sorted(set(d) - known)
     if unknown:
-        raise ImageError(f"{where}: unknown config field {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        raise ImageError(f"{where}: unknown configuration key {unknown[0]!r} (expected one of "
+                         f"{', '.join(sorted(known))})")
     try:
         return CoreConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
     except (TypeError, ValueError) as e:
@@ -146,21 +147,10 @@ def image_params(config, writes, where: str = "image"):
 def read_image(path):
     """-> (CoreConfig, writes, params): the whole image checked (see the module docstring)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise ImageError(f"{path}: cannot read ({e.strerror or e})") from None
-    try:
-        d = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ImageError(f"{path}: not a {FORMAT} JSON file (binary data; a params.pt? give the "
-                         f"image.json of an export or deploy folder)") from None
-    except json.JSONDecodeError as e:
-        raise ImageError(f"{path}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno}; "
-                         f"truncated?)") from None
+    d = read_json(path, NOT_AN_IMAGE, ImageError)
     if not isinstance(d, dict) or d.get("format") != FORMAT:
-        raise ImageError(f"{path}: not a {FORMAT} file (format="
-                         f"{d.get('format') if isinstance(d, dict) else None!r})")
+        found = f"format {d.get('format')!r}" if isinstance(d, dict) else f"a JSON {type(d).__name__}"
+        raise ImageError(f"{path}: {found}, not {NOT_AN_IMAGE}")
     if d.get("version") not in (1, VERSION):
         raise ImageError(f"{path}: image version {d.get('version')!r}; this host reads 1 and {VERSION}")
     for key in ("config", "writes"):

@@ -1,4 +1,5 @@
-"""`make learn-demo`: the on-chip learning demonstrations on the bit-exact golden learner.
+"""`make learn-demo` / `delaysnn learn`: the on-chip learning demonstrations on the bit-exact
+golden learner. (Learning on a deployed board: `delaysnn run --deployed FOLDER --learn PRESET`.)
 
 Writes build/reports/onchip-<demo>.json and build/plots/onchip-<demo>-*.png (learning curves,
 delay histograms). `--only sequence lag fsdd` picks demos; `--seed` reseeds them.
@@ -55,14 +56,30 @@ def plot_delays(delays: dict, depth: int, path: Path, title: str) -> Path:
     return path
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--only", nargs="*", default=["sequence", "lag", "fsdd"])
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--fsdd-epochs", type=int, default=12)
+DEMOS = ("sequence", "lag", "fsdd")
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The demonstrations' options (delaysnn learn)."""
+    ap.add_argument("--only", nargs="*", choices=DEMOS, default=list(DEMOS), metavar="DEMO",
+                    help="the demonstrations to run: " + ", ".join(DEMOS))
+    ap.add_argument("--seed", type=int, default=0, help="seed of every demonstration")
+    ap.add_argument("--fsdd-epochs", type=int, default=12,
+                    help="fsdd: passes over the training samples")
     ap.add_argument("--fsdd-engine", choices=("fast", "golden"), default="fast",
                     help="fast: the vectorised pair-R replica (tested equal to the golden learner)")
-    args = ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """`python -m onchip_learning`: the options of `delaysnn learn`."""
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen demonstrations; reports and plots under build/."""
     torch.set_num_threads(1)
     reports, plots = ROOT / "build" / "reports", ROOT / "build" / "plots"
     reports.mkdir(parents=True, exist_ok=True)

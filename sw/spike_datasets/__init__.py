@@ -12,10 +12,12 @@ from .fsdd import list_recordings, load_fsdd, read_wav
 from .paths import cache_dir, data_root
 from .sequence import make_sequence_detection
 from .shd import load_hdf5
+from .tonic_face import MissingPackageError, TonicFace, from_tonic, load_tonic
 from .yinyang import load_yinyang
 
 __all__ = [
     "CochleaConfig", "CorruptDataError", "DatasetError", "MissingDataError", "SpikeDataset",
     "cache_dir", "data_root", "lag_patterns", "list_recordings", "load_fsdd", "load_hdf5",
     "load_yinyang", "make_delay_task", "make_sequence_detection", "read_wav",
+    "MissingPackageError", "TonicFace", "from_tonic", "load_tonic",
 ]

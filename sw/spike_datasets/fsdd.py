@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import time
 import warnings
 import wave
@@ -133,19 +131,11 @@ def _checksum(arrays: dict[str, np.ndarray]) -> str:
 
 
 def save_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write an .npz with an embedded checksum, atomically (temp file in the same dir + os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, checksum=np.array(_checksum(arrays)), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a cache may be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write an .npz with an embedded checksum, atomically and readable by others (a cache may be
+    shared; corespec.files.atomic_write)."""
+    from corespec.files import atomic_write
+    checksum = np.array(_checksum(arrays))
+    atomic_write(path, lambda f: np.savez_compressed(f, checksum=checksum, **arrays))
 
 
 def load_cache(path: Path) -> dict[str, np.ndarray] | None:

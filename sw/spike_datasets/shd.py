@@ -8,6 +8,7 @@ dense `[N, T, C]` grid as every other data set here.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -15,6 +16,7 @@ import numpy as np
 
 from .base import SpikeDataset
 from .errors import CorruptDataError, MissingDataError
+from .events import bin_steps, time_steps
 
 LAYOUT = "HDF5 with spikes/times (ragged float, s), spikes/units (ragged int) and labels (int)"
 
@@ -41,31 +43,29 @@ def _flatten(path: Path, key: str, ragged: np.ndarray, kind: str) -> tuple[np.nd
     return values, lengths
 
 
-def load_hdf5(
-    path: str | Path,
-    dt: float = 0.01,
-    n_steps: int | None = None,
-    max_time: float | None = None,
-    n_channels: int = 700,
-    n_classes: int | None = None,
-    name: str | None = None,
-) -> SpikeDataset:
-    """Bin an SHD/SSC-style file: step k holds spikes with k*dt <= t < (k+1)*dt.
+@dataclass
+class Hdf5Spikes:
+    """The checked content of an SHD/SSC-style file, every spike of every sample in one flat
+    array (the binned loader and the tonic face both start from it)."""
+    path: Path
+    times: np.ndarray             # float64 seconds, samples one after the other
+    units: np.ndarray             # int64 channels
+    counts: np.ndarray            # spikes per sample
+    labels: np.ndarray            # int64
+    speaker: np.ndarray | None
+    keys: np.ndarray | None
 
-    The window is `n_steps` steps, or `ceil(max_time / dt)` steps, or 100 steps when neither is
-    given; `max_time=math.inf` makes it just long enough for the latest spike. Spikes past the
-    window are dropped and counted in `meta['dropped']` (per sample) and `info['dropped']` (total);
-    several spikes of one channel in one step become one spike, counted in `meta['merged']` and
-    `info['merged']`.
-    `n_classes` defaults to the largest label + 1 (pass 20 for SHD, 35 for SSC on small subsets).
-    """
+    @property
+    def n_samples(self) -> int:
+        return self.labels.shape[0]
+
+    def sample_of_spike(self) -> np.ndarray:
+        return np.repeat(np.arange(self.n_samples), self.counts)
+
+
+def read_hdf5(path: str | Path, n_channels: int = 700) -> Hdf5Spikes:
+    """Read and check an SHD/SSC-style file (layout above); every problem names the file."""
     path = Path(path)
-    if dt <= 0:
-        raise ValueError("dt must be positive")
-    if n_steps is not None and max_time is not None:
-        raise ValueError("give n_steps or max_time, not both")
-    if (n_steps is not None and n_steps < 1) or (max_time is not None and max_time <= 0):
-        raise ValueError("n_steps and max_time must be positive")
     if not path.is_file():
         raise MissingDataError(path, f"missing file; expected {LAYOUT}")
     try:
@@ -104,20 +104,43 @@ def load_hdf5(
         raise CorruptDataError(path, "labels must be >= 0")
     if speaker is not None and np.shape(speaker) != (n,):
         raise CorruptDataError(path, f"'extra/speaker' has shape {np.shape(speaker)}; expected ({n},)")
+    return Hdf5Spikes(path, times, units.astype(np.int64), n_times, labels, speaker, keys)
 
-    # the epsilon keeps t = k*dt in step k despite float rounding (0.03 / 0.01 = 2.9999999999999996)
-    steps = np.floor(times / dt + 1e-9).astype(np.int64)
+
+def load_hdf5(
+    path: str | Path,
+    dt: float = 0.01,
+    n_steps: int | None = None,
+    max_time: float | None = None,
+    n_channels: int = 700,
+    n_classes: int | None = None,
+    name: str | None = None,
+) -> SpikeDataset:
+    """Bin an SHD/SSC-style file: step k holds spikes with k*dt <= t < (k+1)*dt.
+
+    The window is `n_steps` steps, or `ceil(max_time / dt)` steps, or 100 steps when neither is
+    given; `max_time=math.inf` makes it just long enough for the latest spike. Spikes past the
+    window are dropped and counted in `meta['dropped']` (per sample) and `info['dropped']` (total);
+    several spikes of one channel in one step become one spike, counted in `meta['merged']` and
+    `info['merged']`.
+    `n_classes` defaults to the largest label + 1 (pass 20 for SHD, 35 for SSC on small subsets).
+    """
+    path = Path(path)
+    if dt <= 0:
+        raise ValueError("dt must be positive")
+    if n_steps is not None and max_time is not None:
+        raise ValueError("give n_steps or max_time, not both")
+    if (n_steps is not None and n_steps < 1) or (max_time is not None and max_time <= 0):
+        raise ValueError("n_steps and max_time must be positive")
+    raw = read_hdf5(path, n_channels)
+    labels, keys, speaker, n = raw.labels, raw.keys, raw.speaker, raw.n_samples
+    steps = time_steps(raw.times, dt)
     if max_time == math.inf:
         n_steps = max(int(steps.max(initial=0)) + 1, 1)
     elif max_time is not None:
         n_steps = math.ceil(max_time / dt - 1e-9)
     n_steps = int(n_steps if n_steps is not None else 100)
-    sample = np.repeat(np.arange(n), n_times)
-    inside = steps < n_steps
-    dropped = np.bincount(sample[~inside], minlength=n)
-    spikes = np.zeros((n, n_steps, n_channels), dtype=np.uint8)
-    spikes[sample[inside], steps[inside], units[inside].astype(np.int64)] = 1
-    merged = np.bincount(sample[inside], minlength=n) - spikes.sum(axis=(1, 2), dtype=np.int64)
+    spikes, dropped, merged = bin_steps(raw.sample_of_spike(), steps, raw.units, n, n_steps, n_channels)
 
     n_classes = n_classes if n_classes is not None else int(labels.max(initial=-1)) + 1
     if labels.size and labels.max() >= n_classes:

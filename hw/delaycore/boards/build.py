@@ -1,6 +1,6 @@
-"""`make bitstream BOARD=icebreaker|ulx3s|all [LEARNING=0|1] [DSP=1]`: build with the pip-installed
-YoWASP tools and write build/reports/bitstream-<board>.json (utilisation, achieved vs target fmax,
-network built).
+"""`make bitstream BOARD=icebreaker|ulx3s|all [LEARNING=0|1] [DSP=1]` (`delaysnn bitstream --board
+...`, or python -m delaycore.boards.build): build with the pip-installed YoWASP tools and write
+build/reports/bitstream-<board>.json (utilisation, achieved vs target fmax, network built).
 
 Each board has a default for the on-chip learning engine (`LearningNetwork` behind the link,
 docs/learning.md): on where it fits the device and meets timing at the core clock (the
@@ -27,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+from corespec.errors import UserError
 from golden_model.config import CoreConfig
 from ..block_ram import mark_collisions_dont_care
 from .top import BoardTop, ECP5PLL, ICE40PLL
@@ -204,14 +205,17 @@ def build(board: str, seed: int = 1, learning: bool | None = None, dsp: bool = F
     try:
         pll = core_pll(board, learning, pll_mhz)
     except ValueError as e:
-        raise SystemExit(str(e))
+        raise UserError(f"--pll-mhz: {e}") from None
     if lanes != 1:                          # docs/core.md section 6
-        cfg = dataclasses.replace(cfg, lanes=lanes)
+        try:
+            cfg = dataclasses.replace(cfg, lanes=lanes)
+        except ValueError as e:
+            raise UserError(f"--lanes {lanes} on {board}: {e}") from None
         suffix += f"-lanes{lanes}"
     if input_delays:                        # docs/core.md 2.7 (not with the learning engine)
         if learning:
-            raise SystemExit("--input-delays: the learning engine is not built with the input "
-                             "delay stage (docs/core.md 2.7); add --no-learning")
+            raise UserError("--input-delays: the learning engine is not built with the input "
+                            "delay stage (docs/core.md 2.7); add --no-learning")
         cfg = dataclasses.replace(cfg, input_delays=True)
         suffix += "-indelay"
     clk_hz = core_clock_hz(platform, pll)
@@ -239,17 +243,20 @@ def build(board: str, seed: int = 1, learning: bool | None = None, dsp: bool = F
     return report
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--board", choices=sorted(BOARDS) + ["all"], default="all")
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of `delaysnn bitstream`."""
+    ap.add_argument("--board", choices=sorted(BOARDS) + ["all"], default="all",
+                    help="the board to build for, or all of them")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     lg = ap.add_mutually_exclusive_group()
     lg.add_argument("--learning", dest="learning", action="store_true", default=None,
-                    help="with the on-chip learning engine (LearningNetwork)")
-    lg.add_argument("--no-learning", dest="learning", action="store_false",
+                    help="with the on-chip learning engine (LearningNetwork); None: the board's "
+                         "default")
+    lg.add_argument("--no-learning", dest="learning", action="store_false", default=None,
                     help="plain Network, without the on-chip learning engine")
     ap.add_argument("--pll-mhz", type=float, default=None,
-                    help="core clock other than the board's default (a setting of PLLS)")
+                    help="core clock other than the board's default (a setting of PLLS); None: "
+                         "the board's")
     ap.add_argument("--lanes", type=int, default=1,
                     help="neurons per cycle (CoreConfig.lanes); report bitstream-<board>-lanes<K>.json")
     ap.add_argument("--input-delays", action="store_true",
@@ -257,7 +264,23 @@ def main(argv=None):
                          "report bitstream-<board>[-...]-indelay.json")
     ap.add_argument("--dsp", action="store_true",
                     help="yosys synth -dsp: multipliers into DSP blocks (SB_MAC16 on the UP5K)")
-    a = ap.parse_args(argv)
+
+
+def main(argv=None):
+    """`python -m delaycore.boards.build`: the options of `delaysnn bitstream`; a user's
+    mistake is argparse's usage and message, exit 2."""
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(ap)
+    args = ap.parse_args(argv)
+    try:
+        return run(args)
+    except UserError as e:
+        ap.error(str(e))
+
+
+def run(a: argparse.Namespace) -> int:
+    """Build each board; exits with the boards that did not place."""
     failed = []
     for board in (sorted(BOARDS) if a.board == "all" else [a.board]):
         r = build(board, a.seed, a.learning, a.dsp, a.pll_mhz, a.lanes, a.input_delays)
@@ -268,7 +291,8 @@ def main(argv=None):
             failed.append(board)
     if failed:
         sys.exit(f"no bitstream for {', '.join(failed)}: see the reports")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
