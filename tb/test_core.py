@@ -9,111 +9,42 @@ against the expected items.
 
 import json
 import os
-import random
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import RisingEdge, ReadOnly
+from cocotb.triggers import ReadOnly
 
+from benchlib import Bench, Mismatch
 from corespec.events import EventKind
-from corespec.spaces import Space
+from corespec.ports import output_item, signed
+from corespec.spaces import Space, StatusCounter
 
 EOT, CLEAR = EventKind.EOT, EventKind.CLEAR
-WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM, STATUS = (Space.WEIGHT, Space.DELAY, Space.REGISTER,
-    Space.MEMBRANE, Space.HISTORY, Space.ACCUM, Space.STATUS)
+MEMBRANE, HISTORY, ACCUM, STATUS = Space.MEMBRANE, Space.HISTORY, Space.ACCUM, Space.STATUS
+SOURCES, SINKS = ("i", "load", "rb_req"), ("o", "rb_resp")
 
 
-class Mismatch(Exception):
-    pass
-
-
-class CoreTestbench:
-    """Drivers for the four streams of the core and a scoreboard against the golden model."""
+class CoreTestbench(Bench):
+    """Drives the core's four streams and scores every output item, its cycle, the input accept
+    cycles and the state read back against the golden model's expectations in the case."""
 
     def __init__(self, dut, case):
-        self.dut = dut
+        super().__init__(dut, case["seed"], case["valid_p"], case["ready_p"])
         self.case = case
         self.v_bits = case["config"]["v_bits"]
-        self.rng = random.Random(case["seed"])
-        self.cycle = -1                 # cycle 0: the first cycle the input presents an item
-        self.clock_cycles = 0
+        self.cycle = -1                 # schedule cycle 0: the first cycle the input presents an item
+        self.scoreboard.clock = lambda: self.cycle
         self.out_index = 0
         self.in_index = 0
         self.input_accept_cycles = []
-        self.first_mismatch = None
 
-    async def reset(self):
-        d = self.dut
-        for s in (d.i__valid, d.o__ready, d.load__valid, d.rb_req__valid, d.rb_resp__ready):
-            s.value = 0
-        d.rst.value = 1
-        for _ in range(2):
-            await RisingEdge(d.clk)
-        d.rst.value = 0
-        await RisingEdge(d.clk)
-
-    async def tick(self):
-        await RisingEdge(self.dut.clk)
-        self.clock_cycles += 1
-
-    # -- parameter load and readback ports ----------------------------------------------
-    async def gap(self):
-        """Random idle cycles before a port transaction (backpressure cases only)."""
-        while self.case["valid_p"] < 1 and self.rng.random() > self.case["valid_p"]:
-            await self.tick()
-
-    async def write(self, layer, space, addr, data):
-        d = self.dut
-        await self.gap()
-        d.load__payload.value = (layer | (space << 4) | (addr << 7)
-                                 | ((data & ((1 << 64) - 1)) << 27))
-        d.load__valid.value = 1
-        while True:
-            await ReadOnly()
-            taken = int(d.load__ready.value)
-            await self.tick()
-            if taken:
-                break
-        d.load__valid.value = 0
-
-    async def read(self, layer, space, addr):
-        d = self.dut
-        await self.gap()
-        d.rb_req__payload.value = layer | (space << 4) | (addr << 7)
-        d.rb_req__valid.value = 1
-        d.rb_resp__ready.value = 1
-        while True:
-            await ReadOnly()
-            taken = int(d.rb_req__ready.value)
-            await self.tick()
-            if taken:
-                break
-        d.rb_req__valid.value = 0
-        while True:
-            ready = self.case["ready_p"] >= 1 or self.rng.random() < self.case["ready_p"]
-            d.rb_resp__ready.value = int(ready)
-            await ReadOnly()
-            if ready and int(d.rb_resp__valid.value):
-                word = int(d.rb_resp__payload.value)
-                await self.tick()
-                d.rb_resp__ready.value = 0
-                return word
-            await self.tick()
-
-    @staticmethod
-    def signed(word, bits):
-        word &= (1 << bits) - 1
-        return word - (1 << bits) if word >> (bits - 1) else word
+    @property
+    def first_mismatch(self):
+        return self.scoreboard.first_mismatch
 
     # -- scoreboard ----------------------------------------------------------------------
-    def mismatch(self, field, got, want):
-        if self.first_mismatch is None:
-            self.first_mismatch = {"cycle": self.cycle, "field": field, "got": got, "expected": want}
-        raise Mismatch(f"cycle {self.cycle}: {field}: got {got}, expected {want}")
-
     def score_output(self, payload):
-        kind, addr = payload & 3, (payload >> 2) & 0xFFFF
-        value = self.signed(payload >> 18, self.v_bits)
+        kind, addr, value = output_item(payload, self.v_bits)
         k = self.out_index
         exp = self.case["expect"]["outputs"]
         if k >= len(exp):
@@ -140,7 +71,7 @@ class CoreTestbench:
         n_lif = len(self.case["config"]["sizes"])
         for layer, want in enumerate(snap):
             for j, v in enumerate(want["membrane"]):
-                got = self.signed(await self.read(layer, MEMBRANE, j), self.v_bits)
+                got = signed(await self.read(layer, MEMBRANE, j), self.v_bits)
                 if got != v:
                     self.mismatch(f"step {step} layer {layer} membrane[{j}]", got, v)
                 if layer < n_lif:
@@ -202,7 +133,7 @@ async def core_matches_golden(dut):
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     result = {"passed": False}
     try:
-        await tb.reset()
+        await tb.reset(SOURCES, SINKS)
         for w in case["load"]:
             await tb.write(*w)
         for w in case.get("bad_writes", []):
@@ -212,7 +143,7 @@ async def core_matches_golden(dut):
         # input delay stage, the first block after the guard).
         await tb.tick()
         for layer, space, addr, want in case.get("readback", []):
-            got = tb.signed(await tb.read(layer, space, addr), 64)
+            got = signed(await tb.read(layer, space, addr), 64)
             # modulo 2^64: a packed weight word of 64 bits is expected unsigned
             if (got - want) % (1 << 64):
                 tb.mismatch(f"readback layer {layer} space {space} addr {addr}", got, want)
@@ -232,15 +163,15 @@ async def core_matches_golden(dut):
             await tb.stream(words, case["valid_p"], case["ready_p"], False)
         if tb.out_index != len(case["expect"]["outputs"]):
             tb.mismatch("output count", tb.out_index, len(case["expect"]["outputs"]))
-        for addr, name in enumerate(("dropped_kind", "dropped_addr", "dropped_writes", "steps",
-                                     "dropped_excess")):
-            got = await tb.read(0, STATUS, addr)
+        for counter in StatusCounter:
+            name = counter.name.lower()
+            got = await tb.read(0, STATUS, counter)
             if got != case["expect"][name]:
                 tb.mismatch(f"status {name}", got, case["expect"][name])
         result["passed"] = True
     except Mismatch as e:
         result["error"] = str(e)
-    result.update(first_mismatch=tb.first_mismatch, cycles=tb.clock_cycles,
+    result.update(first_mismatch=tb.first_mismatch, cycles=tb.cycles,
                   outputs_checked=tb.out_index, input_accept_cycles=tb.input_accept_cycles)
     json.dump(result, open(result_path, "w"))
     assert result["passed"], f"seed {case['seed']}: {result.get('error')}"
