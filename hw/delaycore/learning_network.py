@@ -37,11 +37,8 @@ class LearningNetwork(wiring.Component):
         wiring.connect(m, lrn.ci, core.i)
         wiring.connect(m, core.o, lrn.co)
         wiring.connect(m, lrn.o, wiring.flipped(self.o))
-        wiring.connect(m, wiring.flipped(self.load), lrn.load)
-        wiring.connect(m, lrn.cload, core.load)
-        wiring.connect(m, wiring.flipped(self.rb_req), lrn.rb_req)
-        wiring.connect(m, lrn.crb_req, core.rb_req)
-        wiring.connect(m, core.rb_resp, lrn.crb_resp)
-        wiring.connect(m, lrn.rb_resp, wiring.flipped(self.rb_resp))
+        for port in ("load", "rb_req", "rb_resp"):     # the core's ports, through the engine
+            wiring.connect(m, wiring.flipped(getattr(self, port)), getattr(lrn.host, port))
+            wiring.connect(m, getattr(lrn.core, port), getattr(core, port))
         wiring.connect(m, wiring.flipped(self.label), lrn.label)
         return m
