@@ -6,7 +6,7 @@ CLI     := .venv/bin/delaysnn
 
 BOARD ?= all
 
-.PHONY: install test demo sim bench bitstream deploy train sweep learn-demo clean
+.PHONY: install test demo sim bench bitstream deploy train sweep loso learn-demo clean
 
 # make install TORCH=cuda: a CUDA build of the same torch from the PyTorch index instead of the CPU
 # build (cuda = cu130, PyPI's own CUDA build of 2.13.0, for drivers R580+; TORCH=cu126 or cu129 for
@@ -62,6 +62,13 @@ bench: install
 SWEEP_ARGS ?= --sizes 128 --epochs 30
 sweep: install
 	$(CLI) sweep --task fsdd --workers 2 $(SWEEP_ARGS)
+
+# Leave one speaker out on spoken digits (docs/training.md): a network per (held-out speaker,
+# seed), build/reports/loso-<name>.json and build/plots/loso-<name>.png; e.g. the demo network
+# make loso LOSO_ARGS="--sizes 128 --input-delays --leak 3,4 --init-gain 2,1 --epochs 20 --official"
+LOSO_ARGS ?=
+loso: install
+	$(CLI) loso $(LOSO_ARGS)
 
 # On-chip learning demonstrations (docs/learning.md): build/reports/onchip-*.json, build/plots/onchip-*.png
 learn-demo: install

@@ -70,6 +70,8 @@ COMMANDS: tuple[Command | Group, ...] = (
             "onchip_learning.__main__"),
     Command("sweep", "accuracy against memory for each weight and delay precision",
             "delay_training.sweep"),
+    Command("loso", "spoken digits, leave one speaker out: per fold and seed, mean over folds",
+            "delay_training.loso"),
     Group("bench", "speed of the core, the board link and training", (
         Command("core", "accumulates per cycle, Verilator and golden-model speed, synthesis",
                 "sim.bench_core"),
