@@ -6,7 +6,6 @@ delays after every phase and compare them with the golden model's.
 """
 
 import random
-from pathlib import Path
 
 import pytest
 import torch
