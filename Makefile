@@ -12,7 +12,7 @@ BOARD ?= all
 # build (cuda = cu130, PyPI's own CUDA build of 2.13.0, for drivers R580+; TORCH=cu126 or cu129 for
 # older drivers or GPUs). Later make commands keep the variant installed last (.venv/.torch); back
 # to the CPU build: rm -rf .venv && make install. EXTRAS: the optional parts (pyproject.toml);
-# cluster = Ray for the sweep's --ray (tests/test_sweep_cluster.py).
+# cluster = Ray for the sweep's --ray (tests/training/test_sweep_cluster.py).
 TORCH       ?= $(or $(shell cat .venv/.torch 2>/dev/null),cpu)
 TORCH_CUDA   = $(if $(filter cuda,$(TORCH)),cu130,$(TORCH))
 TORCH_WHEEL  = $(if $(filter cpu,$(TORCH)),torch==2.13.0,"torch==2.13.0+$(TORCH_CUDA)" --index-url https://download.pytorch.org/whl/$(TORCH_CUDA))

@@ -5,7 +5,7 @@ training export's manifest.json, deploy.json with board, baud, clock, learning a
 for `eval`, a training export (manifest.json, params.pt). Audio goes through the same cochlea
 front end the training used (spike_datasets: `encode_recordings`, its settings and its cache),
 each sample becomes event words (`golden_model.raster_words`), and an engine turns them into
-output items: the board over a serial port, its Verilator model (sim/board_cosim.py), the golden
+output items: the board over a serial port, its Verilator model (verification/runners/board_cosim.py), the golden
 model or the PyTorch model. Every prediction follows the manifest's rule (argmax over classes of
 the readout summed over all steps; first class on ties) and is compared with the golden model's,
 readout value by readout value.
@@ -410,7 +410,7 @@ def learning_end(link, config, before: dict) -> dict:
 
 def run_on_sim(dep: Deployment, words, progress: bool = True, name: str = "deployed",
                compare_window: dict | None = None, plan: LearningPlan | None = None) -> LinkRun:
-    """The board top on Verilator (sim/board_cosim.run_deployed), built for deploy.json's
+    """The board top on Verilator (verification/runners/board_cosim.run_deployed), built for deploy.json's
     configuration, learning engine, board, clock and baud: simulated seconds are the board's.
     A learning `plan` runs as on a board (run_on_port) inside the bench."""
     import os
@@ -418,7 +418,7 @@ def run_on_sim(dep: Deployment, words, progress: bool = True, name: str = "deplo
     from .driver import ImageMismatch, LinkError
     _repo_on_path()
     from corespec.identity import config_dict
-    from sim.board_cosim import BUILD, run_deployed
+    from verification.runners.board_cosim import BUILD, run_deployed
     # A work folder of this process: two runs at once (a test beside a user's run) would read
     # each other's case, result and progress files in a shared one.
     name = f"{name}-{os.getpid()}"
@@ -448,12 +448,12 @@ def run_on_sim(dep: Deployment, words, progress: bool = True, name: str = "deplo
 
 
 def _repo_on_path():
-    """`sim` (the Verilator flow) lives at the repository root, beside sw/."""
+    """`verification` (the Verilator flows) lives at the repository root, beside sw/."""
     import sys
     from spike_datasets.paths import repo_root
     root = repo_root()
     if root is None:
-        raise RunError("--sim needs the repository checkout (sim/board_cosim.py)")
+        raise RunError("--sim needs the repository checkout (verification/runners/board_cosim.py)")
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
 

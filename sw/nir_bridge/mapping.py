@@ -6,7 +6,7 @@ snnTorch, Norse and our exporter all use that step, and we write R = tau/dt so t
 weight moves the membrane by itself, as in the core). `IF` / `I` are the tau = infinity case
 (beta = 1, g = R dt). `Delay` is y(t) = x(t - tau), i.e. round(tau/dt) steps.
 
-Every function here is the exact rule; tests/test_nir.py checks each at its boundary.
+Every function here is the exact rule; tests/surface/test_nir.py checks each at its boundary.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 the demonstration networks and the UP5K network (docs/learning.md, section 7), yosys
 `synth_ice40` cells of `Network` against `LearningNetwork` for the same configurations, and the
 cycles per STEP and LEARN measured on the RTL where a replay report exists
-(build/reports/onchip-rtl-*.json, `python -m sim.learning_replay`).
+(build/reports/onchip-rtl-*.json, `python -m verification.runners.learning_replay`).
 """
 
 from __future__ import annotations

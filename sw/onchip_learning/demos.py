@@ -175,7 +175,7 @@ def fsdd_demo(seed: int = 0, epochs: int = 12, hidden: dict | None = None,
     between epochs, as it would rewrite the register. `engine`: "golden" runs GoldenLearner sample
     by sample (0.15-0.3 s a sample here: 1-2 hours for 12 epochs); "fast" runs the vectorised
     pair-R replica `fast_pair_r.FastPairR` (same weights, delays and LFSR as GoldenLearner, checked
-    by tests/test_onchip_demos.py), minutes. Accuracies are those of GoldenNetwork on the learned
+    by tests/learning/test_onchip_demos.py), minutes. Accuracies are those of GoldenNetwork on the learned
     image in both cases."""
     hidden = FSDD_HIDDEN if hidden is None else hidden
     lr_schedule = FSDD_LR_SCHEDULE if lr_schedule is None else lr_schedule

@@ -3,7 +3,7 @@
 Demo c learns only the readout weights and the hidden delays (pair R) on top of a fixed hidden
 layer, so the raw hidden spikes never change: `fast_hidden_spikes` computes them once with BLAS,
 and `FastPairR` replays GoldenLearner from them, with the same weights, delays and LFSR after
-every sample (`check`, tests/test_onchip_demos.py). Minutes instead of hours for a 12-epoch run.
+every sample (`check`, tests/learning/test_onchip_demos.py). Minutes instead of hours for a 12-epoch run.
 """
 
 from __future__ import annotations

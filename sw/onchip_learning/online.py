@@ -46,7 +46,7 @@ def lr_for_epoch(schedule: list[int], epoch: int) -> int:
 def presentation_order(n: int, epochs: int, seed: int):
     """Indices of the training samples in the order `learn_online` presents them: a fresh
     permutation of range(n) every epoch, from one generator seeded with `seed`. The RTL replay
-    (sim/learning_replay.py) takes its order from here too."""
+    (verification/runners/learning_replay.py) takes its order from here too."""
     rng = np.random.default_rng(seed)
     for _ in range(epochs):
         yield from rng.permutation(n).tolist()
@@ -63,7 +63,7 @@ def learn_online(params: NetworkParams, regs: LearnRegisters, train: tuple[np.nd
     keep), the learning curve and, if asked, every learned parameter after every sample.
     `max_samples` stops after that many samples (the order is that of the whole run, see
     `presentation_order`); `on_sample(seen, index, learner, readout)` is called after every sample
-    (after its LEARN), e.g. by the RTL replay (sim/learning_replay.py)."""
+    (after its LEARN), e.g. by the RTL replay (verification/runners/learning_replay.py)."""
     net = GoldenNetwork(copy.deepcopy(params))
     learner = GoldenLearner(net, copy.deepcopy(regs))
     xs, ys = train

@@ -1,1 +1,0 @@
-"""Verilator regression of the core against the golden model."""

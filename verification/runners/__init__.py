@@ -1,0 +1,1 @@
+"""Verilator builds and the runs of the cocotb benches on cases; the regressions."""
