@@ -7,18 +7,12 @@ receive framer (`FrameReceiver`) at its timeout boundary: a byte that arrives in
 before the timeout keeps the frame open, one cycle later the frame is TRUNCATED.
 """
 
-import sys
-from pathlib import Path
-
 from amaranth.sim import Simulator
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "sw"))
-
-from corespec.link import MAX_PAYLOAD, ErrorCode, READ_BYTES  # noqa: E402
-from delaycore.link_decode import Action, CommandDecoder  # noqa: E402
-from delaycore.link_rx import FrameReceiver  # noqa: E402
-from hostlink.frames import Frame, check_request, encode  # noqa: E402
+from corespec.link import MAX_PAYLOAD, ErrorCode, READ_BYTES
+from delaycore.link_decode import Action, CommandDecoder
+from delaycore.link_rx import FrameReceiver
+from hostlink.frames import Frame, check_request, encode
 
 MAX_READS = MAX_PAYLOAD // 8
 # 0..15 covers every record size's remainders and LABEL's 2; then the READ count's edge
