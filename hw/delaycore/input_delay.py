@@ -14,6 +14,10 @@ word, as in a layer. Timing is the schedule of docs/core.md, section 6.
 The set of `in_arrived[c]` is written the cycle after the SPIKE was taken, from registers, so no
 path runs from the core input's valid (through the guard) into a block-RAM write enable; the
 earliest sweep read of that word is two cycles after the SPIKE, so it always sees the write.
+
+The issue stage, the pipeline registers, the emit stage and the port decoder are the layer's
+(layer_sequencer.py, layer_pipeline.py, layer_emit.py, layer_port_decoder.py) with one lane and
+no accumulates.
 """
 
 from amaranth import *
@@ -24,20 +28,21 @@ from amaranth.lib.wiring import In, Out
 from corespec.config import clog2
 from corespec.events import EventKind
 from corespec.spaces import Space
-from .layouts import EventLayout, DATA_BITS, block_port_members
+from .layouts import EventLayout, BlockPortSignature
+from .layer_emit import EmitStage
+from .layer_pipeline import OpPipeline
+from .layer_port_decoder import PortDecoder
+from .layer_sequencer import Sequencer
+from .layer_signatures import Op
 
-SPIKE, EOT, CLEAR = EventKind.SPIKE, EventKind.EOT, EventKind.CLEAR
-DELAY, HISTORY = Space.DELAY, Space.HISTORY   # the port spaces of the stage (docs/core.md, 4 and 5)
-# Pipeline operations.
-NONE, CHAN, TOKEN = 0, 1, 2
-# Issue states.
-IDLE, SWEEP, MARK, DRAIN = range(4)
+STAGES = 2      # registered stages after issue: read, write back and emit
+EMIT_STAGE = 1
 
 
 class InputDelay(wiring.Component):
-    """Ports `wr_*` (parameter load) and `rb_*` (readback) as for `Layer`: used only while `idle`,
-    with `hold` high so that no input event is taken in the same cycle. Readback returns the word
-    on `rb_data` three cycles after it was addressed, as a layer does."""
+    """`port` as for `Layer`: used only while `port.idle`, with `port.hold` high so that no input
+    event is taken in the same cycle. Readback returns the word on `port.read.data` three cycles
+    after it was addressed, as a layer does."""
 
     def __init__(self, n_in: int, depth: int):
         self.n_in = n_in
@@ -46,13 +51,37 @@ class InputDelay(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(EventLayout)),
             "o": Out(stream.Signature(EventLayout)),
-            **block_port_members(),
+            "port": In(BlockPortSignature()),
         })
 
     def elaborate(self, platform):
         m = Module()
-        n, D = self.n_in, self.depth
+        n = self.n_in
+        sizes = {Space.DELAY: n, Space.HISTORY: n}    # the stage's spaces (docs/core.md, 4 and 5)
+        m.submodules.sequencer = seq = Sequencer(n)
+        m.submodules.pipeline = pipe = OpPipeline(n, STAGES)
+        m.submodules.emit = emit = EmitStage(n)
+        m.submodules.port_decoder = dec = PortDecoder(
+            sizes, sizes, {Space.DELAY: (self.delay_bits, 1), Space.HISTORY: (self.depth, 1)})
+        wiring.connect(m, wiring.flipped(self.i), seq.i)
+        wiring.connect(m, emit.o, wiring.flipped(self.o))
+        wiring.connect(m, pipe.stage[EMIT_STAGE], emit.stage)
+        wiring.connect(m, wiring.flipped(self.port.write), dec.write)
+        wiring.connect(m, wiring.flipped(self.port.read), dec.read)
+        # The pipeline carries the channel counter itself (not 0 between sweeps).
+        m.d.comb += [pipe.issue.op.eq(seq.issue.op), pipe.issue.group.eq(seq.position),
+                     pipe.advance.eq(~emit.stall),
+                     seq.hold.eq(self.port.hold), seq.stall.eq(emit.stall),
+                     seq.drained.eq(emit.drained),
+                     emit.clear.eq(seq.clear), emit.marker.eq(seq.marker)]
+        spike_pending = self.channel_memories(m, seq, pipe, emit, dec)
+        m.d.comb += self.port.idle.eq(seq.resting & pipe.empty & ~spike_pending)
+        return m
 
+    def channel_memories(self, m, seq, pipe, emit, dec):
+        """in_delay, in_history, in_arrived; their read stage; the new history word and its tap.
+        -> whether a SPIKE is waiting to be written into in_arrived."""
+        n, D = self.n_in, self.depth
         m.submodules.in_delay = in_delay = Memory(shape=self.delay_bits, depth=n, init=[])
         m.submodules.in_history = in_history = Memory(shape=D, depth=n, init=[])
         m.submodules.in_arrived = in_arrived = Memory(shape=1, depth=n, init=[])
@@ -61,103 +90,40 @@ class InputDelay(wiring.Component):
         a_wr, a_rd = in_arrived.write_port(), in_arrived.read_port()
         reads = (d_rd, h_rd, a_rd)
 
-        state = Signal(range(4))
-        j = Signal(range(n + 1))                # the channel being issued
-        clear_mode = Signal()
-        marker = Signal(2)
-        s0_op, s1_op = Signal(2), Signal(2)
-        s0_j, s1_j = Signal(range(n)), Signal(range(n))
-        next_op = Signal(2)
-        s1_hist = Signal(D)
-        s1_arr = Signal()
-        s1_delay = Signal(self.delay_bits)
-
-        # Last stage: the new history word and its delay tap; whether it emits, and the stall.
-        hist_new = Signal(D)
-        y = Signal()
-        m.d.comb += [hist_new.eq(Cat(s1_arr, s1_hist)[:D]),
-                     y.eq((hist_new >> s1_delay)[0])]
-        emit = ((s1_op == CHAN) & ~clear_mode & y) | (s1_op == TOKEN)
-        stall = emit & ~self.o.ready
-        m.d.comb += [
-            self.o.valid.eq(emit),
-            self.o.payload.kind.eq(Mux(s1_op == TOKEN, marker, SPIKE)),
-            self.o.payload.addr.eq(Mux(s1_op == TOKEN, 0, s1_j)),
-        ]
-
-        m.d.comb += [p.en.eq(~stall) for p in reads]
-        with m.If(~stall):
-            m.d.sync += [s0_op.eq(next_op), s0_j.eq(j), s1_op.eq(s0_op), s1_j.eq(s0_j),
-                         s1_hist.eq(h_rd.data), s1_arr.eq(a_rd.data), s1_delay.eq(d_rd.data)]
+        # The read stage, and the last stage's new history word and delay tap.
+        hist, arrived, delay = Signal(D), Signal(), Signal(self.delay_bits)
+        hist_new, y = Signal(D), Signal()
+        m.d.comb += [p.en.eq(~emit.stall) for p in reads]
+        with m.If(~emit.stall):
+            m.d.sync += [hist.eq(h_rd.data), arrived.eq(a_rd.data), delay.eq(d_rd.data)]
+        m.d.comb += [hist_new.eq(Cat(arrived, hist)[:D]), y.eq((hist_new >> delay)[0]),
+                     emit.fired.eq(y)]
+        with m.If(seq.issue.op == Op.UPDATE):
+            m.d.comb += [p.addr.eq(seq.issue.group) for p in reads]
 
         # A SPIKE is remembered for one cycle and written from registers (module docstring).
-        sp_pend = Signal()
-        sp_addr = Signal(range(n))
-        m.d.sync += sp_pend.eq(0)
+        spike_pending = Signal()
+        spike_channel = Signal(range(n))
+        m.d.sync += spike_pending.eq(0)
+        with m.If(self.i.valid & self.i.ready & (self.i.payload.kind == EventKind.SPIKE)):
+            m.d.sync += [spike_pending.eq(1), spike_channel.eq(self.i.payload.addr)]
 
-        m.d.comb += [
-            self.i.ready.eq((state == IDLE) & ~self.hold),
-            self.idle.eq((state == IDLE) & (s0_op == NONE) & (s1_op == NONE) & ~sp_pend),
-        ]
-        accept = self.i.valid & self.i.ready
-
-        # Stage 0: issue.
-        with m.Switch(state):
-            with m.Case(IDLE):
-                with m.If(accept):
-                    kind = self.i.payload.kind
-                    with m.If(kind == SPIKE):
-                        m.d.sync += [sp_pend.eq(1), sp_addr.eq(self.i.payload.addr)]
-                    with m.Elif((kind == EOT) | (kind == CLEAR)):
-                        m.d.sync += [marker.eq(kind), clear_mode.eq(kind == CLEAR), j.eq(0),
-                                     state.eq(SWEEP)]
-            with m.Case(SWEEP):
-                with m.If(~stall):
-                    m.d.comb += [next_op.eq(CHAN)] + [p.addr.eq(j) for p in reads]
-                    m.d.sync += j.eq(j + 1)
-                    with m.If(j == n - 1):
-                        m.d.sync += state.eq(MARK)
-            with m.Case(MARK):
-                with m.If(~stall):
-                    m.d.comb += next_op.eq(TOKEN)
-                    m.d.sync += state.eq(DRAIN)
-            with m.Case(DRAIN):
-                with m.If((s1_op == TOKEN) & self.o.ready):
-                    m.d.sync += state.eq(IDLE)
-
-        # Last stage: write back (when it advances). `in_arrived` is written by this or by a
+        # Write back (when the last stage advances). `in_arrived` is written by this or by a
         # pending SPIKE, never both in one cycle: a SPIKE is taken only while no sweep runs.
-        with m.If((s1_op == CHAN) & ~stall):
-            m.d.comb += [h_wr.addr.eq(s1_j), h_wr.en.eq(1),
-                         h_wr.data.eq(Mux(clear_mode, 0, hist_new)),
-                         a_wr.addr.eq(s1_j), a_wr.en.eq(1), a_wr.data.eq(0)]
-        with m.Elif(sp_pend):
-            m.d.comb += [a_wr.addr.eq(sp_addr), a_wr.en.eq(1), a_wr.data.eq(1)]
+        channel = pipe.stage[EMIT_STAGE].group
+        with m.If(emit.retire):
+            m.d.comb += [h_wr.addr.eq(channel), h_wr.en.eq(1),
+                         h_wr.data.eq(Mux(seq.clear, 0, hist_new)),
+                         a_wr.addr.eq(channel), a_wr.en.eq(1), a_wr.data.eq(0)]
+        with m.Elif(spike_pending):
+            m.d.comb += [a_wr.addr.eq(spike_channel), a_wr.en.eq(1), a_wr.data.eq(1)]
 
-        # Parameter load (only while idle; the network guarantees it).
-        wr_ok = ((self.wr_space == DELAY) | (self.wr_space == HISTORY)) & (self.wr_addr < n)
-        m.d.comb += self.wr_dropped.eq(self.wr_en & ~wr_ok)
-        with m.If(self.wr_en):
-            with m.Switch(self.wr_space):
-                with m.Case(DELAY):
-                    m.d.comb += [d_wr.addr.eq(self.wr_addr), d_wr.data.eq(self.wr_data),
-                                 d_wr.en.eq(wr_ok)]
-                with m.Case(HISTORY):
-                    m.d.comb += [h_wr.addr.eq(self.wr_addr), h_wr.data.eq(self.wr_data),
-                                 h_wr.en.eq(wr_ok)]
-
-        # Readback, as in a layer: address the read ports now (cycle c); the read stage registers
-        # what they return into s1_* at the end of c + 1; the word is selected in c + 2 and
-        # returned registered (rb_data) from c + 3.
-        rb_ok = ((self.rb_space == DELAY) | (self.rb_space == HISTORY)) & (self.rb_addr < n)
-        rb_space_q, rb_space_q2 = Signal(3), Signal(3)
-        rb_ok_q, rb_ok_q2 = Signal(), Signal()
-        m.d.sync += [rb_ok_q.eq(0), rb_space_q2.eq(rb_space_q), rb_ok_q2.eq(rb_ok_q)]
-        with m.If(self.rb_en):
-            m.d.sync += [rb_space_q.eq(self.rb_space), rb_ok_q.eq(rb_ok)]
-            m.d.comb += [p.addr.eq(self.rb_addr) for p in reads]
-        rb_word = Signal(DATA_BITS)
-        m.d.sync += self.rb_data.eq(rb_word)
-        with m.If(rb_ok_q2):
-            m.d.comb += rb_word.eq(Mux(rb_space_q2 == DELAY, s1_delay, s1_hist))
-        return m
+        # Parameter load and readback (only while idle; the network guarantees it).
+        load = dec.load
+        for wr, space_selected in ((d_wr, load.delay), (h_wr, load.history)):
+            with m.If(space_selected):
+                m.d.comb += [wr.addr.eq(load.addr), wr.data.eq(load.data), wr.en.eq(load.ok)]
+        with m.If(dec.read_addr.en):
+            m.d.comb += [p.addr.eq(dec.read_addr.addr) for p in reads]
+        m.d.comb += [dec.sources.delay[0].eq(delay), dec.sources.history[0].eq(hist)]
+        return spike_pending

@@ -12,7 +12,19 @@ from amaranth.lib.wiring import In, Out
 from corespec.config import LayerShape
 
 
+# Width of the `leak` register (docs/core.md, run-time registers): in shift mode a shift of
+# 0 .. v_bits - 1 <= 23 (5 bits), in mul mode a factor of 0 .. 256 over 256, 256 being "no leak"
+# (9 bits).
+LEAK_BITS = {"shift": 5, "mul": 9}
+
+
+def leak_shape(leak_mode: str) -> int:
+    """Width of the leak register in `leak_mode`."""
+    return LEAK_BITS[leak_mode]
+
+
 def total_shape(s: LayerShape):
+    """leak(v) + acc, exact: the wider of the two plus a carry bit and a sign bit."""
     return signed(max(s.v_bits, s.acc_bits) + 2)
 
 
@@ -25,7 +37,7 @@ class Integrate(wiring.Component):
         super().__init__({
             "v": In(signed(shape.v_bits)),
             "acc": In(signed(shape.acc_bits)),
-            "leak": In(5 if leak_mode == "shift" else 9),
+            "leak": In(leak_shape(leak_mode)),
             "total": Out(total_shape(shape)),
         })
 
@@ -112,7 +124,7 @@ class NeuronUpdate(wiring.Component):
             "hist": In(s.depth),
             "delay": In(s.delay_bits),
             "threshold": In(s.v_bits - 1),
-            "leak": In(5 if leak_mode == "shift" else 9),
+            "leak": In(leak_shape(leak_mode)),
             "reset_mode": In(1),
             "v_new": Out(signed(s.v_bits)),
             "spike": Out(1),
