@@ -10,6 +10,7 @@ import random
 import pytest
 import torch
 
+from corespec.spaces import Space, StatusCounter
 from amaranth_core import simulate  # noqa: E402
 
 from golden_model import (CLEAR, EOT, RESERVED, SPIKE, CoreConfig, GoldenNetwork,  # noqa: E402
@@ -156,9 +157,11 @@ def test_excess_spikes_dropped_and_counted():
     clean = ([encode_event(SPIKE, 0), encode_event(SPIKE, 1), encode_event(SPIKE, 0),
               encode_event(EOT)]) * 3
     assert gold.outputs == GoldenNetwork(params).run_stream(clean).outputs
-    res = simulate(params, words)
+    status = [(0, Space.STATUS, c) for c in (StatusCounter.DROPPED_EXCESS, StatusCounter.STEPS)]
+    res = simulate(params, words, after=status)
     assert res["outputs"] == gold.outputs
     assert res["cycles"] == schedule(cfg, words, gold).output_cycles
+    assert [word for _, word in res["reads"]] == [9, 3]     # the counter as read over the port
 
 
 def test_readback_values_and_latency():
