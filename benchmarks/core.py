@@ -18,8 +18,8 @@ from amaranth.back import verilog
 
 from golden_model import CoreConfig, GoldenNetwork, random_params
 from delaycore import Network
-from delaycore.soak import SoakTop
-from delaycore.synth_ice40 import synth_ice40, cell_summary
+from delaycore.boards.soak import SoakTop
+from delaycore.boards.synth_ice40 import synth_ice40, cell_summary
 from verification.cases.core import make_case
 from verification.runners.cosim import run as run_case, tool_path, ROOT, BUILD
 

@@ -9,7 +9,7 @@ of its own and a human can read it off the wire:
      "hash":"<16 hex digits>","learning":false,"version":1}
 
 `hash` is the first 16 hex digits of sha256 over the same JSON without the `hash` key. The RTL
-stores the bytes in a ROM (hw/delaycore/link.py); the host (`hostlink.driver.CoreLink.identify`)
+stores the bytes in a ROM (hw/delaycore/link/link.py); the host (`hostlink.driver.CoreLink.identify`)
 parses them, checks the hash and compares `config` with an image's before it writes a word.
 
 Nothing here imports torch or amaranth: `config` is any dataclass instance or a plain dict.

@@ -1,6 +1,6 @@
 """The learning engine's register file, memory regions and widths (docs/learning.md, section 5).
 
-The golden learner (`golden_model.learning`), the RTL engine (`delaycore.learner`) and the host
+The golden learner (`golden_model.learning`), the RTL engine (`delaycore.learning.learner`) and the host
 (`hostlink`, `onchip_learning.presets`) share these names. Space LEARN (`corespec.spaces.Space`)
 of the load/readback ports: addr[19:16] is the region.
 """

@@ -1,7 +1,7 @@
 """The host link's protocol (docs/link.md): framing, commands, error codes, record sizes.
 
 A frame is `SOF | cmd | len (2 LE) | payload | crc (2 LE)`, the CRC-16/CCITT-FALSE of
-`cmd | len | payload`. The device (`delaycore.link`) and the host (`hostlink.frames`,
+`cmd | len | payload`. The device (`delaycore.link.link`) and the host (`hostlink.frames`,
 `hostlink.driver`) both take these names from here.
 """
 

@@ -4,7 +4,7 @@
 when a label arrives (phase LEARN). Traces and eligibilities carry a batch dimension, so many
 samples can be observed at once with the same parameters; LEARN applies the samples of a batch
 one after another, which equals the hardware only for batch 1 (the hardware learns after every
-sample). Names follow the spec and the RTL (`hw/delaycore/learner.py`).
+sample). Names follow the spec and the RTL (`hw/delaycore/learning/learner.py`).
 """
 
 from __future__ import annotations

@@ -365,7 +365,7 @@ class CoreLink:
 
     # Streaming of a sample's EVENTS frames (docs/link.md): the device buffers a whole frame before
     # it executes it, and while it executes, the next frame's bytes wait in its rx FIFO (512 bytes,
-    # hw/delaycore/link.py rx_fifo_depth). A UART has no flow control, so at most one frame may be
+    # hw/delaycore/link/link.py rx_fifo_depth). A UART has no flow control, so at most one frame may be
     # sent ahead of the one executing, and that frame must fit the FIFO: EVENT_WINDOW frames of at
     # most EVENTS_PER_FRAME words (165 words = 502 bytes) are unacknowledged at once. Window 1 is
     # stop-and-wait (then frames may be as large as fr.MAX_EVENTS).
@@ -489,7 +489,7 @@ class SimTransport:
                  response_cycles: int = 200_000, fault=None, tx_ready=None,
                  learning: bool = False):
         from amaranth.sim import Simulator
-        from delaycore.link import ByteLinkedCore
+        from delaycore.link.link import ByteLinkedCore
         self.config = config
         self.dut = ByteLinkedCore(config, clk_freq=clk_freq, baud=clk_freq / 8,
                                   timeout_cycles=timeout_cycles, learning=learning)

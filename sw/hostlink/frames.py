@@ -5,7 +5,7 @@ resynchronise after an error:
 
 * `rescan=True` (the host's default): after a bad frame, hunting restarts at the byte after its
   `0xA5`, so a real frame hidden behind a stray `0xA5` is still found;
-* `rescan=False`: exactly what the device does (hw/delaycore/link.py): hunting restarts after the
+* `rescan=False`: exactly what the device does (hw/delaycore/link/link.py): hunting restarts after the
   bad frame's last byte, and an oversize frame's `len + 2` remaining bytes are skipped before
   OVERSIZE is reported. The RTL tests predict the device's responses with it.
 

@@ -46,7 +46,7 @@ def core_bits(cfg: CoreConfig) -> int:
 
 def synthesis(cfg: CoreConfig, learning: bool) -> dict:
     from delaycore import Network, LearningNetwork
-    from delaycore.synth_ice40 import synth_ice40, cell_summary
+    from delaycore.boards.synth_ice40 import synth_ice40, cell_summary
     name = "learning" if learning else "core"
     top = (LearningNetwork if learning else Network)(cfg)
     cells = synth_ice40(verilog.convert(top, name=name, emit_src=False), name,

@@ -60,7 +60,7 @@ def test_weights_per_word_fills_16_bit_words(bits, ternary, per_word):
 
 def test_up5k_weight_memory_goes_to_spram():
     """The packing is what puts the 700x128 weight memory into SPRAM (16 bits, > 2048 words)."""
-    from delaycore.weight_memory import WeightMemory
+    from delaycore.core.weight_memory import WeightMemory
 
     class UP5K:
         device = "iCE40UP5K"

@@ -173,7 +173,7 @@ def test_labels_to_a_device_without_the_engine_are_an_error():
 
 
 def test_uart_divider_refuses_a_rate_more_than_two_percent_off():
-    from delaycore.uart import divider
+    from delaycore.link.uart import divider
     assert divider(24e6, 3_000_000) == 8           # iCEBreaker: exact
     assert divider(80e6, 3_000_000) == 27          # ULX3S: 1.2 % off
     assert divider(40e6, 2_000_000) == 20

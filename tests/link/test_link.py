@@ -55,7 +55,7 @@ def record_fuzz(name, **counts):
 # 1. Codec
 # =================================================================================================
 def test_crc_check_value_and_rtl_function_agree():
-    from delaycore.crc16 import crc16_byte
+    from delaycore.link.crc16 import crc16_byte
     assert crc16(b"123456789") == 0x29B1
     rng = random.Random(SEED)
     for _ in range(200):
@@ -576,7 +576,7 @@ class UartMonitor:
 
 def test_uart_bit_level():
     from amaranth.sim import Simulator
-    from delaycore.link import LinkedCore
+    from delaycore.link.link import LinkedCore
     div, timeout = 6, 2500
     dut = LinkedCore(CFG, clk_freq=6 * 115200, baud=115200, timeout_cycles=timeout)
     assert dut.divider == div
@@ -732,7 +732,7 @@ def rtl_script(seed_, n):
 def build_link_verilator():
     from amaranth.back import verilog
     from cocotb_tools.runner import get_runner
-    from delaycore.link import ByteLinkedCore
+    from delaycore.link.link import ByteLinkedCore
     from verification.runners.cosim import tool_path
     os.environ["PATH"] = tool_path()
     os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"

@@ -10,8 +10,8 @@ before the timeout keeps the frame open, one cycle later the frame is TRUNCATED.
 from amaranth.sim import Simulator
 
 from corespec.link import MAX_PAYLOAD, ErrorCode, READ_BYTES
-from delaycore.link_decode import Action, CommandDecoder
-from delaycore.link_rx import FrameReceiver
+from delaycore.link.decode import Action, CommandDecoder
+from delaycore.link.rx import FrameReceiver
 from hostlink.frames import Frame, check_request, encode
 
 MAX_READS = MAX_PAYLOAD // 8

@@ -37,7 +37,7 @@ def test_netlist_scoreboard_catches_a_wrong_expectation():
 
 def test_synth_ice40_names_a_failing_synthesis(tmp_path):
     """Bad Verilog: the error names the file and carries yosys's own message; no stale counts."""
-    from delaycore.synth_ice40 import synth_ice40
+    from delaycore.boards.synth_ice40 import synth_ice40
     import pytest
     with pytest.raises(RuntimeError, match=r"synth_ice40 of .*broken\.v failed(.|\n)*syntax error"):
         synth_ice40("module broken(input a; endmodule\n", "broken", tmp_path)
@@ -45,7 +45,7 @@ def test_synth_ice40_names_a_failing_synthesis(tmp_path):
 
 
 def test_synth_ice40_counts_cells(tmp_path):
-    from delaycore.synth_ice40 import synth_ice40, cell_summary
+    from delaycore.boards.synth_ice40 import synth_ice40, cell_summary
     cells = synth_ice40("module add(input clk, input [7:0] a, b, output reg [8:0] s);\n"
                         "always @(posedge clk) s <= a + b;\nendmodule\n", "add", tmp_path)
     summary = cell_summary(cells)

@@ -11,7 +11,7 @@ from amaranth import Module
 from amaranth.sim import Simulator
 
 from delaycore import Guard, NeuronUpdate
-from delaycore.status_counters import StatusCounters
+from delaycore.core.status_counters import StatusCounters
 from corespec.config import LayerShape
 from corespec.events import EventKind
 
@@ -299,7 +299,7 @@ def test_status_counters_saturate():
 
 
 # ----------------------------------------------------------------------------------------------
-# Collision-free block RAMs (hw/delaycore/block_ram.py)
+# Collision-free block RAMs (hw/delaycore/core/block_ram.py)
 # ----------------------------------------------------------------------------------------------
 
 def test_collision_free_read_holds_and_board_build_marks_only_those_ports():
@@ -308,7 +308,7 @@ def test_collision_free_read_holds_and_board_build_marks_only_those_ports():
     don't-care on collision."""
     from amaranth.back import rtlil
     from amaranth.lib.memory import Memory
-    from delaycore.block_ram import (collision_free_memory, collision_free,
+    from delaycore.core.block_ram import (collision_free_memory, collision_free,
                                      mark_collisions_dont_care)
     m = Module()
     m.submodules.free = free = collision_free_memory(shape=8, depth=16)

@@ -12,7 +12,7 @@ from amaranth import Value
 from amaranth.sim import Simulator
 
 from delaycore import LearningNetwork
-from delaycore import learner as L
+from delaycore.learning import learner as L
 from verification.cases.learning import config_from
 
 

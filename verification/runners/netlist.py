@@ -22,7 +22,7 @@ from amaranth.back import verilog
 from golden_model import CoreConfig
 from delaycore import Network
 
-from delaycore.synth_ice40 import synth_ice40, cell_summary
+from delaycore.boards.synth_ice40 import synth_ice40, cell_summary
 
 from .cosim import ROOT, TOP, config_key as cosim_config_key, verilate, run_testbench
 

@@ -28,10 +28,10 @@ import time
 from pathlib import Path
 
 from corespec.errors import UserError
-from golden_model.config import CoreConfig
-from ..block_ram import mark_collisions_dont_care
-from .top import BoardTop, ECP5PLL, ICE40PLL
-from .toolchain import ToolError, execute
+from corespec.config import CoreConfig
+from delaycore.core.block_ram import mark_collisions_dont_care
+from delaycore.boards.top import BoardTop, ECP5PLL, ICE40PLL
+from delaycore.boards.toolchain import ToolError, execute
 
 ROOT = Path(__file__).resolve().parents[3]
 

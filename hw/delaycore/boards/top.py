@@ -45,7 +45,7 @@ class BoardTop(Elaboratable):
 
     def elaborate(self, platform):
         from amaranth.lib.cdc import ResetSynchronizer
-        from ..link import LinkedCore
+        from delaycore.link.link import LinkedCore
         m = Module()
         clk_hz = platform.default_clk_frequency
         if self.pll is not None:

@@ -1,0 +1,44 @@
+"""The core with the on-chip learning engine in front of it (docs/learning.md, section 6)."""
+
+from amaranth import *
+from amaranth.lib import wiring, stream
+from amaranth.lib.wiring import In, Out
+
+from corespec.config import CoreConfig
+from delaycore.core.layouts import EventLayout, OutputLayout, WriteLayout, ReadLayout, DATA_BITS
+from delaycore.core.network import Network
+from delaycore.learning.learner import Learner
+
+
+class LearningNetwork(wiring.Component):
+    """`Network` + `Learner`: the core's ports plus `label` (16-bit class after a sample)."""
+
+    def __init__(self, config: CoreConfig):
+        if config.input_delays:
+            self._MustUse__silence = True   # nothing is built: no "created but never used" warning
+            raise ValueError("LearningNetwork: the learning engine is not built with the input "
+                             "delay stage (docs/core.md, 2.7); use input_delays=False")
+        self.config = config
+        super().__init__({
+            "i": In(stream.Signature(EventLayout)),
+            "o": Out(stream.Signature(OutputLayout(config.v_bits))),
+            "load": In(stream.Signature(WriteLayout)),
+            "rb_req": In(stream.Signature(ReadLayout)),
+            "rb_resp": Out(stream.Signature(DATA_BITS)),
+            "label": In(stream.Signature(16)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = Network(self.config)
+        m.submodules.learner = lrn = Learner(self.config)
+        self.learner = lrn
+        wiring.connect(m, wiring.flipped(self.i), lrn.i)
+        wiring.connect(m, lrn.ci, core.i)
+        wiring.connect(m, core.o, lrn.co)
+        wiring.connect(m, lrn.o, wiring.flipped(self.o))
+        for port in ("load", "rb_req", "rb_resp"):     # the core's ports, through the engine
+            wiring.connect(m, wiring.flipped(getattr(self, port)), getattr(lrn.host, port))
+            wiring.connect(m, getattr(lrn.core, port), getattr(core, port))
+        wiring.connect(m, wiring.flipped(self.label), lrn.label)
+        return m
