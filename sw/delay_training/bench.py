@@ -43,7 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import DelaySNN, ModelConfig, _LayerArith, _LIFLoop
+from .autograd import _LayerArith, _LIFLoop
+from .model import DelaySNN, ModelConfig
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,8 @@ from corespec.errors import UserError
 
 from .data import TASKS, Splits, load_task, task_slug
 from .export import atomic_torch_save, atomic_write_json, compare, export
-from .model import DelaySNN, ModelConfig, check_learned_registers, predict
+from .model import DelaySNN, predict
+from .model_config import ModelConfig, check_learned_registers
 from .quant import is_float
 
 REPO = Path(__file__).resolve().parents[2]

@@ -2,7 +2,8 @@
 
 from .frames import (Frame, DecodeError, FrameDecoder, encode, crc16, check_request,
                      MAX_PAYLOAD, SOF, TIMEOUT_BITS)
-from .driver import CoreLink, LinkError, ImageMismatch, SerialTransport, SimTransport, readout
+from .driver import CoreLink, LinkError, ImageMismatch, readout
+from .transports import SerialTransport, SimTransport
 
 __all__ = ["Frame", "DecodeError", "FrameDecoder", "encode", "crc16", "check_request",
            "MAX_PAYLOAD", "SOF", "TIMEOUT_BITS",

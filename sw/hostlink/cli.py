@@ -31,14 +31,14 @@ first N samples' labels, then evaluates the rest with learning off, and compares
 with the golden learner (hostlink.deployed.learning_plan / golden_learning; docs/link.md).
 """
 
-import json
 
 import argparse
 import sys
 
 import numpy as np
 
-from .driver import CoreLink, LinkError, SerialTransport, SimTransport, readout
+from .driver import CoreLink, LinkError, readout
+from .transports import SerialTransport, SimTransport
 from .image import load_image_file
 
 SPIKE, EOT = 0, 1

@@ -363,7 +363,8 @@ def run_on_port(dep: Deployment, words, port: str, baud: int, verify: str = "sam
     ones; run.extra["learning"] has the counters, registers and learned parameters read back)."""
     import time
     from tqdm import tqdm
-    from .driver import CoreLink, SerialTransport
+    from .driver import CoreLink
+    from .transports import SerialTransport
     try:
         t = CountingTransport(SerialTransport(port, baud))
     except ImportError:

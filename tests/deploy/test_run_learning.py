@@ -22,6 +22,7 @@ import torch
 import hostlink.cli as cli
 import hostlink.deployed as deployed
 import hostlink.driver as driver
+import hostlink.transports as transports
 from golden_model import CLEAR, EOT, SPIKE, CoreConfig, GoldenNetwork, random_params
 from golden_model.learning import GoldenLearner, LearnRegisters
 from golden_model.params import weight_words
@@ -129,7 +130,7 @@ def test_sim_learning_run_equals_golden_learner(folders, params, tmp_path, capsy
 
 
 # -- refusals -------------------------------------------------------------------------------------
-class RecordingTransport(driver.SimTransport):
+class RecordingTransport(transports.SimTransport):
     """The RTL in amaranth.sim as a serial port: remembers the command of every frame sent."""
     sent: list = []
 

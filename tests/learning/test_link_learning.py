@@ -18,8 +18,8 @@ from golden_model import (CoreConfig, GoldenNetwork, random_params, raster_words
 from golden_model.learning import GoldenLearner, LearnRegisters  # noqa: E402
 from hostlink import frames as fr  # noqa: E402
 from hostlink.frames import Frame, FrameDecoder, encode, check_request  # noqa: E402
-from hostlink.driver import (CoreLink, SimTransport, LinkError, LEARN_REGISTERS,  # noqa: E402
-                             readout)
+from hostlink.driver import CoreLink, LinkError, LEARN_REGISTERS, readout  # noqa: E402
+from hostlink.transports import SimTransport  # noqa: E402
 from verification.cases.learning import random_registers, learner_reads, core_reads  # noqa: E402
 
 SEED = 20261129

@@ -13,7 +13,8 @@ import torch
 from delay_training.export import to_params
 from delay_training.model import DelaySNN, ModelConfig, predict
 from golden_model import GoldenNetwork, raster_words
-from hostlink.driver import CoreLink, SimTransport, readout
+from hostlink.driver import CoreLink, readout
+from hostlink.transports import SimTransport
 from spike_datasets import CochleaConfig, list_recordings
 from spike_datasets.fsdd import encode_recordings
 

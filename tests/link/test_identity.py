@@ -14,7 +14,8 @@ from corespec.identity import (IdentityError, first_difference, identity, identi
                                parse_identity)
 from golden_model import CoreConfig, load_words, random_params
 from hostlink import frames as fr
-from hostlink.driver import CoreLink, ImageMismatch, LinkError, SimTransport
+from hostlink.driver import CoreLink, ImageMismatch, LinkError
+from hostlink.transports import SimTransport
 from hostlink.image import ImageError, check_learning_registers, image_params, read_image, save_image
 
 CFG = CoreConfig(n_in=4, sizes=(3,), n_out=2, weight_bits=4, depth=4, v_bits=12)

@@ -27,7 +27,8 @@ from golden_model.network import snapshot  # noqa: E402
 from hostlink import frames as fr  # noqa: E402
 from hostlink.frames import (Frame, DecodeError, FrameDecoder, encode, crc16,  # noqa: E402
                              check_request, write_payload, read_payload, events_payload)
-from hostlink.driver import CoreLink, SimTransport  # noqa: E402
+from hostlink.driver import CoreLink  # noqa: E402
+from hostlink.transports import SimTransport  # noqa: E402
 
 REPORT = ROOT / "build" / "reports" / "link-fuzz.json"
 WEIGHT, DELAY, REGISTER, MEMBRANE, HISTORY, ACCUM, STATUS_SPACE = 0, 1, 2, 3, 4, 5, 7
@@ -799,7 +800,7 @@ def test_serial_transport_and_resends_over_pty():
     import pty
     import select
     import threading
-    from hostlink.driver import SerialTransport
+    from hostlink.transports import SerialTransport
     master, slave = pty.openpty()
     params = good_params(CFG, 3)
     model = DeviceModel(params)

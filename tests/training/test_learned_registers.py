@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from delay_training import DelaySNN, ModelConfig, compare, to_params
-from delay_training.model import _LayerArith, _LIFLoop, surrogate
+from delay_training.autograd import _LayerArith, _LIFLoop, surrogate
 from delay_training.train import make_config, train
 from golden_model import GoldenNetwork
 

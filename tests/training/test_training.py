@@ -29,7 +29,7 @@ import spike_datasets as sd
 from delay_training import DelaySNN, ModelConfig, compare, export, load_export, predict, to_params
 from delay_training.__main__ import main as cli_main
 from delay_training.data import load_task
-from delay_training.model import _DelayGather, _DelayShift
+from delay_training.autograd import _DelayGather, _DelayShift
 from delay_training.train import make_config, seqdet_network, train
 from golden_model import GoldenNetwork
 
