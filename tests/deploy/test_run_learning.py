@@ -150,7 +150,7 @@ def port(monkeypatch):
         return RecordingTransport(CFG, learning=learning)
 
     RecordingTransport.sent = []
-    monkeypatch.setattr(driver, "SerialTransport", serial)
+    monkeypatch.setattr(transports, "SerialTransport", serial)
     monkeypatch.setattr(cli, "SerialTransport", serial)
     return opened
 
