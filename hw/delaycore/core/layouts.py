@@ -2,7 +2,7 @@
 and the blocks behind the guard."""
 
 from amaranth import signed
-from amaranth.lib import data, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from corespec.spaces import Space
@@ -95,3 +95,37 @@ class BlockPortSignature(wiring.Signature):
         super().__init__({"write": Out(BlockWriteSignature()), "read": Out(BlockReadSignature()),
                           "hold": Out(1), "idle": In(1)})
 
+
+
+class CoreSignature(wiring.Signature):
+    """The core seen from outside (docs/core.md, sections 3-5): what `Network` and
+    `LearningNetwork` are, and what the host link drives.
+
+    Members
+    -------
+    i : In(stream.Signature(EventLayout))
+        Input event words: SPIKE, EOT, CLEAR.
+    o : Out(stream.Signature(OutputLayout(v_bits)))
+        Output items (docs/core.md 3.2): each step, the readout's membranes `v'` (one item per
+        readout neuron), then the step's EOT (or a CLEAR) marker.
+    load : In(stream.Signature(WriteLayout))
+        Parameter writes.
+    rb_req : In(stream.Signature(ReadLayout))
+        Readback requests.
+    rb_resp : Out(stream.Signature(DATA_BITS))
+        Readback words, one per request, in order.
+    label : In(stream.Signature(16))
+        With `learning` only: the class of the sample just run, for the learning engine.
+    """
+
+    def __init__(self, v_bits: int, learning: bool = False):
+        members = {
+            "i": In(stream.Signature(EventLayout)),
+            "o": Out(stream.Signature(OutputLayout(v_bits))),
+            "load": In(stream.Signature(WriteLayout)),
+            "rb_req": In(stream.Signature(ReadLayout)),
+            "rb_resp": Out(stream.Signature(DATA_BITS)),
+        }
+        if learning:
+            members["label"] = In(stream.Signature(16))
+        super().__init__(members)

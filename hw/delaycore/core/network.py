@@ -2,8 +2,7 @@
 and readback ports."""
 
 from amaranth import *
-from amaranth.lib import wiring, stream
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
 from corespec.config import CoreConfig, clog2
 from corespec.events import EventKind
@@ -12,8 +11,7 @@ from delaycore.core.guard import Guard
 from delaycore.core.input_delay import InputDelay
 from delaycore.core.layer.layer import Layer
 from delaycore.core.status_counters import StatusCounters
-from delaycore.core.layouts import (EventLayout, OutputLayout, WriteLayout, ReadLayout, DATA_BITS, LAYER_BITS,
-                      PORT_ADDR_BITS)
+from delaycore.core.layouts import CoreSignature, DATA_BITS, LAYER_BITS, PORT_ADDR_BITS
 
 INPUT_STAGE = INPUT_STAGE_LAYER   # port layer of the input delay stage (docs/core.md, 2.7)
 LAYER_SLOTS = 1 << LAYER_BITS     # port layers the `layer` field of a Write / Read names
@@ -26,13 +24,7 @@ class Network(wiring.Component):
 
     def __init__(self, config: CoreConfig):
         self.config = config
-        super().__init__({
-            "i": In(stream.Signature(EventLayout)),
-            "o": Out(stream.Signature(OutputLayout(config.v_bits))),
-            "load": In(stream.Signature(WriteLayout)),
-            "rb_req": In(stream.Signature(ReadLayout)),
-            "rb_resp": Out(stream.Signature(DATA_BITS)),
-        })
+        super().__init__(CoreSignature(config.v_bits))
 
     def elaborate(self, platform):
         m = Module()

@@ -1,11 +1,10 @@
 """The core with the on-chip learning engine in front of it (docs/learning.md, section 6)."""
 
 from amaranth import *
-from amaranth.lib import wiring, stream
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
 from corespec.config import CoreConfig
-from delaycore.core.layouts import EventLayout, OutputLayout, WriteLayout, ReadLayout, DATA_BITS
+from delaycore.core.layouts import CoreSignature
 from delaycore.core.network import Network
 from delaycore.learning.learner import Learner
 
@@ -19,14 +18,7 @@ class LearningNetwork(wiring.Component):
             raise ValueError("LearningNetwork: the learning engine is not built with the input "
                              "delay stage (docs/core.md, 2.7); use input_delays=False")
         self.config = config
-        super().__init__({
-            "i": In(stream.Signature(EventLayout)),
-            "o": Out(stream.Signature(OutputLayout(config.v_bits))),
-            "load": In(stream.Signature(WriteLayout)),
-            "rb_req": In(stream.Signature(ReadLayout)),
-            "rb_resp": Out(stream.Signature(DATA_BITS)),
-            "label": In(stream.Signature(16)),
-        })
+        super().__init__(CoreSignature(config.v_bits, learning=True))
 
     def elaborate(self, platform):
         m = Module()
