@@ -14,3 +14,13 @@ class UserError(Exception):
     """A mistake in what the user gave; the message alone says what to fix."""
 
     exit_status = 2
+
+
+def run_parsed(parser, run, argv=None) -> int:
+    """`python -m <module>`: parse `argv` with the module's own parser and `run` it; a user's
+    mistake becomes argparse's usage error (one line, exit 2), as `delaysnn` reports it."""
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except UserError as e:
+        parser.error(str(e))

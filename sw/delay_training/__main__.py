@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from corespec.errors import run_parsed
+
 from .data import TASKS
 from .quant import check_wbits
 
@@ -123,12 +125,7 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     """`python -m delay_training`: a user's mistake is argparse's usage line and message, exit 2."""
     p = parser()
-    args = p.parse_args(argv)
-    from corespec.errors import UserError
-    try:
-        return run(args)
-    except UserError as e:
-        p.error(str(e))
+    return run_parsed(p, run, argv)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corespec.errors import UserError
+from corespec.errors import UserError, run_parsed
 
 REPO = Path(__file__).resolve().parents[2]
 TASK, OFFICIAL_TASK = "fsdd-loso", "fsdd"
@@ -538,11 +538,7 @@ def main(argv=None) -> int:
                                 description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_arguments(p)
-    a = p.parse_args(argv)
-    try:
-        return run(a)
-    except UserError as e:
-        p.error(str(e))
+    return run_parsed(p, run, argv)
 
 
 if __name__ == "__main__":

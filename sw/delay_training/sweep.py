@@ -42,7 +42,7 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from corespec.errors import UserError
+from corespec.errors import UserError, run_parsed
 
 from .sweep_storage import StorageError, SweepStorage, default_root
 
@@ -493,12 +493,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m delay_training.sweep", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_arguments(p)
-    a = p.parse_args(argv)
-    from corespec.errors import UserError
-    try:
-        return run(a)
-    except UserError as e:
-        p.error(str(e))
+    return run_parsed(p, run, argv)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -9,6 +9,8 @@ import argparse
 import random
 import statistics
 
+from corespec.errors import run_parsed
+
 from .config import CoreConfig
 from .events import encode_event, SPIKE, EOT
 from .network import GoldenNetwork
@@ -58,14 +60,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 
 def main(argv=None):
     """`python -m golden_model.perf`: a user's mistake is argparse's usage and message, exit 2."""
-    from corespec.errors import UserError
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(ap)
-    a = ap.parse_args(argv)
-    try:
-        return run(a)
-    except UserError as e:
-        ap.error(str(e))
+    return run_parsed(ap, run, argv)
 
 
 def run(a: argparse.Namespace) -> int:

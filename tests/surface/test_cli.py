@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import json
 import subprocess
 import sys
 import types
@@ -210,6 +211,22 @@ def test_export_checks_the_folder_and_writes_its_image(tmp_path, capsys):
     (tmp_path / "run" / "export" / "params.pt").write_bytes(b"not the parameters")
     code, _, err = in_process(["export", str(tmp_path / "run")], capsys)
     assert code == 2 and "params.pt" in one_error_line(err)
+
+
+def test_check_export_takes_the_task_from_the_manifest(tmp_path, capsys, monkeypatch):
+    """`delaysnn check export --export FOLDER`, as the README's quick start writes it: the test
+    samples come from the export's own task (here seqdet, 2 channels), not a default task."""
+    from delay_training.export import export
+    from delay_training.model import DelaySNN, ModelConfig
+    export(DelaySNN(ModelConfig(n_in=2, sizes=(3,), n_out=2), seed=0), tmp_path / "run" / "export",
+           extra={"task": "seqdet", "test_acc": 0.5})
+    code, out, err = in_process(["check", "export", "--export", str(tmp_path / "run" / "export"),
+                                 "--samples", "1"], capsys)
+    assert code == 0, err
+    report = json.loads(out[out.index("{"):])
+    assert report["task"] == "seqdet" and report["rtl_items_equal_golden"] is True
+    code, _, err = in_process(["check", "export"], capsys)
+    assert code == 2 and "--export" in one_error_line(err)
 
 
 # -- groups and optional commands --------------------------------------------------------------

@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 from delay_training.data import load_task
-from delay_training.export import load_export
+from corespec.errors import UserError, run_parsed
+from delay_training.export import load_export, read_manifest
 from golden_model import GoldenNetwork, schedule, raster_words, SPIKE
 from golden_model.params import load_words
 from .cosim import run as run_case, ROOT
@@ -23,10 +24,11 @@ from .cosim import run as run_case, ROOT
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     """The options of `delaysnn check export`: which export, on which test samples."""
     from delay_training.data import TASKS
-    ap.add_argument("--task", default="yinyang", choices=TASKS,
-                    help="the task whose test samples are streamed (the export's own task)")
+    ap.add_argument("--task", default=None, choices=TASKS,
+                    help="the task whose test samples are streamed; None: the export's own task "
+                         "(its manifest)")
     ap.add_argument("--export", default=None,
-                    help="export folder; None: build/train/<task>/export")
+                    help="export folder; None: build/train/<task>/export (then --task is needed)")
     ap.add_argument("--samples", type=int, default=50, help="first N test samples to stream")
 
 
@@ -35,18 +37,21 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_arguments(ap)
-    return run(ap.parse_args(argv))
+    return run_parsed(ap, run, argv)
 
 
 def run(a: argparse.Namespace) -> int:
     """Stream the samples through the Verilator core and the golden model; 1 if they differ."""
+    if a.export is None and a.task is None:
+        raise UserError("check export: give --export FOLDER (a training run's export/) or --task")
     export = a.export or str(ROOT / "build" / "train" / a.task / "export")
     # The report is named after the training run (build/train/<name>/export), so that checks of
     # several exports of one task do not overwrite each other.
     name = Path(export).resolve().parent.name if a.export else a.task
     params = load_export(export)
     cfg = params.config
-    test = load_task(a.task).test
+    task = a.task or read_manifest(export)["task"]
+    test = load_task(task).test
     x = test.spikes[:a.samples]
     words = [w for i in range(x.shape[0]) for w in raster_words(x[i], clear=True)]
     net = GoldenNetwork(params)
@@ -72,7 +77,7 @@ def run(a: argparse.Namespace) -> int:
     }
     r = run_case(case)
     preds = batch.sum(1).argmax(-1)
-    report = {"task": a.task, "run": name, "export": export, "samples": int(x.shape[0]),
+    report = {"task": task, "run": name, "export": export, "samples": int(x.shape[0]),
               "rtl_items_equal_golden": bool(r["passed"]), "error": r.get("error"),
               "items_checked": r.get("outputs_checked"), "cycles": r["cycles"],
               "sim_seconds": round(r["sim_seconds"], 1),

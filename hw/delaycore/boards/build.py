@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from corespec.errors import UserError
+from corespec.errors import UserError, run_parsed
 from corespec.config import CoreConfig
 from delaycore.core.block_ram import mark_collisions_dont_care
 from delaycore.boards.top import BoardTop, ECP5PLL, ICE40PLL
@@ -272,11 +272,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(ap)
-    args = ap.parse_args(argv)
-    try:
-        return run(args)
-    except UserError as e:
-        ap.error(str(e))
+    return run_parsed(ap, run, argv)
 
 
 def run(a: argparse.Namespace) -> int:
