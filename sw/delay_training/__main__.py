@@ -112,6 +112,16 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--input-delays", action="store_true", default=None,
                    help="one learned axonal delay per input channel too (the core's input delay "
                         "stage; input counts become 0/1 spikes)")
+    t.add_argument("--augment", metavar="SPEC",
+                   help="spike-level augmentation of training batches, any of shift=S (channels), "
+                        "stretch=A (time factor 1 +- A), time=S (steps), mask=W (channel band), "
+                        "drop=P (spike deletion), e.g. shift=24,stretch=0.15 (docs/training.md)")
+    t.add_argument("--front-end", metavar="SPEC",
+                   help="spoken digits: cochlea settings other than the defaults, e.g. "
+                        "dynamic_range_db=50 (spike_datasets.CochleaConfig; recorded in the export)")
+    t.add_argument("--voices", metavar="SPEC",
+                   help="spoken digits: perturbed copies of the training recordings, e.g. "
+                        "speed=0.9:1.1 (one copy per speed factor) and/or snr=20 (noise, dB)")
     t.add_argument("--n-train", type=int, help="use only the first N training samples")
     t.add_argument("--test-speaker", help="fsdd-loso: held-out speaker; None: the first by name")
     t.add_argument("--tonic-root", metavar="DIR", help="tonic:SHD / tonic:SSC: the folder tonic "
@@ -135,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             "delay_l2", "sizes", "recurrent", "leak", "leak_mode", "v_bits", "reset_mode",
             "theta_target", "init_gain", "surrogate", "surrogate_slope", "delay_init", "n_train",
             "test_speaker", "tonic_root", "device", "throttle", "threads", "learn_threshold", "learn_leak",
-            "lr_threshold", "lr_leak", "input_delays")
+            "lr_threshold", "lr_leak", "input_delays", "augment", "front_end", "voices")
     try:
         cfg = make_config(args.task, **{k: getattr(args, k) for k in keys})
     except ValueError as e:        # e.g. --learn-leak with the shift leak: a usage error

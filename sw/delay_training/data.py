@@ -57,13 +57,34 @@ def tonic_splits(task: str, root: str | None, progress: bool) -> Splits:
                                      "dt": train.dt, **held})
 
 
+def with_voices(train: SpikeDataset, copies, config, protocol: str, test_speaker: str | None,
+                progress: bool) -> SpikeDataset:
+    """The training split followed by one perturbed copy of its recordings per entry of `copies`
+    (spike_datasets.voices): same labels, meta and order; validation and test are never copied."""
+    from spike_datasets.fsdd import encode_recordings, list_recordings, split_indices
+    import torch
+    recordings = list_recordings()
+    chosen = [recordings[i] for i in split_indices(recordings, "train", protocol, test_speaker)]
+    parts = [train] + [encode_recordings(chosen, config, progress=progress, perturbation=c) for c in copies]
+    return SpikeDataset(name=train.name, spikes=torch.cat([p.spikes for p in parts]),
+                        labels=torch.cat([p.labels for p in parts]), n_classes=train.n_classes,
+                        dt=train.dt, class_names=train.class_names,
+                        meta={k: torch.cat([torch.as_tensor(p.meta[k]) for p in parts])
+                              for k in ("speaker", "index")},
+                        info={**train.info, "voices": [c.as_dict() for c in copies]})
+
+
 def load_task(task: str, n_train: int | None = None, test_speaker: str | None = None,
-              progress: bool = False, tonic_root: str | None = None) -> Splits:
+              progress: bool = False, tonic_root: str | None = None, front_end: str = "",
+              voices: str = "") -> Splits:
     """The three splits of a task. Generated tasks draw train / validation / test with seeds
     0 / 1 / 2 (same classes, independent samples); Yin-Yang and FSDD use their published or
     fixed splits; tonic tasks read files under `tonic_root` (default: the data root) through
     tonic. Missing data raises the data set's own error (spike_datasets.MissingDataError).
-    `n_train` truncates the training set (for quick runs and tests)."""
+    `n_train` truncates the training set (for quick runs and tests). `front_end`: the spoken-digit
+    tasks' cochlea settings that differ from the defaults (`CochleaConfig.with_overrides`);
+    `voices`: perturbed copies of their training recordings (`spike_datasets.voices`)."""
+    cochlea = sd.CochleaConfig.with_overrides(front_end) if task in ("fsdd", "fsdd-loso") else None
     if task == "seqdet":
         kw = dict(n_steps=48, lag=10, jitter=4)
         s = Splits(sd.make_sequence_detection(n_samples=n_train or 1000, seed=0, **kw),
@@ -77,19 +98,25 @@ def load_task(task: str, n_train: int | None = None, test_speaker: str | None = 
     elif task == "yinyang":
         s = Splits(sd.load_yinyang("train"), sd.load_yinyang("validation"), sd.load_yinyang("test"))
     elif task == "fsdd":
-        s = Splits(*(sd.load_fsdd(split, progress=progress) for split in ("train", "validation", "test")),
+        s = Splits(*(sd.load_fsdd(split, config=cochlea, progress=progress)
+                     for split in ("train", "validation", "test")),
                    {"protocol": "official"})
     elif task == "fsdd-loso":
         if test_speaker is None:
             speakers = sorted({r.speaker for r in sd.list_recordings()})
             test_speaker = speakers[0]
-        s = Splits(*(sd.load_fsdd(split, protocol="speaker", test_speaker=test_speaker, progress=progress)
+        s = Splits(*(sd.load_fsdd(split, protocol="speaker", test_speaker=test_speaker, config=cochlea,
+                                  progress=progress)
                      for split in ("train", "validation", "test")),
                    {"protocol": "speaker", "test_speaker": test_speaker})
     elif task in TONIC_TASKS:
         s = tonic_splits(task, tonic_root, progress)
     else:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+    if voices and task in ("fsdd", "fsdd-loso"):
+        from spike_datasets.voices import parse_voices
+        s.train = with_voices(s.train, parse_voices(voices), cochlea, s.info["protocol"],
+                              s.info.get("test_speaker"), progress)
     if n_train is not None and s.train.n_samples > n_train:
         s.train = s.train.subset(range(n_train))
     s.info.update({"n_train": s.train.n_samples, "n_val": s.val.n_samples, "n_test": s.test.n_samples,

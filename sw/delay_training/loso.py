@@ -164,7 +164,8 @@ def score_run(cfg, report: dict) -> dict:
 
     from .data import load_task
     from .train import build_model, evaluate, pick_device, read_checkpoint
-    splits = load_task(cfg.task, n_train=cfg.n_train, test_speaker=cfg.test_speaker)
+    splits = load_task(cfg.task, n_train=cfg.n_train, test_speaker=cfg.test_speaker,
+                       front_end=cfg.front_end)
     ck = read_checkpoint(Path(cfg.out) / "checkpoint.pt", map_location="cpu")
     device = pick_device(cfg.device)
     model = build_model(cfg, splits)

@@ -137,7 +137,8 @@ def plan(task: str, wbits_list, dbits_list, epochs: int | None, seed: int, eq: b
             add(float(wb), int(db), None, "grid")
     if eq and any(int(d) > 0 for d in dbits_list):
         # n_in / n_out from the data set's metadata (cheap for generated tasks and cached FSDD)
-        splits = load_task(task, n_train=overrides.get("n_train"), test_speaker=overrides.get("test_speaker"))
+        splits = load_task(task, n_train=overrides.get("n_train"), test_speaker=overrides.get("test_speaker"),
+                           front_end=overrides.get("front_end") or "")
         n_in, n_out = splits.train.n_channels, splits.train.n_classes
         target = n_params(n_in, base.sizes, n_out, 1, base.recurrent)
         sizes = equal_param_sizes(n_in, base.sizes, n_out, target, base.recurrent)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from corespec.errors import UserError
 
+from .augment import Augment
 from .data import TASKS, Splits, load_task, task_slug
 from .export import atomic_torch_save, atomic_write_json, compare, export
 from .model import DelaySNN, predict
@@ -24,6 +25,7 @@ from .quant import is_float
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKPOINT_VERSION = 1
+AUGMENT_SEED_OFFSET = 500_009   # the augmentation's generator is not the batch order's
 CHECKPOINT_KEYS = ("version", "identity", "epoch", "model", "optimizer", "scheduler", "history",
                    "best", "elapsed")
 
@@ -81,6 +83,9 @@ class TrainConfig:
     lr_leak: float = 0.1           # Adam lr of the leak multipliers (units of 1/256)
     input_delays: bool = False     # one axonal delay per input channel (core's input delay stage)
     tonic_root: str = ""           # tonic tasks: folder holding <set>/<file>.h5 ("": the data root)
+    augment: str = ""              # spike-level augmentation of training batches (augment.Augment)
+    front_end: str = ""            # spoken digits: cochlea settings other than the defaults (name=value,...)
+    voices: str = ""               # spoken digits: perturbed copies of the training recordings
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -89,6 +94,9 @@ class TrainConfig:
         self.recurrent = tuple(bool(r) for r in self.recurrent)
         self.leak = tuple(int(k) for k in self.leak)
         self.init_gain = tuple(float(g) for g in self.init_gain)
+        self.augment = Augment.parse(self.augment).text
+        self.front_end = _front_end_text(self.task, self.front_end)
+        self.voices = _voices_text(self.task, self.voices)
         self.name = self.name or task_slug(self.task)
         check_learned_registers(self.leak_mode, self.wbits, self.learn_threshold, self.learn_leak)
         self.out = self.out or str(REPO / "build" / "train" / self.name)
@@ -121,7 +129,28 @@ class TrainConfig:
 
 
 _LEARN_DEFAULTS = {"learn_threshold": False, "learn_leak": False, "lr_threshold": 2e-3,
-                   "lr_leak": 0.1, "input_delays": False}
+                   "lr_leak": 0.1, "input_delays": False, "augment": "", "front_end": "",
+                   "voices": ""}
+
+
+def _voices_text(task: str, text: str) -> str:
+    """--voices in canonical form; only the spoken-digit tasks have recordings to perturb."""
+    if not text:
+        return ""
+    if task not in ("fsdd", "fsdd-loso"):
+        raise ValueError(f"--voices applies to the spoken-digit tasks (fsdd, fsdd-loso), not {task}")
+    from spike_datasets.voices import parse_voices, voices_text
+    return voices_text(parse_voices(text))
+
+
+def _front_end_text(task: str, text: str) -> str:
+    """--front-end in canonical form; only the spoken-digit tasks have a cochlea to set."""
+    if not text:
+        return ""
+    if task not in ("fsdd", "fsdd-loso"):
+        raise ValueError(f"--front-end applies to the spoken-digit tasks (fsdd, fsdd-loso), not {task}")
+    from spike_datasets import CochleaConfig
+    return CochleaConfig.with_overrides(text).overrides_text()
 
 
 # Per-task defaults: the settings used for the figures in docs/training.md. Command-line options
@@ -143,13 +172,13 @@ TASK_DEFAULTS: dict[str, dict] = {
 TASK_DEFAULTS.update({task: dict(TASK_DEFAULTS["fsdd"]) for task in ("tonic:SHD", "tonic:SSC")})
 
 
-def front_end_record(task: str) -> dict:
+def front_end_record(task: str, front_end: str = "") -> dict:
     """The cochlea settings an audio task's spikes came from (spike_datasets.load_fsdd's
     defaults), for the manifest: `hostlink run` / `eval` encode new audio with exactly them."""
     if task not in ("fsdd", "fsdd-loso"):
         return {}
     from spike_datasets import CochleaConfig
-    return {"front_end": asdict(CochleaConfig())}
+    return {"front_end": asdict(CochleaConfig.with_overrides(front_end))}
 
 
 def make_config(task: str, **overrides) -> TrainConfig:
@@ -178,10 +207,13 @@ _NAME_ABBREV = {"wbits": "w", "dbits": "d", "epochs": "e", "seed": "s", "sizes":
                 "learn_threshold": "lth", "learn_leak": "llk", "lr_threshold": "lrth",
                 "lr_leak": "lrlk", "leak_mode": "lm", "reset_mode": "rm", "theta_target": "theta",
                 "surrogate_slope": "slope", "delay_init": "dinit", "v_bits": "v",
-                "train_weights": "tw", "hand_built": "hb"}
+                "train_weights": "tw", "hand_built": "hb", "augment": "aug",
+                "front_end": "fe", "voices": "vox"}
 
 
 def _name_value(v) -> str:
+    if isinstance(v, str) and "=" in v:      # --augment shift=24,stretch=0.15 -> shift24.stretch0.15
+        return v.replace("=", "").replace(",", ".").replace(":", "_")
     if isinstance(v, bool):
         return "" if v else "0"
     if isinstance(v, (list, tuple)):
@@ -384,6 +416,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
     splits = load_task(cfg.task, n_train=cfg.n_train, test_speaker=cfg.test_speaker, progress=progress,
+                       front_end=cfg.front_end, voices=cfg.voices,
                        tonic_root=cfg.tonic_root or None)
     model = build_model(cfg, splits).to(device)
     if not cfg.train_weights:
@@ -416,16 +449,18 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     bar = tqdm(total=cfg.epochs * n_batches, initial=start * n_batches, disable=not progress,
                desc=cfg.name, unit="batch", dynamic_ncols=True)
     session_start = time.perf_counter()
+    augment = Augment.parse(cfg.augment)
     for epoch in range(start, cfg.epochs):
         model.train()
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
         perm = torch.randperm(n, generator=g)
+        g_aug = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch + AUGMENT_SEED_OFFSET)
         loss_sum = correct = 0
         t_epoch = time.perf_counter()
         for b in range(n_batches):
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             xb, yb = train_set.spikes[idx].to(device), train_set.labels[idx].to(device)
-            res = model(xb)
+            res = model(augment(xb, g_aug))
             loss = F.cross_entropy(res["logits"], yb)
             total = loss + cfg.delay_l2 * model.delay_l2() if cfg.delay_l2 else loss
             opt.zero_grad(set_to_none=True)
@@ -509,7 +544,7 @@ def finish(cfg, model, splits, history, best, train_s, device, t_start, prior_s,
     else:
         _, manifest = export(model.cpu(), out / "export",
                              extra={"task": cfg.task, "test_acc": test["acc"], "val_acc": val["acc"],
-                                    **front_end_record(cfg.task)})
+                                    **front_end_record(cfg.task, cfg.front_end)})
         model.to(device)
         from .export import load_export
         cmp = compare(model, load_export(out / "export"), splits.test.spikes)

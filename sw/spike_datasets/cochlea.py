@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -67,6 +67,32 @@ class CochleaConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def with_overrides(cls, text: str | None) -> "CochleaConfig":
+        """The defaults with `name=value,...` settings (training's --front-end); a name that is
+        not a setting, a value of the wrong kind or an impossible combination is a ValueError
+        naming it ('' or None: the defaults)."""
+        kinds = {f.name: f.type for f in fields(cls)}
+        values = {}
+        for part in (text or "").split(","):
+            if not part.strip():
+                continue
+            name, sep, value = (x.strip() for x in part.partition("="))
+            if not sep or name not in kinds:
+                raise ValueError(f"front end setting {part.strip()!r}: expected NAME=VALUE with NAME "
+                                 f"one of {', '.join(kinds)}")
+            try:
+                values[name] = int(value) if kinds[name] in (int, "int") else float(value)
+            except ValueError:
+                raise ValueError(f"front end setting {name}={value!r}: expected a number") from None
+        return cls(**values)
+
+    def overrides_text(self) -> str:
+        """The settings that differ from the defaults, as `name=value,...` (canonical order)."""
+        default = CochleaConfig()
+        return ",".join(f"{f.name}={getattr(self, f.name):g}" for f in fields(self)
+                        if getattr(self, f.name) != getattr(default, f.name))
 
 
 def _hz_to_erb_rate(f: np.ndarray) -> np.ndarray:

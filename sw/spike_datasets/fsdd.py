@@ -23,6 +23,7 @@ from .base import SpikeDataset
 from .cochlea import CochleaConfig, cochlea_spikes
 from .errors import CorruptDataError, MissingDataError
 from .paths import cache_dir, dataset_dir
+from .voices import Perturbation
 
 FILE_NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
 SPLITS = ("train", "validation", "test", "all")
@@ -108,10 +109,15 @@ def split_indices(recordings: Sequence[Recording], split: str, protocol: str = "
     return np.flatnonzero(mask)
 
 
-def cache_key(recordings: Sequence[Recording], config: CochleaConfig) -> str:
-    """sha256 of the front-end settings and of every input file's name and bytes."""
+def cache_key(recordings: Sequence[Recording], config: CochleaConfig,
+              perturbation: Perturbation | None = None) -> str:
+    """sha256 of the front-end settings, the perturbation (if any) and of every input file's
+    name and bytes."""
     digest = hashlib.sha256()
-    digest.update(json.dumps({"version": CACHE_VERSION, "config": config.as_dict()}, sort_keys=True).encode())
+    settings = {"version": CACHE_VERSION, "config": config.as_dict()}
+    if perturbation is not None:
+        settings["perturbation"] = perturbation.as_dict()
+    digest.update(json.dumps(settings, sort_keys=True).encode())
     for rec in recordings:
         try:
             content = rec.path.read_bytes()
@@ -170,13 +176,15 @@ def _read_cached(path: Path, key: str, n: int, config: CochleaConfig):
 
 
 def encode_recordings(recordings: Sequence[Recording], config: CochleaConfig | None = None,
-                      cache: bool = True, progress: bool = True) -> SpikeDataset:
-    """Spikes for the given recordings, in their order, from the cache when possible."""
+                      cache: bool = True, progress: bool = True,
+                      perturbation: Perturbation | None = None) -> SpikeDataset:
+    """Spikes for the given recordings, in their order, from the cache when possible;
+    `perturbation` (voices.Perturbation) changes every recording before the cochlea."""
     config = config or CochleaConfig()
     if not recordings:
         raise ValueError("no recordings given")
     speakers = tuple(sorted({r.speaker for r in recordings}))
-    key = cache_key(recordings, config)
+    key = cache_key(recordings, config, perturbation)
     path = cache_dir() / f"fsdd-{key[:24]}.npz" if cache else None
     cached = _read_cached(path, key, len(recordings), config) if path is not None and path.exists() else None
     if cached is not None:
@@ -185,6 +193,8 @@ def encode_recordings(recordings: Sequence[Recording], config: CochleaConfig | N
     else:
         start = time.perf_counter()
         waves = [read_wav(r.path, config.sample_rate) for r in recordings]
+        if perturbation is not None:
+            waves = [perturbation.apply(w, i) for i, w in enumerate(waves)]
         spikes = cochlea_spikes(waves, config, progress=progress)
         seconds, hit = time.perf_counter() - start, False
         n_audio = np.array([w.size for w in waves], dtype=np.int64)
@@ -198,7 +208,8 @@ def encode_recordings(recordings: Sequence[Recording], config: CochleaConfig | N
         meta={"speaker": np.array([speakers.index(r.speaker) for r in recordings]),
               "index": np.array([r.index for r in recordings]),
               "n_audio": n_audio},
-        info={"config": config.as_dict(), "speakers": speakers, "cache_file": path, "cache_hit": hit,
+        info={"config": config.as_dict(), "speakers": speakers,
+              "perturbation": None if perturbation is None else perturbation.as_dict(), "cache_file": path, "cache_hit": hit,
               "front_end_seconds": seconds,
               "cropped": int((n_audio > config.n_samples).sum())},
     )
