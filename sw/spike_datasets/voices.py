@@ -1,15 +1,20 @@
-"""More voices from the same recordings: speed perturbation and noise, before the cochlea.
+"""More voices from the same recordings: speed, microphone tilt and noise, before the cochlea.
 
-Speed perturbation (Ko et al. 2015, Kaldi's `speed` recipe) resamples a recording by a factor s
-and plays it back at the original rate: the word is s times shorter and every frequency,
-formants and pitch alike, is s times higher, much as a speaker with a shorter vocal tract would
-say it. Noise at a chosen SNR stands for another room and microphone. Both are scipy/numpy
-one-liners (`scipy.signal.resample_poly`, a seeded Gaussian), applied to the training recordings
-only; each perturbed copy goes through the cochlea once and is cached like the originals
-(`fsdd.encode_recordings`, keyed by the perturbation too).
+The five FSDD speakers differ less in what they say than in how it reaches the file: vocal tract
+length (formant positions), speaking rate, and microphone and room (george's recordings carry
+twice the others' share of energy above 2.5 kHz; nicolas's noise floor is 18 dB under the peak,
+lucas's 49 dB). Each perturbed copy of a training recording draws, from its own seed:
 
-`--voices speed=0.9:1.1,snr=20` gives one training copy per speed factor (each with noise at
-20 dB SNR when given) next to the originals.
+* a speed factor s ~ U[1-S, 1+S] (Ko et al. 2015, Kaldi's `speed`): the recording is resampled
+  by s (`scipy.signal.resample_poly`) and played at 8 kHz, s times shorter with every frequency,
+  formants and pitch alike, s times higher;
+* a spectral tilt a ~ U[-A, A]: a first-order filter y[n] = x[n] - a x[n-1] (`scipy.signal.lfilter`;
+  a > 0 brightens like a thin microphone, a < 0 darkens), then rescaled to the original RMS;
+* a noise level: Gaussian noise at an SNR ~ U[lo, hi] dB of the recording's RMS.
+
+`--voices copies=2,speed=0.1,tilt=0.6,snr=10:30` adds two such copies of every training
+recording (every setting optional; `copies` defaults to 1). Each copy goes through the cochlea
+once and is cached like the originals (`fsdd.encode_recordings`, keyed by the copy too).
 """
 
 from __future__ import annotations
@@ -29,69 +34,98 @@ class VoicesError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class Perturbation:
-    """One perturbed copy: speed factor (1: unchanged) and noise SNR in dB (None: no noise)."""
+    """The ranges of one perturbed copy; `copy` (0, 1, ...) and the recording index seed the draws."""
 
-    speed: float = 1.0
-    snr_db: float | None = None
-    seed: int = 0
+    speed: float = 0.0                  # s ~ U[1 - speed, 1 + speed]
+    tilt: float = 0.0                   # a ~ U[-tilt, tilt]
+    snr_db: tuple[float, float] | None = None
+    copy: int = 0
 
     def __post_init__(self) -> None:
-        if not 0.5 <= self.speed <= 2.0:
-            raise VoicesError(f"--voices speed {self.speed:g}: expected a factor in [0.5, 2]")
-        if self.snr_db is not None and not -10 <= self.snr_db <= 80:
-            raise VoicesError(f"--voices snr {self.snr_db:g}: expected dB in [-10, 80]")
+        if not 0 <= self.speed <= 0.5:
+            raise VoicesError(f"--voices speed={self.speed:g}: expected a spread in [0, 0.5] "
+                              "(factors 1 - spread .. 1 + spread)")
+        if not 0 <= self.tilt < 1:
+            raise VoicesError(f"--voices tilt={self.tilt:g}: expected a coefficient in [0, 1)")
+        if self.snr_db is not None and not -10 <= self.snr_db[0] <= self.snr_db[1] <= 80:
+            raise VoicesError(f"--voices snr={self.snr_db[0]:g}:{self.snr_db[1]:g}: expected "
+                              "LO:HI dB with -10 <= LO <= HI <= 80")
 
     @property
     def identity(self) -> bool:
-        return self.speed == 1.0 and self.snr_db is None
+        return self.speed == 0 and self.tilt == 0 and self.snr_db is None
 
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def draw(self, index: int) -> tuple[float, float, float | None]:
+        """(speed factor, tilt coefficient, SNR dB or None) of recording `index` in this copy."""
+        u = np.random.default_rng([self.copy, index, 0x5EED]).random(3)
+        speed = round(1 + (2 * u[0] - 1) * self.speed, 2)      # 0.01 steps: short resampling filters
+        tilt = (2 * u[1] - 1) * self.tilt
+        snr = None if self.snr_db is None else self.snr_db[0] + u[2] * (self.snr_db[1] - self.snr_db[0])
+        return speed, tilt, snr
+
     def apply(self, wave: np.ndarray, index: int) -> np.ndarray:
-        """The perturbed recording (float32, full scale 1); `index` seeds its own noise."""
+        """The perturbed recording (float32, full scale 1)."""
         x = np.asarray(wave)
-        x = x.astype(np.float32) / 32768.0 if x.dtype == np.int16 else x.astype(np.float32)
-        if self.speed != 1.0:
-            ratio = Fraction(self.speed).limit_denominator(40)   # e.g. 0.9 -> up 10, down 9
-            x = scipy.signal.resample_poly(x, ratio.denominator, ratio.numerator).astype(np.float32)
-        if self.snr_db is not None and x.size:
-            rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
-            rng = np.random.default_rng([self.seed, index, int(round(self.snr_db * 100))])
-            x = x + (rms * 10 ** (-self.snr_db / 20) * rng.standard_normal(x.size)).astype(np.float32)
-        return x
+        x = x.astype(np.float64) / 32768.0 if x.dtype == np.int16 else x.astype(np.float64)
+        speed, tilt, snr = self.draw(index)
+        if speed != 1.0:
+            ratio = Fraction(speed).limit_denominator(100)
+            x = scipy.signal.resample_poly(x, ratio.denominator, ratio.numerator)
+        rms = float(np.sqrt(np.mean(x ** 2))) if x.size else 0.0
+        if tilt and rms > 0:
+            y = scipy.signal.lfilter([1.0, -tilt], [1.0], x)
+            x = y * rms / max(float(np.sqrt(np.mean(y ** 2))), 1e-12)
+        if snr is not None and x.size:
+            rng = np.random.default_rng([self.copy, index, 0x9015E])
+            x = x + rms * 10 ** (-snr / 20) * rng.standard_normal(x.size)
+        return x.astype(np.float32)
+
+
+def _number(name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise VoicesError(f"--voices {name}={value!r}: expected a number") from None
 
 
 def parse_voices(text: str | None) -> tuple[Perturbation, ...]:
-    """`speed=0.9:1.1,snr=20` -> one Perturbation per speed (each with the noise); `snr=20`
-    alone -> one noisy copy at speed 1; '' / None -> none."""
-    speeds, snr = [], None
+    """`copies=2,speed=0.1,tilt=0.6,snr=10:30` -> two Perturbations (copy 0 and 1) with these
+    ranges; '' / None -> none."""
+    settings: dict = {}
+    copies = 1
     for part in (text or "").split(","):
         if not part.strip():
             continue
         name, sep, value = (x.strip() for x in part.partition("="))
-        try:
-            if name == "speed" and sep:
-                speeds = [float(v) for v in value.split(":") if v.strip()]
-            elif name == "snr" and sep:
-                snr = float(value)
-            else:
-                raise VoicesError(f"--voices {part.strip()!r}: expected speed=S1:S2:... and/or snr=DB")
-        except ValueError as err:
-            if isinstance(err, VoicesError):
-                raise
-            raise VoicesError(f"--voices {part.strip()!r}: expected numbers") from None
-    copies = tuple(Perturbation(s, snr) for s in (speeds or ([1.0] if snr is not None else [])))
-    if len(set(copies)) != len(copies) or any(c.identity for c in copies):
-        raise VoicesError(f"--voices {text!r}: each copy must differ from the originals and from each other")
-    return copies
+        if not sep or name not in ("copies", "speed", "tilt", "snr"):
+            raise VoicesError(f"--voices {part.strip()!r}: expected NAME=VALUE with NAME one of "
+                              "copies, speed, tilt, snr")
+        if name == "copies":
+            copies = int(_number(name, value))
+            if not 1 <= copies <= 10 or str(copies) != value:
+                raise VoicesError(f"--voices copies={value}: expected a whole number in 1..10")
+        elif name == "snr":
+            lo, _, hi = value.partition(":")
+            settings["snr_db"] = (_number(name, lo), _number(name, hi or lo))
+        else:
+            settings[name] = _number(name, value)
+    if not settings:
+        if text and text.strip():
+            raise VoicesError(f"--voices {text!r}: a copy must change something (speed, tilt or snr)")
+        return ()
+    return tuple(Perturbation(copy=c, **settings) for c in range(copies))
 
 
 def voices_text(copies: tuple[Perturbation, ...]) -> str:
     """The canonical --voices text of a set of copies ('' for none)."""
     if not copies:
         return ""
-    speeds = ":".join(f"{c.speed:g}" for c in copies)
-    snr = copies[0].snr_db
-    return ("" if all(c.speed == 1.0 for c in copies) else f"speed={speeds}") \
-        + ("" if snr is None else ("," if any(c.speed != 1.0 for c in copies) else "") + f"snr={snr:g}")
+    p = copies[0]
+    parts = [f"copies={len(copies)}"]
+    parts += [f"speed={p.speed:g}"] if p.speed else []
+    parts += [f"tilt={p.tilt:g}"] if p.tilt else []
+    parts += [f"snr={p.snr_db[0]:g}:{p.snr_db[1]:g}"] if p.snr_db is not None else []
+    return ",".join(parts)
