@@ -42,6 +42,8 @@ class CochleaConfig:
     dynamic_range_db: float = 30.0
     max_rate: float = 1.0
     ir_floor_db: float = 80.0
+    tilt_degree: int = 0          # remove a polynomial of this degree fitted to the recording's
+                                  # long-term spectrum (0: off): microphone colour, not formants
 
     def __post_init__(self) -> None:
         if self.n_channels < 1 or self.n_steps < 1:
@@ -54,6 +56,8 @@ class CochleaConfig:
             raise ValueError("max_rate must be in (0, 1]: at most one spike per step")
         if self.dynamic_range_db <= 0 or self.ir_floor_db <= 0:
             raise ValueError("dynamic_range_db and ir_floor_db must be positive")
+        if not 0 <= self.tilt_degree <= 3:
+            raise ValueError("tilt_degree must be 0 (off), 1, 2 or 3")
 
     @property
     def hop(self) -> int:
@@ -66,7 +70,12 @@ class CochleaConfig:
         return self.n_steps * self.hop
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """Every setting; those added later are left out at their defaults, so the cache keys
+        and manifests of spikes made before them stay valid."""
+        d = asdict(self)
+        if d["tilt_degree"] == 0:
+            d.pop("tilt_degree")
+        return d
 
     @classmethod
     def with_overrides(cls, text: str | None) -> "CochleaConfig":
@@ -209,11 +218,35 @@ def cochleagram(waveforms: Sequence[np.ndarray], config: CochleaConfig, **kwargs
     return out
 
 
+def remove_tilt(level: np.ndarray, config: CochleaConfig) -> np.ndarray:
+    """dB levels `[N, T, C]` less a polynomial of degree `tilt_degree` in the channel index, fitted
+    (least squares) to each recording's long-term spectrum: the mean level of each channel over the
+    frames whose loudest channel is within `dynamic_range_db` of the recording's peak, floored at
+    20 dB below that range. A microphone's or a room's colour is smooth across channels and
+    constant in time; formants are narrow peaks and move, so they stay."""
+    n, _, c = level.shape
+    finite = np.where(np.isfinite(level), level, -np.inf)
+    peak = finite.max(axis=(1, 2), keepdims=True)
+    floor = peak - config.dynamic_range_db - 20
+    voiced = (finite.max(axis=2, keepdims=True) > peak - config.dynamic_range_db).astype(np.float64)
+    clipped = np.maximum(finite, floor)
+    with np.errstate(invalid="ignore"):
+        spectrum = (np.where(voiced > 0, clipped, 0.0)).sum(1) / np.maximum(voiced.sum(1), 1)  # [N, C]
+    basis = np.vander(np.linspace(-1, 1, c), config.tilt_degree + 1)                    # [C, d+1]
+    spectrum = np.where(np.isfinite(spectrum), spectrum, 0.0)
+    fit = basis @ np.linalg.lstsq(basis, spectrum.T, rcond=None)[0]                      # [C, N]
+    fit = fit.T - fit.T.mean(axis=1, keepdims=True)
+    return level - fit[:, None, :]
+
+
 def normalised_level(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
-    """dB level relative to each recording's peak, mapped from [-range, 0] dB onto [0, 1]."""
+    """dB level relative to each recording's peak, mapped from [-range, 0] dB onto [0, 1]
+    (after `remove_tilt` when `tilt_degree` > 0)."""
     env = np.asarray(envelope, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         level = 20 * np.log10(env)
+        if config.tilt_degree:
+            level = remove_tilt(level, config)
         peak = level.max(axis=(1, 2), keepdims=True)
         scaled = np.clip(1 + (level - peak) / config.dynamic_range_db, 0, 1)
     return np.where(np.isfinite(peak), scaled, 0.0)  # a silent recording gives no spikes
