@@ -513,6 +513,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where the report, the runs' reports and the plot go; None: build/reports "
                         "(plot: build/plots)")
     p.add_argument("--quiet", action="store_true", help="no line per finished run")
+    p.add_argument("--compare", metavar="NAMES",
+                   help="train nothing: print the named reports (loso-<name>.json, comma-separated) "
+                        "as one ablation table and plot them side by side (loso_compare.py)")
+    p.add_argument("--labels", metavar="LABELS",
+                   help="with --compare: a label per report, comma-separated; None: the names")
     group = p.add_argument_group("training options (as delaysnn train; None: the task's default)")
     for action in _train_actions():
         group._add_action(action)
@@ -520,6 +525,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(a: argparse.Namespace) -> int:
     """The protocol with the options; the per-fold table printed; 1 if a run failed."""
+    if a.compare:
+        from .loso_compare import compare
+        text, path = compare([n.strip() for n in a.compare.split(",") if n.strip()],
+                             [x.strip() for x in a.labels.split(",")] if a.labels else None,
+                             a.reports_dir)
+        print(text)
+        print(f"plot {path}")
+        return 0
     if a.workers < 1:
         raise LosoError(f"--workers {a.workers}: expected 1 or more")
     recipe = {dest: getattr(a, dest) for dest in train_option_dests()}
