@@ -6,7 +6,7 @@ CLI     := .venv/bin/delaysnn
 
 BOARD ?= all
 
-.PHONY: install test demo sim bench bitstream deploy train sweep loso learn-demo clean
+.PHONY: install test demo sim bench bitstream deploy train sweep loso adapt learn-demo clean
 
 # make install TORCH=cuda: a CUDA build of the same torch from the PyTorch index instead of the CPU
 # build (cuda = cu130, PyPI's own CUDA build of 2.13.0, for drivers R580+; TORCH=cu126 or cu129 for
@@ -69,6 +69,15 @@ sweep: install
 LOSO_ARGS ?=
 loso: install
 	$(CLI) loso $(LOSO_ARGS)
+
+# On-chip adaptation to a new speaker (sw/onchip_learning/adapt.py): the LOSO network without
+# SPEAKER, deployed with the engine, learns from K recordings per digit; build/reports/adapt-*.json,
+# build/plots/adapt-*.png; ADAPT_ARGS="--run build/train/<run> --bptt --passes 2 ..."
+SPEAKER ?= george
+K       ?= 5
+ADAPT_ARGS ?=
+adapt: install
+	$(CLI) adapt --speaker $(SPEAKER) --k $(K) $(ADAPT_ARGS)
 
 # On-chip learning demonstrations (docs/learning.md): build/reports/onchip-*.json, build/plots/onchip-*.png
 learn-demo: install

@@ -73,6 +73,8 @@ COMMANDS: tuple[Command | Group, ...] = (
             "delay_training.sweep"),
     Command("loso", "spoken digits, leave one speaker out: per fold and seed, mean over folds",
             "delay_training.loso"),
+    Command("adapt", "on-chip adaptation of a LOSO network to a new speaker (or your WAV files)",
+            "onchip_learning.adapt"),
     Group("bench", "speed of the core, the board link and training", (
         Command("core", "accumulates per cycle, Verilator and golden-model speed, synthesis",
                 "benchmarks.core"),

@@ -1,0 +1,652 @@
+"""On-chip adaptation of a deployed spoken-digit network to a new speaker (issue 17, sections 3-4).
+
+    delaysnn adapt --speaker nicolas --k 5 [--run build/train/<loso run>] [--preset adapt]
+        [--passes P] [--seed S] [--bptt]
+    delaysnn adapt --run build/train/<run> --wav-dir my_words/ [--labels labels.csv] --k 5
+    make adapt SPEAKER=nicolas K=5
+
+A network trained without speaker X (task `fsdd-loso`) is deployed with the learning engine
+(`delaysnn deploy --learning`, reused when the folder exists); the engine (golden learner = RTL)
+then learns from k labelled recordings per digit of X, streamed one at a time as a user speaks
+them, the label after each (pair R: readout weights and last-layer delays, registers of the
+deployed folder's preset). Speaker X's other recordings (takes 5-49) measure the adaptation, the
+other speakers' takes 0-4 the forgetting. The P passes replay the same k*10 recordings (kept in
+host memory) in a fresh seeded order each pass.
+
+With --wav-dir the user's own WAV files are the adaptation set (labels from FSDD-style names
+`{digit}_*.wav` or a --labels CSV `file,label`); the first k files of each digit (by name) adapt,
+the rest of the folder, if any, is evaluated.
+
+Writes build/reports/adapt-<name>.json (accuracy after every labelled sample, before/after,
+forgetting, the BPTT reference with --bptt), build/plots/adapt-<name>.png (accuracy vs labelled
+samples seen; delays before/after) and the adapted image (build/adapt/<name>/image.json).
+
+The curve after every sample comes from `FastAdapt`, an exact replica of the golden learner for a
+network with one LIF layer (and input delays) learning pair R; the final figures are those of
+`GoldenLearner` itself, and the two are compared (`golden_equal` in the report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from corespec.errors import UserError, run_parsed
+
+REPO = Path(__file__).resolve().parents[2]
+SPEAKERS = ("george", "jackson", "lucas", "nicolas", "yweweler")
+K_MAX = 5                       # takes 0-4 adapt, takes 5-49 are the speaker's test set
+TEST_TAKES = range(5, 50)
+OTHER_TAKES = range(0, 5)
+DIGIT_NAME = re.compile(r"^(\d)_.*\.wav$", re.IGNORECASE)
+
+
+class AdaptError(UserError, ValueError):
+    """An adaptation request that cannot be carried out: one line naming the input."""
+
+
+# -- data --------------------------------------------------------------------------------------
+@dataclass
+class Fold:
+    """The spike rasters of one adaptation: what adapts (in take order per digit), the new
+    speaker's test recordings and the other speakers' recordings (forgetting)."""
+    adapt_x: np.ndarray          # [n, T, n_in] uint8
+    adapt_y: np.ndarray
+    adapt_names: list
+    test_x: np.ndarray
+    test_y: np.ndarray
+    other_x: np.ndarray
+    other_y: np.ndarray
+
+
+def check_k(k: int) -> int:
+    """K recordings per digit: 1..5 (takes 0-4; the speaker's takes 5-49 are its test set)."""
+    if not 1 <= int(k) <= K_MAX:
+        raise AdaptError(f"--k {k}: between 1 and {K_MAX} recordings per digit (takes 0..k-1 "
+                         f"adapt; takes 5-49 are the speaker's test set)")
+    return int(k)
+
+
+def fsdd_fold(cochlea, speaker: str, k: int, progress: bool = True) -> Fold:
+    """FSDD split for speaker X: takes 0..k-1 adapt, takes 5-49 test, others' takes 0-4."""
+    from spike_datasets import load_fsdd, DatasetError
+    check_k(k)
+    try:
+        data = load_fsdd("all", config=cochlea, progress=progress)
+    except DatasetError as e:
+        raise AdaptError(str(e)) from None
+    names = np.array(data.info["speakers"])
+    if speaker not in names:
+        raise AdaptError(f"--speaker {speaker!r}: not an FSDD speaker ({', '.join(names)})")
+    spk, take = names[data.meta["speaker"]], np.asarray(data.meta["index"])
+    x, y = np.asarray(data.spikes), np.asarray(data.labels)
+    ad = np.flatnonzero((spk == speaker) & (take < k))
+    ad = ad[np.lexsort((take[ad], y[ad]))]                    # digit, then take
+    te = np.flatnonzero((spk == speaker) & (take >= TEST_TAKES.start))
+    ot = np.flatnonzero((spk != speaker) & (take < OTHER_TAKES.stop))
+    return Fold(x[ad], y[ad], [f"{y[i]}_{speaker}_{take[i]}.wav" for i in ad],
+                x[te], y[te], x[ot], y[ot])
+
+
+def wav_labels(folder: Path, labels_csv=None) -> list[tuple[Path, int]]:
+    """(path, digit) of every WAV file in `folder`, sorted by name; the digit from the CSV
+    (`file,label`) when given, else from a `{digit}_*.wav` name. One line for a missing folder,
+    no WAV files, a bad CSV row or a file without a label."""
+    from hostlink.deployed import RunError, read_labels
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise AdaptError(f"{folder}: no such folder of WAV files")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".wav" and p.is_file())
+    if not paths:
+        raise AdaptError(f"{folder}: no .wav files")
+    try:
+        table = read_labels(labels_csv) if labels_csv else {}
+    except RunError as e:
+        raise AdaptError(str(e)) from None
+    out = []
+    for p in paths:
+        m = DIGIT_NAME.match(p.name)
+        label = table.get(p.name, int(m[1]) if m else None)
+        if label is None:
+            raise AdaptError(f"{p.name}: no label (name it <digit>_....wav or list it in --labels)")
+        if not 0 <= label <= 9:
+            raise AdaptError(f"{p.name}: label {label} is not a digit 0-9")
+        out.append((p, int(label)))
+    return out
+
+
+def first_k_per_digit(labels: list[int], k: int) -> tuple[list[int], list[int]]:
+    """Positions of the first k recordings of each digit (adapt) and of the rest (evaluate)."""
+    seen, adapt, rest = {}, [], []
+    for i, y in enumerate(labels):
+        seen[y] = seen.get(y, 0) + 1
+        (adapt if seen[y] <= k else rest).append(i)
+    return adapt, rest
+
+
+def wav_fold(cochlea, folder, labels_csv, k: int, other: Fold | None,
+             progress: bool = True) -> Fold:
+    """A user's folder of WAV files as a fold: the first k per digit adapt, the rest test; the
+    other speakers' recordings (forgetting) from FSDD when the data root has them."""
+    from spike_datasets import DatasetError
+    from spike_datasets.fsdd import Recording, encode_recordings
+    check_k(k)
+    items = wav_labels(Path(folder), labels_csv)
+    try:
+        data = encode_recordings([Recording(p, y, "user", i) for i, (p, y) in enumerate(items)],
+                                 cochlea, cache=True, progress=progress)
+    except DatasetError as e:
+        raise AdaptError(str(e)) from None
+    x, y = np.asarray(data.spikes), np.array([lab for _, lab in items])
+    ad, te = first_k_per_digit(y.tolist(), k)
+    empty = x[:0]
+    return Fold(x[ad], y[ad], [items[i][0].name for i in ad], x[te], y[te],
+                other.other_x if other else empty, other.other_y if other else y[:0])
+
+
+# -- the exact fast replica (one LIF layer, input delays, pair R) -----------------------------
+def hidden_spikes(params, x, chunk: int = 250) -> torch.Tensor:
+    """Raw spikes of the (only) LIF layer for input rasters x [N, T, n_in]: the input delay stage
+    then the layer, exactly as the golden network (pair R never changes them). [N, T, n] bool."""
+    from .fast_pair_r import delayed, fast_hidden_spikes
+    x = torch.as_tensor(np.asarray(x))
+    out = []
+    for i in range(0, len(x), chunk):
+        xi = x[i:i + chunk].to(torch.int64)
+        if params.config.input_delays:
+            xi = delayed(xi > 0, params.input_delay.to(torch.int64))
+        out.append(fast_hidden_spikes(params, xi))
+    return torch.cat(out) if out else torch.zeros(0, x.shape[1], params.config.sizes[0], dtype=torch.bool)
+
+
+def check_network(params) -> None:
+    """The replica covers the networks the LOSO recipe makes: one feed-forward LIF layer."""
+    cfg = params.config
+    if len(cfg.sizes) != 1 or cfg.recurrent[0] or cfg.leak_mode != "shift":
+        raise AdaptError(f"adaptation needs a network with one feed-forward LIF layer and shift "
+                         f"leak (the LOSO recipe), got sizes {cfg.sizes}")
+
+
+def scores(params, s: torch.Tensor) -> torch.Tensor:
+    """Summed readout of every sample from its raw hidden spikes, with the current delays."""
+    from .fast_pair_r import delayed, readout_scores
+    return readout_scores(delayed(s, params.layers[0].delay.to(torch.int64)), params)
+
+
+def accuracy(params, s: torch.Tensor, y) -> float | None:
+    """The manifest's rule (argmax of the summed readout, first on ties)."""
+    if len(s) == 0:
+        return None
+    return float((scores(params, s).argmax(1).numpy() == np.asarray(y)).mean())
+
+
+def presentation(n: int, passes: int, seed: int) -> list[int]:
+    """The order the user's n recordings are spoken and replayed: one seeded permutation a pass."""
+    rng = np.random.default_rng(seed)
+    return [int(i) for _ in range(passes) for i in rng.permutation(n)]
+
+
+@dataclass
+class Curve:
+    """Accuracy after every labelled sample (0 = before adaptation)."""
+    seen: list
+    speaker: list
+    others: list
+
+
+def adapt_fast(params, regs, s_adapt, y_adapt, order, s_test, y_test, s_other, y_other,
+               every: int = 1, progress: bool = True):
+    """The engine's adaptation through FastPairR (exact), evaluated every `every` samples.
+    Returns the learner (its params are the adapted network) and the curve."""
+    from tqdm import tqdm
+    from .fast_pair_r import FastPairR
+    F = FastPairR(params, regs, s_adapt)
+    cur = Curve([0], [accuracy(params, s_test, y_test)], [accuracy(params, s_other, y_other)])
+    for n, i in enumerate(tqdm(order, desc="adapt (replica)", unit="sample", disable=not progress), 1):
+        F.learn_sample(i, int(y_adapt[i]))
+        if n % every == 0 or n == len(order):
+            cur.seen.append(n)
+            cur.speaker.append(accuracy(F.params, s_test, y_test))
+            cur.others.append(accuracy(F.params, s_other, y_other))
+    return F, cur
+
+
+def adapt_golden(params, regs, x_adapt, y_adapt, order, progress: bool = True):
+    """The same adaptation on GoldenLearner (= RTL): every labelled sample from a clear state."""
+    from tqdm import tqdm
+    from golden_model import GoldenNetwork
+    from golden_model.learning import GoldenLearner
+    G = GoldenLearner(GoldenNetwork(copy.deepcopy(params)), copy.deepcopy(regs))
+    for i in tqdm(order, desc="adapt (golden learner)", unit="sample", disable=not progress):
+        G.run_sample(torch.as_tensor(np.asarray(x_adapt[i]), dtype=torch.int64), label=int(y_adapt[i]))
+    return G
+
+
+def same_learned(a, b) -> bool:
+    """Readout weights and last-layer delays equal (what pair R changes)."""
+    return bool(torch.equal(a.layers[-1].weight, b.layers[-1].weight)
+                and torch.equal(a.layers[0].delay, b.layers[0].delay))
+
+
+# -- the offline reference: BPTT of the same parameters on the same samples --------------------
+def load_model(run: Path):
+    """The run's DelaySNN at its exported (best-validation) epoch, from checkpoint.pt."""
+    import json
+    from delay_training.model import DelaySNN, ModelConfig
+    from delay_training.train import read_checkpoint
+    ck = run / "checkpoint.pt"
+    if not ck.is_file():
+        raise AdaptError(f"{run}: no checkpoint.pt (the BPTT reference needs the training run)")
+    manifest = json.loads((run / "export" / "manifest.json").read_text())
+    model = DelaySNN(ModelConfig.from_dict(manifest["model_config"]))
+    ckpt = read_checkpoint(ck)
+    model.load_state_dict((ckpt.get("best") or {}).get("state", ckpt["model"]))
+    return model
+
+
+def bptt_reference(run: Path, x, y, epochs: int = 30, lr: float = 2e-3, lr_delay: float = 0.3,
+                   seed: int = 0, progress: bool = True, on_epoch=None):
+    """Offline fine-tuning by BPTT (the training's loss and arithmetic) of the readout weights
+    and the last LIF layer's delays only, full batch on the k*10 adaptation samples; returns the
+    exported parameter image (hidden weights and input delays untouched, as on chip).
+    `on_epoch(epoch, model)` sees the model after every epoch (a study's checkpoints)."""
+    import torch.nn.functional as Fn
+    from tqdm import tqdm
+    from delay_training.export import to_params
+    torch.manual_seed(seed)
+    model = load_model(Path(run))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    w, d = model.weights[-1], model.delays[-1]
+    w.requires_grad_(True)
+    d.requires_grad_(True)
+    opt = torch.optim.Adam([{"params": [w], "lr": lr}, {"params": [d], "lr": lr_delay}])
+    xb = torch.as_tensor(np.asarray(x)).float()
+    yb = torch.as_tensor(np.asarray(y)).long()
+    model.train()
+    for epoch in tqdm(range(1, epochs + 1), desc="BPTT reference", unit="epoch", disable=not progress):
+        opt.zero_grad()
+        Fn.cross_entropy(model(xb)["logits"], yb).backward()
+        opt.step()
+        model.clamp_latents_()
+        if on_epoch:
+            on_epoch(epoch, model)
+    model.eval()
+    return to_params(model)
+
+
+# -- time per labelled sample on the board (cycle model) ----------------------------------------
+READBACK_CYCLES = 6            # docs/learning.md 6.1: about 6 cycles per core readback
+
+
+def engine_cycles(cfg, regs) -> dict:
+    """The engine's cycles for pair R from docs/learning.md 6.1 (an estimate; the replay measures
+    them): STEP reads a delay and a history word per neuron of layer L (+4 cycles of traces and
+    eligibilities) and the readout membranes; LEARN is 6 + lr_shift per weight, 6 per word read,
+    2 per word written, 6 per delay step, plus the clear sweep."""
+    n_L, n_out, P = cfg.sizes[-1], cfg.n_out, cfg.weights_per_word
+    words = -(-(n_L * n_out) // P)
+    step = n_L * (2 * READBACK_CYCLES + 4) + n_out * READBACK_CYCLES
+    learn = (n_L * n_out * (6 + regs.lr_shift_R) + words * (6 + 2) + n_L * 6
+             + 4 * (1 << (n_L - 1).bit_length()))
+    return {"STEP": step, "LEARN": learn}
+
+
+def sample_time(params, regs, x, clk_hz: float, baud: int) -> dict:
+    """Time of one labelled sample on the board: the core's cycles (golden_model.schedule, the
+    cycle model of docs/core.md) + the engine's STEP after every step and one LEARN, at the core
+    clock; and the UART time of its event words (3 bytes each, 10 bits a byte, ~8 % framing)."""
+    from golden_model import CLEAR, encode_event
+    from golden_model.schedule import schedule
+    from golden_model.network import GoldenNetwork
+    from hostlink.deployed import Sample, event_words
+    net_params = for_board(params)
+    xs = delay_input(params, np.asarray(x)[None])[0]
+    words = [encode_event(CLEAR)] + event_words(Sample("x", None, xs, 0.0))
+    sched = schedule(net_params.config, words, GoldenNetwork(net_params).run_stream(words))
+    core = sched.step_end_cycles[-1] + 1
+    eng = engine_cycles(net_params.config, regs)
+    steps = len(sched.step_end_cycles)
+    cycles = core + steps * eng["STEP"] + eng["LEARN"]
+    uart_s = len(words) * 3 * 10 * 1.08 / baud
+    return {"core_cycles": core, "engine_STEP_cycles": eng["STEP"], "engine_LEARN_cycles": eng["LEARN"],
+            "steps": steps, "cycles": cycles, "clk_hz": clk_hz, "compute_ms": 1e3 * cycles / clk_hz,
+            "event_words": len(words), "uart_ms": 1e3 * uart_s,
+            "ms_per_labelled_sample": 1e3 * max(cycles / clk_hz, uart_s)}
+
+
+def board_time(params, regs, xs, deploy: dict) -> dict:
+    """sample_time over a few adaptation samples at the deployed board's clock and baud (the
+    iCEBreaker's 24 MHz and 3 Mbaud when the folder has no deploy record)."""
+    clk, baud = float(deploy.get("clk_hz", 24e6)), int(deploy.get("baud", 3_000_000))
+    rows = [sample_time(params, regs, x, clk, baud) for x in xs]
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
+    return {"samples": len(rows), "mean": mean,
+            "model": "golden_model.schedule (core) + docs/learning.md 6.1 (engine)"}
+
+
+# -- the flow: run folder -> deployed folder -> adaptation -> evaluation -> report --------------
+DEFAULT_RECIPE = "fsdd-loso-e20-h128-leak3.4-gain2.1-spk{speaker}-in"
+# passes per k with the "adapt" preset: the most passes whose mean forgetting over the five
+# seed-0 LOSO folds stays within 2 points (k = 3, 4 interpolated)
+DEFAULT_PASSES = {1: 12, 2: 5, 3: 4, 4: 3, 5: 3}
+
+
+def run_folder(args) -> Path:
+    """--run, else the recipe's seed-0 LOSO run for --speaker."""
+    if args.run is not None:
+        run = Path(args.run)
+    elif args.speaker:
+        run = REPO / "build" / "train" / args.recipe.format(speaker=args.speaker)
+    else:
+        raise AdaptError("give --run (a LOSO training run or its export) or --speaker")
+    run = run.parent if run.name == "export" else run
+    if not (run / "export" / "manifest.json").is_file():
+        raise AdaptError(f"{run}: no export/manifest.json (expected a training run folder, e.g. "
+                         f"`delaysnn train --task fsdd-loso --test-speaker X`)")
+    return run
+
+
+def deployed_folder(run: Path, board: str, deployed: Path | None) -> tuple[Path, str | None]:
+    """The deployed folder with the engine: --deployed, or build/deploy/<run>-<board> when it is
+    there with learning, else made now (`delaysnn deploy RUN --learning --no-bitstream`). A
+    network with the input delay stage cannot have the engine (docs/core.md 2.7): then its export
+    folder, and the reason; the host applies the input delays (`host_delayed`)."""
+    from deploy.derive import learning_obstacle
+    from hostlink.deployed import load_deployment
+    if deployed is not None:
+        return Path(deployed), None
+    why = learning_obstacle(load_deployment(run / "export").config)
+    if why:
+        return run / "export", why
+    out = REPO / "build" / "deploy" / f"{run.name}-{board}"
+    if (out / "deploy.json").is_file() and (out / "learning.json").is_file():
+        return out, None
+    from deploy.cli import deploy, parse_args
+    deploy(parse_args([str(run), "--board", board, "--learning", "--no-bitstream"]))
+    return out, None
+
+
+def host_delayed(params):
+    """The same network without the input delay stage, for a core with the learning engine: the
+    host sends each channel's spikes already delayed (`delay_input`); every readout value is the
+    same (the stage is counts -> spikes -> a delay per channel, docs/core.md 2.7)."""
+    if not params.config.input_delays:
+        return params
+    from golden_model import NetworkParams
+    cfg = dataclasses.replace(params.config, input_delays=False)
+    return NetworkParams(cfg, copy.deepcopy(params.layers), None)
+
+
+def for_board(params):
+    """The network as the board with the engine holds it: no input delay stage (`host_delayed`),
+    the board's weight packing (deploy.derive.board_config, one lane)."""
+    from deploy.derive import board_config, repack
+    p = host_delayed(params)
+    return repack(p, board_config(p.config, 1))
+
+
+def delay_input(params, x) -> np.ndarray:
+    """Rasters [N, T, n_in] through the input delay stage of `params` (0/1), as the host sends
+    them to a core built without it; unchanged for a network without the stage."""
+    from .fast_pair_r import delayed
+    if not params.config.input_delays:
+        return np.asarray(x)
+    xt = torch.as_tensor(np.asarray(x))
+    return delayed(xt > 0, params.input_delay.to(torch.int64)).to(torch.uint8).numpy()
+
+
+def registers(dep, name: str):
+    """The preset the deployed folder carries; the kit's when its learning.json predates it."""
+    from golden_model.learning import LearnRegisters
+    from hostlink.deployed import check_learning_engine, learning_presets, learning_registers
+    from .presets import PRESETS
+    check_learning_engine(dep)
+    if name in learning_presets(dep) or name.endswith(".json"):
+        return LearnRegisters(**learning_registers(dep, name)), str(dep.folder / "learning.json")
+    if name in PRESETS:
+        return (LearnRegisters(**PRESETS[name]),
+                "onchip_learning.presets (the folder's learning.json predates it)")
+    raise AdaptError(f"--preset {name!r}: not in {dep.folder / 'learning.json'} nor the kit's "
+                     f"presets ({', '.join(PRESETS)})")
+
+
+def report_name(args) -> str:
+    if args.name:
+        return args.name
+    who = args.speaker or Path(args.wav_dir).name
+    return f"{who}-k{args.k}-p{args.passes}-s{args.seed}"
+
+
+def delays_of(params) -> list[int]:
+    return [int(d) for d in params.layers[0].delay.tolist()]
+
+
+def adapted_image(params, learned):
+    """`params` (input delays and all) with the readout weights and last-layer delays learned."""
+    out = copy.deepcopy(params)
+    out.layers[-1].weight = learned.layers[-1].weight.clone()
+    out.layers[0].delay = learned.layers[0].delay.clone()
+    return out
+
+
+def golden_check(G, F, params_eval, s_test, x_test, n: int = 20) -> bool:
+    """The golden learner ended where the replica did, and the golden network on the adapted
+    image predicts as the replica on the first n test samples (x_test as the host sends it)."""
+    from golden_model import GoldenNetwork
+    if not same_learned(G.net.params, F.params) or G.regs.lfsr != F.regs.lfsr or not n:
+        return same_learned(G.net.params, F.params) and G.regs.lfsr == F.regs.lfsr
+    out = GoldenNetwork(copy.deepcopy(G.net.params)).run(torch.as_tensor(x_test[:n]).to(torch.int64))
+    gold = out["readout"].sum(1).argmax(1)
+    return bool(torch.equal(gold, scores(params_eval, s_test[:n]).argmax(1)))
+
+
+def bptt_figures(run: Path, fold: Fold, params, s_test, s_other, args) -> dict:
+    """The offline reference on the same k*10 samples (readout weights, last-layer delays)."""
+    Q = bptt_reference(run, fold.adapt_x, fold.adapt_y, epochs=args.bptt_epochs, lr=args.bptt_lr,
+                       seed=args.seed)
+    return {"epochs": args.bptt_epochs, "lr": args.bptt_lr, "lr_delay": 0.3, "batch": "full",
+            "speaker_accuracy": accuracy(Q, s_test, fold.test_y),
+            "others_accuracy": accuracy(Q, s_other, fold.other_y),
+            "delays_changed": int((Q.layers[0].delay != params.layers[0].delay).sum()),
+            "readout_weights_changed": int((Q.layers[-1].weight != params.layers[-1].weight).sum())}
+
+
+def plot(path: Path, cur: Curve, before, after, rep: dict) -> None:
+    """Accuracy vs labelled samples seen (speaker, others, BPTT); delays before/after."""
+    import io
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from corespec.files import atomic_write_bytes
+    fig = Figure(figsize=(11, 4))
+    FigureCanvasAgg(fig)
+    a, b = fig.subplots(1, 2)
+    a.plot(cur.seen, [100 * v for v in cur.speaker], label="new speaker (on chip)")
+    if cur.others[0] is not None:
+        a.plot(cur.seen, [100 * v for v in cur.others], label="other speakers (forgetting)")
+    ref = rep.get("bptt")
+    if ref:
+        a.axhline(100 * ref["speaker_accuracy"], ls="--", c="C0", lw=0.8, label="BPTT ref, new speaker")
+        if ref["others_accuracy"] is not None:
+            a.axhline(100 * ref["others_accuracy"], ls="--", c="C1", lw=0.8, label="BPTT ref, others")
+    a.set(xlabel="labelled samples seen", ylabel="accuracy (%)", ylim=(0, 100),
+          title=f"{rep['name']}: k={rep['k']}, {rep['passes']} pass(es)")
+    a.legend(fontsize=7)
+    bins = np.arange(max(before + after) + 2) - 0.5
+    b.hist([before, after], bins=bins, label=["before", "after"])
+    b.set(xlabel="delay of the hidden neurons (steps)", ylabel="neurons",
+          title=f"last-layer delays: {sum(x != y for x, y in zip(before, after))} changed")
+    b.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+@dataclass
+class Setup:
+    """Everything one adaptation needs, settled before it starts."""
+    run: Path
+    dep: object                  # hostlink.deployed.Deployment (with the learning engine)
+    regs: object                 # LearnRegisters
+    regs_source: str
+    fold: Fold
+    order: list
+    deploy_obstacle: str | None = None   # why the run's own folder has no engine (host delays)
+
+
+def prepare(args, progress: bool = True) -> Setup:
+    """Check the request, deploy (or reuse), read the preset and the recordings."""
+    from hostlink.deployed import front_end, load_deployment
+    check_k(args.k)
+    if args.passes is None:
+        args.passes = DEFAULT_PASSES[args.k]
+    if args.passes < 1:
+        raise AdaptError(f"--passes {args.passes}: at least 1")
+    if args.speaker and args.speaker not in SPEAKERS and not args.wav_dir:
+        raise AdaptError(f"--speaker {args.speaker!r}: not an FSDD speaker ({', '.join(SPEAKERS)})")
+    if args.wav_dir is None and not args.speaker:
+        raise AdaptError("give --speaker (FSDD) or --wav-dir (your own recordings)")
+    if args.wav_dir is not None and not Path(args.wav_dir).is_dir():
+        raise AdaptError(f"{args.wav_dir}: no such folder of WAV files")
+    run = run_folder(args)
+    folder, why = deployed_folder(run, args.board, args.deployed)
+    dep = load_deployment(folder)
+    check_network(dep.params)
+    regs, source = registers(dep, args.preset) if not why else kit_registers(args.preset)
+    cochlea = front_end(dep)
+    if args.wav_dir is not None:
+        held = dep.manifest.get("test_speaker") or _run_speaker(run)
+        other = fsdd_fold(cochlea, held, 1, progress) if held else None
+        fold = wav_fold(cochlea, args.wav_dir, args.labels, args.k, other, progress)
+    else:
+        fold = fsdd_fold(cochlea, args.speaker, args.k, progress)
+    return Setup(run, dep, regs, source, fold, presentation(len(fold.adapt_y), args.passes, args.seed),
+                 why)
+
+
+def kit_registers(name: str):
+    """A preset of the kit (no deployed folder with the engine to carry it)."""
+    from golden_model.learning import LearnRegisters
+    from .presets import PRESETS
+    if name not in PRESETS:
+        raise AdaptError(f"--preset {name!r}: not one of the kit's presets ({', '.join(PRESETS)})")
+    return LearnRegisters(**PRESETS[name]), "onchip_learning.presets"
+
+
+def _run_speaker(run: Path) -> str | None:
+    """The held-out speaker of a LOSO run (loso-result.json), for the forgetting set."""
+    import json
+    f = run / "loso-result.json"
+    return json.loads(f.read_text())["identity"].get("test_speaker") if f.is_file() else None
+
+
+def adapt(args, progress: bool = True) -> dict:
+    """One fold end to end; returns the report (also written, with the plot and the image)."""
+    from corespec.files import atomic_write_json
+    from hostlink.image import save_image
+    S = prepare(args, progress)
+    P, f = S.dep.params, S.fold
+    s_ad, s_te, s_ot = (hidden_spikes(P, x) for x in (f.adapt_x, f.test_x, f.other_x))
+    F, cur = adapt_fast(P, S.regs, s_ad, f.adapt_y, S.order, s_te, f.test_y, s_ot, f.other_y,
+                        args.every, progress)
+    G = adapt_golden(host_delayed(P), S.regs, delay_input(P, f.adapt_x), f.adapt_y, S.order, progress)
+    name = report_name(args)
+    out = REPO / "build" / "adapt" / name
+    save_image(out / "image.json", adapted_image(P, G.net.params))
+    rep = {"name": name, "run": str(S.run), "deployed": str(S.dep.folder),
+           "deploy_obstacle": S.deploy_obstacle,
+           "input_delays": ("applied by the host (the core with the engine is built without the "
+                            "input delay stage)" if P.config.input_delays else None),
+           "speaker": args.speaker, "wav_dir": str(args.wav_dir) if args.wav_dir else None,
+           "k": args.k, "passes": args.passes, "seed": args.seed, "preset": args.preset,
+           "registers_from": S.regs_source, "registers": dataclasses.asdict(S.regs),
+           "adapt_samples": [f.adapt_names[i] for i in S.order],
+           "adapt_labels": [int(f.adapt_y[i]) for i in S.order],
+           "test_samples": len(f.test_y), "other_samples": len(f.other_y),
+           "speaker_accuracy": {"before": cur.speaker[0], "after": cur.speaker[-1]},
+           "others_accuracy": {"before": cur.others[0], "after": cur.others[-1]},
+           "forgetting_points": (None if cur.others[0] is None else 100 * (cur.others[0] - cur.others[-1])),
+           "curve": {"seen": cur.seen, "speaker": cur.speaker, "others": cur.others},
+           "golden_equal": golden_check(G, F, F.params, s_te, delay_input(P, f.test_x[:20]),
+                                         n=20 if progress else 5),
+           "learned": G.learned,
+           "delays_changed": int((G.net.params.layers[0].delay != P.layers[0].delay).sum()),
+           "readout_weights_changed": int((G.net.params.layers[-1].weight != P.layers[-1].weight).sum()),
+           "adapted_image": str(out / "image.json"),
+           "selection": SELECTION_NOTE}
+    rep["board_time"] = board_time(P, S.regs, f.adapt_x[:3], S.dep.deploy)
+    if args.bptt:
+        rep["bptt"] = bptt_figures(S.run, f, P, s_te, s_ot, args)
+    report = REPO / "build" / "reports" / f"adapt-{name}.json"
+    rep["report"], rep["plot"] = str(report), str(REPO / "build" / "plots" / f"adapt-{name}.png")
+    if not args.no_plot:
+        plot(Path(rep["plot"]), cur, delays_of(P), delays_of(G.net.params), rep)
+    atomic_write_json(report, rep)
+    return rep
+
+
+SELECTION_NOTE = ("registers chosen leave-one-fold-out: for each fold the configuration best on the "
+                  "other four folds' speaker test takes (never this speaker's test takes)")
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of `delaysnn adapt` (and `python -m onchip_learning.adapt`)."""
+    ap.add_argument("--speaker", default=None, help=f"the new speaker (FSDD: {', '.join(SPEAKERS)})")
+    ap.add_argument("--run", type=Path, default=None,
+                    help="training run folder trained without the speaker (or its export/); "
+                         "default: build/train/<--recipe with the speaker>")
+    ap.add_argument("--recipe", default=DEFAULT_RECIPE, help="run name of the default --run")
+    ap.add_argument("--k", type=int, default=5, help=f"labelled recordings per digit (1..{K_MAX})")
+    ap.add_argument("--preset", default="adapt",
+                    help="learning preset of the deployed folder (or a registers .json)")
+    ap.add_argument("--passes", type=int, default=None,
+                    help="passes over the k*10 recordings (replayed from host memory); default "
+                         f"per k {DEFAULT_PASSES}")
+    ap.add_argument("--seed", type=int, default=0, help="order in which the recordings are spoken")
+    ap.add_argument("--wav-dir", type=Path, default=None,
+                    help="your own recordings: first k per digit adapt, the rest is evaluated")
+    ap.add_argument("--labels", type=Path, default=None, help="CSV file,label for --wav-dir")
+    ap.add_argument("--deployed", type=Path, default=None,
+                    help="deployed folder (default: build/deploy/<run>-<board>, deployed if missing)")
+    ap.add_argument("--board", default="icebreaker")
+    ap.add_argument("--every", type=int, default=1, help="evaluate after every N labelled samples")
+    ap.add_argument("--bptt", action="store_true", help="also the offline BPTT reference")
+    ap.add_argument("--bptt-epochs", type=int, default=3,
+                    help="full-batch epochs (3 at 2e-3: chosen on the five folds within 2 points "
+                         "of forgetting)")
+    ap.add_argument("--bptt-lr", type=float, default=2e-3)
+    ap.add_argument("--name", default=None, help="report name (adapt-<name>.json)")
+    ap.add_argument("--no-plot", action="store_true")
+
+
+def run(args) -> int:
+    torch.set_num_threads(1)
+    rep = adapt(args)
+    sa, oa = rep["speaker_accuracy"], rep["others_accuracy"]
+    line = f"speaker {100 * sa['before']:.1f} -> {100 * sa['after']:.1f} %"
+    if oa["before"] is not None:
+        line += f"; other speakers {100 * oa['before']:.1f} -> {100 * oa['after']:.1f} %"
+    if "bptt" in rep:
+        line += f"; BPTT reference {100 * rep['bptt']['speaker_accuracy']:.1f} %"
+    print(f"adapt {rep['name']}: {line}; golden learner = replica: {rep['golden_equal']}")
+    print(f"report {rep['report']}, plot {rep['plot']}, image {rep['adapted_image']}")
+    return 0 if rep["golden_equal"] else 1
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m onchip_learning.adapt", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(ap)
+    return run_parsed(ap, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""On-chip adaptation to a new speaker (sw/onchip_learning/adapt.py, `delaysnn adapt`) and its
+replay on the RTL (verification/runners/adapt_replay.py).
+
+Fast: labels from file names and a CSV, every refusal one line (missing folder, bad CSV row,
+unknown speaker, K out of range), the host-side input delays equal the input delay stage. With the
+seed-0 LOSO run of the default recipe in build/train (and the FSDD data): one short fold end to
+end (report, plot, image; golden learner = replica), and a shortened fold replayed on Verilator
+with 0 mismatches (every labelled sample, an evaluation sample after each, two at the end).
+"""
+
+import argparse
+
+import pytest
+import torch
+
+from golden_model import CoreConfig, GoldenNetwork, random_params
+from onchip_learning import adapt as A
+
+RUN = A.REPO / "build" / "train" / A.DEFAULT_RECIPE.format(speaker="george")
+needs_run = pytest.mark.skipif(not (RUN / "export" / "manifest.json").is_file(),
+                               reason=f"no LOSO run {RUN.name} (delaysnn loso)")
+
+
+def wav_folder(tmp_path, names):
+    d = tmp_path / "words"
+    d.mkdir()
+    for n in names:
+        (d / n).write_bytes(b"")
+    return d
+
+
+def test_labels_from_file_names(tmp_path):
+    d = wav_folder(tmp_path, ["3_me_0.wav", "0_me_1.wav", "0_me_0.wav", "notes.txt"])
+    assert [(p.name, y) for p, y in A.wav_labels(d)] == [("0_me_0.wav", 0), ("0_me_1.wav", 0),
+                                                         ("3_me_0.wav", 3)]
+
+
+def test_labels_from_csv_override_names(tmp_path):
+    d = wav_folder(tmp_path, ["a.wav", "b.WAV", "7_x.wav"])
+    csv = tmp_path / "labels.csv"
+    csv.write_text("file,label\na.wav,4\nwords/b.WAV,9\n7_x.wav,1\n")
+    assert [(p.name, y) for p, y in A.wav_labels(d, csv)] == [("7_x.wav", 1), ("a.wav", 4), ("b.WAV", 9)]
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("a.wav,4,5\n", "expected 'file,label'"),
+    ("file,label\na.wav,four\n", "is not a class number"),
+    ("a.wav,12\n", "is not a digit 0-9"),
+    ("b.wav,1\n", "a.wav: no label"),
+])
+def test_bad_labels_are_one_line(tmp_path, rows, message):
+    d = wav_folder(tmp_path, ["a.wav"])
+    csv = tmp_path / "labels.csv"
+    csv.write_text(rows)
+    with pytest.raises(A.AdaptError, match=message) as e:
+        A.wav_labels(d, csv)
+    assert "\n" not in str(e.value)
+
+
+def test_missing_or_empty_folder(tmp_path):
+    with pytest.raises(A.AdaptError, match="no such folder"):
+        A.wav_labels(tmp_path / "nope")
+    with pytest.raises(A.AdaptError, match="no .wav files"):
+        A.wav_labels(wav_folder(tmp_path, []))
+
+
+def test_first_k_per_digit():
+    assert A.first_k_per_digit([0, 0, 1, 0, 1, 2], 2) == ([0, 1, 2, 4, 5], [3])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--speaker", "bob"], "not an FSDD speaker"),
+    (["--speaker", "george", "--k", "0"], "between 1 and 5"),
+    (["--speaker", "george", "--k", "6"], "between 1 and 5"),
+    (["--speaker", "george", "--passes", "0"], "at least 1"),
+    (["--wav-dir", "/no/such/dir"], "no such folder"),
+    ([], "give --speaker"),
+])
+def test_cli_refusals_are_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        A.main(argv + ["--run", "/no/such/run"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert message in err
+
+
+def test_unknown_run_folder_is_one_line(tmp_path):
+    ns = argparse.Namespace(run=tmp_path, speaker="george", recipe=A.DEFAULT_RECIPE)
+    with pytest.raises(A.AdaptError, match="no export/manifest.json"):
+        A.run_folder(ns)
+
+
+def test_host_side_input_delays_equal_the_stage():
+    """The core with the engine is built without the input delay stage; the host delays the
+    input instead: every readout value is the same."""
+    cfg = CoreConfig(n_in=12, sizes=(8,), n_out=3, weight_bits=2, ternary=True, depth=8,
+                     v_bits=12, input_delays=True)
+    p = random_params(cfg, 3, threshold_scale=0.3)
+    x = (torch.rand(4, 20, 12, generator=torch.Generator().manual_seed(1)) < 0.3).to(torch.int64)
+    ref = GoldenNetwork(p).run(x)["readout"]
+    got = GoldenNetwork(A.host_delayed(p)).run(torch.as_tensor(A.delay_input(p, x)).to(torch.int64))["readout"]
+    assert torch.equal(ref, got)
+
+
+def test_presentation_is_seeded_per_pass():
+    o = A.presentation(10, 2, 0)
+    assert sorted(o[:10]) == sorted(o[10:]) == list(range(10)) and o[:10] != o[10:]
+    assert o == A.presentation(10, 2, 0) != A.presentation(10, 2, 1)
+
+
+@needs_run
+def test_one_short_fold_end_to_end():
+    args = argparse.Namespace(speaker="george", run=None, recipe=A.DEFAULT_RECIPE, k=1,
+                              preset="adapt", passes=1, seed=0, wav_dir=None, labels=None,
+                              deployed=None, board="icebreaker", every=5, bptt=True,
+                              bptt_epochs=2, bptt_lr=2e-3, name="pytest-george-k1",
+                              no_plot=False)
+    rep = A.adapt(args, progress=False)
+    assert rep["golden_equal"] and rep["learned"] == 10
+    assert rep["curve"]["seen"] == [0, 5, 10] and rep["test_samples"] == 450
+    assert rep["other_samples"] == 200 and len(rep["adapt_samples"]) == 10
+    assert 0 <= rep["bptt"]["speaker_accuracy"] <= 1
+    for key in ("report", "plot", "adapted_image"):
+        assert A.Path(rep[key]).is_file()
+
+
+@needs_run
+def test_shortened_fold_replays_bit_exactly_on_verilator():
+    from verification.runners.adapt_replay import replay
+    rep = replay("george", 1, preset="fine-tune", limit=3, eval_each=1, final_eval=2, report=False,
+                 work_name="pytest-george")
+    assert not rep["stalled"], rep
+    assert rep["mismatches"] == 0, rep["first_mismatches"]
+    assert rep["labelled_samples"] == 3 and rep["evaluated_samples"] == 5
+    assert rep["golden_learned_params_changed"] > 0
