@@ -616,15 +616,16 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--labels", type=Path, default=None, help="CSV file,label for --wav-dir")
     ap.add_argument("--deployed", type=Path, default=None,
                     help="deployed folder (default: build/deploy/<run>-<board>, deployed if missing)")
-    ap.add_argument("--board", default="icebreaker")
+    ap.add_argument("--board", default="icebreaker", choices=("icebreaker", "ulx3s"),
+                    help="board whose deployed folder (and clock, for the time per sample) is used")
     ap.add_argument("--every", type=int, default=1, help="evaluate after every N labelled samples")
     ap.add_argument("--bptt", action="store_true", help="also the offline BPTT reference")
     ap.add_argument("--bptt-epochs", type=int, default=3,
                     help="full-batch epochs (3 at 2e-3: chosen on the five folds within 2 points "
                          "of forgetting)")
-    ap.add_argument("--bptt-lr", type=float, default=2e-3)
+    ap.add_argument("--bptt-lr", type=float, default=2e-3, help="Adam learning rate of the BPTT reference")
     ap.add_argument("--name", default=None, help="report name (adapt-<name>.json)")
-    ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--no-plot", action="store_true", help="no build/plots/adapt-<name>.png")
 
 
 def run(args) -> int:
