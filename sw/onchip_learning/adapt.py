@@ -339,12 +339,32 @@ DEFAULT_RECIPE = "fsdd-loso-e20-h128-leak3.4-gain2.1-spk{speaker}-in"
 DEFAULT_PASSES = {1: 12, 2: 5, 3: 4, 4: 3, 5: 3}
 
 
+# The offline network `adapt --speaker X` starts from when no --run is given: the iCEBreaker demo
+# network's LOSO recipe (docs/results.md, "Leave one speaker out"), trained on demand.
+DEFAULT_TRAINING = dict(sizes=(128,), input_delays=True, leak=(3, 4), init_gain=(2.0, 1.0), epochs=20)
+
+
+def train_default(speaker: str, progress: bool = True) -> Path:
+    """Train the default recipe without `speaker` (seed 0) when its run is missing: the first
+    step of `make adapt` on a fresh machine (a few minutes on two cores)."""
+    from delay_training.train import make_config, train
+    cfg = make_config("fsdd-loso", test_speaker=speaker, **DEFAULT_TRAINING)
+    if not (Path(cfg.out) / "export" / "manifest.json").is_file():
+        print(f"adapt: no offline network without {speaker} yet; training {cfg.name} "
+              f"({cfg.epochs} epochs, build/train/{cfg.name})", flush=True)
+        train(cfg, resume=True, progress=progress)
+    return Path(cfg.out)
+
+
 def run_folder(args) -> Path:
-    """--run, else the recipe's seed-0 LOSO run for --speaker."""
+    """--run, else the recipe's seed-0 LOSO run for --speaker (trained first if it is the
+    default recipe and missing)."""
     if args.run is not None:
         run = Path(args.run)
     elif args.speaker:
         run = REPO / "build" / "train" / args.recipe.format(speaker=args.speaker)
+        if args.recipe == DEFAULT_RECIPE and args.speaker in SPEAKERS:
+            run = train_default(args.speaker)
     else:
         raise AdaptError("give --run (a LOSO training run or its export) or --speaker")
     run = run.parent if run.name == "export" else run
