@@ -120,8 +120,9 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                    help="spoken digits: cochlea settings other than the defaults, e.g. "
                         "dynamic_range_db=50 (spike_datasets.CochleaConfig; recorded in the export)")
     t.add_argument("--voices", metavar="SPEC",
-                   help="spoken digits: perturbed copies of the training recordings, e.g. "
-                        "speed=0.9:1.1 (one copy per speed factor) and/or snr=20 (noise, dB)")
+                   help="spoken digits: N perturbed copies of the training recordings, each "
+                        "recording drawing speed 1 +- S, microphone tilt +- A and noise SNR in "
+                        "[LO, HI] dB, e.g. copies=2,speed=0.1,tilt=0.6,snr=10:40 (docs/training.md)")
     t.add_argument("--n-train", type=int, help="use only the first N training samples")
     t.add_argument("--test-speaker", help="fsdd-loso: held-out speaker; None: the first by name")
     t.add_argument("--tonic-root", metavar="DIR", help="tonic:SHD / tonic:SSC: the folder tonic "

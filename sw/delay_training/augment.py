@@ -63,23 +63,17 @@ class Augment:
         return {k: v for k, v in asdict(self).items() if v}
 
     @classmethod
-    def parse(cls, text: str | dict | None) -> "Augment":
-        """`shift=24,stretch=0.15` (or the dict of a stored config; '' / None: no augmentation)."""
-        if isinstance(text, Augment):
-            return text
-        if isinstance(text, dict):
-            items = text
-        else:
-            items = {}
-            for part in (text or "").split(","):
-                if not part.strip():
-                    continue
-                key, sep, value = part.partition("=")
-                key = key.strip()
-                if not sep or key not in cls.__dataclass_fields__:
-                    raise AugmentError(f"--augment {part.strip()!r}: expected NAME=VALUE with NAME one of "
-                                       f"{', '.join(cls.__dataclass_fields__)}")
-                items[key] = value.strip()
+    def parse(cls, text: str | None) -> "Augment":
+        """`shift=24,stretch=0.15` ('' / None: no augmentation)."""
+        items = {}
+        for part in (text or "").split(","):
+            if not part.strip():
+                continue
+            key, sep, value = (x.strip() for x in part.partition("="))
+            if not sep or key not in cls.__dataclass_fields__:
+                raise AugmentError(f"--augment {part.strip()!r}: expected NAME=VALUE with NAME one of "
+                                   f"{', '.join(cls.__dataclass_fields__)}")
+            items[key] = value
         kinds = {"shift": int, "time": int, "mask": int, "stretch": float, "drop": float}
         try:
             return cls(**{k: kinds[k](v) for k, v in items.items()})

@@ -13,6 +13,8 @@ from spike_datasets.tonic_face import TONIC_FILES
 # tonic:<set> reads the set through tonic.datasets.<set> from --tonic-root (spike_datasets.tonic_face)
 TONIC_TASKS = ("tonic:SHD", "tonic:SSC")
 TASKS = ("seqdet", "delaytask", "yinyang", "fsdd", "fsdd-loso") + TONIC_TASKS
+# the tasks made from our own recordings through the cochlea (--front-end, --voices apply)
+AUDIO_TASKS = ("fsdd", "fsdd-loso")
 # SHD publishes no validation split: this share of its training file, drawn with this seed
 HELD_OUT_FRACTION, HELD_OUT_SEED = 0.1, 0
 
@@ -60,17 +62,18 @@ def tonic_splits(task: str, root: str | None, progress: bool) -> Splits:
 def with_voices(train: SpikeDataset, copies, config, protocol: str, test_speaker: str | None,
                 progress: bool) -> SpikeDataset:
     """The training split followed by one perturbed copy of its recordings per entry of `copies`
-    (spike_datasets.voices): same labels, meta and order; validation and test are never copied."""
+    (spike_datasets.voices), in the same order with the same labels and meta; validation and
+    test are never copied."""
     from spike_datasets.fsdd import encode_recordings, list_recordings, split_indices
     import torch
     recordings = list_recordings()
     chosen = [recordings[i] for i in split_indices(recordings, "train", protocol, test_speaker)]
-    parts = [train] + [encode_recordings(chosen, config, progress=progress, perturbation=c) for c in copies]
-    return SpikeDataset(name=train.name, spikes=torch.cat([p.spikes for p in parts]),
-                        labels=torch.cat([p.labels for p in parts]), n_classes=train.n_classes,
-                        dt=train.dt, class_names=train.class_names,
-                        meta={k: torch.cat([torch.as_tensor(p.meta[k]) for p in parts])
-                              for k in ("speaker", "index")},
+    spikes = [train.spikes] + [encode_recordings(chosen, config, progress=progress, perturbation=c).spikes
+                               for c in copies]
+    n = len(spikes)
+    return SpikeDataset(name=train.name, spikes=torch.cat(spikes), labels=train.labels.repeat(n),
+                        n_classes=train.n_classes, dt=train.dt, class_names=train.class_names,
+                        meta={k: torch.as_tensor(v).repeat(n) for k, v in train.meta.items()},
                         info={**train.info, "voices": [c.as_dict() for c in copies]})
 
 
@@ -84,7 +87,7 @@ def load_task(task: str, n_train: int | None = None, test_speaker: str | None = 
     `n_train` truncates the training set (for quick runs and tests). `front_end`: the spoken-digit
     tasks' cochlea settings that differ from the defaults (`CochleaConfig.with_overrides`);
     `voices`: perturbed copies of their training recordings (`spike_datasets.voices`)."""
-    cochlea = sd.CochleaConfig.with_overrides(front_end) if task in ("fsdd", "fsdd-loso") else None
+    cochlea = sd.CochleaConfig.with_overrides(front_end) if task in AUDIO_TASKS else None
     if task == "seqdet":
         kw = dict(n_steps=48, lag=10, jitter=4)
         s = Splits(sd.make_sequence_detection(n_samples=n_train or 1000, seed=0, **kw),
@@ -113,7 +116,7 @@ def load_task(task: str, n_train: int | None = None, test_speaker: str | None = 
         s = tonic_splits(task, tonic_root, progress)
     else:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
-    if voices and task in ("fsdd", "fsdd-loso"):
+    if voices and task in AUDIO_TASKS:
         from spike_datasets.voices import parse_voices
         s.train = with_voices(s.train, parse_voices(voices), cochlea, s.info["protocol"],
                               s.info.get("test_speaker"), progress)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from corespec.errors import UserError
 
 from .augment import Augment
-from .data import TASKS, Splits, load_task, task_slug
+from .data import AUDIO_TASKS, TASKS, Splits, load_task, task_slug
 from .export import atomic_torch_save, atomic_write_json, compare, export
 from .model import DelaySNN, predict
 from .model_config import ModelConfig, check_learned_registers
@@ -95,8 +95,8 @@ class TrainConfig:
         self.leak = tuple(int(k) for k in self.leak)
         self.init_gain = tuple(float(g) for g in self.init_gain)
         self.augment = Augment.parse(self.augment).text
-        self.front_end = _front_end_text(self.task, self.front_end)
-        self.voices = _voices_text(self.task, self.voices)
+        self.front_end = _audio_option(self.task, "front-end", self.front_end, _front_end_text)
+        self.voices = _audio_option(self.task, "voices", self.voices, _voices_text)
         self.name = self.name or task_slug(self.task)
         check_learned_registers(self.leak_mode, self.wbits, self.learn_threshold, self.learn_leak)
         self.out = self.out or str(REPO / "build" / "train" / self.name)
@@ -133,24 +133,25 @@ _LEARN_DEFAULTS = {"learn_threshold": False, "learn_leak": False, "lr_threshold"
                    "voices": ""}
 
 
-def _voices_text(task: str, text: str) -> str:
-    """--voices in canonical form; only the spoken-digit tasks have recordings to perturb."""
+def _audio_option(task: str, option: str, text: str, canonical) -> str:
+    """An option of the spoken-digit tasks only (--front-end, --voices) in its canonical text;
+    '' when not given."""
     if not text:
         return ""
-    if task not in ("fsdd", "fsdd-loso"):
-        raise ValueError(f"--voices applies to the spoken-digit tasks (fsdd, fsdd-loso), not {task}")
-    from spike_datasets.voices import parse_voices, voices_text
-    return voices_text(parse_voices(text))
+    if task not in AUDIO_TASKS:
+        raise ValueError(f"--{option} applies to the spoken-digit tasks ({', '.join(AUDIO_TASKS)}), "
+                         f"not {task}")
+    return canonical(text)
 
 
-def _front_end_text(task: str, text: str) -> str:
-    """--front-end in canonical form; only the spoken-digit tasks have a cochlea to set."""
-    if not text:
-        return ""
-    if task not in ("fsdd", "fsdd-loso"):
-        raise ValueError(f"--front-end applies to the spoken-digit tasks (fsdd, fsdd-loso), not {task}")
+def _front_end_text(text: str) -> str:
     from spike_datasets import CochleaConfig
     return CochleaConfig.with_overrides(text).overrides_text()
+
+
+def _voices_text(text: str) -> str:
+    from spike_datasets.voices import parse_voices, voices_text
+    return voices_text(parse_voices(text))
 
 
 # Per-task defaults: the settings used for the figures in docs/training.md. Command-line options
@@ -175,7 +176,7 @@ TASK_DEFAULTS.update({task: dict(TASK_DEFAULTS["fsdd"]) for task in ("tonic:SHD"
 def front_end_record(task: str, front_end: str = "") -> dict:
     """The cochlea settings an audio task's spikes came from (spike_datasets.load_fsdd's
     defaults), for the manifest: `hostlink run` / `eval` encode new audio with exactly them."""
-    if task not in ("fsdd", "fsdd-loso"):
+    if task not in AUDIO_TASKS:
         return {}
     from spike_datasets import CochleaConfig
     return {"front_end": asdict(CochleaConfig.with_overrides(front_end))}

@@ -361,7 +361,7 @@ def add_deployed_options(s, *, engine: bool):
                    help="deploy folder (build/deploy/<run>-<board>: image.json, manifest.json, "
                         "deploy.json)" + (" or a training export folder" if engine else ""))
     s.add_argument("--wav-dir", metavar="DIR", help="folder of mono 16-bit WAV files at the "
-                   "front end's rate (8 kHz); FSDD names <digit>_<speaker>_<index>.wav carry labels")
+                   "front end's rate (8 kHz); names <digit>_....wav (FSDD's) carry labels")
     s.add_argument("--split", choices=sorted(SPLIT_CHOICES), help="an FSDD split (official "
                    "protocol) from ../shared/data instead of --wav-dir")
     s.add_argument("--limit", type=int, metavar="N", help="only the first N samples; None: all")
@@ -417,7 +417,7 @@ def add_run_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--verify", choices=("sample", "full", "none"), default="sample",
                    help="readback after loading the image")
     s.add_argument("--labels", help="with --image: .npy classes, one per sample (learn on "
-                   "the device); with --deployed: CSV file,label for WAVs without FSDD names")
+                   "the device); with --deployed: CSV file,label (before labels from <digit>_ names)")
     s.add_argument("--learn-regs", metavar="FILE", help="with --image: JSON {register "
                    "name: value} written to the learning engine before the samples; "
                    "None: the registers stay as the device has them")
@@ -438,7 +438,7 @@ def add_info_arguments(s: argparse.ArgumentParser) -> None:
 def add_eval_arguments(s: argparse.ArgumentParser) -> None:
     """The options of `eval` (delaysnn eval): a network and audio, no device."""
     add_deployed_options(s, engine=True)
-    s.add_argument("--labels", help="CSV file,label for WAVs without FSDD names")
+    s.add_argument("--labels", help="CSV file,label (before labels from <digit>_ names)")
     s.add_argument("--engine", choices=("golden", "torch"), default="golden",
                    help="bit-exact golden model, or the trained PyTorch model (needs its checkpoint)")
 

@@ -22,6 +22,7 @@ from corespec.files import read_json
 import csv
 import hashlib
 import json
+import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,11 +165,13 @@ def read_labels(path) -> dict[str, int]:
     return labels
 
 
-def wav_samples(folder, cochlea, labels_csv=None, progress: bool = True) -> list[Sample]:
-    """Every *.wav in `folder` (sorted by name) through the cochlea front end (cached). Labels
-    from FSDD names `<digit>_<speaker>_<index>.wav`, else from labels.csv, else none."""
-    from spike_datasets import DatasetError
-    from spike_datasets.fsdd import FILE_NAME, Recording, encode_recordings
+DIGIT_NAME = re.compile(r"^(\d)_.*\.wav$", re.IGNORECASE)
+
+
+def labelled_wavs(folder, labels_csv=None) -> list[tuple[Path, int | None]]:
+    """(path, label) of every *.wav in `folder`, sorted by name: the label from labels.csv when
+    the file is listed there, else from a name `<digit>_....wav` (FSDD's among them), else None.
+    One line for a missing folder, a folder without WAV files or a bad CSV row."""
     folder = Path(folder)
     if not folder.is_dir():
         raise RunError(f"{folder}: no such folder of WAV files")
@@ -176,12 +179,22 @@ def wav_samples(folder, cochlea, labels_csv=None, progress: bool = True) -> list
     if not paths:
         raise RunError(f"{folder}: no .wav files")
     table = read_labels(labels_csv) if labels_csv else {}
-    labels, recs = [], []
+    out = []
     for p in paths:
-        m = FILE_NAME.match(p.name)
-        labels.append(int(m[1]) if m else table.get(p.name))
-        # Only the path matters to the front end; digit/speaker/index are placeholders here.
-        recs.append(Recording(p, int(m[1]) if m else 0, m[2] if m else "", int(m[3]) if m else 0))
+        m = DIGIT_NAME.match(p.name)
+        out.append((p, table.get(p.name, int(m[1]) if m else None)))
+    return out
+
+
+def wav_samples(folder, cochlea, labels_csv=None, progress: bool = True) -> list[Sample]:
+    """Every *.wav in `folder` (sorted by name) through the cochlea front end (cached), labelled
+    as `labelled_wavs` says."""
+    from spike_datasets import DatasetError
+    from spike_datasets.fsdd import Recording, encode_recordings
+    items = labelled_wavs(folder, labels_csv)
+    paths, labels = [p for p, _ in items], [y for _, y in items]
+    # Only the path matters to the front end; digit/speaker/index are placeholders here.
+    recs = [Recording(p, 0, "", i) for i, p in enumerate(paths)]
     try:
         data = encode_recordings(recs, cochlea, cache=True, progress=progress)
     except DatasetError as e:

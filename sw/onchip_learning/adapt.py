@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,11 +40,16 @@ import torch
 from corespec.errors import UserError, run_parsed
 
 REPO = Path(__file__).resolve().parents[2]
-SPEAKERS = ("george", "jackson", "lucas", "nicolas", "yweweler")
+
 K_MAX = 5                       # takes 0-4 adapt, takes 5-49 are the speaker's test set
 TEST_TAKES = range(5, 50)
 OTHER_TAKES = range(0, 5)
-DIGIT_NAME = re.compile(r"^(\d)_.*\.wav$", re.IGNORECASE)
+
+
+def data_speakers() -> list[str]:
+    """The FSDD speakers in the data root, by name (delay_training.loso's list: one source)."""
+    from delay_training.loso import available_speakers
+    return available_speakers()
 
 
 class AdaptError(UserError, ValueError):
@@ -96,30 +100,20 @@ def fsdd_fold(cochlea, speaker: str, k: int, progress: bool = True) -> Fold:
 
 
 def wav_labels(folder: Path, labels_csv=None) -> list[tuple[Path, int]]:
-    """(path, digit) of every WAV file in `folder`, sorted by name; the digit from the CSV
-    (`file,label`) when given, else from a `{digit}_*.wav` name. One line for a missing folder,
-    no WAV files, a bad CSV row or a file without a label."""
-    from hostlink.deployed import RunError, read_labels
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise AdaptError(f"{folder}: no such folder of WAV files")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".wav" and p.is_file())
-    if not paths:
-        raise AdaptError(f"{folder}: no .wav files")
+    """(path, digit) of every WAV file in `folder`, sorted by name, labelled as `delaysnn eval
+    --wav-dir` labels them (hostlink.deployed.labelled_wavs: the CSV `file,label` first, else a
+    `{digit}_*.wav` name); here every file needs a digit 0-9. One line for each problem."""
+    from hostlink.deployed import RunError, labelled_wavs
     try:
-        table = read_labels(labels_csv) if labels_csv else {}
+        items = labelled_wavs(folder, labels_csv)
     except RunError as e:
         raise AdaptError(str(e)) from None
-    out = []
-    for p in paths:
-        m = DIGIT_NAME.match(p.name)
-        label = table.get(p.name, int(m[1]) if m else None)
+    for p, label in items:
         if label is None:
             raise AdaptError(f"{p.name}: no label (name it <digit>_....wav or list it in --labels)")
         if not 0 <= label <= 9:
             raise AdaptError(f"{p.name}: label {label} is not a digit 0-9")
-        out.append((p, int(label)))
-    return out
+    return items
 
 
 def first_k_per_digit(labels: list[int], k: int) -> tuple[list[int], list[int]]:
@@ -188,9 +182,10 @@ def accuracy(params, s: torch.Tensor, y) -> float | None:
 
 
 def presentation(n: int, passes: int, seed: int) -> list[int]:
-    """The order the user's n recordings are spoken and replayed: one seeded permutation a pass."""
-    rng = np.random.default_rng(seed)
-    return [int(i) for _ in range(passes) for i in rng.permutation(n)]
+    """The order the user's n recordings are spoken and replayed: one seeded permutation a pass,
+    as every on-chip learning run presents its samples (online.presentation_order)."""
+    from .online import presentation_order
+    return list(presentation_order(n, passes, seed))
 
 
 @dataclass
@@ -363,7 +358,7 @@ def run_folder(args) -> Path:
         run = Path(args.run)
     elif args.speaker:
         run = REPO / "build" / "train" / args.recipe.format(speaker=args.speaker)
-        if args.recipe == DEFAULT_RECIPE and args.speaker in SPEAKERS:
+        if args.recipe == DEFAULT_RECIPE and args.speaker in data_speakers():
             run = train_default(args.speaker)
     else:
         raise AdaptError("give --run (a LOSO training run or its export) or --speaker")
@@ -530,8 +525,8 @@ def prepare(args, progress: bool = True) -> Setup:
         args.passes = DEFAULT_PASSES[args.k]
     if args.passes < 1:
         raise AdaptError(f"--passes {args.passes}: at least 1")
-    if args.speaker and args.speaker not in SPEAKERS and not args.wav_dir:
-        raise AdaptError(f"--speaker {args.speaker!r}: not an FSDD speaker ({', '.join(SPEAKERS)})")
+    if args.speaker and not args.wav_dir and args.speaker not in (known := data_speakers()):
+        raise AdaptError(f"--speaker {args.speaker!r}: not an FSDD speaker ({', '.join(known)})")
     if args.wav_dir is None and not args.speaker:
         raise AdaptError("give --speaker (FSDD) or --wav-dir (your own recordings)")
     if args.wav_dir is not None and not Path(args.wav_dir).is_dir():
@@ -619,7 +614,7 @@ SELECTION_NOTE = ("registers chosen leave-one-fold-out: for each fold the config
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     """The options of `delaysnn adapt` (and `python -m onchip_learning.adapt`)."""
-    ap.add_argument("--speaker", default=None, help=f"the new speaker (FSDD: {', '.join(SPEAKERS)})")
+    ap.add_argument("--speaker", default=None, help="the new speaker: an FSDD speaker held out of the run's training, e.g. george")
     ap.add_argument("--run", type=Path, default=None,
                     help="training run folder trained without the speaker (or its export/); "
                          "default: build/train/<--recipe with the speaker>")

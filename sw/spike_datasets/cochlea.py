@@ -224,16 +224,13 @@ def remove_tilt(level: np.ndarray, config: CochleaConfig) -> np.ndarray:
     frames whose loudest channel is within `dynamic_range_db` of the recording's peak, floored at
     20 dB below that range. A microphone's or a room's colour is smooth across channels and
     constant in time; formants are narrow peaks and move, so they stay."""
-    n, _, c = level.shape
-    finite = np.where(np.isfinite(level), level, -np.inf)
-    peak = finite.max(axis=(1, 2), keepdims=True)
-    floor = peak - config.dynamic_range_db - 20
-    voiced = (finite.max(axis=2, keepdims=True) > peak - config.dynamic_range_db).astype(np.float64)
-    clipped = np.maximum(finite, floor)
-    with np.errstate(invalid="ignore"):
-        spectrum = (np.where(voiced > 0, clipped, 0.0)).sum(1) / np.maximum(voiced.sum(1), 1)  # [N, C]
+    c = level.shape[2]
+    peak = level.max(axis=(1, 2), keepdims=True)
+    voiced = level.max(axis=2, keepdims=True) > peak - config.dynamic_range_db          # [N, T, 1]
+    clipped = np.maximum(level, peak - config.dynamic_range_db - 20)
+    # a silent recording has no voiced frame: its spectrum is 0 and it stays silent
+    spectrum = np.where(voiced, clipped, 0.0).sum(1) / np.maximum(voiced.sum(1), 1)      # [N, C]
     basis = np.vander(np.linspace(-1, 1, c), config.tilt_degree + 1)                    # [C, d+1]
-    spectrum = np.where(np.isfinite(spectrum), spectrum, 0.0)
     fit = basis @ np.linalg.lstsq(basis, spectrum.T, rcond=None)[0]                      # [C, N]
     fit = fit.T - fit.T.mean(axis=1, keepdims=True)
     return level - fit[:, None, :]

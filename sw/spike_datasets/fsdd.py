@@ -208,8 +208,8 @@ def encode_recordings(recordings: Sequence[Recording], config: CochleaConfig | N
         meta={"speaker": np.array([speakers.index(r.speaker) for r in recordings]),
               "index": np.array([r.index for r in recordings]),
               "n_audio": n_audio},
-        info={"config": config.as_dict(), "speakers": speakers,
-              "perturbation": None if perturbation is None else perturbation.as_dict(), "cache_file": path, "cache_hit": hit,
+        info={"config": config.as_dict(), "speakers": speakers, "cache_file": path, "cache_hit": hit,
+              "perturbation": None if perturbation is None else perturbation.as_dict(),
               "front_end_seconds": seconds,
               "cropped": int((n_audio > config.n_samples).sum())},
     )

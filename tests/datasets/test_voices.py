@@ -91,3 +91,27 @@ def test_cache_key_of_unperturbed_spikes_is_unchanged(tmp_path):
     assert cache_key(recs, cfg) == cache_key(recs, cfg, None)
     assert cache_key(recs, cfg, Perturbation(speed=0.1)) != cache_key(recs, cfg)
     assert cache_key(recs, cfg, Perturbation(speed=0.1)) != cache_key(recs, cfg, Perturbation(speed=0.1, copy=1))
+
+
+def test_training_split_gains_its_perturbed_copies(monkeypatch):
+    """delay_training.data.with_voices: the training recordings, then one copy per perturbation,
+    in the same order with the same labels; the copies' spikes are those of the perturbed audio."""
+    import torch
+    import spike_datasets.fsdd as fsdd
+    from delay_training.data import with_voices
+    every = fsdd.list_recordings()
+    few = [r for r in every if r.index in (0, 5, 6) and r.digit in (1, 2)
+           and r.speaker in ("george", "jackson")]
+    monkeypatch.setattr(fsdd, "list_recordings", lambda root=None: few)
+    cfg = CochleaConfig(n_channels=16, n_steps=40)
+    chosen = [few[i] for i in fsdd.split_indices(few, "train", "speaker", "george")]
+    train = fsdd.encode_recordings(chosen, cfg, cache=False, progress=False)
+    copies = parse_voices("copies=2,speed=0.1,snr=20:30")
+    out = with_voices(train, copies, cfg, "speaker", "george", progress=False)
+    n = len(chosen)
+    assert n == 4 and out.n_samples == 3 * n
+    assert torch.equal(out.labels, train.labels.repeat(3))
+    assert torch.equal(out.spikes[:n], train.spikes)
+    second = fsdd.encode_recordings(chosen, cfg, cache=False, progress=False, perturbation=copies[1])
+    assert torch.equal(out.spikes[2 * n:], second.spikes)
+    assert not torch.equal(out.spikes[n:2 * n], train.spikes)

@@ -34,40 +34,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from golden_model import GoldenNetwork, encode_event, SPIKE, EOT, CLEAR
+from golden_model import GoldenNetwork, SPIKE, CLEAR
 from golden_model.params import load_words
 from golden_model.learning import (GoldenLearner, LearnRegisters, LEARN, REGION_REGS, REGION_SCORE,
                                    REGION_STATUS, STATUS_LEARNED, SCORE_MIN, SCORE_MAX)
 from corespec.files import atomic_write_json
 
-from .learning_replay import (Stimulus, build, simulate, sample_events, param_reads, learned_layers,
+from .learning_replay import (Stimulus, build, simulate, param_reads, learned_layers,
+                              expected_items, send_sample,
                               load_word, _desc, BUILD, REPORTS)
 from ..cases.learning import learn_addr, REG_LFSR, U64
 
 REG_ENABLE = LearnRegisters.number("enable")
-
-
-def expected_items(st: Stimulus, out: torch.Tensor, n_out: int, sample) -> None:
-    """The output items of one sample (CLEAR, then per step the readout values and EOT)."""
-    cols = torch.arange(n_out, dtype=torch.int64) << 2
-    st.out_seg.append((len(st.exp_out), sample))
-    st.exp_out.append(CLEAR)
-    o64 = out.to(torch.int64)
-    pay = torch.cat([(SPIKE | cols | ((o64 & st.v_mask) << 18)),
-                     torch.full((o64.shape[0], 1), EOT, dtype=torch.int64)], 1)
-    st.exp_out.extend(pay.flatten().tolist())
-
-
-def send_sample(st: Stimulus, x: torch.Tensor) -> list[int]:
-    """CLEAR and the sample's events; the op numbers of the EOTs."""
-    st.op("I", encode_event(CLEAR), log=True)
-    eots = []
-    for words in sample_events(x):
-        for w in words[:-1]:
-            st.op("I", w)
-        eots.append(st.op("I", words[-1]))
-        st.log_next = True                      # the next op's accept cycle (cycles per STEP)
-    return eots
 
 
 def set_enable(st: Stimulus, value: int) -> None:
@@ -96,7 +74,7 @@ def write_stimulus(params, regs, xs, ys, order, x_eval, eval_each: int, x_final,
     for s, i in enumerate(order):
         x = torch.as_tensor(np.asarray(xs[i]), dtype=torch.int64)
         clear = st.n
-        eots = send_sample(st, x)
+        _, eots = send_sample(st, x)
         out = G.run_sample(x, label=None)            # observe only; the label follows
         expected_items(st, out, cfg.n_out, s)
         score = [0] * cfg.n_out

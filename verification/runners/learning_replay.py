@@ -158,6 +158,30 @@ class Stimulus:
         self.f.close()
 
 
+def expected_items(st: Stimulus, out: torch.Tensor, n_out: int, sample) -> None:
+    """The output items of one sample (CLEAR, then per step the readout values and EOT)."""
+    cols = torch.arange(n_out, dtype=torch.int64) << 2
+    st.out_seg.append((len(st.exp_out), sample))
+    st.exp_out.append(CLEAR)
+    o64 = out.to(torch.int64)
+    pay = torch.cat([(SPIKE | cols | ((o64 & st.v_mask) << 18)),
+                     torch.full((o64.shape[0], 1), EOT, dtype=torch.int64)], 1)
+    st.exp_out.extend(pay.flatten().tolist())
+
+
+def send_sample(st: Stimulus, x: torch.Tensor) -> tuple[int, list[int]]:
+    """CLEAR and the sample's events, as the host streams them; the op numbers of the CLEAR and
+    of the EOTs."""
+    clear = st.op("I", encode_event(CLEAR), log=True)
+    eots = []
+    for words in sample_events(x):
+        for w in words[:-1]:
+            st.op("I", w)
+        eots.append(st.op("I", words[-1]))
+        st.log_next = True                      # the next op's accept cycle (cycles per STEP)
+    return clear, eots
+
+
 def _desc(addrs) -> tuple:
     return tuple(f"layer {l} {'weight' if s == WEIGHT else 'delay'} {a}" for l, s, a in addrs)
 
@@ -180,7 +204,6 @@ def golden_replay(setup: dict, samples: int, ops_file: Path) -> dict:
     learned_desc = _desc(learned_addrs[:-2]) + ("lfsr", "learned")
     score_addrs = [(0, LEARN, learn_addr(REGION_SCORE, o)) for o in range(cfg.n_out)]
     score_desc = tuple(f"score {o}" for o in range(cfg.n_out))
-    cols = torch.arange(cfg.n_out, dtype=torch.int64) << 2
     marks, order, lr_writes = [], [], []
     schedule = setup.get("lr_schedule")
 
@@ -188,19 +211,9 @@ def golden_replay(setup: dict, samples: int, ops_file: Path) -> dict:
         x = torch.as_tensor(np.asarray(xs[i]), dtype=torch.int64)
         order.append(i)
         s = seen - 1
-        clear = st.op("I", encode_event(CLEAR), log=True)
-        st.out_seg.append((len(st.exp_out), s))
-        st.exp_out.append(CLEAR)
-        eots = []
-        for words in sample_events(x):
-            for w in words[:-1]:
-                st.op("I", w)
-            eots.append(st.op("I", words[-1]))
-            st.log_next = True
+        clear, eots = send_sample(st, x)
+        expected_items(st, out, cfg.n_out, s)
         o64 = out.to(torch.int64)
-        pay = torch.cat([(SPIKE | cols | ((o64 & st.v_mask) << 18)),
-                         torch.full((o64.shape[0], 1), EOT, dtype=torch.int64)], 1)
-        st.exp_out.extend(pay.flatten().tolist())
         score = [0] * cfg.n_out
         for row in o64.tolist():
             score = [min(max(a + v, SCORE_MIN), SCORE_MAX) for a, v in zip(score, row)]
