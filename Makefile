@@ -94,14 +94,17 @@ bitstream: install
 	$(CLI) bitstream --board $(BOARD) $(if $(filter 0,$(LEARNING)),--no-learning) $(if $(filter 1,$(LEARNING)),--learning) $(if $(filter 1,$(DSP)),--dsp) $(if $(filter-out 1,$(LANES)),--lanes $(LANES)) $(if $(filter 1,$(INPUT_DELAYS)),--input-delays)
 
 # make deploy EXPORT=<build/train/<run> or its export/> BOARD=icebreaker|ulx3s [LEARNING=0|1] [PROGRAM=1]
-# [BITSTREAM=0] [SEED=1] [BAUD=]: fit check, repacked image, bitstream and report in
-# build/deploy/<run>-<board>[-variant]/ (sw/deploy; delaysnn deploy --help)
+# [BITSTREAM=0] [SEED=1] [BAUD=] [HOST_INPUT_DELAYS=1]: fit check, repacked image, bitstream and
+# report in build/deploy/<run>-<board>[-variant]/ (sw/deploy; delaysnn deploy --help).
+# HOST_INPUT_DELAYS=1: a network trained with --input-delays gets the learning engine, the host
+# applies the input delays (docs/deploy.md).
 EXPORT    ?=
 PROGRAM   ?= 0
 BITSTREAM ?= 1
 BAUD      ?=
+HOST_INPUT_DELAYS ?= 0
 deploy: install
-	$(CLI) deploy "$(EXPORT)" --board $(BOARD) $(if $(filter 0,$(LEARNING)),--no-learning) $(if $(filter 1,$(LEARNING)),--learning) $(if $(filter 1,$(PROGRAM)),--program) $(if $(filter 0,$(BITSTREAM)),--no-bitstream) $(if $(SEED),--seed $(SEED)) $(if $(BAUD),--baud $(BAUD)) $(if $(filter 1,$(DSP)),--dsp) $(if $(filter-out 1,$(LANES)),--lanes $(LANES))
+	$(CLI) deploy "$(EXPORT)" --board $(BOARD) $(if $(filter 0,$(LEARNING)),--no-learning) $(if $(filter 1,$(LEARNING)),--learning) $(if $(filter 1,$(HOST_INPUT_DELAYS)),--host-input-delays) $(if $(filter 1,$(PROGRAM)),--program) $(if $(filter 0,$(BITSTREAM)),--no-bitstream) $(if $(SEED),--seed $(SEED)) $(if $(BAUD),--baud $(BAUD)) $(if $(filter 1,$(DSP)),--dsp) $(if $(filter-out 1,$(LANES)),--lanes $(LANES))
 
 # Training (docs/training.md): make train TASK=fsdd WBITS=1.58 DBITS=5 [EPOCHS=30] [SEED=0] [RESUME=1]
 # [NAME=...] [TRAIN_ARGS=...]. The run is named after the task and every option that differs from

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     params, manifest, what = network()
     make_deploy_folder(FOLDER, params, manifest, board=BOARD, baud=BAUD, clk_hz=CLK_HZ)
     dep = d.load_deployment(FOLDER)
-    samples = d.split_samples("test", d.front_end(dep), args.samples, shuffle=0)   # a seeded mix of digits
+    samples = d.streamed(dep, d.split_samples("test", d.front_end(dep), args.samples, shuffle=0))  # seeded mix
     words = [d.event_words(s) for s in samples]
     run = d.run_on_sim(dep, words, name="bench-board",
                        compare_window={"window": 1, "samples": args.compare} if args.compare else None)

@@ -1,13 +1,19 @@
-"""`delaysnn deploy RUN --board icebreaker|ulx3s [--learning|--no-learning] [--program]
-[--no-bitstream]` (`make deploy EXPORT=<run or export folder> BOARD=... [LEARNING=0|1] [PROGRAM=1]
-[BITSTREAM=0] [SEED=] [BAUD=]`; `python -m deploy` takes the same options): a trained network
-onto a board.
+"""`delaysnn deploy RUN --board icebreaker|ulx3s [--learning|--no-learning] [--host-input-delays]
+[--program] [--no-bitstream]` (`make deploy EXPORT=<run or export folder> BOARD=... [LEARNING=0|1]
+[HOST_INPUT_DELAYS=1] [PROGRAM=1] [BITSTREAM=0] [SEED=] [BAUD=]`; `python -m deploy` takes the
+same options): a trained network onto a board.
 
 Checks that the network fits the board before any synthesis (seconds; a network that does not
 fit is refused with one line saying what would), writes build/deploy/<run>-<board>[-variant]/
 with the repacked image (image.json, the host driver's format), the export's manifest.json, the
 bitstream and build.log, and deploy.json last (configuration, identity, estimate against what
 nextpnr achieved, fmax, time per stage). PROGRAM=1 loads the bitstream with openFPGALoader.
+
+--host-input-delays (a network trained with --input-delays, with the learning engine): the board
+is built without the input delay stage, which leaves room for the engine; deploy.json records
+the per-channel delays ("host_input_delays") and `delaysnn run/eval --deployed` delays every
+sample's spikes on the host before streaming it, so every readout value is the original
+network's (deploy.derive.host_delayed / apply_input_delays).
 """
 
 import argparse
@@ -20,8 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-from .derive import (DeployError, Target, board_config, choose_learning, make_target, network_name,
-                     repack)
+from .derive import (DeployError, Target, board_config, choose_learning, host_delayed, make_target,
+                     network_name, repack)
 from .estimate import DEVICES, LOGIC_CHECKS, RESOURCE_NAMES, estimate, model_error
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +70,10 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                          "None: the board's default where the network qualifies and fits")
     lg.add_argument("--no-learning", dest="learning", action="store_false", default=None,
                     help="leave the learning engine out")
+    ap.add_argument("--host-input-delays", action="store_true",
+                    help="a network with the input delay stage (--input-delays) with the learning "
+                         "engine: the board is built without the stage, the host delays each "
+                         "channel's spikes (deploy.json host_input_delays); implies --learning")
     ap.add_argument("--no-bitstream", dest="bitstream", action="store_false",
                     help="stop after the fit check, image and identity (no synthesis)")
     ap.add_argument("--program", action="store_true", help="load the bitstream with openFPGALoader")
@@ -165,11 +175,29 @@ def fit(cfg, board, args) -> tuple[Target, object, str]:
     return target, est, why
 
 
+def move_input_delays(params, args):
+    """--host-input-delays: (the network without the input delay stage, its per-channel delays).
+    Refused in one line for a network without the stage (nothing to move) and with --no-learning
+    (the stage moves to the host only to make room for the engine); implies --learning."""
+    if not params.config.input_delays:
+        raise DeployError("--host-input-delays: the network has no input delay stage (trained "
+                          "without --input-delays), nothing to move to the host, expected a "
+                          "network trained with --input-delays or no --host-input-delays")
+    if args.learning is False:
+        raise DeployError("--host-input-delays with --no-learning: the stage moves to the host "
+                          "only to make room for the learning engine, expected --learning, or no "
+                          "--host-input-delays to keep the stage on the board")
+    args.learning = True
+    return host_delayed(params), [int(d) for d in params.input_delay.tolist()]
+
+
 # -- output ------------------------------------------------------------------------------------
 def variant_suffix(target: Target, args) -> str:
     s = ""
     if target.learning != default_learning(target.board):
         s += "-learning" if target.learning else "-nolearning"
+    if getattr(args, "host_input_delays", False):
+        s += "-hostdelays"
     if args.lanes != 1:
         s += f"-lanes{args.lanes}"
     if args.baud is not None:
@@ -192,13 +220,17 @@ def fit_vs_achieved(est, util: dict | None) -> dict:
     return out
 
 
-def report(target, est, why, export, params, image_sha, build, args) -> dict:
+def report(target, est, why, export, params, image_sha, build, args, host_delays=None) -> dict:
     ident = target.identity()
     from delaycore.boards.build import BOARDS
     r = {"board": target.board, "device": est.device, "network": network_name(target.config),
          "export": str(export), "export_sha256": json.loads((export / "manifest.json").read_text()).get("sha256"),
          "core_config": dataclasses.asdict(target.config), "learning": target.learning,
-         "learning_reason": why, "clk_hz": int(target.clk_hz), "baud": target.baud,
+         "learning_reason": why,
+         # --host-input-delays: the delay of every input channel, applied by the host to each
+         # sample's spikes before streaming (the image and the device have no input delay stage)
+         "host_input_delays": host_delays,
+         "clk_hz": int(target.clk_hz), "baud": target.baud,
          "identity": ident, "identity_hash": ident["hash"], "image": "image.json",
          "image_sha256": image_sha, "estimate": est.as_dict(),
          "target_fmax_mhz": target.clk_hz / 1e6, "board_target_fmax_mhz": BOARDS[target.board][1],
@@ -263,9 +295,16 @@ def logic_error_text() -> str:
 # -- main --------------------------------------------------------------------------------------
 def deploy(args) -> dict:
     export, params = load(Path(args.export))
+    host_delays, implied = None, args.learning is None
+    if getattr(args, "host_input_delays", False):
+        params, host_delays = move_input_delays(params, args)
     cfg = board_config(params.config, args.lanes)
     t0 = time.time()
     target, est, why = fit(cfg, args.board, args)
+    if host_delays is not None:
+        why = (("learning engine: on (implied by --host-input-delays)" if implied else why)
+               + f"; input delays on the host ({len(host_delays)} channels, deploy.json "
+                 f"host_input_delays)")
     print(why, file=sys.stderr)
     unit = DEVICES[args.board]["logic_unit"]
     print(f"estimate ({time.time() - t0:.1f} s): " + ", ".join(
@@ -296,7 +335,8 @@ def deploy(args) -> dict:
                   f"{target.clk_hz / 1e6:g} MHz" + (", trying the next seed"
                   if seed + 1 < args.seed + args.seed_tries else ""), file=sys.stderr)
         args.seed = seed
-    r = report(target, est, why, export, params, hashlib.sha256(image).hexdigest(), build, args)
+    r = report(target, est, why, export, params, hashlib.sha256(image).hexdigest(), build, args,
+               host_delays)
     write_json_atomic(out / "deploy.json", r)
     print(f"deploy: {out / 'deploy.json'}" + (f" placed={r['placed']}" if build else " (no bitstream)"),
           file=sys.stderr)

@@ -7,8 +7,11 @@ rate. The image the host loads is the same network repacked into the board's con
 """
 
 from corespec.errors import UserError
+import copy
 import dataclasses
 from dataclasses import dataclass
+
+import numpy as np
 
 from corespec.config import CoreConfig
 from golden_model.params import NetworkParams
@@ -33,10 +36,56 @@ def weights_per_word(cfg: CoreConfig) -> int:
 def learning_obstacle(cfg: CoreConfig) -> str | None:
     """Why the on-chip learning engine cannot be built for this network, or None.
     LearningNetwork rejects the input delay stage (docs/core.md 2.7); the Learner itself takes
-    any number of layers (pair H only with two or more LIF layers)."""
+    any number of layers (pair H only with two or more LIF layers). `--host-input-delays`
+    (`host_delayed`) removes this obstacle."""
     if cfg.input_delays:
         return "the network has the input delay stage (trained with --input-delays)"
     return None
+
+
+HOST_DELAYS_HINT = ("--host-input-delays (HOST_INPUT_DELAYS=1) builds the engine with the "
+                    "stage moved to the host")
+
+
+# -- the input delay stage on the host ---------------------------------------------------------
+# A core with the learning engine is built without the input delay stage (docs/core.md 2.7). The
+# stage is "counts -> spikes, then each channel delayed by its delay", so the host can do it
+# before streaming: the same layers without the stage (`host_delayed`), fed the delayed 0/1
+# spikes (`delay_input` / `apply_input_delays`), give every readout value of the original network.
+# `delaysnn deploy --host-input-delays` deploys that network and records the delays in deploy.json
+# ("host_input_delays"); hostlink applies them to every sample it streams or evaluates.
+
+def host_delayed(params):
+    """The same network without the input delay stage, for a core with the learning engine: the
+    host sends each channel's spikes already delayed (`delay_input`); every readout value is the
+    same. max_events is raised to n_in where it was lower: the stage emits up to n_in spikes a
+    step (so the accumulator widths stay those of the network with the stage, docs/core.md 2)."""
+    if not params.config.input_delays:
+        return params
+    cfg = params.config
+    cfg = dataclasses.replace(cfg, input_delays=False, max_events=max(cfg.max_events, cfg.n_in))
+    return NetworkParams(cfg, copy.deepcopy(params.layers), None)
+
+
+def apply_input_delays(x, delays) -> np.ndarray:
+    """Rasters [..., T, n_in] (spike counts) through an input delay stage with `delays` (one per
+    channel): y[..., t, c] = (x[..., t - d_c, c] > 0), 0 before the start; spikes delayed past
+    the last step are lost, as on the core. uint8."""
+    s = np.asarray(x) > 0
+    d = np.asarray(delays, dtype=np.int64).reshape(-1)
+    if s.ndim < 2 or s.shape[-1] != d.size:
+        raise ValueError(f"input delays: {d.size} channel delays for input of shape {s.shape}")
+    t = np.arange(s.shape[-2])[:, None] - d[None, :]                       # [T, n_in]
+    idx = np.broadcast_to(np.clip(t, 0, None), s.shape)
+    return (np.take_along_axis(s, idx, axis=-2) & (t >= 0)).astype(np.uint8)
+
+
+def delay_input(params, x) -> np.ndarray:
+    """Rasters [N, T, n_in] (or [T, n_in]) through the input delay stage of `params` (0/1), as
+    the host sends them to a core built without it; unchanged for a network without the stage."""
+    if not params.config.input_delays:
+        return np.asarray(x)
+    return apply_input_delays(x, params.input_delay.tolist())
 
 
 def choose_learning(cfg: CoreConfig, board: str, requested: bool | None,
@@ -48,14 +97,15 @@ def choose_learning(cfg: CoreConfig, board: str, requested: bool | None,
     if requested is True:
         if obstacle:
             raise DeployError(f"LEARNING=1: no learning engine possible, {obstacle}, expected "
-                              f"LEARNING=0 or a network trained without --input-delays")
+                              f"LEARNING=0, a network trained without --input-delays, or "
+                              f"{HOST_DELAYS_HINT}")
         return True, "learning engine: on (LEARNING=1)"
     if requested is False:
         return False, "learning engine: off (LEARNING=0)"
     if not default:
         return False, f"learning engine: off (the {board} default; LEARNING=1 builds it)"
     if obstacle:
-        return False, f"learning engine: off ({obstacle})"
+        return False, f"learning engine: off ({obstacle}; {HOST_DELAYS_HINT})"
     return True, f"learning engine: on (the {board} default; LEARNING=0 leaves it out)"
 
 

@@ -10,7 +10,9 @@ to the board (or with --sim to the Verilator model of the board top at the board
 baud rate), and each prediction, the accuracy (labels from FSDD file names or --labels CSV),
 latency, throughput and real-time factor are printed and, with --output, written as JSON, with
 whether every prediction and readout value equals the golden model's. `eval` does the same
-without a board (golden model or PyTorch model), also on a training export folder.
+without a board (golden model or PyTorch model), also on a training export folder. A folder
+deployed with --host-input-delays: each sample's spikes are delayed on the host first
+(deploy.json "host_input_delays"), so the answers are the original network's.
 
 Loads the image (WRITE frames, then verification readback), streams each sample of the input as
 EVENTS frames (a CLEAR first) and prints the readout; `--output` saves it as .npy
@@ -296,7 +298,8 @@ def cmd_run_deployed(args):
     if args.learn:                               # before the audio is even read
         d.check_learning_engine(dep)
         d.learning_registers(dep, args.learn)
-    samples = sample_source(args, dep)
+    samples = d.streamed(dep, sample_source(args, dep))      # host input delays applied
+    print_host_delays(dep)
     plan = d.learning_plan(dep, args.learn, samples, args.learn_samples) if args.learn else None
     if plan is not None:
         print(f"learning: {plan.source}: learn from the first {plan.learn_samples} of "
@@ -327,12 +330,23 @@ def cmd_run_deployed(args):
     return 0
 
 
+def print_host_delays(dep):
+    """One line when the folder's host applies the input delays (deploy --host-input-delays)."""
+    if dep.host_input_delays is not None:
+        print(f"input delays: applied on the host ({len(dep.host_input_delays)} channels, "
+              f"deploy.json host_input_delays; the device has no input delay stage)", flush=True)
+
+
 def cmd_eval(args):
-    """No board: the golden model (or the PyTorch model) on the same front end and report."""
+    """No board: the golden model (or the PyTorch model) on the same front end and report. The
+    golden model runs the folder's image, so it takes the samples as the device would
+    (`streamed`: host input delays applied); the PyTorch model is the trained network, input
+    delays and all, and takes them as they come."""
     from . import deployed as d
     dep = d.load_deployment(args.deployed)
     samples = sample_source(args, dep)
-    golden = d.golden_items(dep.params, [d.event_words(s) for s in samples])
+    print_host_delays(dep)
+    golden = d.golden_items(dep.params, [d.event_words(s) for s in d.streamed(dep, samples)])
     if args.engine == "torch":
         readouts = d.torch_readouts(dep, samples)
     else:

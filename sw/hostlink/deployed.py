@@ -8,7 +8,9 @@ each sample becomes event words (`golden_model.raster_words`), and an engine tur
 output items: the board over a serial port, its Verilator model (verification/runners/board_cosim.py), the golden
 model or the PyTorch model. Every prediction follows the manifest's rule (argmax over classes of
 the readout summed over all steps; first class on ties) and is compared with the golden model's,
-readout value by readout value.
+readout value by readout value. A folder deployed with --host-input-delays (deploy.json
+"host_input_delays") holds the network without its input delay stage: every sample's spikes are
+delayed on the host (`streamed`) before they are streamed or given to the golden model.
 
 User errors (a missing folder, no or unreadable WAV files, a sample with the wrong channel count,
 an image for another device) raise `RunError` (or ImageError / ImageMismatch / DatasetError),
@@ -68,6 +70,11 @@ class Deployment:
     def learning(self) -> bool:
         return bool(self.deploy.get("learning", False))
 
+    @property
+    def host_input_delays(self) -> list[int] | None:
+        """The per-channel input delays the host applies (deploy --host-input-delays), or None."""
+        return self.deploy.get("host_input_delays")
+
 
 def _read_json(path: Path, what: str) -> dict:
     """A JSON object from a folder's file; RunError naming the file otherwise (corespec.files)."""
@@ -115,7 +122,36 @@ def load_deployment(folder) -> Deployment:
         from golden_model import load_words
         params = load_export(folder)
         config, writes = params.config, [tuple(w) for w in load_words(params)]
+    _check_host_input_delays(folder, deploy, config)
     return Deployment(folder, config, writes, params, manifest, deploy)
+
+
+def _check_host_input_delays(folder: Path, deploy: dict, config) -> None:
+    """deploy.json's "host_input_delays" (deploy --host-input-delays): one delay 0..depth-1 per
+    input channel, and an image without the input delay stage (the host does the stage)."""
+    d = deploy.get("host_input_delays")
+    if d is None:
+        return
+    where = f"{folder / 'deploy.json'}: host_input_delays"
+    if (not isinstance(d, list) or len(d) != config.n_in
+            or not all(type(v) is int and 0 <= v < config.depth for v in d)):
+        raise RunError(f"{where}: expected {config.n_in} delays (one per input channel), each "
+                       f"0..{config.depth - 1}")
+    if config.input_delays:
+        raise RunError(f"{where}: given, but image.json has the input delay stage (the delays "
+                       f"would be applied twice)")
+
+
+def streamed(dep: Deployment, samples: list[Sample]) -> list[Sample]:
+    """The samples as the device and the golden model of the image take them: with the folder's
+    host input delays (deploy --host-input-delays) each channel's spikes delayed by its delay
+    (deploy.derive.apply_input_delays, the input delay stage done on the host), else unchanged."""
+    delays = dep.host_input_delays
+    if delays is None:
+        return samples
+    from deploy.derive import apply_input_delays
+    return [Sample(s.name, s.label, apply_input_delays(s.spikes, delays), s.audio_seconds)
+            for s in samples]
 
 
 def front_end(dep: Deployment):
@@ -315,6 +351,7 @@ def summarize(dep: Deployment, samples: list[Sample], readouts, golden, *, engin
     rep = {"engine": engine, "folder": str(dep.folder), "board": dep.board or None,
            "task": dep.manifest.get("task"), "manifest_test_acc": dep.manifest.get("test_acc"),
            "prediction_rule": dep.manifest.get("prediction_rule"),
+           "host_input_delays": dep.host_input_delays is not None,
            "n_samples": len(samples), "labelled": len(labelled),
            "accuracy": (sum(p == y for p, y in labelled) / len(labelled)) if labelled else None,
            "predictions": preds,

@@ -38,6 +38,8 @@ import numpy as np
 import torch
 
 from corespec.errors import UserError, run_parsed
+# The input delay stage on the host: one definition, shared with deploy and hostlink.
+from deploy.derive import delay_input, host_delayed  # noqa: F401 (adapt's names)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -369,35 +371,23 @@ def run_folder(args) -> Path:
     return run
 
 
-def deployed_folder(run: Path, board: str, deployed: Path | None) -> tuple[Path, str | None]:
-    """The deployed folder with the engine: --deployed, or build/deploy/<run>-<board> when it is
-    there with learning, else made now (`delaysnn deploy RUN --learning --no-bitstream`). A
-    network with the input delay stage cannot have the engine (docs/core.md 2.7): then its export
-    folder, and the reason; the host applies the input delays (`host_delayed`)."""
+def deployed_folder(run: Path, board: str, deployed: Path | None) -> Path:
+    """The deployed folder with the engine: --deployed, or build/deploy/<run>-<board> (with
+    `-hostdelays` for a network with the input delay stage, whose delays the host applies:
+    `delaysnn deploy --host-input-delays`), reused when it is there, else made now without a
+    bitstream (the fit check takes seconds)."""
     from deploy.derive import learning_obstacle
     from hostlink.deployed import load_deployment
     if deployed is not None:
-        return Path(deployed), None
-    why = learning_obstacle(load_deployment(run / "export").config)
-    if why:
-        return run / "export", why
-    out = REPO / "build" / "deploy" / f"{run.name}-{board}"
+        return Path(deployed)
+    host = learning_obstacle(load_deployment(run / "export").config) is not None
+    out = REPO / "build" / "deploy" / (f"{run.name}-{board}" + ("-hostdelays" if host else ""))
     if (out / "deploy.json").is_file() and (out / "learning.json").is_file():
-        return out, None
+        return out
     from deploy.cli import deploy, parse_args
-    deploy(parse_args([str(run), "--board", board, "--learning", "--no-bitstream"]))
-    return out, None
-
-
-def host_delayed(params):
-    """The same network without the input delay stage, for a core with the learning engine: the
-    host sends each channel's spikes already delayed (`delay_input`); every readout value is the
-    same (the stage is counts -> spikes -> a delay per channel, docs/core.md 2.7)."""
-    if not params.config.input_delays:
-        return params
-    from golden_model import NetworkParams
-    cfg = dataclasses.replace(params.config, input_delays=False)
-    return NetworkParams(cfg, copy.deepcopy(params.layers), None)
+    deploy(parse_args([str(run), "--board", board, "--learning", "--no-bitstream"]
+                      + (["--host-input-delays"] if host else [])))
+    return out
 
 
 def for_board(params):
@@ -406,16 +396,6 @@ def for_board(params):
     from deploy.derive import board_config, repack
     p = host_delayed(params)
     return repack(p, board_config(p.config, 1))
-
-
-def delay_input(params, x) -> np.ndarray:
-    """Rasters [N, T, n_in] through the input delay stage of `params` (0/1), as the host sends
-    them to a core built without it; unchanged for a network without the stage."""
-    from .fast_pair_r import delayed
-    if not params.config.input_delays:
-        return np.asarray(x)
-    xt = torch.as_tensor(np.asarray(x))
-    return delayed(xt > 0, params.input_delay.to(torch.int64)).to(torch.uint8).numpy()
 
 
 def registers(dep, name: str):
@@ -510,11 +490,11 @@ class Setup:
     """Everything one adaptation needs, settled before it starts."""
     run: Path
     dep: object                  # hostlink.deployed.Deployment (with the learning engine)
+    params: object               # the network as trained (with its input delay stage, if any)
     regs: object                 # LearnRegisters
     regs_source: str
     fold: Fold
     order: list
-    deploy_obstacle: str | None = None   # why the run's own folder has no engine (host delays)
 
 
 def prepare(args, progress: bool = True) -> Setup:
@@ -532,10 +512,12 @@ def prepare(args, progress: bool = True) -> Setup:
     if args.wav_dir is not None and not Path(args.wav_dir).is_dir():
         raise AdaptError(f"{args.wav_dir}: no such folder of WAV files")
     run = run_folder(args)
-    folder, why = deployed_folder(run, args.board, args.deployed)
-    dep = load_deployment(folder)
-    check_network(dep.params)
-    regs, source = registers(dep, args.preset) if not why else kit_registers(args.preset)
+    dep = load_deployment(deployed_folder(run, args.board, args.deployed))
+    # a -hostdelays folder holds the network without its input delay stage; the replica and the
+    # reference run the network as trained, and the golden learner gets the host-delayed spikes
+    params = load_deployment(run / "export").params if dep.host_input_delays is not None else dep.params
+    check_network(params)
+    regs, source = registers(dep, args.preset)
     cochlea = front_end(dep)
     if args.wav_dir is not None:
         held = dep.manifest.get("test_speaker") or _run_speaker(run)
@@ -543,8 +525,8 @@ def prepare(args, progress: bool = True) -> Setup:
         fold = wav_fold(cochlea, args.wav_dir, args.labels, args.k, other, progress)
     else:
         fold = fsdd_fold(cochlea, args.speaker, args.k, progress)
-    return Setup(run, dep, regs, source, fold, presentation(len(fold.adapt_y), args.passes, args.seed),
-                 why)
+    return Setup(run, dep, params, regs, source, fold,
+                 presentation(len(fold.adapt_y), args.passes, args.seed))
 
 
 def kit_registers(name: str):
@@ -568,7 +550,7 @@ def adapt(args, progress: bool = True) -> dict:
     from corespec.files import atomic_write_json
     from hostlink.image import save_image
     S = prepare(args, progress)
-    P, f = S.dep.params, S.fold
+    P, f = S.params, S.fold
     s_ad, s_te, s_ot = (hidden_spikes(P, x) for x in (f.adapt_x, f.test_x, f.other_x))
     F, cur = adapt_fast(P, S.regs, s_ad, f.adapt_y, S.order, s_te, f.test_y, s_ot, f.other_y,
                         args.every, progress)
@@ -577,7 +559,7 @@ def adapt(args, progress: bool = True) -> dict:
     out = REPO / "build" / "adapt" / name
     save_image(out / "image.json", adapted_image(P, G.net.params))
     rep = {"name": name, "run": str(S.run), "deployed": str(S.dep.folder),
-           "deploy_obstacle": S.deploy_obstacle,
+           "host_input_delays": S.dep.host_input_delays is not None,
            "input_delays": ("applied by the host (the core with the engine is built without the "
                             "input delay stage)" if P.config.input_delays else None),
            "speaker": args.speaker, "wav_dir": str(args.wav_dir) if args.wav_dir else None,
