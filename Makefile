@@ -28,6 +28,8 @@ install: .venv/.installed-$(TORCH)
 	@(test -e /usr/lib/x86_64-linux-gnu/libftdi1.so.2 && test -e /usr/lib/x86_64-linux-gnu/libusb-1.0.so.0) \
 		|| (apt-get install -y libusb-1.0-0 libftdi1-2 || (apt-get update && apt-get install -y libusb-1.0-0 libftdi1-2)) \
 		|| echo "warning: libusb-1.0-0 / libftdi1-2 not installed; openFPGALoader (make deploy PROGRAM=1) will not start"
+	@command -v espeak-ng >/dev/null || (apt-get install -y espeak-ng || (apt-get update && apt-get install -y espeak-ng)) \
+		|| echo "warning: espeak-ng not installed; training with --tts (synthetic voices) will refuse"
 	python3 -m venv .venv
 	$(PIP) install --upgrade pip wheel
 	$(PIP) install -c constraints.txt $(TORCH_WHEEL)

@@ -77,16 +77,37 @@ def with_voices(train: SpikeDataset, copies, config, protocol: str, test_speaker
                         info={**train.info, "voices": [c.as_dict() for c in copies]})
 
 
+def with_tts(train: SpikeDataset, spec, config, progress: bool) -> SpikeDataset:
+    """The training split followed by the synthetic speakers' recordings (spike_datasets.tts);
+    they all count as one more speaker, "tts", in meta['speaker'] and info['speakers']."""
+    from spike_datasets.fsdd import Recording, encode_recordings
+    from spike_datasets.paths import cache_dir
+    from spike_datasets.tts import cache_key, generate
+    import torch
+    paths = generate(spec, cache_dir() / "tts" / cache_key(spec), progress=progress)
+    recordings = [Recording(p, int(p.name.split("_")[0]), p.name.split("_")[1],
+                            int(p.stem.split("_")[2])) for p in paths]
+    tts = encode_recordings(recordings, config, progress=progress)
+    speakers = tuple(train.info["speakers"]) + ("tts",)
+    meta = {k: torch.cat([torch.as_tensor(v), torch.as_tensor(tts.meta[k])]) for k, v in train.meta.items()}
+    meta["speaker"][train.n_samples:] = len(speakers) - 1
+    return SpikeDataset(name=train.name, spikes=torch.cat([train.spikes, tts.spikes]),
+                        labels=torch.cat([train.labels, tts.labels]), n_classes=train.n_classes,
+                        dt=train.dt, class_names=train.class_names, meta=meta,
+                        info={**train.info, "speakers": speakers, "tts": spec.as_dict()})
+
+
 def load_task(task: str, n_train: int | None = None, test_speaker: str | None = None,
               progress: bool = False, tonic_root: str | None = None, front_end: str = "",
-              voices: str = "") -> Splits:
+              voices: str = "", tts: str = "") -> Splits:
     """The three splits of a task. Generated tasks draw train / validation / test with seeds
     0 / 1 / 2 (same classes, independent samples); Yin-Yang and FSDD use their published or
     fixed splits; tonic tasks read files under `tonic_root` (default: the data root) through
     tonic. Missing data raises the data set's own error (spike_datasets.MissingDataError).
     `n_train` truncates the training set (for quick runs and tests). `front_end`: the spoken-digit
     tasks' cochlea settings that differ from the defaults (`CochleaConfig.with_overrides`);
-    `voices`: perturbed copies of their training recordings (`spike_datasets.voices`)."""
+    `voices`: perturbed copies of their training recordings (`spike_datasets.voices`); `tts`:
+    synthetic speakers added to their training split (`spike_datasets.tts`)."""
     cochlea = sd.CochleaConfig.with_overrides(front_end) if task in AUDIO_TASKS else None
     if task == "seqdet":
         kw = dict(n_steps=48, lag=10, jitter=4)
@@ -120,6 +141,9 @@ def load_task(task: str, n_train: int | None = None, test_speaker: str | None = 
         from spike_datasets.voices import parse_voices
         s.train = with_voices(s.train, parse_voices(voices), cochlea, s.info["protocol"],
                               s.info.get("test_speaker"), progress)
+    if tts and task in AUDIO_TASKS:
+        from spike_datasets.tts import parse_tts
+        s.train = with_tts(s.train, parse_tts(tts), cochlea, progress)
     if n_train is not None and s.train.n_samples > n_train:
         s.train = s.train.subset(range(n_train))
     s.info.update({"n_train": s.train.n_samples, "n_val": s.val.n_samples, "n_test": s.test.n_samples,

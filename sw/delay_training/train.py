@@ -86,6 +86,7 @@ class TrainConfig:
     augment: str = ""              # spike-level augmentation of training batches (augment.Augment)
     front_end: str = ""            # spoken digits: cochlea settings other than the defaults (name=value,...)
     voices: str = ""               # spoken digits: perturbed copies of the training recordings
+    tts: str = ""                  # spoken digits: synthetic speakers (espeak-ng) added to training
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -97,6 +98,7 @@ class TrainConfig:
         self.augment = Augment.parse(self.augment).text
         self.front_end = _audio_option(self.task, "front-end", self.front_end, _front_end_text)
         self.voices = _audio_option(self.task, "voices", self.voices, _voices_text)
+        self.tts = _audio_option(self.task, "tts", self.tts, _tts_text)
         self.name = self.name or task_slug(self.task)
         check_learned_registers(self.leak_mode, self.wbits, self.learn_threshold, self.learn_leak)
         self.out = self.out or str(REPO / "build" / "train" / self.name)
@@ -130,7 +132,7 @@ class TrainConfig:
 
 _LEARN_DEFAULTS = {"learn_threshold": False, "learn_leak": False, "lr_threshold": 2e-3,
                    "lr_leak": 0.1, "input_delays": False, "augment": "", "front_end": "",
-                   "voices": ""}
+                   "voices": "", "tts": ""}
 
 
 def _audio_option(task: str, option: str, text: str, canonical) -> str:
@@ -152,6 +154,11 @@ def _front_end_text(text: str) -> str:
 def _voices_text(text: str) -> str:
     from spike_datasets.voices import parse_voices, voices_text
     return voices_text(parse_voices(text))
+
+
+def _tts_text(text: str) -> str:
+    from spike_datasets.tts import parse_tts, tts_text
+    return tts_text(parse_tts(text))
 
 
 # Per-task defaults: the settings used for the figures in docs/training.md. Command-line options
@@ -209,7 +216,7 @@ _NAME_ABBREV = {"wbits": "w", "dbits": "d", "epochs": "e", "seed": "s", "sizes":
                 "lr_leak": "lrlk", "leak_mode": "lm", "reset_mode": "rm", "theta_target": "theta",
                 "surrogate_slope": "slope", "delay_init": "dinit", "v_bits": "v",
                 "train_weights": "tw", "hand_built": "hb", "augment": "aug",
-                "front_end": "fe", "voices": "vox"}
+                "front_end": "fe", "voices": "vox", "tts": "tts"}
 
 
 def _name_value(v) -> str:
@@ -417,7 +424,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
     splits = load_task(cfg.task, n_train=cfg.n_train, test_speaker=cfg.test_speaker, progress=progress,
-                       front_end=cfg.front_end, voices=cfg.voices,
+                       front_end=cfg.front_end, voices=cfg.voices, tts=cfg.tts,
                        tonic_root=cfg.tonic_root or None)
     model = build_model(cfg, splits).to(device)
     if not cfg.train_weights:
