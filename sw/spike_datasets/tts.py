@@ -166,7 +166,9 @@ def synthesise(word: str, voice: Voice, take: int, exe: str | None = None) -> np
 
 
 def cache_key(spec: TtsSpec) -> str:
-    settings = {"version": TTS_VERSION, "spec": spec.as_dict(), "espeak": _espeak_version()}
+    """The folder of a spec's audio: the number of voices is left out, since the first n speakers
+    of any spec with the same seed are the same (a larger set reuses a smaller one's files)."""
+    settings = {"version": TTS_VERSION, "seed": spec.seed, "espeak": _espeak_version()}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
 
 

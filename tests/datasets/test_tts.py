@@ -138,6 +138,17 @@ def test_generate_names_every_take_and_reuses_files(tmp_path, monkeypatch):
     assert "zero" in log.read_text().splitlines()[0] and "nine" in log.read_text().splitlines()[-1]
     assert tts.generate(spec, tmp_path / "out", progress=False) == paths
     assert len(log.read_text().splitlines()) == 40               # nothing synthesised twice
+    more = tts.generate(TtsSpec(voices=3, takes=2), tmp_path / "out", progress=False)
+    assert more[:40] == paths and len(log.read_text().splitlines()) == 60   # only the third voice is new
+
+
+def test_cache_folder_is_shared_by_specs_of_one_seed(monkeypatch):
+    monkeypatch.setattr(tts, "_espeak_version", lambda: "eSpeak NG 1.51")
+    assert tts.cache_key(TtsSpec(voices=2)) == tts.cache_key(TtsSpec(voices=500, takes=3))
+    assert tts.cache_key(TtsSpec(voices=2)) != tts.cache_key(TtsSpec(voices=2, seed=1))
+    key = tts.cache_key(TtsSpec(voices=2))
+    monkeypatch.setattr(tts, "_espeak_version", lambda: "eSpeak NG 1.52")
+    assert tts.cache_key(TtsSpec(voices=2)) != key                # a new espeak-ng, new audio
 
 
 def test_training_split_gains_one_tts_speaker(tmp_path, monkeypatch):
