@@ -87,7 +87,7 @@ def with_tts(train: SpikeDataset, spec, config, progress: bool) -> SpikeDataset:
     paths = generate(spec, cache_dir() / "tts" / cache_key(spec), progress=progress)
     recordings = [Recording(p, int(p.name.split("_")[0]), p.name.split("_")[1],
                             int(p.stem.split("_")[2])) for p in paths]
-    tts = encode_recordings(recordings, config, progress=progress)
+    tts = encode_recordings(recordings, config, progress=progress, perturbation=spec.noise())
     speakers = tuple(train.info["speakers"]) + ("tts",)
     meta = {k: torch.cat([torch.as_tensor(v), torch.as_tensor(tts.meta[k])]) for k, v in train.meta.items()}
     meta["speaker"][train.n_samples:] = len(speakers) - 1

@@ -14,7 +14,8 @@ voiced part like FSDD's recordings, written as `{digit}_{speaker}_{take}.wav` un
 recording (`fsdd.encode_recordings`). Nothing is downloaded; nothing generated is committed.
 
 `--tts voices=200,takes=1` adds 200 synthetic speakers saying every digit once to the training
-split (never to validation or test).
+split (never to validation or test); `snr=LO:HI` adds Gaussian noise to each take at an SNR drawn
+in [LO, HI] dB (`voices.Perturbation`), since synthetic speech is cleaner than any microphone.
 """
 
 from __future__ import annotations
@@ -77,12 +78,21 @@ class TtsSpec:
     voices: int = 0
     takes: int = 1
     seed: int = 0
+    snr_db: tuple[float, float] | None = None    # noise at a drawn SNR (voices.Perturbation)
 
     def __post_init__(self) -> None:
         if not 0 <= self.voices <= 2000:
             raise TtsError(f"--tts voices={self.voices}: expected a whole number in 0..2000")
         if not 1 <= self.takes <= 10:
             raise TtsError(f"--tts takes={self.takes}: expected a whole number in 1..10")
+        if self.snr_db is not None and not -10 <= self.snr_db[0] <= self.snr_db[1] <= 80:
+            raise TtsError(f"--tts snr={self.snr_db[0]:g}:{self.snr_db[1]:g}: expected LO:HI dB "
+                           "with -10 <= LO <= HI <= 80")
+
+    def noise(self):
+        """The voices.Perturbation adding this spec's noise to every take (None: clean)."""
+        from .voices import Perturbation
+        return None if self.snr_db is None else Perturbation(snr_db=self.snr_db)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -100,14 +110,22 @@ class TtsSpec:
 
 
 def parse_tts(text: str | None) -> TtsSpec:
-    """`voices=200,takes=2,seed=0` -> TtsSpec; '' / None -> no synthetic speakers."""
+    """`voices=200,takes=2,seed=0,snr=10:40` -> TtsSpec; '' / None -> no synthetic speakers."""
     settings = {}
     for part in (text or "").split(","):
         if not part.strip():
             continue
         name, sep, value = (x.strip() for x in part.partition("="))
-        if not sep or name not in ("voices", "takes", "seed"):
-            raise TtsError(f"--tts {part.strip()!r}: expected NAME=VALUE with NAME one of voices, takes, seed")
+        if not sep or name not in ("voices", "takes", "seed", "snr"):
+            raise TtsError(f"--tts {part.strip()!r}: expected NAME=VALUE with NAME one of voices, "
+                           "takes, seed, snr")
+        if name == "snr":
+            try:
+                lo, _, hi = value.partition(":")
+                settings["snr_db"] = (float(lo), float(hi or lo))
+            except ValueError:
+                raise TtsError(f"--tts snr={value!r}: expected LO:HI in dB") from None
+            continue
         if not value.isdigit():
             raise TtsError(f"--tts {name}={value!r}: expected a whole number")
         settings[name] = int(value)
@@ -120,7 +138,8 @@ def tts_text(spec: TtsSpec) -> str:
     """The canonical --tts text ('' for none)."""
     if spec.voices == 0:
         return ""
-    return f"voices={spec.voices},takes={spec.takes}" + (f",seed={spec.seed}" if spec.seed else "")
+    snr = f",snr={spec.snr_db[0]:g}:{spec.snr_db[1]:g}" if spec.snr_db is not None else ""
+    return f"voices={spec.voices},takes={spec.takes}" + (f",seed={spec.seed}" if spec.seed else "") + snr
 
 
 def espeak() -> str:

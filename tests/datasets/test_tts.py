@@ -46,13 +46,17 @@ def test_option_text_round_trips_and_defaults():
     assert tts_text(spec) == "voices=200,takes=2" and parse_tts(tts_text(spec)) == spec
     assert tts_text(parse_tts("voices=3,seed=4")) == "voices=3,takes=1,seed=4"
     assert tts_text(TtsSpec()) == ""
+    noisy = parse_tts("voices=4,snr=10:40")
+    assert noisy.snr_db == (10.0, 40.0) and tts_text(noisy) == "voices=4,takes=1,snr=10:40"
+    assert noisy.noise().snr_db == (10.0, 40.0) and parse_tts("voices=4").noise() is None
 
 
 @pytest.mark.parametrize("text, words", [
     ("voices=0", "voices=N with N >= 1"), ("takes=2", "voices=N with N >= 1"),
     ("voices=2001", "0..2000"), ("voices=5,takes=0", "1..10"), ("voices=5,takes=11", "1..10"),
     ("voices=-1", "whole number"), ("voices=2.5", "whole number"), ("speed=3", "NAME one of"),
-    ("voices", "NAME=VALUE"),
+    ("voices", "NAME=VALUE"), ("voices=3,snr=loud", "LO:HI"), ("voices=3,snr=40:10", "LO <= HI"),
+    ("voices=3,snr=-20:10", "-10 <= LO"),
 ])
 def test_bad_settings_are_one_line_errors(text, words):
     with pytest.raises(TtsError) as err:
@@ -168,6 +172,9 @@ def test_training_split_gains_one_tts_speaker(tmp_path, monkeypatch):
     assert np.array_equal(more.train.spikes[:n], plain.train.spikes)
     assert np.array_equal(more.val.spikes, plain.val.spikes) and np.array_equal(more.test.spikes, plain.test.spikes)
     assert more.train.spikes[n:].sum() > 0
+    noisy = load_task("fsdd-loso", test_speaker="george", front_end=config, tts="voices=2,takes=3,snr=0:0")
+    assert noisy.train.spikes[n:].sum() > more.train.spikes[n:].sum()     # noise fills the silence
+    assert np.array_equal(noisy.train.spikes[:n], plain.train.spikes)
 
 
 def test_train_option_is_canonical_and_audio_only():
