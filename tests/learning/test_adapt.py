@@ -97,6 +97,30 @@ def test_cli_refusals_are_one_line(argv, message, capsys):
     assert message in err
 
 
+def test_default_network_is_the_best_loso_recipes_seed0_run():
+    """`make adapt SPEAKER=X` starts from the run `delaysnn loso` makes for the recipe of
+    docs/results.md at seed 0 (so a finished LOSO run is reused, not trained again)."""
+    from delay_training.loso import run_spec
+    from delay_training.train import make_config
+    recipe = {"epochs": 20, "sizes": [128], "leak": [3, 4], "init_gain": [2.0, 1.0],
+              "input_delays": True, "front_end": "tilt_degree=1", "tts": "voices=200,snr=10:40"}
+    spec = run_spec("fsdd-loso", recipe, 0, "nicolas", None, None, False)
+    assert A.default_config("nicolas").name == make_config("fsdd-loso", **spec["overrides"]).name
+    assert A.default_config("nicolas").name != A.default_config("george").name
+    cfg = A.default_config("george")
+    assert (cfg.front_end, cfg.tts, cfg.sizes, cfg.input_delays) == ("tilt_degree=1", "voices=200,takes=1,snr=10:40",
+                                                                    (128,), True)
+
+
+def test_recipe_names_the_run_and_an_unknown_speaker_is_one_line():
+    ns = argparse.Namespace(run=None, speaker="george", recipe="no-such-run-{speaker}")
+    with pytest.raises(A.AdaptError, match="no-such-run-george: no export/manifest.json"):
+        A.run_folder(ns)
+    ns = argparse.Namespace(run=None, speaker="alice", recipe=None)
+    with pytest.raises(A.AdaptError, match="--speaker alice: expected one of george, jackson"):
+        A.run_folder(ns)
+
+
 def test_unknown_run_folder_is_one_line(tmp_path):
     ns = argparse.Namespace(run=tmp_path, speaker="george", recipe=A.DEFAULT_RECIPE)
     with pytest.raises(A.AdaptError, match="no export/manifest.json"):
