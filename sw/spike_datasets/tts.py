@@ -33,6 +33,7 @@ import scipy.io.wavfile
 import scipy.signal
 
 from corespec.errors import UserError
+from corespec.files import atomic_write
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd",
@@ -59,15 +60,19 @@ class TtsError(UserError, ValueError):
 class Voice:
     """One synthetic speaker: an espeak-ng voice and its base speed and pitch."""
 
-    name: str                      # speaker name in file names: tts<index>
+    index: int                     # speaker number: file names say tts<index>
     accent: str
     variant: str
     wpm: int                       # espeak-ng -s, words per minute
     pitch: int                     # espeak-ng -p, 0-99
 
+    @property
+    def name(self) -> str:
+        return f"tts{self.index}"
+
     def take(self, take: int) -> tuple[int, int]:
         """(wpm, pitch) of one take: the voice's own +- 10 % speed and +- 6 pitch steps."""
-        u = np.random.default_rng([int(self.name[3:]), take, 0x7A4E]).random(2)
+        u = np.random.default_rng([self.index, take, 0x7A4E]).random(2)
         return int(round(self.wpm * (0.9 + 0.2 * u[0]))), int(np.clip(self.pitch + round(12 * u[1] - 6), 0, 99))
 
 
@@ -103,7 +108,7 @@ class TtsSpec:
         out = []
         for i in range(self.voices):
             rng = np.random.default_rng([self.seed, i, 0x77E5])
-            out.append(Voice(f"tts{i}", ACCENTS[rng.integers(len(ACCENTS))],
+            out.append(Voice(i, ACCENTS[rng.integers(len(ACCENTS))],
                              VARIANTS[rng.integers(len(VARIANTS))],
                              int(rng.integers(110, 211)), int(rng.integers(15, 86))))
         return out
@@ -209,7 +214,6 @@ def generate(spec: TtsSpec, folder: Path, progress: bool = True) -> list[Path]:
                                    leave=False):
         path = folder / f"{digit}_{voice.name}_{take}.wav"
         if not path.exists():
-            from corespec.files import atomic_write
             wave = synthesise(WORDS[digit], voice, take, exe)
             atomic_write(path, lambda f, w=wave: scipy.io.wavfile.write(f, SAMPLE_RATE, w))
         paths.append(path)

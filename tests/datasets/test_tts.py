@@ -76,12 +76,12 @@ def test_speakers_are_seeded_nested_and_in_range():
 
 
 def test_takes_vary_speed_and_pitch_within_bounds():
-    v = Voice("tts7", "en-us", "m3", 150, 50)
+    v = Voice(7, "en-us", "m3", 150, 50)
     takes = [v.take(t) for t in range(200)]
     assert all(135 <= wpm <= 165 and 44 <= p <= 56 for wpm, p in takes)
     assert len(set(takes)) > 50 and takes[3] == v.take(3)
-    assert all(0 <= p <= 99 for _, p in (Voice("tts1", "en-us", "m3", 150, 0).take(t) for t in range(50)))
-    assert all(0 <= p <= 99 for _, p in (Voice("tts1", "en-us", "m3", 150, 99).take(t) for t in range(50)))
+    assert all(0 <= p <= 99 for _, p in (Voice(1, "en-us", "m3", 150, 0).take(t) for t in range(50)))
+    assert all(0 <= p <= 99 for _, p in (Voice(1, "en-us", "m3", 150, 99).take(t) for t in range(50)))
 
 
 def test_trim_keeps_the_word_and_a_10_ms_margin():
@@ -100,7 +100,7 @@ def test_trim_keeps_the_word_and_a_10_ms_margin():
 
 def test_synthesise_resamples_trims_and_levels(tmp_path):
     exe, log = stand_in(tmp_path)
-    voice = Voice("tts3", "en-gb-scotland", "f2", 160, 40)
+    voice = Voice(3, "en-gb-scotland", "f2", 160, 40)
     x = tts.synthesise("seven", voice, 1, exe)
     wpm, pitch = voice.take(1)
     assert log.read_text().split() == ["-v", "en-gb-scotland+f2", "-s", str(wpm), "-p", str(pitch),
@@ -114,14 +114,14 @@ def test_synthesise_resamples_trims_and_levels(tmp_path):
 
 def test_synthesise_at_8_khz_is_not_resampled(tmp_path):
     exe, _ = stand_in(tmp_path, rate=8000)
-    x = tts.synthesise("one", Voice("tts0", "en-us", "m1", 150, 50), 0, exe)
+    x = tts.synthesise("one", Voice(0, "en-us", "m1", 150, 50), 0, exe)
     assert x.size == 3200 + 2 * 80
 
 
 def test_a_failing_or_missing_espeak_is_one_line(tmp_path, monkeypatch):
     exe, _ = stand_in(tmp_path, exit_code=1)
     with pytest.raises(TtsError) as err:
-        tts.synthesise("two", Voice("tts0", "en-us", "m1", 150, 50), 0, exe)
+        tts.synthesise("two", Voice(0, "en-us", "m1", 150, 50), 0, exe)
     assert "voice not found" in str(err.value) and "en-us+m1" in str(err.value)
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(TtsError) as err:
@@ -193,10 +193,10 @@ def test_real_espeak_voices_differ_and_sound_like_a_word():
         seg = x[x.size // 2 - 400:x.size // 2 + 400].astype(np.float64)
         ac = np.correlate(seg, seg, "full")[seg.size - 1:]
         return 8000 / (16 + np.argmax(ac[16:200]))
-    low = tts.synthesise("one", Voice("tts0", "en-us", "m3", 150, 20), 0)
-    high = tts.synthesise("one", Voice("tts1", "en-gb", "f2", 150, 80), 0)
+    low = tts.synthesise("one", Voice(0, "en-us", "m3", 150, 20), 0)
+    high = tts.synthesise("one", Voice(1, "en-gb", "f2", 150, 80), 0)
     for x in (low, high):
         assert x.dtype == np.int16 and int(np.abs(x).max()) == PEAK
         assert 0.25 < x.size / 8000 < 1.2
     assert 50 < f0(low) < 100 and f0(high) > 1.4 * f0(low)      # a voiced word at its own pitch
-    assert np.array_equal(low, tts.synthesise("one", Voice("tts0", "en-us", "m3", 150, 20), 0))
+    assert np.array_equal(low, tts.synthesise("one", Voice(0, "en-us", "m3", 150, 20), 0))
