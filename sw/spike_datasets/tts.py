@@ -173,9 +173,9 @@ def synthesise(word: str, voice: Voice, take: int, exe: str | None = None) -> np
         out = Path(tmp) / "w.wav"
         cmd = [exe or espeak(), "-v", f"{voice.accent}+{voice.variant}", "-s", str(wpm), "-p", str(pitch),
                "-w", str(out), word]
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         if done.returncode != 0 or not out.exists():
-            raise TtsError(f"espeak-ng failed on {' '.join(cmd[1:-2])} {word!r}: "
+            raise TtsError(f"espeak-ng failed on {' '.join(cmd[1:-3])} {word!r}: "
                            f"{(done.stderr or done.stdout).strip() or 'no output'}")
         rate, x = scipy.io.wavfile.read(out)
     x = x.astype(np.float64)
@@ -191,13 +191,16 @@ def synthesise(word: str, voice: Voice, take: int, exe: str | None = None) -> np
 
 def cache_key(spec: TtsSpec) -> str:
     """The folder of a spec's audio: the number of voices is left out, since the first n speakers
-    of any spec with the same seed are the same (a larger set reuses a smaller one's files)."""
-    settings = {"version": TTS_VERSION, "seed": spec.seed, "espeak": _espeak_version()}
+    of any spec with the same seed are the same (a larger set reuses a smaller one's files); the
+    voice lists and the espeak-ng version are in, so changing either makes new audio."""
+    settings = {"version": TTS_VERSION, "seed": spec.seed, "espeak": _espeak_version(),
+                "accents": ACCENTS, "variants": VARIANTS, "rate": SAMPLE_RATE}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
 
 
 def _espeak_version() -> str:
-    done = subprocess.run([espeak(), "--version"], capture_output=True, text=True)
+    """espeak-ng's version line: another version may speak differently."""
+    done = subprocess.run([espeak(), "--version"], capture_output=True, text=True, timeout=60)
     return done.stdout.strip()
 
 

@@ -122,7 +122,8 @@ def test_a_failing_or_missing_espeak_is_one_line(tmp_path, monkeypatch):
     exe, _ = stand_in(tmp_path, exit_code=1)
     with pytest.raises(TtsError) as err:
         tts.synthesise("two", Voice(0, "en-us", "m1", 150, 50), 0, exe)
-    assert "voice not found" in str(err.value) and "en-us+m1" in str(err.value)
+    assert "voice not found" in str(err.value) and "-v en-us+m1 -s" in str(err.value)
+    assert " -w" not in str(err.value)                          # no temporary file names
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(TtsError) as err:
         tts.espeak()
@@ -153,6 +154,17 @@ def test_cache_folder_is_shared_by_specs_of_one_seed(monkeypatch):
     key = tts.cache_key(TtsSpec(voices=2))
     monkeypatch.setattr(tts, "_espeak_version", lambda: "eSpeak NG 1.52")
     assert tts.cache_key(TtsSpec(voices=2)) != key                # a new espeak-ng, new audio
+    monkeypatch.setattr(tts, "_espeak_version", lambda: "eSpeak NG 1.51")
+    monkeypatch.setattr(tts, "VARIANTS", tts.VARIANTS[:-1])
+    assert tts.cache_key(TtsSpec(voices=2)) != key                # other voices, new audio
+
+
+def test_loso_with_tts_refuses_once_without_espeak(monkeypatch):
+    from delay_training import loso
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(loso, "execute", lambda *a, **k: pytest.fail("runs started"))
+    with pytest.raises(TtsError, match="make install"):
+        loso.loso({"tts": "voices=2", "epochs": 1}, seeds=(0,), progress=False)
 
 
 def test_training_split_gains_one_tts_speaker(tmp_path, monkeypatch):

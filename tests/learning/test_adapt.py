@@ -121,6 +121,24 @@ def test_recipe_names_the_run_and_an_unknown_speaker_is_one_line():
         A.run_folder(ns)
 
 
+def test_default_network_without_espeak_is_one_line(tmp_path, monkeypatch):
+    import shutil
+    from types import SimpleNamespace
+    monkeypatch.setattr(A, "default_config", lambda speaker: SimpleNamespace(out=str(tmp_path / "run")))
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(A.AdaptError, match="need espeak-ng: run `make install`"):
+        A.train_default("george")
+    (tmp_path / "run" / "export").mkdir(parents=True)
+    (tmp_path / "run" / "export" / "manifest.json").write_text("{}")
+    assert A.train_default("george") == tmp_path / "run"      # a trained network needs no espeak-ng
+
+
+def test_a_recipe_with_stray_braces_is_one_line():
+    ns = argparse.Namespace(run=None, speaker="george", recipe="run-{x}")
+    with pytest.raises(A.AdaptError, match="with {speaker} where the speaker goes"):
+        A.run_folder(ns)
+
+
 def test_unknown_run_folder_is_one_line(tmp_path):
     ns = argparse.Namespace(run=tmp_path, speaker="george", recipe=A.DEFAULT_RECIPE)
     with pytest.raises(A.AdaptError, match="no export/manifest.json"):
