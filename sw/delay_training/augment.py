@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from corespec.errors import UserError
+from corespec.options import name_values
 
 
 class AugmentError(UserError, ValueError):
@@ -65,15 +66,7 @@ class Augment:
     @classmethod
     def parse(cls, text: str | None) -> "Augment":
         """`shift=24,stretch=0.15` ('' / None: no augmentation)."""
-        items = {}
-        for part in (text or "").split(","):
-            if not part.strip():
-                continue
-            key, sep, value = (x.strip() for x in part.partition("="))
-            if not sep or key not in cls.__dataclass_fields__:
-                raise AugmentError(f"--augment {part.strip()!r}: expected NAME=VALUE with NAME one of "
-                                   f"{', '.join(cls.__dataclass_fields__)}")
-            items[key] = value
+        items = dict(name_values(text, cls.__dataclass_fields__, "--augment", AugmentError))
         kinds = {"shift": int, "time": int, "mask": int, "stretch": float, "drop": float}
         try:
             return cls(**{k: kinds[k](v) for k, v in items.items()})

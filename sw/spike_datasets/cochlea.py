@@ -28,6 +28,8 @@ import scipy.fft
 import scipy.signal
 from tqdm.auto import tqdm
 
+from corespec.options import name_values
+
 
 @dataclass(frozen=True)
 class CochleaConfig:
@@ -84,13 +86,7 @@ class CochleaConfig:
         naming it ('' or None: the defaults)."""
         kinds = {f.name: f.type for f in fields(cls)}
         values = {}
-        for part in (text or "").split(","):
-            if not part.strip():
-                continue
-            name, sep, value = (x.strip() for x in part.partition("="))
-            if not sep or name not in kinds:
-                raise ValueError(f"front end setting {part.strip()!r}: expected NAME=VALUE with NAME "
-                                 f"one of {', '.join(kinds)}")
+        for name, value in name_values(text, kinds, "front end setting"):
             try:
                 values[name] = int(value) if kinds[name] in (int, "int") else float(value)
             except ValueError:

@@ -34,6 +34,7 @@ import scipy.signal
 
 from corespec.errors import UserError
 from corespec.files import atomic_write
+from corespec.options import name_values
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd",
@@ -117,13 +118,7 @@ class TtsSpec:
 def parse_tts(text: str | None) -> TtsSpec:
     """`voices=200,takes=2,seed=0,snr=10:40` -> TtsSpec; '' / None -> no synthetic speakers."""
     settings = {}
-    for part in (text or "").split(","):
-        if not part.strip():
-            continue
-        name, sep, value = (x.strip() for x in part.partition("="))
-        if not sep or name not in ("voices", "takes", "seed", "snr"):
-            raise TtsError(f"--tts {part.strip()!r}: expected NAME=VALUE with NAME one of voices, "
-                           "takes, seed, snr")
+    for name, value in name_values(text, ("voices", "takes", "seed", "snr"), "--tts", TtsError):
         if name == "snr":
             try:
                 lo, _, hi = value.partition(":")

@@ -26,6 +26,7 @@ import numpy as np
 import scipy.signal
 
 from corespec.errors import UserError
+from corespec.options import name_values
 
 
 class VoicesError(UserError, ValueError):
@@ -96,13 +97,7 @@ def parse_voices(text: str | None) -> tuple[Perturbation, ...]:
     ranges; '' / None -> none."""
     settings: dict = {}
     copies = 1
-    for part in (text or "").split(","):
-        if not part.strip():
-            continue
-        name, sep, value = (x.strip() for x in part.partition("="))
-        if not sep or name not in ("copies", "speed", "tilt", "snr"):
-            raise VoicesError(f"--voices {part.strip()!r}: expected NAME=VALUE with NAME one of "
-                              "copies, speed, tilt, snr")
+    for name, value in name_values(text, ("copies", "speed", "tilt", "snr"), "--voices", VoicesError):
         if name == "copies":
             copies = int(_number(name, value))
             if not 1 <= copies <= 10 or str(copies) != value:
