@@ -30,6 +30,8 @@ install: .venv/.installed-$(TORCH)
 		|| echo "warning: libusb-1.0-0 / libftdi1-2 not installed; openFPGALoader (make deploy PROGRAM=1) will not start"
 	@command -v espeak-ng >/dev/null || (apt-get install -y espeak-ng || (apt-get update && apt-get install -y espeak-ng)) \
 		|| echo "warning: espeak-ng not installed; training with --tts (synthetic voices) will refuse"
+	@command -v flite >/dev/null || (apt-get install -y flite || (apt-get update && apt-get install -y flite)) \
+		|| echo "warning: flite not installed; training with --tts flite=N (synthetic voices) will refuse"
 	python3 -m venv .venv
 	$(PIP) install --upgrade pip wheel
 	$(PIP) install -c constraints.txt $(TORCH_WHEEL)

@@ -443,8 +443,8 @@ def loso(recipe: dict, seeds=(0, 1, 2), speakers: str = "all", workers: int = 2,
     name = name or recipe_name(recipe)
     runs = plan(recipe, folds, seeds, official, train_dir, reports_dir, resume)
     if recipe.get("tts"):              # refuse once, not once per fold
-        from spike_datasets.tts import espeak
-        espeak()
+        from spike_datasets.tts import check_engines, parse_tts
+        check_engines(parse_tts(recipe["tts"]))
     if progress:
         print(f"loso {name}: {len(folds)} folds x {len(seeds)} seeds"
               + (f" + {len(seeds)} official" if official else "") + f", {workers} worker(s)",

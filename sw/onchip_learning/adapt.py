@@ -357,13 +357,12 @@ def train_default(speaker: str, progress: bool = True) -> Path:
     from delay_training.train import train
     cfg = default_config(speaker)
     if not (Path(cfg.out) / "export" / "manifest.json").is_file():
-        from spike_datasets.tts import TtsError, espeak
-        try:
-            espeak()
-        except TtsError:
+        from spike_datasets.tts import missing_engines, parse_tts
+        missing = missing_engines(parse_tts(cfg.tts))
+        if missing:
             raise AdaptError("the default offline network is trained with synthetic speakers, "
-                             "which need espeak-ng: run `make install` (or `apt-get install "
-                             "espeak-ng`), or give --run / --recipe") from None
+                             f"which need {' and '.join(missing)}: run `make install` (or `apt-get "
+                             f"install {' '.join(missing)}`), or give --run / --recipe")
         print(f"adapt: no offline network without {speaker} yet; training {cfg.name} "
               f"({cfg.epochs} epochs, build/train/{cfg.name})", flush=True)
         train(cfg, resume=True, progress=progress)

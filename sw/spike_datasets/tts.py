@@ -1,4 +1,4 @@
-"""Synthetic speakers: espeak-ng reads the ten digits in many voices, as extra training data.
+"""Synthetic speakers: espeak-ng and flite read the ten digits in many voices, as extra training data.
 
 Four training speakers are few voices to learn speaker independence from. espeak-ng (Debian
 package `espeak-ng`, installed by `make install`) is a formant synthesiser with eight English
@@ -13,9 +13,18 @@ voiced part like FSDD's recordings, written as `{digit}_{speaker}_{take}.wav` un
 `build/cache/tts/<key>/`, and from there goes through the cochlea and its cache like any
 recording (`fsdd.encode_recordings`). Nothing is downloaded; nothing generated is committed.
 
-`--tts voices=200,takes=1` adds 200 synthetic speakers saying every digit once to the training
-split (never to validation or test); `snr=LO:HI` adds Gaussian noise to each take at an SNR drawn
-in [LO, HI] dB (`voices.Perturbation`), since synthetic speech is cleaner than any microphone.
+flite (Debian package `flite`, also installed by `make install`) speaks with a concatenative
+(kal) or a statistical parametric (awb, rms, slt) voice: fewer voices than espeak-ng, but closer
+to recorded speech. A flite speaker is one draw of (voice, vocal-tract length, mean pitch,
+duration stretch): the vocal-tract length is a formant scale factor `formant` in [0.82, 1.22],
+applied by reading the audio at `formant` times its rate before resampling to 8 kHz (formants and
+pitch move up by `formant`, the length down by it; the duration stretch and the pitch target
+are pre-scaled so that the final speed and pitch are the drawn ones).
+
+`--tts voices=200,takes=1` adds 200 espeak-ng speakers saying every digit once to the training
+split (never to validation or test); `flite=N` adds N flite speakers (`voices=0,flite=200`: flite
+only); `snr=LO:HI` adds Gaussian noise to each take at an SNR drawn in [LO, HI] dB
+(`voices.Perturbation`), since synthetic speech is cleaner than any microphone.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +59,8 @@ VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f
             "linda", "max", "michel", "miguel", "norbert", "pablo", "paul", "pedro", "quincy",
             "rob", "robert", "sandro", "shelby", "steph", "steph2", "steph3", "travis", "victor",
             "zac")
+# flite 2.2's built-in voices (`flite -lv`), less awb_time (it only says times of day).
+FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 SAMPLE_RATE = 8000
 TTS_VERSION = 1                    # bump when the audio a voice makes changes
 
@@ -71,24 +83,70 @@ class Voice:
     def name(self) -> str:
         return f"tts{self.index}"
 
+    formant = 1.0                  # espeak-ng's own voices: no resampling beyond 8 kHz
+
     def take(self, take: int) -> tuple[int, int]:
         """(wpm, pitch) of one take: the voice's own +- 10 % speed and +- 6 pitch steps."""
         u = np.random.default_rng([self.index, take, 0x7A4E]).random(2)
         return int(round(self.wpm * (0.9 + 0.2 * u[0]))), int(np.clip(self.pitch + round(12 * u[1] - 6), 0, 99))
+
+    def command(self, word: str, take: int, out: Path) -> list[str]:
+        """The espeak-ng arguments (after the executable) writing one take to `out`."""
+        wpm, pitch = self.take(take)
+        return ["-v", f"{self.accent}+{self.variant}", "-s", str(wpm), "-p", str(pitch), "-w", str(out), word]
+
+    engine = "espeak-ng"
+
+    def label(self) -> str:
+        return f"{self.accent}+{self.variant}"
+
+
+@dataclass(frozen=True)
+class FliteVoice:
+    """One flite speaker: a flite voice, its vocal-tract length (formant scale), mean pitch and
+    duration stretch, all as heard after resampling to 8 kHz."""
+
+    index: int                     # speaker number: file names say flite<index>
+    voice: str                     # one of FLITE_VOICES
+    formant: float                 # formant scale, 0.01 steps (> 1: shorter vocal tract)
+    f0: float                      # mean pitch in Hz as heard
+    stretch: float                 # duration as heard, relative to flite's own (> 1: slower)
+
+    @property
+    def name(self) -> str:
+        return f"flite{self.index}"
+
+    def take(self, take: int) -> tuple[float, float]:
+        """(stretch, f0) of one take: the voice's own +- 10 % duration and +- 8 % pitch."""
+        u = np.random.default_rng([self.index, take, 0xF117E]).random(2)
+        return self.stretch * (0.9 + 0.2 * u[0]), self.f0 * (0.92 + 0.16 * u[1])
+
+    def command(self, word: str, take: int, out: Path) -> list[str]:
+        """The flite arguments writing one take to `out`, pre-scaled for the formant resampling."""
+        stretch, f0 = self.take(take)
+        return ["-voice", self.voice, "--setf", f"duration_stretch={stretch * self.formant:.4f}",
+                "--setf", f"int_f0_target_mean={f0 / self.formant:.2f}", "-o", str(out), "-t", word]
+
+    engine = "flite"
+
+    def label(self) -> str:
+        return self.voice
 
 
 @dataclass(frozen=True)
 class TtsSpec:
     """How many synthetic speakers, how many takes of each digit, and the seed of their draws."""
 
-    voices: int = 0
+    voices: int = 0                # espeak-ng speakers
     takes: int = 1
     seed: int = 0
     snr_db: tuple[float, float] | None = None    # noise at a drawn SNR (voices.Perturbation)
+    flite: int = 0                 # flite speakers
 
     def __post_init__(self) -> None:
-        if not 0 <= self.voices <= 2000:
-            raise TtsError(f"--tts voices={self.voices}: expected a whole number in 0..2000")
+        for engine in ("voices", "flite"):
+            if not 0 <= getattr(self, engine) <= 2000:
+                raise TtsError(f"--tts {engine}={getattr(self, engine)}: expected a whole number in 0..2000")
         if not 1 <= self.takes <= 10:
             raise TtsError(f"--tts takes={self.takes}: expected a whole number in 1..10")
         if self.snr_db is not None and not -10 <= self.snr_db[0] <= self.snr_db[1] <= 80:
@@ -114,11 +172,24 @@ class TtsSpec:
                              int(rng.integers(110, 211)), int(rng.integers(15, 86))))
         return out
 
+    def flite_speakers(self) -> list[FliteVoice]:
+        """The flite speakers, each drawn from (seed, index), nested like `speakers`: formant
+        scale log-uniform in [0.82, 1.22], mean pitch log-uniform in 85-250 Hz, duration
+        stretch uniform in [0.8, 1.3]."""
+        out = []
+        for i in range(self.flite):
+            rng = np.random.default_rng([self.seed, i, 0xF117E])
+            voice = FLITE_VOICES[rng.integers(len(FLITE_VOICES))]
+            formant = round(float(np.exp(rng.uniform(np.log(0.82), np.log(1.22)))), 2)
+            f0 = float(np.exp(rng.uniform(np.log(85), np.log(250))))
+            out.append(FliteVoice(i, voice, formant, round(f0, 1), round(float(rng.uniform(0.8, 1.3)), 3)))
+        return out
+
 
 def parse_tts(text: str | None) -> TtsSpec:
     """`voices=200,takes=2,seed=0,snr=10:40` -> TtsSpec; '' / None -> no synthetic speakers."""
     settings = {}
-    for name, value in name_values(text, ("voices", "takes", "seed", "snr"), "--tts", TtsError):
+    for name, value in name_values(text, ("voices", "flite", "takes", "seed", "snr"), "--tts", TtsError):
         if name == "snr":
             try:
                 lo, _, hi = value.partition(":")
@@ -129,26 +200,48 @@ def parse_tts(text: str | None) -> TtsSpec:
         if not value.isdigit():
             raise TtsError(f"--tts {name}={value!r}: expected a whole number")
         settings[name] = int(value)
-    if settings and settings.get("voices", 0) == 0:
-        raise TtsError(f"--tts {text!r}: expected voices=N with N >= 1")
+    if settings and settings.get("voices", 0) == 0 and settings.get("flite", 0) == 0:
+        raise TtsError(f"--tts {text!r}: expected voices=N or flite=N with N >= 1")
     return TtsSpec(**settings)
 
 
 def tts_text(spec: TtsSpec) -> str:
     """The canonical --tts text ('' for none)."""
-    if spec.voices == 0:
+    if spec.voices == 0 and spec.flite == 0:
         return ""
     snr = f",snr={spec.snr_db[0]:g}:{spec.snr_db[1]:g}" if spec.snr_db is not None else ""
-    return f"voices={spec.voices},takes={spec.takes}" + (f",seed={spec.seed}" if spec.seed else "") + snr
+    return (f"voices={spec.voices}" + (f",flite={spec.flite}" if spec.flite else "")
+            + f",takes={spec.takes}" + (f",seed={spec.seed}" if spec.seed else "") + snr)
 
 
 def espeak() -> str:
     """The espeak-ng executable, or a one-line error saying how to get it."""
-    path = shutil.which("espeak-ng")
+    return _executable("espeak-ng")
+
+
+def flite() -> str:
+    """The flite executable, or a one-line error saying how to get it."""
+    return _executable("flite")
+
+
+def _executable(name: str) -> str:
+    path = shutil.which(name)
     if path is None:
-        raise TtsError("--tts needs espeak-ng, which is not installed: run `make install` "
-                       "(it installs the Debian package espeak-ng) or `apt-get install espeak-ng`")
+        raise TtsError(f"--tts needs {name}, which is not installed: run `make install` "
+                       f"(it installs the Debian package {name}) or `apt-get install {name}`")
     return path
+
+
+def missing_engines(spec: TtsSpec) -> list[str]:
+    """The engines `spec` uses that are not installed (Debian package names)."""
+    used = ["espeak-ng"] * bool(spec.voices) + ["flite"] * bool(spec.flite)
+    return [name for name in used if shutil.which(name) is None]
+
+
+def check_engines(spec: TtsSpec) -> None:
+    """A one-line error unless every engine `spec` uses is installed."""
+    for name in missing_engines(spec):
+        _executable(name)
 
 
 def trim(x: np.ndarray, floor_db: float = 40.0, margin: int = 80) -> np.ndarray:
@@ -161,26 +254,26 @@ def trim(x: np.ndarray, floor_db: float = 40.0, margin: int = 80) -> np.ndarray:
     return x[max(loud[0] - margin, 0):loud[-1] + 1 + margin]
 
 
-def synthesise(word: str, voice: Voice, take: int, exe: str | None = None) -> np.ndarray:
-    """One take of `word` in `voice`: int16 at 8 kHz, trimmed, peak at -1 dBFS."""
-    wpm, pitch = voice.take(take)
+def synthesise(word: str, voice: Voice | FliteVoice, take: int, exe: str | None = None) -> np.ndarray:
+    """One take of `word` in `voice`: int16 at 8 kHz (formants scaled by `voice.formant`),
+    trimmed, peak at -1 dBFS."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "w.wav"
-        cmd = [exe or espeak(), "-v", f"{voice.accent}+{voice.variant}", "-s", str(wpm), "-p", str(pitch),
-               "-w", str(out), word]
+        cmd = [exe or _executable(voice.engine)] + voice.command(word, take, out)
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         if done.returncode != 0 or not out.exists():
-            raise TtsError(f"espeak-ng failed on {' '.join(cmd[1:-3])} {word!r}: "
+            shown = " ".join(a for a in cmd[1:] if a not in (str(out), word, "-w", "-o", "-t"))
+            raise TtsError(f"{voice.engine} failed on {shown} {word!r}: "
                            f"{(done.stderr or done.stdout).strip() or 'no output'}")
         rate, x = scipy.io.wavfile.read(out)
     x = x.astype(np.float64)
-    if rate != SAMPLE_RATE:
-        g = np.gcd(rate, SAMPLE_RATE)
-        x = scipy.signal.resample_poly(x, SAMPLE_RATE // g, rate // g)
+    ratio = Fraction(SAMPLE_RATE) / (Fraction(rate) * Fraction(voice.formant).limit_denominator(100))
+    if ratio != 1:
+        x = scipy.signal.resample_poly(x, ratio.numerator, ratio.denominator)
     x = trim(x)
     peak = float(np.abs(x).max()) if x.size else 0.0
     if peak == 0:
-        raise TtsError(f"espeak-ng gave silence for {word!r} in {voice.accent}+{voice.variant}")
+        raise TtsError(f"{voice.engine} gave silence for {word!r} in {voice.label()}")
     return np.round(x * (32767 * 10 ** (-1 / 20)) / peak).astype(np.int16)
 
 
@@ -193,22 +286,35 @@ def cache_key(spec: TtsSpec) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
 
 
+def flite_cache_key(spec: TtsSpec) -> str:
+    """The folder of a spec's flite audio, shared like `cache_key`'s."""
+    settings = {"version": TTS_VERSION, "seed": spec.seed, "flite": _flite_version(),
+                "voices": FLITE_VOICES, "rate": SAMPLE_RATE}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
+
+
 def _espeak_version() -> str:
     """espeak-ng's version line: another version may speak differently."""
     done = subprocess.run([espeak(), "--version"], capture_output=True, text=True, timeout=60)
     return done.stdout.strip()
 
 
-def generate(spec: TtsSpec, folder: Path, progress: bool = True) -> list[Path]:
-    """Write every take of every digit of every synthetic speaker as
-    `{folder}/{digit}_{speaker}_{take}.wav` (skipping files already there) and return the paths,
-    sorted by speaker, digit, take like fsdd.list_recordings."""
+def _flite_version() -> str:
+    done = subprocess.run([flite(), "--version"], capture_output=True, text=True, timeout=60)
+    return done.stdout.strip()
+
+
+def generate(spec: TtsSpec, folder: Path, progress: bool = True, engine: str = "espeak-ng") -> list[Path]:
+    """Write every take of every digit of every synthetic speaker of `engine` ("espeak-ng":
+    `spec.speakers()`, "flite": `spec.flite_speakers()`) as `{folder}/{digit}_{speaker}_{take}.wav`
+    (skipping files already there) and return the paths, sorted by speaker, digit, take like
+    fsdd.list_recordings."""
     from tqdm.auto import tqdm
-    exe = espeak()
+    exe, voices = (flite(), spec.flite_speakers()) if engine == "flite" else (espeak(), spec.speakers())
     folder.mkdir(parents=True, exist_ok=True)
-    jobs = [(v, d, t) for v in spec.speakers() for d in range(10) for t in range(spec.takes)]
+    jobs = [(v, d, t) for v in voices for d in range(10) for t in range(spec.takes)]
     paths = []
-    for voice, digit, take in tqdm(jobs, desc="espeak-ng voices", unit="word", disable=not progress,
+    for voice, digit, take in tqdm(jobs, desc=f"{engine} voices", unit="word", disable=not progress,
                                    leave=False):
         path = folder / f"{digit}_{voice.name}_{take}.wav"
         if not path.exists():

@@ -13,14 +13,15 @@ import pytest
 import scipy.io.wavfile
 
 from spike_datasets import tts
-from spike_datasets.tts import ACCENTS, VARIANTS, TtsError, TtsSpec, Voice, parse_tts, trim, tts_text
+from spike_datasets.tts import (ACCENTS, FLITE_VOICES, VARIANTS, FliteVoice, TtsError, TtsSpec, Voice,
+                                parse_tts, trim, tts_text)
 
 PEAK = round(32767 * 10 ** (-1 / 20))          # -1 dBFS
 
 
 def stand_in(tmp_path, body="", rate=22050, exit_code=0):
-    """An executable taking espeak-ng's arguments: logs them and writes 0.1 s silence, 0.4 s of a
-    1 kHz cosine, 0.1 s silence at `rate` to the -w file."""
+    """An executable taking espeak-ng's or flite's arguments: logs them and writes 0.1 s silence,
+    0.4 s of a 1 kHz cosine, 0.1 s silence at `rate` to the -w (espeak-ng) or -o (flite) file."""
     log = tmp_path / "calls.log"
     script = tmp_path / "espeak-ng"
     script.write_text(textwrap.dedent(f"""\
@@ -33,7 +34,8 @@ def stand_in(tmp_path, body="", rate=22050, exit_code=0):
         r = {rate}
         t = np.arange(int(0.4 * r)) / r
         x = np.concatenate([np.zeros(int(0.1 * r)), 0.3 * np.cos(2 * np.pi * 1000 * t), np.zeros(int(0.1 * r))])
-        scipy.io.wavfile.write(sys.argv[sys.argv.index("-w") + 1], r, (x * 32767).astype(np.int16))
+        flag = "-w" if "-w" in sys.argv else "-o"
+        scipy.io.wavfile.write(sys.argv[sys.argv.index(flag) + 1], r, (x * 32767).astype(np.int16))
         """))
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return str(script), log
@@ -49,10 +51,16 @@ def test_option_text_round_trips_and_defaults():
     noisy = parse_tts("voices=4,snr=10:40")
     assert noisy.snr_db == (10.0, 40.0) and tts_text(noisy) == "voices=4,takes=1,snr=10:40"
     assert noisy.noise().snr_db == (10.0, 40.0) and parse_tts("voices=4").noise() is None
+    both = parse_tts("flite=30,voices=20,snr=10:40")
+    assert (both.voices, both.flite) == (20, 30) and tts_text(both) == "voices=20,flite=30,takes=1,snr=10:40"
+    assert parse_tts(tts_text(both)) == both and tts_text(parse_tts("flite=5")) == "voices=0,flite=5,takes=1"
+    assert tts_text(parse_tts("voices=200,snr=10:40")) == "voices=200,takes=1,snr=10:40"   # old runs' names
 
 
 @pytest.mark.parametrize("text, words", [
-    ("voices=0", "voices=N with N >= 1"), ("takes=2", "voices=N with N >= 1"),
+    ("voices=0", "voices=N or flite=N with N >= 1"), ("takes=2", "voices=N or flite=N with N >= 1"),
+    ("voices=0,flite=0", "voices=N or flite=N"), ("flite=2001", "flite=2001: expected a whole number in 0..2000"),
+    ("flite=x", "whole number"),
     ("voices=2001", "0..2000"), ("voices=5,takes=0", "1..10"), ("voices=5,takes=11", "1..10"),
     ("voices=-1", "whole number"), ("voices=2.5", "whole number"), ("speed=3", "NAME one of"),
     ("voices", "NAME=VALUE"), ("voices=3,snr=loud", "LO:HI"), ("voices=3,snr=40:10", "LO <= HI"),
@@ -82,6 +90,20 @@ def test_takes_vary_speed_and_pitch_within_bounds():
     assert len(set(takes)) > 50 and takes[3] == v.take(3)
     assert all(0 <= p <= 99 for _, p in (Voice(1, "en-us", "m3", 150, 0).take(t) for t in range(50)))
     assert all(0 <= p <= 99 for _, p in (Voice(1, "en-us", "m3", 150, 99).take(t) for t in range(50)))
+
+
+def test_flite_speakers_are_seeded_nested_and_in_range():
+    many = TtsSpec(flite=300).flite_speakers()
+    assert TtsSpec(flite=20).flite_speakers() == many[:20] and TtsSpec(flite=20, seed=1).flite_speakers() != many[:20]
+    assert TtsSpec(voices=5).flite_speakers() == [] and TtsSpec(flite=5).speakers() == []
+    assert [v.name for v in many[:2]] == ["flite0", "flite1"] and {v.voice for v in many} == set(FLITE_VOICES)
+    assert all(0.82 <= v.formant <= 1.22 and round(v.formant, 2) == v.formant for v in many)
+    assert all(85 <= v.f0 <= 250 and 0.8 <= v.stretch <= 1.3 for v in many)
+    assert min(v.formant for v in many) < 0.85 and max(v.formant for v in many) > 1.18
+    takes = [many[0].take(t) for t in range(200)]
+    assert all(0.9 * many[0].stretch <= s <= 1.1 * many[0].stretch for s, _ in takes)
+    assert all(0.92 * many[0].f0 <= f <= 1.08 * many[0].f0 for _, f in takes)
+    assert len(set(takes)) == 200 and takes[3] == many[0].take(3)
 
 
 def test_trim_keeps_the_word_and_a_10_ms_margin():
@@ -130,6 +152,39 @@ def test_a_failing_or_missing_espeak_is_one_line(tmp_path, monkeypatch):
     assert "make install" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_flite_command_line_and_vocal_tract_scaling(tmp_path):
+    """A voice with formant 1.25 is read at 1.25 times its rate: the 1 kHz tone comes out at
+    1.25 kHz and 0.4 s / 1.25 long; flite is asked for the drawn stretch and pitch pre-scaled."""
+    exe, log = stand_in(tmp_path, rate=16000)
+    voice = FliteVoice(2, "slt", 1.25, 200.0, 1.1)
+    x = tts.synthesise("eight", voice, 4, exe)
+    stretch, f0 = voice.take(4)
+    args = log.read_text().split()
+    assert args == ["-voice", "slt", "--setf", f"duration_stretch={stretch * 1.25:.4f}",
+                    "--setf", f"int_f0_target_mean={f0 / 1.25:.2f}", "-o", args[7], "-t", "eight"]
+    assert x.dtype == np.int16 and int(np.abs(x).max()) == PEAK
+    assert abs(x.size - (2560 + 2 * 80)) <= 16
+    spectrum = np.abs(np.fft.rfft(x.astype(np.float64)))
+    assert np.argmax(spectrum) * 8000 / x.size == pytest.approx(1250, abs=5)
+    plain = tts.synthesise("eight", FliteVoice(2, "slt", 1.0, 200.0, 1.1), 4, exe)
+    assert abs(plain.size - (3200 + 2 * 80)) <= 16                  # formant 1: only 16 -> 8 kHz
+
+
+def test_a_failing_or_missing_flite_is_one_line(tmp_path, monkeypatch):
+    exe, _ = stand_in(tmp_path, exit_code=1)
+    with pytest.raises(TtsError) as err:
+        tts.synthesise("two", FliteVoice(0, "awb", 1.0, 120.0, 1.0), 0, exe)
+    assert str(err.value).startswith("flite failed on -voice awb --setf") and "voice not found" in str(err.value)
+    assert " -o" not in str(err.value) and "\n" not in str(err.value)
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "flite" else f"/usr/bin/{name}")
+    assert tts.missing_engines(TtsSpec(voices=2, flite=2)) == ["flite"]
+    assert tts.missing_engines(TtsSpec(voices=2)) == []
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert tts.missing_engines(TtsSpec(voices=2, flite=2)) == ["espeak-ng", "flite"]
+    with pytest.raises(TtsError, match="needs flite, which is not installed: run `make install`"):
+        tts.check_engines(TtsSpec(flite=2))
+
+
 def test_generate_names_every_take_and_reuses_files(tmp_path, monkeypatch):
     exe, log = stand_in(tmp_path)
     monkeypatch.setattr(tts, "espeak", lambda: exe)
@@ -147,6 +202,15 @@ def test_generate_names_every_take_and_reuses_files(tmp_path, monkeypatch):
     assert more[:40] == paths and len(log.read_text().splitlines()) == 60   # only the third voice is new
 
 
+def test_generate_flite_speakers(tmp_path, monkeypatch):
+    exe, log = stand_in(tmp_path, rate=16000)
+    monkeypatch.setattr(tts, "flite", lambda: exe)
+    paths = tts.generate(TtsSpec(voices=3, flite=2), tmp_path / "out", progress=False, engine="flite")
+    assert [p.name for p in paths[:3]] == ["0_flite0_0.wav", "1_flite0_0.wav", "2_flite0_0.wav"]
+    assert len(paths) == 2 * 10 and len(log.read_text().splitlines()) == 20
+    assert "-voice" in log.read_text().splitlines()[0] and log.read_text().splitlines()[0].endswith("-t zero")
+
+
 def test_cache_folder_is_shared_by_specs_of_one_seed(monkeypatch):
     monkeypatch.setattr(tts, "_espeak_version", lambda: "eSpeak NG 1.51")
     assert tts.cache_key(TtsSpec(voices=2)) == tts.cache_key(TtsSpec(voices=500, takes=3))
@@ -157,6 +221,11 @@ def test_cache_folder_is_shared_by_specs_of_one_seed(monkeypatch):
     monkeypatch.setattr(tts, "_espeak_version", lambda: "eSpeak NG 1.51")
     monkeypatch.setattr(tts, "VARIANTS", tts.VARIANTS[:-1])
     assert tts.cache_key(TtsSpec(voices=2)) != key                # other voices, new audio
+    monkeypatch.setattr(tts, "_flite_version", lambda: "flite-2.2")
+    flite_key = tts.flite_cache_key(TtsSpec(flite=2))
+    assert flite_key == tts.flite_cache_key(TtsSpec(voices=7, flite=90)) != key
+    monkeypatch.setattr(tts, "FLITE_VOICES", tts.FLITE_VOICES[:-1])
+    assert tts.flite_cache_key(TtsSpec(flite=2)) != flite_key     # other flite voices, new audio
 
 
 def test_loso_with_tts_refuses_once_without_espeak(monkeypatch):
@@ -189,6 +258,29 @@ def test_training_split_gains_one_tts_speaker(tmp_path, monkeypatch):
     assert np.array_equal(noisy.train.spikes[:n], plain.train.spikes)
 
 
+def test_flite_speakers_follow_the_espeak_ones(tmp_path, monkeypatch):
+    from delay_training.data import load_task
+    exe, _ = stand_in(tmp_path)
+    monkeypatch.setattr(tts, "espeak", lambda: exe)
+    monkeypatch.setattr(tts, "flite", lambda: exe)
+    monkeypatch.setattr(tts, "_espeak_version", lambda: "stand-in")
+    monkeypatch.setattr(tts, "_flite_version", lambda: "stand-in flite")
+    monkeypatch.setenv("DELAYSNN_CACHE", str(tmp_path / "cache"))
+    config = "n_channels=16,n_steps=20"
+    plain = load_task("fsdd-loso", test_speaker="george", front_end=config)
+    espeak_only = load_task("fsdd-loso", test_speaker="george", front_end=config, tts="voices=2")
+    both = load_task("fsdd-loso", test_speaker="george", front_end=config, tts="voices=2,flite=3")
+    flite_only = load_task("fsdd-loso", test_speaker="george", front_end=config, tts="flite=3")
+    n, m = plain.train.n_samples, espeak_only.train.n_samples
+    assert (both.train.n_samples, flite_only.train.n_samples) == (m + 30, n + 30)
+    assert np.array_equal(both.train.spikes[:m], espeak_only.train.spikes)     # espeak-ng first, unchanged
+    assert np.array_equal(both.train.spikes[m:], flite_only.train.spikes[n:])
+    assert both.train.labels[m:].tolist() == list(range(10)) * 3
+    assert both.train.info["speakers"][-1] == "tts" and (both.train.meta["speaker"][n:] == len(both.train.info["speakers"]) - 1).all()
+    assert sorted(p.parent.name for p in (tmp_path / "cache" / "tts").glob("*/0_*_0.wav")) == \
+        sorted([tts.cache_key(TtsSpec(voices=2))] * 2 + [tts.flite_cache_key(TtsSpec(flite=3))] * 3)
+
+
 def test_train_option_is_canonical_and_audio_only():
     from delay_training.train import TrainConfig
     cfg = TrainConfig(task="fsdd-loso", tts="takes=1, voices=50", epochs=1)
@@ -212,3 +304,19 @@ def test_real_espeak_voices_differ_and_sound_like_a_word():
         assert 0.25 < x.size / 8000 < 1.2
     assert 50 < f0(low) < 100 and f0(high) > 1.4 * f0(low)      # a voiced word at its own pitch
     assert np.array_equal(low, tts.synthesise("one", Voice(0, "en-us", "m3", 150, 20), 0))
+
+
+@pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed (make install installs it)")
+def test_real_flite_voices_follow_their_pitch_and_vocal_tract():
+    def f0(x):
+        seg = x[x.size // 2 - 400:x.size // 2 + 400].astype(np.float64)
+        ac = np.correlate(seg, seg, "full")[seg.size - 1:]
+        return 8000 / (16 + np.argmax(ac[16:200]))
+    low = tts.synthesise("one", FliteVoice(0, "slt", 1.0, 110.0, 1.0), 0)
+    high = tts.synthesise("one", FliteVoice(0, "slt", 1.0, 220.0, 1.0), 0)
+    short = tts.synthesise("one", FliteVoice(0, "slt", 1.2, 220.0, 1.0), 0)
+    for x in (low, high, short):
+        assert x.dtype == np.int16 and int(np.abs(x).max()) == PEAK and 0.2 < x.size / 8000 < 1.2
+    assert 1.5 < f0(high) / f0(low) < 2.5                          # the pitch asked for, as heard
+    assert 0.85 < short.size / high.size < 1.15                    # stretch pre-scaled: same length
+    assert np.array_equal(low, tts.synthesise("one", FliteVoice(0, "slt", 1.0, 110.0, 1.0), 0))

@@ -124,7 +124,8 @@ def test_recipe_names_the_run_and_an_unknown_speaker_is_one_line():
 def test_default_network_without_espeak_is_one_line(tmp_path, monkeypatch):
     import shutil
     from types import SimpleNamespace
-    monkeypatch.setattr(A, "default_config", lambda speaker: SimpleNamespace(out=str(tmp_path / "run")))
+    run = SimpleNamespace(out=str(tmp_path / "run"), tts=A.DEFAULT_TRAINING["tts"])
+    monkeypatch.setattr(A, "default_config", lambda speaker: run)
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(A.AdaptError, match="need espeak-ng: run `make install`"):
         A.train_default("george")
