@@ -109,6 +109,9 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                         "None: 2e-3")
     t.add_argument("--lr-leak", type=float,
                    help="learning rate of the leak multipliers; None: 0.1")
+    t.add_argument("--weight-decay", type=float,
+                   help="decoupled weight decay (AdamW) of the latent weights, e.g. 0.05: pulls "
+                        "weights the data does not need towards the ternary zero; None: 0")
     t.add_argument("--input-delays", action="store_true", default=None,
                    help="one learned axonal delay per input channel too (the core's input delay "
                         "stage; input counts become 0/1 spikes)")
@@ -124,9 +127,10 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                         "recording drawing speed 1 +- S, microphone tilt +- A and noise SNR in "
                         "[LO, HI] dB, e.g. copies=2,speed=0.1,tilt=0.6,snr=10:40 (docs/training.md)")
     t.add_argument("--tts", metavar="SPEC",
-                   help="spoken digits: synthetic speakers added to the training split, espeak-ng "
-                        "voices (accent, variant, speed, pitch drawn per speaker) saying every digit "
-                        "`takes` times, e.g. voices=200,takes=1 (needs espeak-ng: make install)")
+                   help="spoken digits: synthetic speakers added to the training split: N espeak-ng "
+                        "voices (accent, variant, speed, pitch drawn per speaker) and M flite voices "
+                        "(voice, vocal-tract length, pitch, duration) saying every digit `takes` "
+                        "times, e.g. voices=200,flite=200,snr=10:40 (make install installs both)")
     t.add_argument("--n-train", type=int, help="use only the first N training samples")
     t.add_argument("--test-speaker", help="fsdd-loso: held-out speaker; None: the first by name")
     t.add_argument("--tonic-root", metavar="DIR", help="tonic:SHD / tonic:SSC: the folder tonic "
@@ -150,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             "delay_l2", "sizes", "recurrent", "leak", "leak_mode", "v_bits", "reset_mode",
             "theta_target", "init_gain", "surrogate", "surrogate_slope", "delay_init", "n_train",
             "test_speaker", "tonic_root", "device", "throttle", "threads", "learn_threshold", "learn_leak",
-            "lr_threshold", "lr_leak", "input_delays", "augment", "front_end", "voices", "tts")
+            "lr_threshold", "lr_leak", "weight_decay", "input_delays", "augment", "front_end", "voices", "tts")
     try:
         cfg = make_config(args.task, **{k: getattr(args, k) for k in keys})
     except ValueError as e:        # e.g. --learn-leak with the shift leak: a usage error

@@ -81,6 +81,7 @@ class TrainConfig:
     learn_leak: bool = False       # learn the leak multipliers (leak_mode "mul" only), section 1
     lr_threshold: float = 2e-3     # relative: Adam lr of layer l's threshold = this x initial one
     lr_leak: float = 0.1           # Adam lr of the leak multipliers (units of 1/256)
+    weight_decay: float = 0.0      # decoupled (AdamW) decay of the latent weights: more zeros in the ternary net
     input_delays: bool = False     # one axonal delay per input channel (core's input delay stage)
     tonic_root: str = ""           # tonic tasks: folder holding <set>/<file>.h5 ("": the data root)
     augment: str = ""              # spike-level augmentation of training batches (augment.Augment)
@@ -99,6 +100,9 @@ class TrainConfig:
         self.front_end = _audio_option(self.task, "front-end", self.front_end, _front_end_text)
         self.voices = _audio_option(self.task, "voices", self.voices, _voices_text)
         self.tts = _audio_option(self.task, "tts", self.tts, _tts_text)
+        if not 0 <= self.weight_decay < 10:
+            raise ValueError(f"--weight-decay {self.weight_decay:g}: expected a decay in [0, 10) "
+                             "(0.01-0.1 are usual)")
         self.name = self.name or task_slug(self.task)
         check_learned_registers(self.leak_mode, self.wbits, self.learn_threshold, self.learn_leak)
         self.out = self.out or str(REPO / "build" / "train" / self.name)
@@ -132,7 +136,7 @@ class TrainConfig:
 
 _LEARN_DEFAULTS = {"learn_threshold": False, "learn_leak": False, "lr_threshold": 2e-3,
                    "lr_leak": 0.1, "input_delays": False, "augment": "", "front_end": "",
-                   "voices": "", "tts": ""}
+                   "voices": "", "tts": "", "weight_decay": 0.0}
 
 
 def _audio_option(task: str, option: str, text: str, canonical) -> str:
@@ -216,7 +220,7 @@ _NAME_ABBREV = {"wbits": "w", "dbits": "d", "epochs": "e", "seed": "s", "sizes":
                 "lr_leak": "lrlk", "leak_mode": "lm", "reset_mode": "rm", "theta_target": "theta",
                 "surrogate_slope": "slope", "delay_init": "dinit", "v_bits": "v",
                 "train_weights": "tw", "hand_built": "hb", "augment": "aug",
-                "front_end": "fe", "voices": "vox", "tts": "tts"}
+                "front_end": "fe", "voices": "vox", "tts": "tts", "weight_decay": "wd"}
 
 
 def _name_value(v) -> str:
@@ -282,6 +286,21 @@ def seqdet_network(mc: ModelConfig) -> DelaySNN:
         for l, q in enumerate((w0, w1, w2)):
             model.weights[l].copy_(q * model.level_step(l))
     return model
+
+
+def make_optimizer(model: DelaySNN, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam over the model's parameter groups; with --weight-decay, AdamW decaying the weights
+    only (delays, thresholds and leaks keep their values: zero is not their neutral value)."""
+    groups = model.param_groups(cfg.lr, cfg.lr_delay, cfg.train_weights,
+                                lr_threshold=cfg.lr_threshold, lr_leak=cfg.lr_leak)
+    if not groups:
+        raise TrainError("nothing to train: fixed weights and no delays (dbits = 0); give "
+                         "--dbits 1 or more")
+    if not cfg.weight_decay:
+        return torch.optim.Adam(groups)
+    for group in groups:
+        group["weight_decay"] = cfg.weight_decay if group["name"] == "weights" else 0.0
+    return torch.optim.AdamW(groups)
 
 
 def build_model(cfg: TrainConfig, splits: Splits) -> DelaySNN:
@@ -430,12 +449,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     if not cfg.train_weights:
         for w in model.weights:
             w.requires_grad_(False)
-    groups = model.param_groups(cfg.lr, cfg.lr_delay, cfg.train_weights,
-                                lr_threshold=cfg.lr_threshold, lr_leak=cfg.lr_leak)
-    if not groups:
-        raise TrainError("nothing to train: fixed weights and no delays (dbits = 0); give "
-                         "--dbits 1 or more")
-    opt = torch.optim.Adam(groups)
+    opt = make_optimizer(model, cfg)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -493,3 +493,29 @@ def test_input_delays_gradient_and_bookkeeping(tmp_path):
     assert mb["delays"] - mb0["delays"] == 6 * 3 and mb["other"] - mb0["other"] == 6 * (8 + 1)
     from delay_training import plots
     assert plots.delay_histogram(with_in, tmp_path / "delays.png", "t").stat().st_size > 0
+
+
+def test_weight_decay_shrinks_the_weights_only():
+    """--weight-decay: AdamW on the weights group alone; with zero gradients one step multiplies
+    every latent weight by exactly 1 - lr * decay and leaves the delays where they are; off, the
+    optimiser is plain Adam (old runs train as before) and the option is not in the run's name."""
+    from delay_training.train import TrainConfig, make_optimizer
+    cfg = make_config("delaytask", sizes=(16, 8), epochs=1, weight_decay=0.25, lr=0.01)
+    assert cfg.identity()["weight_decay"] == 0.25 and "wd0.25" in cfg.name
+    assert "weight_decay" not in make_config("delaytask").identity() and "wd" not in make_config("delaytask").name
+    model = DelaySNN(cfg.model_config(2, 3), seed=0)
+    opt = make_optimizer(model, cfg)
+    assert isinstance(opt, torch.optim.AdamW)
+    assert {g["name"]: g["weight_decay"] for g in opt.param_groups} == {"weights": 0.25, "delays": 0.0}
+    weights = [w.detach().clone() for w in model.weights]
+    delays = [d.detach().clone() for d in model.delay_latents()]
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    for before, after in zip(weights, model.weights):
+        assert torch.equal(after.detach(), before * (1 - 0.01 * 0.25))
+    for before, after in zip(delays, model.delay_latents()):
+        assert torch.equal(after.detach(), before)
+    assert type(make_optimizer(model, make_config("delaytask", sizes=(16, 8)))) is torch.optim.Adam
+    with pytest.raises(ValueError, match="--weight-decay -1: expected a decay in"):
+        TrainConfig(task="delaytask", weight_decay=-1)
