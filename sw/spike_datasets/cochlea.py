@@ -46,6 +46,7 @@ class CochleaConfig:
     ir_floor_db: float = 80.0
     tilt_degree: int = 0          # remove a polynomial of this degree fitted to the recording's
                                   # long-term spectrum (0: off): microphone colour, not formants
+    span_steps: int = 0           # stretch each word's voiced span to this many steps (0: off): speaking rate
 
     def __post_init__(self) -> None:
         if self.n_channels < 1 or self.n_steps < 1:
@@ -60,6 +61,8 @@ class CochleaConfig:
             raise ValueError("dynamic_range_db and ir_floor_db must be positive")
         if not 0 <= self.tilt_degree <= 3:
             raise ValueError("tilt_degree must be 0 (off), 1, 2 or 3")
+        if not 0 <= self.span_steps <= self.n_steps or self.span_steps == 1:
+            raise ValueError(f"span_steps must be 0 (off) or 2..n_steps ({self.n_steps})")
 
     @property
     def hop(self) -> int:
@@ -75,8 +78,9 @@ class CochleaConfig:
         """Every setting; those added later are left out at their defaults, so the cache keys
         and manifests of spikes made before them stay valid."""
         d = asdict(self)
-        if d["tilt_degree"] == 0:
-            d.pop("tilt_degree")
+        for name in ("tilt_degree", "span_steps"):
+            if d[name] == 0:
+                d.pop(name)
         return d
 
     @classmethod
@@ -234,7 +238,7 @@ def remove_tilt(level: np.ndarray, config: CochleaConfig) -> np.ndarray:
 
 def normalised_level(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
     """dB level relative to each recording's peak, mapped from [-range, 0] dB onto [0, 1]
-    (after `remove_tilt` when `tilt_degree` > 0)."""
+    (after `remove_tilt` when `tilt_degree` > 0; then `stretch_span` when `span_steps` > 0)."""
     env = np.asarray(envelope, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         level = 20 * np.log10(env)
@@ -242,7 +246,26 @@ def normalised_level(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
             level = remove_tilt(level, config)
         peak = level.max(axis=(1, 2), keepdims=True)
         scaled = np.clip(1 + (level - peak) / config.dynamic_range_db, 0, 1)
-    return np.where(np.isfinite(peak), scaled, 0.0)  # a silent recording gives no spikes
+    scaled = np.where(np.isfinite(peak), scaled, 0.0)  # a silent recording gives no spikes
+    return stretch_span(scaled, config.span_steps) if config.span_steps else scaled
+
+
+def stretch_span(level: np.ndarray, span: int) -> np.ndarray:
+    """Levels `[N, T, C]` with each recording's voiced span (first to last step with any level
+    above 0) linearly resampled in time onto steps 0..span-1, zeros after: every word lasts
+    `span` steps, whatever the speaker's rate. Frequencies are untouched (this is on the
+    envelopes, not the audio). A recording without a voiced step stays silent."""
+    out = np.zeros_like(level)
+    voiced = level.max(axis=2) > 0                                                        # [N, T]
+    for i in np.flatnonzero(voiced.any(axis=1)):
+        steps = np.flatnonzero(voiced[i])
+        first, last = steps[0], steps[-1]
+        src = first + (last - first) * np.arange(span) / (span - 1)                       # [span]
+        lo = np.floor(src).astype(int)
+        hi = np.minimum(lo + 1, last)
+        frac = (src - lo)[:, None]
+        out[i, :span] = (1 - frac) * level[i, lo] + frac * level[i, hi]
+    return out
 
 
 def initial_charge(n_channels: int) -> np.ndarray:
