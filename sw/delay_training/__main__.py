@@ -110,8 +110,9 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--lr-leak", type=float,
                    help="learning rate of the leak multipliers; None: 0.1")
     t.add_argument("--weight-decay", type=float,
-                   help="decoupled weight decay (AdamW) of the latent weights, e.g. 0.05: pulls "
-                        "weights the data does not need towards the ternary zero; None: 0")
+                   help="decoupled weight decay (AdamW) of the latent weights, e.g. 1: weights "
+                        "no gradient holds up shrink against those it does, so fall under the "
+                        "ternary cut (0.7 x mean |w|); None: 0")
     t.add_argument("--input-delays", action="store_true", default=None,
                    help="one learned axonal delay per input channel too (the core's input delay "
                         "stage; input counts become 0/1 spikes)")

@@ -102,7 +102,7 @@ class TrainConfig:
         self.tts = _audio_option(self.task, "tts", self.tts, _tts_text)
         if not 0 <= self.weight_decay < 10:
             raise ValueError(f"--weight-decay {self.weight_decay:g}: expected a decay in [0, 10) "
-                             "(0.01-0.1 are usual)")
+                             "(at lr 2e-3, 1 shrinks an unused weight by e^-2.4 in 1,200 steps)")
         self.name = self.name or task_slug(self.task)
         check_learned_registers(self.leak_mode, self.wbits, self.learn_threshold, self.learn_leak)
         self.out = self.out or str(REPO / "build" / "train" / self.name)
@@ -190,7 +190,7 @@ def front_end_record(task: str, front_end: str = "") -> dict:
     if task not in AUDIO_TASKS:
         return {}
     from spike_datasets import CochleaConfig
-    return {"front_end": asdict(CochleaConfig.with_overrides(front_end))}
+    return {"front_end": CochleaConfig.with_overrides(front_end).as_dict()}   # later options only when set
 
 
 def make_config(task: str, **overrides) -> TrainConfig:

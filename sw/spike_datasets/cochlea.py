@@ -250,13 +250,18 @@ def normalised_level(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
     return stretch_span(scaled, config.span_steps) if config.span_steps else scaled
 
 
+SPAN_LEVEL = 0.5                   # a step is in the word's span when its loudest channel is this high
+
+
 def stretch_span(level: np.ndarray, span: int) -> np.ndarray:
-    """Levels `[N, T, C]` with each recording's voiced span (first to last step with any level
-    above 0) linearly resampled in time onto steps 0..span-1, zeros after: every word lasts
-    `span` steps, whatever the speaker's rate. Frequencies are untouched (this is on the
-    envelopes, not the audio). A recording without a voiced step stays silent."""
+    """Levels `[N, T, C]` with each recording's span (first to last step whose loudest channel
+    is at least SPAN_LEVEL, i.e. within half the dynamic range of the peak: background noise and
+    clicks 15 dB under the word do not stretch it) linearly resampled in time onto steps
+    0..span-1, zeros after: every word lasts `span` steps, whatever the speaker's rate.
+    Frequencies are untouched (this is on the envelopes, not the audio). A recording without
+    such a step stays silent."""
     out = np.zeros_like(level)
-    voiced = level.max(axis=2) > 0                                                        # [N, T]
+    voiced = level.max(axis=2) >= SPAN_LEVEL                                              # [N, T]
     for i in np.flatnonzero(voiced.any(axis=1)):
         steps = np.flatnonzero(voiced[i])
         first, last = steps[0], steps[-1]

@@ -59,10 +59,13 @@ VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f
             "linda", "max", "michel", "miguel", "norbert", "pablo", "paul", "pedro", "quincy",
             "rob", "robert", "sandro", "shelby", "steph", "steph2", "steph3", "travis", "victor",
             "zac")
-# flite 2.2's built-in voices (`flite -lv`), less awb_time (it only says times of day).
+# flite 2.2's built-in voices (`flite -lv`), less awb_time (it only says times of day). rms keeps
+# its own pitch (about 85 Hz) whatever int_f0_target_mean asks: only the vocal-tract scale moves
+# it. kal is an 8 kHz voice: at a scale below 1 its top band (above 4 kHz x scale) stays empty.
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 SAMPLE_RATE = 8000
-TTS_VERSION = 1                    # bump when the audio a voice makes changes
+TTS_VERSION = 1                    # bump when the audio an espeak-ng voice makes changes
+FLITE_VERSION = 1                  # bump when the audio a flite voice makes changes
 
 
 class TtsError(UserError, ValueError):
@@ -288,7 +291,7 @@ def cache_key(spec: TtsSpec) -> str:
 
 def flite_cache_key(spec: TtsSpec) -> str:
     """The folder of a spec's flite audio, shared like `cache_key`'s."""
-    settings = {"version": TTS_VERSION, "seed": spec.seed, "flite": _flite_version(),
+    settings = {"version": FLITE_VERSION, "seed": spec.seed, "flite": _flite_version(),
                 "voices": FLITE_VOICES, "rate": SAMPLE_RATE}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
 

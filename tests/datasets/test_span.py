@@ -10,14 +10,17 @@ from spike_datasets.cochlea import CochleaConfig, normalised_level, stretch_span
 
 def test_the_span_is_linearly_resampled_onto_the_first_steps():
     x = np.zeros((2, 10, 3))
-    x[0, 2:5, 0] = [0.2, 0.5, 1.0]                # voiced steps 2..4; channel 1 stays at 0
+    x[0, 2:5, 0] = [0.5, 0.6, 1.0]                # span: steps 2..4; channel 1 stays at 0
     x[0, 3, 2] = 0.4
+    x[0, 1, 1] = x[0, 8, 1] = 0.49                # just under SPAN_LEVEL: noise, not the word
     y = stretch_span(x, 5)
-    assert np.allclose(y[0, :, 0], [0.2, 0.35, 0.5, 0.75, 1.0, 0, 0, 0, 0, 0])
+    assert np.allclose(y[0, :, 0], [0.5, 0.55, 0.6, 0.8, 1.0, 0, 0, 0, 0, 0])
     assert np.allclose(y[0, :, 2], [0, 0.2, 0.4, 0.2, 0, 0, 0, 0, 0, 0])
     assert y[0, :, 1].max() == 0 and y[1].max() == 0          # silence stays silent
+    x[0, 8, 1] = 0.5                              # at SPAN_LEVEL: the span reaches step 8
+    assert np.allclose(stretch_span(x, 7)[0, :7, 0], [0.5, 0.6, 1.0, 0, 0, 0, 0])
     one = np.zeros((1, 6, 2))
-    one[0, 4, 1] = 0.7                            # one voiced step: held for the whole span
+    one[0, 4, 1] = 0.7                            # one loud step: held for the whole span
     assert np.allclose(stretch_span(one, 3)[0, :, 1], [0.7, 0.7, 0.7, 0, 0, 0])
 
 
@@ -26,11 +29,12 @@ def test_a_slow_and_a_fast_speaker_give_the_same_word():
     def word(length, onset):
         t = np.linspace(0, 1, length)
         x = np.zeros((1, 100, 2))
-        x[0, onset:onset + length, 0] = 0.2 + 0.8 * t
-        x[0, onset:onset + length, 1] = 0.2 + 0.8 * (1 - t)
+        x[0, onset:onset + length, 0] = 0.6 + 0.4 * np.sin(3 * np.pi * t) ** 2
+        x[0, onset:onset + length, 1] = 0.3 * t ** 2
         return x
-    fast, slow = stretch_span(word(20, 3), 30), stretch_span(word(40, 30), 30)
-    assert np.abs(fast - slow).max() < 1e-12 and fast[0, 30:].max() == 0
+    fast, slow = stretch_span(word(25, 3), 30), stretch_span(word(50, 30), 30)
+    assert np.abs(fast - slow).max() < 0.03 and fast[0, 30:].max() == 0
+    assert np.abs(word(25, 3)[0, :30] - word(50, 30)[0, :30]).max() > 0.5     # unstretched: far apart
 
 
 def test_encoding_with_a_span_fires_only_within_it():

@@ -307,16 +307,22 @@ def test_real_espeak_voices_differ_and_sound_like_a_word():
 
 
 @pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed (make install installs it)")
-def test_real_flite_voices_follow_their_pitch_and_vocal_tract():
+@pytest.mark.parametrize("name", FLITE_VOICES)
+def test_real_flite_voices_follow_their_pitch_and_vocal_tract(name):
+    """Every voice speaks a word, deterministically, at the length asked for whatever its scale;
+    every voice but rms at the pitch asked for (rms keeps its own, as tts.py says)."""
     def f0(x):
         seg = x[x.size // 2 - 400:x.size // 2 + 400].astype(np.float64)
         ac = np.correlate(seg, seg, "full")[seg.size - 1:]
         return 8000 / (16 + np.argmax(ac[16:200]))
-    low = tts.synthesise("one", FliteVoice(0, "slt", 1.0, 110.0, 1.0), 0)
-    high = tts.synthesise("one", FliteVoice(0, "slt", 1.0, 220.0, 1.0), 0)
-    short = tts.synthesise("one", FliteVoice(0, "slt", 1.2, 220.0, 1.0), 0)
+    low = tts.synthesise("one", FliteVoice(0, name, 1.0, 110.0, 1.0), 0)
+    high = tts.synthesise("one", FliteVoice(0, name, 1.0, 220.0, 1.0), 0)
+    short = tts.synthesise("one", FliteVoice(0, name, 1.2, 220.0, 1.0), 0)
     for x in (low, high, short):
         assert x.dtype == np.int16 and int(np.abs(x).max()) == PEAK and 0.2 < x.size / 8000 < 1.2
-    assert 1.5 < f0(high) / f0(low) < 2.5                          # the pitch asked for, as heard
+    if name == "rms":
+        assert np.array_equal(low, high)
+    else:
+        assert 1.5 < f0(high) / f0(low) < 2.5                      # the pitch asked for, as heard
     assert 0.85 < short.size / high.size < 1.15                    # stretch pre-scaled: same length
-    assert np.array_equal(low, tts.synthesise("one", FliteVoice(0, "slt", 1.0, 110.0, 1.0), 0))
+    assert np.array_equal(low, tts.synthesise("one", FliteVoice(0, name, 1.0, 110.0, 1.0), 0))
