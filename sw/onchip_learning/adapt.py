@@ -338,10 +338,10 @@ DEFAULT_PASSES = {1: 12, 2: 5, 3: 4, 4: 3, 5: 3}
 
 # The offline network `adapt --speaker X` starts from when no --run is given: the best LOSO
 # recipe for the iCEBreaker network (docs/results.md, "What lifts it": tilt removal and 200 noisy
-# synthetic speakers), trained on demand; its run folder is the one `delaysnn loso` makes for
-# the same recipe at seed 0, so a LOSO run is reused.
+# espeak-ng plus 200 noisy flite speakers), trained on demand; its run folder is the one
+# `delaysnn loso` makes for the same recipe at seed 0, so a LOSO run is reused.
 DEFAULT_TRAINING = dict(sizes=(128,), input_delays=True, leak=(3, 4), init_gain=(2.0, 1.0), epochs=20,
-                        front_end="tilt_degree=1", tts="voices=200,snr=10:40")
+                        front_end="tilt_degree=1", tts="voices=200,flite=200,snr=10:40")
 
 
 def default_config(speaker: str):
