@@ -60,7 +60,7 @@ VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f
             "rob", "robert", "sandro", "shelby", "steph", "steph2", "steph3", "travis", "victor",
             "zac")
 # flite 2.2's built-in voices (`flite -lv`), less awb_time (it only says times of day). rms keeps
-# its own pitch (about 85 Hz) whatever int_f0_target_mean asks: only the vocal-tract scale moves
+# its own pitch (80-90 Hz) whatever int_f0_target_mean asks: only the vocal-tract scale moves
 # it. kal is an 8 kHz voice: at a scale below 1 its top band (above 4 kHz x scale) stays empty.
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 SAMPLE_RATE = 8000
