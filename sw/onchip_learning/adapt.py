@@ -352,7 +352,7 @@ def default_config(speaker: str):
 
 def train_default(speaker: str, progress: bool = True) -> Path:
     """Train the default recipe without `speaker` (seed 0) when its run is missing: the first
-    step of `make adapt` on a fresh machine (about 5 minutes on two cores, with 2,000
+    step of `make adapt` on a fresh machine (about 5 minutes on two cores, with 4,000
     synthetic recordings made once)."""
     from delay_training.train import train
     cfg = default_config(speaker)
