@@ -248,23 +248,33 @@ def load_model(run: Path):
     return model
 
 
+BPTT_PARAMS = ("pair-r", "all")   # what the BPTT reference may change: what pair R changes, or everything
+
+
 def bptt_reference(run: Path, x, y, epochs: int = 30, lr: float = 2e-3, lr_delay: float = 0.3,
-                   seed: int = 0, progress: bool = True, on_epoch=None):
-    """Offline fine-tuning by BPTT (the training's loss and arithmetic) of the readout weights
-    and the last LIF layer's delays only, full batch on the k*10 adaptation samples; returns the
-    exported parameter image (hidden weights and input delays untouched, as on chip).
-    `on_epoch(epoch, model)` sees the model after every epoch (a study's checkpoints)."""
+                   seed: int = 0, progress: bool = True, on_epoch=None, params: str = "pair-r"):
+    """Offline fine-tuning by BPTT (the training's loss and arithmetic), full batch on the
+    samples `x, y`; returns the exported parameter image. `params="pair-r"`: the readout weights
+    and the last LIF layer's delays only (hidden weights and input delays untouched, as on chip);
+    `"all"`: every weight and delay (what an engine that also learned the hidden layer could
+    reach). `on_epoch(epoch, model)` sees the model after every epoch (a study's checkpoints)."""
     import torch.nn.functional as Fn
     from tqdm import tqdm
     from delay_training.export import to_params
+    if params not in BPTT_PARAMS:
+        raise AdaptError(f"--bptt-params {params!r}: expected one of {', '.join(BPTT_PARAMS)}")
     torch.manual_seed(seed)
     model = load_model(Path(run))
     for p in model.parameters():
         p.requires_grad_(False)
-    w, d = model.weights[-1], model.delays[-1]
-    w.requires_grad_(True)
-    d.requires_grad_(True)
-    opt = torch.optim.Adam([{"params": [w], "lr": lr}, {"params": [d], "lr": lr_delay}])
+    if params == "all":
+        ws, ds = list(model.weights), [model.input_delay, *model.delays]
+        ds = [d for d in ds if d is not None]
+    else:
+        ws, ds = [model.weights[-1]], [model.delays[-1]]
+    for p in ws + ds:
+        p.requires_grad_(True)
+    opt = torch.optim.Adam([{"params": ws, "lr": lr}, {"params": ds, "lr": lr_delay}])
     xb = torch.as_tensor(np.asarray(x)).float()
     yb = torch.as_tensor(np.asarray(y)).long()
     model.train()
@@ -277,6 +287,27 @@ def bptt_reference(run: Path, x, y, epochs: int = 30, lr: float = 2e-3, lr_delay
             on_epoch(epoch, model)
     model.eval()
     return to_params(model)
+
+
+def rehearsal_set(cochlea, held_out: str, n: int, seed: int = 0, progress: bool = True):
+    """n recordings of the training speakers (every FSDD speaker but `held_out`), drawn seeded
+    from their takes 5-49: training data the network has seen, disjoint from the forgetting set
+    (their takes 0-4). Returns (x, y, names)."""
+    from spike_datasets import load_fsdd, DatasetError
+    try:
+        data = load_fsdd("all", config=cochlea, progress=progress)
+    except DatasetError as e:
+        raise AdaptError(str(e)) from None
+    names = np.array(data.info["speakers"])
+    spk, take = names[data.meta["speaker"]], np.asarray(data.meta["index"])
+    pool = np.flatnonzero((spk != held_out) & (take >= TEST_TAKES.start))
+    if not 0 <= n <= len(pool):
+        raise AdaptError(f"--bptt-rehearse {n}: between 0 and {len(pool)} (the training speakers' "
+                         f"takes 5-49)")
+    pick = np.sort(np.random.default_rng(seed).choice(pool, n, replace=False))
+    y = np.asarray(data.labels)
+    return (np.asarray(data.spikes)[pick], y[pick],
+            [f"{y[i]}_{spk[i]}_{take[i]}.wav" for i in pick])
 
 
 # -- time per labelled sample on the board (cycle model) ----------------------------------------
@@ -466,15 +497,33 @@ def golden_check(G, F, params_eval, s_test, x_test, n: int = 20) -> bool:
     return bool(torch.equal(gold, scores(params_eval, s_test[:n]).argmax(1)))
 
 
-def bptt_figures(run: Path, fold: Fold, params, s_test, s_other, args) -> dict:
-    """The offline reference on the same k*10 samples (readout weights, last-layer delays)."""
-    Q = bptt_reference(run, fold.adapt_x, fold.adapt_y, epochs=args.bptt_epochs, lr=args.bptt_lr,
-                       seed=args.seed)
-    return {"epochs": args.bptt_epochs, "lr": args.bptt_lr, "lr_delay": 0.3, "batch": "full",
-            "speaker_accuracy": accuracy(Q, s_test, fold.test_y),
-            "others_accuracy": accuracy(Q, s_other, fold.other_y),
-            "delays_changed": int((Q.layers[0].delay != params.layers[0].delay).sum()),
-            "readout_weights_changed": int((Q.layers[-1].weight != params.layers[-1].weight).sum())}
+def bptt_figures(run: Path, fold: Fold, params, s_test, s_other, args, cochlea=None,
+                 held_out: str | None = None) -> dict:
+    """The offline reference on the same k*10 samples (`--bptt-params`: pair R's parameters, or
+    every parameter), with `--bptt-rehearse N` training-speaker recordings in the batch."""
+    x, y, rehearsed = fold.adapt_x, fold.adapt_y, []
+    if args.bptt_rehearse:
+        if held_out is None:
+            raise AdaptError("--bptt-rehearse: the run's held-out speaker is unknown (no "
+                             "loso-result.json), so its training speakers are too")
+        xr, yr, rehearsed = rehearsal_set(cochlea, held_out, args.bptt_rehearse, args.seed,
+                                          progress=False)
+        x, y = np.concatenate([x, xr]), np.concatenate([y, yr])
+    Q = bptt_reference(run, x, y, epochs=args.bptt_epochs, lr=args.bptt_lr, seed=args.seed,
+                       params=args.bptt_params)
+    if args.bptt_params != "pair-r":          # the hidden layer changed: its spikes too
+        s_test, s_other = hidden_spikes(Q, fold.test_x), hidden_spikes(Q, fold.other_x)
+    rep = {"params": args.bptt_params, "epochs": args.bptt_epochs, "lr": args.bptt_lr,
+           "lr_delay": 0.3, "batch": "full", "rehearse": len(rehearsed), "rehearsed": rehearsed,
+           "speaker_accuracy": accuracy(Q, s_test, fold.test_y),
+           "others_accuracy": accuracy(Q, s_other, fold.other_y),
+           "delays_changed": int((Q.layers[0].delay != params.layers[0].delay).sum()),
+           "readout_weights_changed": int((Q.layers[-1].weight != params.layers[-1].weight).sum())}
+    if args.bptt_params != "pair-r":
+        rep["hidden_weights_changed"] = int((Q.layers[0].weight != params.layers[0].weight).sum())
+        if params.config.input_delays:
+            rep["input_delays_changed"] = int((Q.input_delay != params.input_delay).sum())
+    return rep
 
 
 def plot(path: Path, cur: Curve, before, after, rep: dict) -> None:
@@ -518,6 +567,8 @@ class Setup:
     regs_source: str
     fold: Fold
     order: list
+    cochlea: object              # the deployed folder's front end
+    held_out: str | None         # the speaker the run was trained without (None: unknown)
 
 
 def prepare(args, progress: bool = True) -> Setup:
@@ -532,6 +583,10 @@ def prepare(args, progress: bool = True) -> Setup:
         raise AdaptError(f"--speaker {args.speaker!r}: not an FSDD speaker ({', '.join(known)})")
     if args.wav_dir is None and not args.speaker:
         raise AdaptError("give --speaker (FSDD) or --wav-dir (your own recordings)")
+    if getattr(args, "bptt_rehearse", 0) and not args.bptt:
+        raise AdaptError("--bptt-rehearse: only for the BPTT reference (add --bptt)")
+    if getattr(args, "bptt_rehearse", 0) < 0:
+        raise AdaptError(f"--bptt-rehearse {args.bptt_rehearse}: at least 0")
     if args.wav_dir is not None and not Path(args.wav_dir).is_dir():
         raise AdaptError(f"{args.wav_dir}: no such folder of WAV files")
     run = run_folder(args)
@@ -547,9 +602,9 @@ def prepare(args, progress: bool = True) -> Setup:
         other = fsdd_fold(cochlea, held, 1, progress) if held else None
         fold = wav_fold(cochlea, args.wav_dir, args.labels, args.k, other, progress)
     else:
-        fold = fsdd_fold(cochlea, args.speaker, args.k, progress)
+        held, fold = args.speaker, fsdd_fold(cochlea, args.speaker, args.k, progress)
     return Setup(run, dep, params, regs, source, fold,
-                 presentation(len(fold.adapt_y), args.passes, args.seed))
+                 presentation(len(fold.adapt_y), args.passes, args.seed), cochlea, held)
 
 
 def kit_registers(name: str):
@@ -604,7 +659,7 @@ def adapt(args, progress: bool = True) -> dict:
            "selection": SELECTION_NOTE}
     rep["board_time"] = board_time(P, S.regs, f.adapt_x[:3], S.dep.deploy)
     if args.bptt:
-        rep["bptt"] = bptt_figures(S.run, f, P, s_te, s_ot, args)
+        rep["bptt"] = bptt_figures(S.run, f, P, s_te, s_ot, args, S.cochlea, S.held_out)
     report = REPO / "build" / "reports" / f"adapt-{name}.json"
     rep["report"], rep["plot"] = str(report), str(REPO / "build" / "plots" / f"adapt-{name}.png")
     if not args.no_plot:
@@ -647,6 +702,13 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="full-batch epochs (3 at 2e-3: chosen on the five folds within 2 points "
                          "of forgetting)")
     ap.add_argument("--bptt-lr", type=float, default=2e-3, help="Adam learning rate of the BPTT reference")
+    ap.add_argument("--bptt-params", default="pair-r", choices=BPTT_PARAMS,
+                    help="what the BPTT reference changes: pair R's parameters (readout weights, "
+                         "hidden delays; as on chip), or all (every weight and delay: what an "
+                         "engine that learned the hidden layer too could reach)")
+    ap.add_argument("--bptt-rehearse", type=int, default=0, metavar="N",
+                    help="add N recordings of the training speakers (their takes 5-49, seeded) to "
+                         "the BPTT reference's batch, against forgetting (default 0)")
     ap.add_argument("--name", default=None, help="report name (adapt-<name>.json)")
     ap.add_argument("--no-plot", action="store_true", help="no build/plots/adapt-<name>.png")
 

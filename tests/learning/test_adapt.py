@@ -171,8 +171,8 @@ def test_one_short_fold_end_to_end(george_run):
     args = argparse.Namespace(speaker="george", run=george_run, recipe=A.DEFAULT_RECIPE, k=1,
                               preset="readout", passes=1, seed=0, wav_dir=None, labels=None,
                               deployed=None, board="icebreaker", every=5, bptt=True,
-                              bptt_epochs=2, bptt_lr=2e-3, name="pytest-george-k1",
-                              no_plot=False)
+                              bptt_epochs=2, bptt_lr=2e-3, bptt_params="pair-r",
+                              bptt_rehearse=0, name="pytest-george-k1", no_plot=False)
     rep = A.adapt(args, progress=False)
     assert rep["golden_equal"] and rep["learned"] == 10
     assert rep["readout_weights_changed"] + rep["delays_changed"] > 0
@@ -181,6 +181,66 @@ def test_one_short_fold_end_to_end(george_run):
     assert 0 <= rep["bptt"]["speaker_accuracy"] <= 1
     for key in ("report", "plot", "adapted_image"):
         assert A.Path(rep[key]).is_file()
+
+
+def parsed(argv):
+    ap = argparse.ArgumentParser()
+    A.add_arguments(ap)
+    return ap.parse_args(argv)
+
+
+def test_bptt_reference_changes_what_it_is_told(george_run):
+    """pair-r: readout weights and hidden delays only (hidden weights and input delays exactly
+    as trained); all: the hidden weights and input delays move too."""
+    from hostlink.deployed import load_deployment
+    P = load_deployment(george_run / "export").params
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(30, 100, 700,
+                    generator=g) < 0.08).to(torch.uint8).numpy()
+    y = torch.arange(30) % 10
+    R = A.bptt_reference(george_run, x, y, epochs=3, lr=2e-2, progress=False, params="pair-r")
+    assert torch.equal(R.layers[0].weight, P.layers[0].weight)
+    assert torch.equal(R.input_delay, P.input_delay)
+    assert not torch.equal(R.layers[-1].weight, P.layers[-1].weight)
+    Q = A.bptt_reference(george_run, x, y, epochs=3, lr=2e-2, progress=False, params="all")
+    assert not torch.equal(Q.layers[0].weight, P.layers[0].weight)
+    assert not torch.equal(Q.input_delay, P.input_delay)
+    with pytest.raises(A.AdaptError, match="--bptt-params 'hidden'"):
+        A.bptt_reference(george_run, x, y, epochs=1, progress=False, params="hidden")
+
+
+def test_rehearsal_set_is_seeded_training_data_outside_the_forgetting_set(george_run):
+    from hostlink.deployed import front_end, load_deployment
+    cochlea = front_end(load_deployment(george_run / "export"))
+    x, y, names = A.rehearsal_set(cochlea, "george", 40, seed=1, progress=False)
+    assert len(x) == len(y) == len(names) == 40 and x.shape[1:] == (100, 700)
+    speakers = {n.split("_")[1] for n in names}
+    assert "george" not in speakers and len(speakers) >= 3
+    assert min(int(n.split("_")[2][:-4]) for n in names) >= 5        # takes 0-4 measure forgetting
+    assert [int(n.split("_")[0]) for n in names] == y.tolist()
+    assert names == A.rehearsal_set(cochlea, "george", 40, seed=1, progress=False)[2]
+    assert names != A.rehearsal_set(cochlea, "george", 40, seed=2, progress=False)[2]
+    assert len(A.rehearsal_set(cochlea, "george", 1800, progress=False)[2]) == 1800   # 4 x 450
+    with pytest.raises(A.AdaptError, match="between 0 and 1800"):
+        A.rehearsal_set(cochlea, "george", 1801, progress=False)
+
+
+def test_rehearsal_needs_the_bptt_reference(capsys):
+    with pytest.raises(SystemExit) as e:
+        A.main(["--speaker", "george", "--bptt-rehearse", "10", "--run", "/no/such/run"])
+    assert e.value.code == 2
+    assert "add --bptt" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_bptt_reference_of_every_parameter_with_rehearsal_end_to_end(george_run):
+    args = parsed(["--speaker", "george", "--run", str(george_run), "--k", "1", "--passes", "1",
+                   "--bptt", "--bptt-params", "all", "--bptt-rehearse", "20", "--bptt-epochs",
+                   "2", "--bptt-lr", "2e-2", "--every", "10", "--name", "pytest-george-all",
+                   "--no-plot"])
+    rep = A.adapt(args, progress=False)["bptt"]
+    assert rep["params"] == "all" and rep["rehearse"] == 20 and len(rep["rehearsed"]) == 20
+    assert rep["hidden_weights_changed"] > 0 and "input_delays_changed" in rep
+    assert 0 <= rep["speaker_accuracy"] <= 1 and 0 <= rep["others_accuracy"] <= 1
 
 
 def test_shortened_fold_replays_bit_exactly_on_verilator(george_run):
