@@ -498,9 +498,10 @@ def golden_check(G, F, params_eval, s_test, x_test, n: int = 20) -> bool:
 
 
 def bptt_figures(run: Path, fold: Fold, params, s_test, s_other, args, cochlea=None,
-                 held_out: str | None = None) -> dict:
+                 held_out: str | None = None, image: Path | None = None) -> dict:
     """The offline reference on the same k*10 samples (`--bptt-params`: pair R's parameters, or
-    every parameter), with `--bptt-rehearse N` training-speaker recordings in the batch."""
+    every parameter), with `--bptt-rehearse N` training-speaker recordings in the batch; its
+    network is saved as `image` (a whole image a board can load: `delaysnn run --image`)."""
     x, y, rehearsed = fold.adapt_x, fold.adapt_y, []
     if args.bptt_rehearse:
         if held_out is None:
@@ -511,6 +512,9 @@ def bptt_figures(run: Path, fold: Fold, params, s_test, s_other, args, cochlea=N
         x, y = np.concatenate([x, xr]), np.concatenate([y, yr])
     Q = bptt_reference(run, x, y, epochs=args.bptt_epochs, lr=args.bptt_lr, seed=args.seed,
                        params=args.bptt_params)
+    if image is not None:
+        from hostlink.image import save_image
+        save_image(image, Q)
     if args.bptt_params != "pair-r":          # the hidden layer changed: its spikes too
         s_test, s_other = hidden_spikes(Q, fold.test_x), hidden_spikes(Q, fold.other_x)
     rep = {"params": args.bptt_params, "epochs": args.bptt_epochs, "lr": args.bptt_lr,
@@ -518,7 +522,8 @@ def bptt_figures(run: Path, fold: Fold, params, s_test, s_other, args, cochlea=N
            "speaker_accuracy": accuracy(Q, s_test, fold.test_y),
            "others_accuracy": accuracy(Q, s_other, fold.other_y),
            "delays_changed": int((Q.layers[0].delay != params.layers[0].delay).sum()),
-           "readout_weights_changed": int((Q.layers[-1].weight != params.layers[-1].weight).sum())}
+           "readout_weights_changed": int((Q.layers[-1].weight != params.layers[-1].weight).sum()),
+           "image": str(image) if image is not None else None}
     if args.bptt_params != "pair-r":
         rep["hidden_weights_changed"] = int((Q.layers[0].weight != params.layers[0].weight).sum())
         if params.config.input_delays:
@@ -659,7 +664,8 @@ def adapt(args, progress: bool = True) -> dict:
            "selection": SELECTION_NOTE}
     rep["board_time"] = board_time(P, S.regs, f.adapt_x[:3], S.dep.deploy)
     if args.bptt:
-        rep["bptt"] = bptt_figures(S.run, f, P, s_te, s_ot, args, S.cochlea, S.held_out)
+        rep["bptt"] = bptt_figures(S.run, f, P, s_te, s_ot, args, S.cochlea, S.held_out,
+                                   out / "bptt-image.json")
     report = REPO / "build" / "reports" / f"adapt-{name}.json"
     rep["report"], rep["plot"] = str(report), str(REPO / "build" / "plots" / f"adapt-{name}.png")
     if not args.no_plot:

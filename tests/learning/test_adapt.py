@@ -240,6 +240,10 @@ def test_bptt_reference_of_every_parameter_with_rehearsal_end_to_end(george_run)
     rep = A.adapt(args, progress=False)["bptt"]
     assert rep["params"] == "all" and rep["rehearse"] == 20 and len(rep["rehearsed"]) == 20
     assert rep["hidden_weights_changed"] > 0 and "input_delays_changed" in rep
+    from hostlink.image import read_image
+    from hostlink.deployed import load_deployment
+    Q, P = read_image(rep["image"])[2], load_deployment(george_run / "export").params
+    assert (Q.layers[0].weight != P.layers[0].weight).sum() == rep["hidden_weights_changed"]
     assert 0 <= rep["speaker_accuracy"] <= 1 and 0 <= rep["others_accuracy"] <= 1
 
 
