@@ -103,13 +103,13 @@ def test_default_network_is_the_best_loso_recipes_seed0_run():
     from delay_training.loso import run_spec
     from delay_training.train import make_config
     recipe = {"epochs": 20, "sizes": [128], "leak": [3, 4], "init_gain": [2.0, 1.0],
-              "input_delays": True, "front_end": "tilt_degree=1", "tts": "voices=200,flite=200,snr=10:40"}
+              "input_delays": True, "front_end": "tilt_degree=1", "tts": "voices=200,flite=200,takes=2,snr=10:40"}
     spec = run_spec("fsdd-loso", recipe, 0, "nicolas", None, None, False)
     assert A.default_config("nicolas").name == make_config("fsdd-loso", **spec["overrides"]).name
     assert A.default_config("nicolas").name != A.default_config("george").name
     cfg = A.default_config("george")
     assert (cfg.front_end, cfg.tts, cfg.sizes, cfg.input_delays) == (
-        "tilt_degree=1", "voices=200,flite=200,takes=1,snr=10:40", (128,), True)
+        "tilt_degree=1", "voices=200,flite=200,takes=2,snr=10:40", (128,), True)
 
 
 def test_recipe_names_the_run_and_an_unknown_speaker_is_one_line():
