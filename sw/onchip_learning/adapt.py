@@ -497,18 +497,14 @@ def golden_check(G, F, params_eval, s_test, x_test, n: int = 20) -> bool:
     return bool(torch.equal(gold, scores(params_eval, s_test[:n]).argmax(1)))
 
 
-def bptt_figures(run: Path, fold: Fold, params, s_test, s_other, args, cochlea=None,
-                 held_out: str | None = None, image: Path | None = None) -> dict:
+def bptt_figures(run: Path, fold: Fold, params, s_test, s_other, args, rehearsal=None,
+                 image: Path | None = None) -> dict:
     """The offline reference on the same k*10 samples (`--bptt-params`: pair R's parameters, or
-    every parameter), with `--bptt-rehearse N` training-speaker recordings in the batch; its
-    network is saved as `image` (a whole image a board can load: `delaysnn run --image`)."""
+    every parameter), with the `rehearsal` recordings (x, y, names) in the batch; its network
+    is saved as `image` (a whole image a board can load: `delaysnn run --image`)."""
     x, y, rehearsed = fold.adapt_x, fold.adapt_y, []
-    if args.bptt_rehearse:
-        if held_out is None:
-            raise AdaptError("--bptt-rehearse: the run's held-out speaker is unknown (no "
-                             "loso-result.json), so its training speakers are too")
-        xr, yr, rehearsed = rehearsal_set(cochlea, held_out, args.bptt_rehearse, args.seed,
-                                          progress=False)
+    if rehearsal is not None:
+        xr, yr, rehearsed = rehearsal
         x, y = np.concatenate([x, xr]), np.concatenate([y, yr])
     Q = bptt_reference(run, x, y, epochs=args.bptt_epochs, lr=args.bptt_lr, seed=args.seed,
                        params=args.bptt_params)
@@ -572,8 +568,7 @@ class Setup:
     regs_source: str
     fold: Fold
     order: list
-    cochlea: object              # the deployed folder's front end
-    held_out: str | None         # the speaker the run was trained without (None: unknown)
+    rehearsal: tuple | None      # (x, y, names) the BPTT reference rehearses (--bptt-rehearse)
 
 
 def prepare(args, progress: bool = True) -> Setup:
@@ -588,9 +583,9 @@ def prepare(args, progress: bool = True) -> Setup:
         raise AdaptError(f"--speaker {args.speaker!r}: not an FSDD speaker ({', '.join(known)})")
     if args.wav_dir is None and not args.speaker:
         raise AdaptError("give --speaker (FSDD) or --wav-dir (your own recordings)")
-    if getattr(args, "bptt_rehearse", 0) and not args.bptt:
+    if args.bptt_rehearse and not args.bptt:
         raise AdaptError("--bptt-rehearse: only for the BPTT reference (add --bptt)")
-    if getattr(args, "bptt_rehearse", 0) < 0:
+    if args.bptt_rehearse < 0:
         raise AdaptError(f"--bptt-rehearse {args.bptt_rehearse}: at least 0")
     if args.wav_dir is not None and not Path(args.wav_dir).is_dir():
         raise AdaptError(f"{args.wav_dir}: no such folder of WAV files")
@@ -608,8 +603,14 @@ def prepare(args, progress: bool = True) -> Setup:
         fold = wav_fold(cochlea, args.wav_dir, args.labels, args.k, other, progress)
     else:
         held, fold = args.speaker, fsdd_fold(cochlea, args.speaker, args.k, progress)
+    rehearsal = None
+    if args.bptt_rehearse:                    # settled before anything runs
+        if held is None:
+            raise AdaptError("--bptt-rehearse: the run's held-out speaker is unknown (no "
+                             "loso-result.json), so its training speakers are too")
+        rehearsal = rehearsal_set(cochlea, held, args.bptt_rehearse, args.seed, progress=False)
     return Setup(run, dep, params, regs, source, fold,
-                 presentation(len(fold.adapt_y), args.passes, args.seed), cochlea, held)
+                 presentation(len(fold.adapt_y), args.passes, args.seed), rehearsal)
 
 
 def kit_registers(name: str):
@@ -664,7 +665,7 @@ def adapt(args, progress: bool = True) -> dict:
            "selection": SELECTION_NOTE}
     rep["board_time"] = board_time(P, S.regs, f.adapt_x[:3], S.dep.deploy)
     if args.bptt:
-        rep["bptt"] = bptt_figures(S.run, f, P, s_te, s_ot, args, S.cochlea, S.held_out,
+        rep["bptt"] = bptt_figures(S.run, f, P, s_te, s_ot, args, S.rehearsal,
                                    out / "bptt-image.json")
     report = REPO / "build" / "reports" / f"adapt-{name}.json"
     rep["report"], rep["plot"] = str(report), str(REPO / "build" / "plots" / f"adapt-{name}.png")

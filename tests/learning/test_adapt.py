@@ -247,6 +247,15 @@ def test_bptt_reference_of_every_parameter_with_rehearsal_end_to_end(george_run)
     assert 0 <= rep["speaker_accuracy"] <= 1 and 0 <= rep["others_accuracy"] <= 1
 
 
+def test_too_many_rehearsed_recordings_stop_before_anything_runs(george_run):
+    args = parsed(["--speaker", "george", "--run", str(george_run), "--k", "1", "--bptt",
+                   "--bptt-rehearse", "1801", "--name", "pytest-george-rehearse-too-many"])
+    with pytest.raises(A.AdaptError, match="--bptt-rehearse 1801: between 0 and 1800"):
+        A.adapt(args, progress=False)
+    assert not (A.REPO / "build" / "adapt" / "pytest-george-rehearse-too-many").exists()
+    assert not (A.REPO / "build" / "reports" / "adapt-pytest-george-rehearse-too-many.json").exists()
+
+
 def test_shortened_fold_replays_bit_exactly_on_verilator(george_run):
     from verification.runners.adapt_replay import replay
     # preset "readout" (lr_shift_R 8): "fine-tune" (16) changes nothing in 3 samples of the tiny run
