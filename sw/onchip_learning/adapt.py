@@ -527,6 +527,13 @@ def bptt_figures(run: Path, fold: Fold, params, s_test, s_other, args, rehearsal
     return rep
 
 
+def bptt_label(ref: dict) -> str:
+    """'BPTT ref', with what it changed and rehearsed when that is not pair R alone."""
+    parts = ([] if ref["params"] == "pair-r" else [ref["params"]]) + (
+        [f"{ref['rehearse']} rehearsed"] if ref["rehearse"] else [])
+    return "BPTT ref" + (f" ({', '.join(parts)})" if parts else "")
+
+
 def plot(path: Path, cur: Curve, before, after, rep: dict) -> None:
     """Accuracy vs labelled samples seen (speaker, others, BPTT); delays before/after."""
     import io
@@ -541,9 +548,10 @@ def plot(path: Path, cur: Curve, before, after, rep: dict) -> None:
         a.plot(cur.seen, [100 * v for v in cur.others], label="other speakers (forgetting)")
     ref = rep.get("bptt")
     if ref:
-        a.axhline(100 * ref["speaker_accuracy"], ls="--", c="C0", lw=0.8, label="BPTT ref, new speaker")
+        what = bptt_label(ref)
+        a.axhline(100 * ref["speaker_accuracy"], ls="--", c="C0", lw=0.8, label=f"{what}, new speaker")
         if ref["others_accuracy"] is not None:
-            a.axhline(100 * ref["others_accuracy"], ls="--", c="C1", lw=0.8, label="BPTT ref, others")
+            a.axhline(100 * ref["others_accuracy"], ls="--", c="C1", lw=0.8, label=f"{what}, others")
     a.set(xlabel="labelled samples seen", ylabel="accuracy (%)", ylim=(0, 100),
           title=f"{rep['name']}: k={rep['k']}, {rep['passes']} pass(es)")
     a.legend(fontsize=7)

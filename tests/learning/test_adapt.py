@@ -235,9 +235,10 @@ def test_rehearsal_needs_the_bptt_reference(capsys):
 def test_bptt_reference_of_every_parameter_with_rehearsal_end_to_end(george_run):
     args = parsed(["--speaker", "george", "--run", str(george_run), "--k", "1", "--passes", "1",
                    "--bptt", "--bptt-params", "all", "--bptt-rehearse", "20", "--bptt-epochs",
-                   "2", "--bptt-lr", "2e-2", "--every", "10", "--name", "pytest-george-all",
-                   "--no-plot"])
-    rep = A.adapt(args, progress=False)["bptt"]
+                   "2", "--bptt-lr", "2e-2", "--every", "10", "--name", "pytest-george-all"])
+    full = A.adapt(args, progress=False)
+    rep = full["bptt"]
+    assert A.Path(full["plot"]).is_file()
     assert rep["params"] == "all" and rep["rehearse"] == 20 and len(rep["rehearsed"]) == 20
     assert rep["hidden_weights_changed"] > 0 and "input_delays_changed" in rep
     from hostlink.image import read_image
@@ -245,6 +246,13 @@ def test_bptt_reference_of_every_parameter_with_rehearsal_end_to_end(george_run)
     Q, P = read_image(rep["image"])[2], load_deployment(george_run / "export").params
     assert (Q.layers[0].weight != P.layers[0].weight).sum() == rep["hidden_weights_changed"]
     assert 0 <= rep["speaker_accuracy"] <= 1 and 0 <= rep["others_accuracy"] <= 1
+
+
+def test_bptt_label_names_what_the_reference_changed():
+    assert A.bptt_label({"params": "pair-r", "rehearse": 0}) == "BPTT ref"
+    assert A.bptt_label({"params": "pair-r", "rehearse": 5}) == "BPTT ref (5 rehearsed)"
+    assert A.bptt_label({"params": "all", "rehearse": 0}) == "BPTT ref (all)"
+    assert A.bptt_label({"params": "all", "rehearse": 200}) == "BPTT ref (all, 200 rehearsed)"
 
 
 def test_too_many_rehearsed_recordings_stop_before_anything_runs(george_run):
