@@ -593,6 +593,8 @@ def prepare(args, progress: bool = True) -> Setup:
         raise AdaptError("give --speaker (FSDD) or --wav-dir (your own recordings)")
     if args.bptt_rehearse and not args.bptt:
         raise AdaptError("--bptt-rehearse: only for the BPTT reference (add --bptt)")
+    if args.bptt_params != "pair-r" and not args.bptt:
+        raise AdaptError(f"--bptt-params {args.bptt_params}: only for the BPTT reference (add --bptt)")
     if args.bptt_rehearse < 0:
         raise AdaptError(f"--bptt-rehearse {args.bptt_rehearse}: at least 0")
     if args.wav_dir is not None and not Path(args.wav_dir).is_dir():
@@ -611,6 +613,10 @@ def prepare(args, progress: bool = True) -> Setup:
         fold = wav_fold(cochlea, args.wav_dir, args.labels, args.k, other, progress)
     else:
         held, fold = args.speaker, fsdd_fold(cochlea, args.speaker, args.k, progress)
+        trained_without = dep.manifest.get("test_speaker") or _run_speaker(run)
+        if args.bptt_rehearse and trained_without not in (None, held):
+            raise AdaptError(f"--bptt-rehearse: {run.name} was trained without {trained_without}, "
+                             f"not {held}, so its training speakers include {held}")
     rehearsal = None
     if args.bptt_rehearse:                    # settled before anything runs
         if held is None:

@@ -225,11 +225,21 @@ def test_rehearsal_set_is_seeded_training_data_outside_the_forgetting_set(george
         A.rehearsal_set(cochlea, "george", 1801, progress=False)
 
 
-def test_rehearsal_needs_the_bptt_reference(capsys):
+@pytest.mark.parametrize("option", [["--bptt-rehearse", "10"], ["--bptt-params", "all"]])
+def test_reference_options_need_the_bptt_reference(option, capsys):
     with pytest.raises(SystemExit) as e:
-        A.main(["--speaker", "george", "--bptt-rehearse", "10", "--run", "/no/such/run"])
+        A.main(["--speaker", "george", *option, "--run", "/no/such/run"])
     assert e.value.code == 2
     assert "add --bptt" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_rehearsal_for_another_speaker_than_the_run_left_out_is_one_line(george_run, monkeypatch):
+    # a LOSO run names its held-out speaker in loso-result.json; the tiny run here is a plain one
+    monkeypatch.setattr(A, "_run_speaker", lambda run: "george")
+    args = parsed(["--speaker", "lucas", "--run", str(george_run), "--k", "1", "--bptt",
+                   "--bptt-rehearse", "10", "--name", "pytest-lucas-on-george-run"])
+    with pytest.raises(A.AdaptError, match="trained without george, not lucas"):
+        A.adapt(args, progress=False)
 
 
 def test_bptt_reference_of_every_parameter_with_rehearsal_end_to_end(george_run):
@@ -245,6 +255,10 @@ def test_bptt_reference_of_every_parameter_with_rehearsal_end_to_end(george_run)
     from hostlink.deployed import load_deployment
     Q, P = read_image(rep["image"])[2], load_deployment(george_run / "export").params
     assert (Q.layers[0].weight != P.layers[0].weight).sum() == rep["hidden_weights_changed"]
+    # the reference's accuracy is its own network's, hidden spikes and all, not the old layer's
+    from hostlink.deployed import front_end
+    fold = A.fsdd_fold(front_end(load_deployment(george_run / "export")), "george", 1, progress=False)
+    assert rep["speaker_accuracy"] == A.accuracy(Q, A.hidden_spikes(Q, fold.test_x), fold.test_y)
     assert 0 <= rep["speaker_accuracy"] <= 1 and 0 <= rep["others_accuracy"] <= 1
 
 
