@@ -80,19 +80,31 @@ def check_k(k: int) -> int:
     return int(k)
 
 
+_RECORDINGS: dict = {}           # the last front end's recordings (one entry)
+
+
+def fsdd_recordings(cochlea, progress: bool = True):
+    """Every FSDD recording's spikes, digit, speaker and take `(x, y, speaker, take)` through
+    `cochlea`; the last front end's are kept, so a fold and its rehearsal set load them once."""
+    from spike_datasets import load_fsdd, DatasetError
+    if cochlea not in _RECORDINGS:
+        try:
+            data = load_fsdd("all", config=cochlea, progress=progress)
+        except DatasetError as e:
+            raise AdaptError(str(e)) from None
+        names = np.array(data.info["speakers"])
+        _RECORDINGS.clear()
+        _RECORDINGS[cochlea] = (np.asarray(data.spikes), np.asarray(data.labels),
+                                names[data.meta["speaker"]], np.asarray(data.meta["index"]))
+    return _RECORDINGS[cochlea]
+
+
 def fsdd_fold(cochlea, speaker: str, k: int, progress: bool = True) -> Fold:
     """FSDD split for speaker X: takes 0..k-1 adapt, takes 5-49 test, others' takes 0-4."""
-    from spike_datasets import load_fsdd, DatasetError
     check_k(k)
-    try:
-        data = load_fsdd("all", config=cochlea, progress=progress)
-    except DatasetError as e:
-        raise AdaptError(str(e)) from None
-    names = np.array(data.info["speakers"])
-    if speaker not in names:
-        raise AdaptError(f"--speaker {speaker!r}: not an FSDD speaker ({', '.join(names)})")
-    spk, take = names[data.meta["speaker"]], np.asarray(data.meta["index"])
-    x, y = np.asarray(data.spikes), np.asarray(data.labels)
+    x, y, spk, take = fsdd_recordings(cochlea, progress)
+    if speaker not in spk:
+        raise AdaptError(f"--speaker {speaker!r}: not an FSDD speaker ({', '.join(np.unique(spk))})")
     ad = np.flatnonzero((spk == speaker) & (take < k))
     ad = ad[np.lexsort((take[ad], y[ad]))]                    # digit, then take
     te = np.flatnonzero((spk == speaker) & (take >= TEST_TAKES.start))
@@ -293,21 +305,13 @@ def rehearsal_set(cochlea, held_out: str, n: int, seed: int = 0, progress: bool 
     """n recordings of the training speakers (every FSDD speaker but `held_out`), drawn seeded
     from their takes 5-49: training data the network has seen, disjoint from the forgetting set
     (their takes 0-4). Returns (x, y, names)."""
-    from spike_datasets import load_fsdd, DatasetError
-    try:
-        data = load_fsdd("all", config=cochlea, progress=progress)
-    except DatasetError as e:
-        raise AdaptError(str(e)) from None
-    names = np.array(data.info["speakers"])
-    spk, take = names[data.meta["speaker"]], np.asarray(data.meta["index"])
+    x, y, spk, take = fsdd_recordings(cochlea, progress)
     pool = np.flatnonzero((spk != held_out) & (take >= TEST_TAKES.start))
     if not 0 <= n <= len(pool):
         raise AdaptError(f"--bptt-rehearse {n}: between 0 and {len(pool)} (the training speakers' "
                          f"takes 5-49)")
     pick = np.sort(np.random.default_rng(seed).choice(pool, n, replace=False))
-    y = np.asarray(data.labels)
-    return (np.asarray(data.spikes)[pick], y[pick],
-            [f"{y[i]}_{spk[i]}_{take[i]}.wav" for i in pick])
+    return x[pick], y[pick], [f"{y[i]}_{spk[i]}_{take[i]}.wav" for i in pick]
 
 
 # -- time per labelled sample on the board (cycle model) ----------------------------------------
@@ -744,7 +748,8 @@ def run(args) -> int:
     if "bptt" in rep:
         line += f"; BPTT reference {100 * rep['bptt']['speaker_accuracy']:.1f} %"
     print(f"adapt {rep['name']}: {line}; golden learner = replica: {rep['golden_equal']}")
-    print(f"report {rep['report']}, plot {rep['plot']}, image {rep['adapted_image']}")
+    print(f"report {rep['report']}, plot {rep['plot']}, image {rep['adapted_image']}"
+          + (f", BPTT reference image {rep['bptt']['image']}" if "bptt" in rep else ""))
     return 0 if rep["golden_equal"] else 1
 
 

@@ -242,12 +242,15 @@ def test_rehearsal_for_another_speaker_than_the_run_left_out_is_one_line(george_
         A.adapt(args, progress=False)
 
 
-def test_bptt_reference_of_every_parameter_with_rehearsal_end_to_end(george_run):
+def test_bptt_reference_of_every_parameter_with_rehearsal_end_to_end(george_run, capsys):
+    import json
     args = parsed(["--speaker", "george", "--run", str(george_run), "--k", "1", "--passes", "1",
                    "--bptt", "--bptt-params", "all", "--bptt-rehearse", "20", "--bptt-epochs",
                    "2", "--bptt-lr", "2e-2", "--every", "10", "--name", "pytest-george-all"])
-    full = A.adapt(args, progress=False)
+    assert A.run(args) == 0                                 # the command, as a user runs it
+    full = json.loads((A.REPO / "build" / "reports" / "adapt-pytest-george-all.json").read_text())
     rep = full["bptt"]
+    assert f"BPTT reference image {rep['image']}" in capsys.readouterr().out
     assert A.Path(full["plot"]).is_file()
     assert rep["params"] == "all" and rep["rehearse"] == 20 and len(rep["rehearsed"]) == 20
     assert rep["hidden_weights_changed"] > 0 and "input_delays_changed" in rep
