@@ -23,7 +23,9 @@ are pre-scaled so that the final speed and pitch are the drawn ones).
 
 `--tts voices=200,takes=1` adds 200 espeak-ng speakers saying every digit once to the training
 split (never to validation or test); `flite=N` adds N flite speakers (`voices=0,flite=200`: flite
-only); `snr=LO:HI` adds Gaussian noise to each take at an SNR drawn in [LO, HI] dB
+only); `accented=N` adds N espeak-ng speakers with a foreign accent (`accents.py`: the digits'
+phonemes rewritten by the habits of one of nine first languages, each speaker at its own accent
+strength); `snr=LO:HI` adds Gaussian noise to each take at an SNR drawn in [LO, HI] dB
 (`voices.Perturbation`), since synthetic speech is cleaner than any microphone.
 """
 
@@ -105,6 +107,27 @@ class Voice:
 
 
 @dataclass(frozen=True)
+class AccentedVoice(Voice):
+    """An espeak-ng speaker with a foreign accent: it reads the digits as phonemes
+    (`accents.accent_words`), in an English voice drawn like `Voice`'s."""
+
+    l1: str = "french"             # first language, one of accents.L1S
+    strength: float = 1.0          # probability that each of the L1's rules is kept
+    phonemes: tuple[str, ...] = ()  # the ten digits, espeak-ng mnemonics
+
+    @property
+    def name(self) -> str:
+        return f"acc{self.index}"
+
+    def command(self, word: str, take: int, out: Path) -> list[str]:
+        """As `Voice.command`, reading the accented phonemes of `word` instead of its spelling."""
+        return super().command(f"[[{self.phonemes[WORDS.index(word)]}]]", take, out)
+
+    def label(self) -> str:
+        return f"{self.accent}+{self.variant} {self.l1} {self.strength:.2f}"
+
+
+@dataclass(frozen=True)
 class FliteVoice:
     """One flite speaker: a flite voice, its vocal-tract length (formant scale), mean pitch and
     duration stretch, all as heard after resampling to 8 kHz."""
@@ -145,9 +168,10 @@ class TtsSpec:
     seed: int = 0
     snr_db: tuple[float, float] | None = None    # noise at a drawn SNR (voices.Perturbation)
     flite: int = 0                 # flite speakers
+    accented: int = 0              # espeak-ng speakers with a foreign accent
 
     def __post_init__(self) -> None:
-        for engine in ("voices", "flite"):
+        for engine in ("voices", "flite", "accented"):
             if not 0 <= getattr(self, engine) <= 2000:
                 raise TtsError(f"--tts {engine}={getattr(self, engine)}: expected a whole number in 0..2000")
         if not 1 <= self.takes <= 10:
@@ -175,6 +199,21 @@ class TtsSpec:
                              int(rng.integers(110, 211)), int(rng.integers(15, 86))))
         return out
 
+    def accented_speakers(self) -> list[AccentedVoice]:
+        """The accented speakers, each drawn from (seed, index), nested like `speakers`: an English
+        voice drawn as there, a first language (uniform over accents.L1S) and an accent strength
+        uniform in [0.4, 1]."""
+        from .accents import L1S, accent_words
+        out = []
+        for i in range(self.accented):
+            rng = np.random.default_rng([self.seed, i, 0xACC])
+            accent, variant = ACCENTS[rng.integers(len(ACCENTS))], VARIANTS[rng.integers(len(VARIANTS))]
+            wpm, pitch = int(rng.integers(110, 211)), int(rng.integers(15, 86))
+            l1, strength = L1S[rng.integers(len(L1S))], round(float(rng.uniform(0.4, 1.0)), 2)
+            out.append(AccentedVoice(i, accent, variant, wpm, pitch, l1, strength,
+                                     accent_words(l1, strength, [self.seed, i, 0xACC, 1])))
+        return out
+
     def flite_speakers(self) -> list[FliteVoice]:
         """The flite speakers, each drawn from (seed, index), nested like `speakers`: formant
         scale log-uniform in [0.82, 1.22], mean pitch log-uniform in 85-250 Hz, duration
@@ -192,7 +231,7 @@ class TtsSpec:
 def parse_tts(text: str | None) -> TtsSpec:
     """`voices=200,takes=2,seed=0,snr=10:40` -> TtsSpec; '' / None -> no synthetic speakers."""
     settings = {}
-    for name, value in name_values(text, ("voices", "flite", "takes", "seed", "snr"), "--tts", TtsError):
+    for name, value in name_values(text, ("voices", "flite", "accented", "takes", "seed", "snr"), "--tts", TtsError):
         if name == "snr":
             try:
                 lo, _, hi = value.partition(":")
@@ -203,17 +242,18 @@ def parse_tts(text: str | None) -> TtsSpec:
         if not value.isdigit():
             raise TtsError(f"--tts {name}={value!r}: expected a whole number")
         settings[name] = int(value)
-    if settings and settings.get("voices", 0) == 0 and settings.get("flite", 0) == 0:
-        raise TtsError(f"--tts {text!r}: expected voices=N or flite=N with N >= 1")
+    if settings and not any(settings.get(engine, 0) for engine in ("voices", "flite", "accented")):
+        raise TtsError(f"--tts {text!r}: expected voices=N, flite=N or accented=N with N >= 1")
     return TtsSpec(**settings)
 
 
 def tts_text(spec: TtsSpec) -> str:
     """The canonical --tts text ('' for none)."""
-    if spec.voices == 0 and spec.flite == 0:
+    if spec.voices == 0 and spec.flite == 0 and spec.accented == 0:
         return ""
     snr = f",snr={spec.snr_db[0]:g}:{spec.snr_db[1]:g}" if spec.snr_db is not None else ""
     return (f"voices={spec.voices}" + (f",flite={spec.flite}" if spec.flite else "")
+            + (f",accented={spec.accented}" if spec.accented else "")
             + f",takes={spec.takes}" + (f",seed={spec.seed}" if spec.seed else "") + snr)
 
 
@@ -237,7 +277,7 @@ def _executable(name: str) -> str:
 
 def missing_engines(spec: TtsSpec) -> list[str]:
     """The engines `spec` uses that are not installed (Debian package names)."""
-    used = ["espeak-ng"] * bool(spec.voices) + ["flite"] * bool(spec.flite)
+    used = ["espeak-ng"] * bool(spec.voices or spec.accented) + ["flite"] * bool(spec.flite)
     return [name for name in used if shutil.which(name) is None]
 
 
@@ -289,6 +329,14 @@ def cache_key(spec: TtsSpec) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
 
 
+def accented_cache_key(spec: TtsSpec) -> str:
+    """The folder of a spec's accented audio, shared like `cache_key`'s; the accent rules are in."""
+    from .accents import RULES
+    settings = {"version": TTS_VERSION, "seed": spec.seed, "espeak": _espeak_version(),
+                "accents": ACCENTS, "variants": VARIANTS, "rules": RULES, "rate": SAMPLE_RATE}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
+
+
 def flite_cache_key(spec: TtsSpec) -> str:
     """The folder of a spec's flite audio, shared like `cache_key`'s."""
     settings = {"version": FLITE_VERSION, "seed": spec.seed, "flite": _flite_version(),
@@ -309,11 +357,13 @@ def _flite_version() -> str:
 
 def generate(spec: TtsSpec, folder: Path, progress: bool = True, engine: str = "espeak-ng") -> list[Path]:
     """Write every take of every digit of every synthetic speaker of `engine` ("espeak-ng":
-    `spec.speakers()`, "flite": `spec.flite_speakers()`) as `{folder}/{digit}_{speaker}_{take}.wav`
+    `spec.speakers()`, "flite": `spec.flite_speakers()`, "accented": `spec.accented_speakers()`) as `{folder}/{digit}_{speaker}_{take}.wav`
     (skipping files already there) and return the paths, sorted by speaker, digit, take like
     fsdd.list_recordings."""
     from tqdm.auto import tqdm
-    exe, voices = (flite(), spec.flite_speakers()) if engine == "flite" else (espeak(), spec.speakers())
+    exe, voices = {"flite": lambda: (flite(), spec.flite_speakers()),
+                   "accented": lambda: (espeak(), spec.accented_speakers()),
+                   "espeak-ng": lambda: (espeak(), spec.speakers())}[engine]()
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [(v, d, t) for v in voices for d in range(10) for t in range(spec.takes)]
     paths = []

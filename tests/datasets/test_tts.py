@@ -13,6 +13,7 @@ import pytest
 import scipy.io.wavfile
 
 from spike_datasets import tts
+from spike_datasets.accents import ENGLISH, L1S, accent_words, final_stress
 from spike_datasets.tts import (ACCENTS, FLITE_VOICES, VARIANTS, FliteVoice, TtsError, TtsSpec, Voice,
                                 parse_tts, trim, tts_text)
 
@@ -55,11 +56,17 @@ def test_option_text_round_trips_and_defaults():
     assert (both.voices, both.flite) == (20, 30) and tts_text(both) == "voices=20,flite=30,takes=1,snr=10:40"
     assert parse_tts(tts_text(both)) == both and tts_text(parse_tts("flite=5")) == "voices=0,flite=5,takes=1"
     assert tts_text(parse_tts("voices=200,snr=10:40")) == "voices=200,takes=1,snr=10:40"   # old runs' names
+    accented = parse_tts("accented=7,flite=2,voices=3,takes=2")
+    assert accented.accented == 7 and tts_text(accented) == "voices=3,flite=2,accented=7,takes=2"
+    assert parse_tts(tts_text(accented)) == accented
+    assert tts_text(parse_tts("accented=4")) == "voices=0,accented=4,takes=1"
 
 
 @pytest.mark.parametrize("text, words", [
-    ("voices=0", "voices=N or flite=N with N >= 1"), ("takes=2", "voices=N or flite=N with N >= 1"),
-    ("voices=0,flite=0", "voices=N or flite=N"), ("flite=2001", "flite=2001: expected a whole number in 0..2000"),
+    ("voices=0", "voices=N, flite=N or accented=N with N >= 1"), ("takes=2", "accented=N with N >= 1"),
+    ("voices=0,flite=0,accented=0", "voices=N, flite=N or accented=N"),
+    ("flite=2001", "flite=2001: expected a whole number in 0..2000"),
+    ("accented=2001", "accented=2001: expected a whole number in 0..2000"), ("accented=x", "whole number"),
     ("flite=x", "whole number"),
     ("voices=2001", "0..2000"), ("voices=5,takes=0", "1..10"), ("voices=5,takes=11", "1..10"),
     ("voices=-1", "whole number"), ("voices=2.5", "whole number"), ("speed=3", "NAME one of"),
@@ -104,6 +111,62 @@ def test_flite_speakers_are_seeded_nested_and_in_range():
     assert all(0.9 * many[0].stretch <= s <= 1.1 * many[0].stretch for s, _ in takes)
     assert all(0.92 * many[0].f0 <= f <= 1.08 * many[0].f0 for _, f in takes)
     assert len(set(takes)) == 200 and takes[3] == many[0].take(3)
+
+
+def test_accented_speakers_are_seeded_nested_and_in_range():
+    many = TtsSpec(accented=300).accented_speakers()
+    assert TtsSpec(accented=20).accented_speakers() == many[:20]
+    assert TtsSpec(accented=20, seed=1).accented_speakers() != many[:20]
+    assert TtsSpec(voices=5).accented_speakers() == [] and TtsSpec(accented=5).speakers() == []
+    assert [v.name for v in many[:2]] == ["acc0", "acc1"]
+    assert {v.l1 for v in many} == set(L1S) and {v.accent for v in many} == set(ACCENTS)
+    assert all(0.4 <= v.strength <= 1.0 and len(v.phonemes) == 10 for v in many)
+    assert min(v.strength for v in many) < 0.45 and max(v.strength for v in many) > 0.95
+    assert all(110 <= v.wpm <= 210 and 15 <= v.pitch <= 85 for v in many)
+    # an accent changes some words and leaves others: "two" has no sound any rule touches
+    assert all(v.phonemes[2] == "t'u:" for v in many)
+    assert sum(v.phonemes != ENGLISH for v in many) > 280
+    v = many[5]
+    assert v.phonemes == accent_words(v.l1, v.strength, [0, v.index, 0xACC, 1])
+
+
+@pytest.mark.parametrize("l1, words", [
+    ("german", {0: ("ts'eIroU", "s'eIroU"), 1: ("v'0n", "v'an"), 3: ("sr'i:",), 5: ("f'aIf",),
+                8: ("'eIt",), 9: ("n'aIn",)}),
+    ("french", {3: ("sr'i:", "tr'i:"), 6: ("s'i:ks",), 7: ("sEv'En",), 8: ("'Et",), 9: ("n'aIn",),
+                0: ("zEr'0",)}),
+    ("spanish", {7: ("s'EbEn",), 5: ("f'aIb",), 0: ("s'EroU",)}),
+    ("portuguese", {6: ("s'i:ksi",), 8: ("'eIti",), 7: ("s'EvEN",), 3: ("fr'i:", "tr'i:", "sr'i:")}),
+    ("japanese", {7: ("s'EbUn",), 5: ("f'aIbU",), 6: ("s'i:ksU",), 3: ("sl'i:",)}),
+    ("mandarin", {9: ("n'aIN",), 5: ("f'aIw",), 3: ("sl'i:", "fl'i:")}),
+])
+def test_accent_rules_at_full_strength(l1, words):
+    """Strength 1 keeps every rule: the L1's habits, and /ɪ/, schwa and the glides of aI, eI, i@
+    told apart (nine keeps its aI; eight's eI is one vowel)."""
+    for seed in range(8):
+        got = accent_words(l1, 1.0, [seed])
+        for digit, allowed in words.items():
+            assert got[digit] in allowed, (seed, digit, got[digit])
+
+
+def test_accent_strength_zero_is_english_and_one_draw_per_rule():
+    for l1 in L1S:
+        assert accent_words(l1, 0.0, [3]) == ENGLISH
+    # a half-strength accent keeps some rules: between English and the full accent
+    strong, weak = accent_words("french", 1.0, [5]), accent_words("french", 0.5, [5])
+    assert strong != weak != ENGLISH
+    assert final_stress("s'Ev@n") == "sEv'@n" and final_stress("t'u:") == "t'u:"
+    assert final_stress("zEr'0") == "zEr'0" and final_stress("'Et") == "'Et"
+
+
+def test_accented_command_reads_phonemes_in_an_english_voice(tmp_path):
+    exe, log = stand_in(tmp_path)
+    voice = TtsSpec(accented=1).accented_speakers()[0]
+    tts.synthesise("seven", voice, 2, exe)
+    wpm, pitch = voice.take(2)
+    args = log.read_text().split()
+    assert args == ["-v", f"{voice.accent}+{voice.variant}", "-s", str(wpm), "-p", str(pitch),
+                    "-w", args[7], f"[[{voice.phonemes[7]}]]"]
 
 
 def test_trim_keeps_the_word_and_a_10_ms_margin():
@@ -209,6 +272,24 @@ def test_generate_flite_speakers(tmp_path, monkeypatch):
     assert [p.name for p in paths[:3]] == ["0_flite0_0.wav", "1_flite0_0.wav", "2_flite0_0.wav"]
     assert len(paths) == 2 * 10 and len(log.read_text().splitlines()) == 20
     assert "-voice" in log.read_text().splitlines()[0] and log.read_text().splitlines()[0].endswith("-t zero")
+
+
+def test_generate_accented_speakers(tmp_path, monkeypatch):
+    exe, log = stand_in(tmp_path)
+    monkeypatch.setattr(tts, "espeak", lambda: exe)
+    paths = tts.generate(TtsSpec(voices=3, accented=2), tmp_path / "out", progress=False, engine="accented")
+    assert [p.name for p in paths[:2]] == ["0_acc0_0.wav", "1_acc0_0.wav"] and len(paths) == 20
+    lines = log.read_text().splitlines()
+    assert len(lines) == 20 and all(line.endswith("]]") and "[[" in line for line in lines)
+    monkeypatch.setattr(tts, "_espeak_version", lambda: "eSpeak NG 1.51")
+    key = tts.accented_cache_key(TtsSpec(accented=2))
+    assert key == tts.accented_cache_key(TtsSpec(voices=4, accented=90)) != tts.cache_key(TtsSpec(voices=2))
+    from spike_datasets import accents
+    monkeypatch.setitem(accents.RULES, "german", accents.RULES["german"][:-1])
+    assert tts.accented_cache_key(TtsSpec(accented=2)) != key      # other rules, new audio
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "espeak-ng" else f"/usr/bin/{name}")
+    assert tts.missing_engines(TtsSpec(accented=2)) == ["espeak-ng"]
+    assert tts.missing_engines(TtsSpec(flite=2)) == []
 
 
 def test_cache_folder_is_shared_by_specs_of_one_seed(monkeypatch):
