@@ -47,6 +47,8 @@ class CochleaConfig:
     tilt_degree: int = 0          # remove a polynomial of this degree fitted to the recording's
                                   # long-term spectrum (0: off): microphone colour, not formants
     span_steps: int = 0           # stretch each word's voiced span to this many steps (0: off): speaking rate
+    smooth_erb: float = 0.0       # Gaussian smoothing of the envelopes across channels, sigma in ERB
+                                  # (0: off): blurs the voice's pitch harmonics, keeps the formants
 
     def __post_init__(self) -> None:
         if self.n_channels < 1 or self.n_steps < 1:
@@ -63,6 +65,8 @@ class CochleaConfig:
             raise ValueError("tilt_degree must be 0 (off), 1, 2 or 3")
         if not 0 <= self.span_steps <= self.n_steps or self.span_steps == 1:
             raise ValueError(f"span_steps must be 0 (off) or 2..n_steps ({self.n_steps})")
+        if not 0 <= self.smooth_erb <= 4:
+            raise ValueError(f"smooth_erb must be in 0 (off) .. 4 ERB, got {self.smooth_erb:g}")
 
     @property
     def hop(self) -> int:
@@ -78,7 +82,7 @@ class CochleaConfig:
         """Every setting; those added later are left out at their defaults, so the cache keys
         and manifests of spikes made before them stay valid."""
         d = asdict(self)
-        for name in ("tilt_degree", "span_steps"):
+        for name in ("tilt_degree", "span_steps", "smooth_erb"):
             if d[name] == 0:
                 d.pop(name)
         return d
@@ -236,10 +240,29 @@ def remove_tilt(level: np.ndarray, config: CochleaConfig) -> np.ndarray:
     return level - fit[:, None, :]
 
 
+def channels_per_erb(config: CochleaConfig) -> float:
+    """Channel spacing: the channels are equally spaced on the ERB-rate scale."""
+    lo, hi = _hz_to_erb_rate(np.array([config.f_min, config.f_max]))
+    return (config.n_channels - 1) / (hi - lo) if config.n_channels > 1 else 1.0
+
+
+def smooth_channels(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
+    """Envelopes `[N, T, C]` smoothed across channels by a Gaussian of `smooth_erb` ERB
+    (scipy.ndimage.gaussian_filter1d, edges reflected): a wider auditory filter. A voice's
+    harmonics below about 1 kHz are resolved by 1-ERB filters and move with its pitch; formants
+    are several ERB wide and stay."""
+    import scipy.ndimage
+    sigma = config.smooth_erb * channels_per_erb(config)
+    return scipy.ndimage.gaussian_filter1d(envelope, sigma, axis=2, mode="reflect")
+
+
 def normalised_level(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
     """dB level relative to each recording's peak, mapped from [-range, 0] dB onto [0, 1]
-    (after `remove_tilt` when `tilt_degree` > 0; then `stretch_span` when `span_steps` > 0)."""
+    (after `smooth_channels` when `smooth_erb` > 0 and `remove_tilt` when `tilt_degree` > 0;
+    then `stretch_span` when `span_steps` > 0)."""
     env = np.asarray(envelope, dtype=np.float64)
+    if config.smooth_erb:
+        env = smooth_channels(env, config)
     with np.errstate(divide="ignore", invalid="ignore"):
         level = 20 * np.log10(env)
         if config.tilt_degree:
