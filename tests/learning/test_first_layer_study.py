@@ -1,0 +1,92 @@
+"""The first-layer rule study (onchip_learning.first_layer_study, a candidate "pair I"): its forward
+pass is the golden layer's, its traces and surrogate meet their rails, and one labelled sample
+moves the input weights along L_k * E[j, k] and leaves them alone when the margin is met."""
+
+import copy
+
+import pytest
+import torch
+
+from golden_model import CoreConfig, GoldenNetwork, random_params
+from onchip_learning import first_layer_study as S
+from onchip_learning.fast_pair_r import fast_hidden_spikes
+
+
+def small(seed=3):
+    cfg = CoreConfig(n_in=12, sizes=(8,), n_out=3, weight_bits=2, ternary=True, depth=8,
+                     v_bits=12, input_delays=True)
+    return random_params(cfg, seed, threshold_scale=0.3)
+
+
+def raster(seed=1, n=1, T=20, n_in=12, p=0.3):
+    return (torch.rand(n, T, n_in, generator=torch.Generator().manual_seed(seed)) < p).to(torch.int64)
+
+
+def test_forward_is_the_golden_layer():
+    params = small()
+    x = raster(n=3)
+    for i in range(3):
+        s, v = S.hidden_forward(params, x[i])
+        assert torch.equal(s, fast_hidden_spikes(params, x[i:i + 1])[0])
+        assert (v[s] >= params.layers[0].threshold).all() and (v[~s] < params.layers[0].threshold).all()
+    golden = GoldenNetwork(params).run(x)["readout"]          # the layer drives the golden readout
+    assert golden.shape[0] == 3
+
+
+def test_input_traces_decay_and_saturate_at_1023():
+    x = torch.zeros(40, 2, dtype=torch.int64)
+    x[0, 0] = 1
+    x[:, 1] = 1
+    tr = S.input_traces(x, shift=3, inc=64)
+    assert tr[0, 0] == 64 and tr[1, 0] == 64 - 8 and tr[2, 0] == 56 - 7      # floor of trace >> 3
+    big = S.input_traces(x, shift=3, inc=1000)
+    assert big[:, 1].max() == 1023 and big[1, 1] == 1023                     # rail, not wrap
+
+
+@pytest.mark.parametrize("v, spike, psi", [
+    (1000, True, 15),                 # a spike is the peak
+    (999, False, 15 - 0),             # 1 under the threshold: (1 >> 5) = 0
+    (1000 - 32, False, 14),           # 32 under: one step
+    (1000 - 15 * 32, False, 0),       # at the half-width: 0
+    (1000 - 16 * 32, False, 0),       # beyond it: clamped at 0, never negative
+])
+def test_surrogate_triangle_at_its_edges(v, spike, psi):
+    got = S.surrogate(torch.tensor([[spike]]), torch.tensor([[float(v)]]), 1000, 5)
+    assert int(got) == psi
+
+
+def test_one_sample_steps_along_the_gradient_and_stops_at_the_margin():
+    params = small()
+    x = raster(seed=4)[0]
+    rule = S.PairI(copy.deepcopy(params), lr_shift=0, margin=1 << 30, latent=True)
+    xd = rule.delayed_input(x)
+    s, v = S.hidden_forward(rule.params, xd)
+    from golden_model.learning import hinge_error
+    from onchip_learning.fast_pair_r import delayed, readout_scores
+    score = readout_scores(delayed(s.unsqueeze(0), rule.params.layers[0].delay.to(torch.int64)), rule.params)[0]
+    label = int(score.argmin())
+    e = hinge_error(score, label, 1 << 30)
+    L = (rule.params.layers[-1].weight[:8].to(torch.int64) * e).sum(1)
+    E = S.input_traces(xd, 3, 64).T @ S.surrogate(s, v, rule.params.layers[0].threshold, 6)
+    g = E * L
+    rule.learn(x, label)
+    W0, W1 = params.layers[0].weight.to(torch.int64), rule.params.layers[0].weight.to(torch.int64)
+    moved = W1 != W0
+    assert moved.any() and rule.changed == int(moved.sum())
+    assert ((W1 - W0)[moved].sign() == g[moved].sign()).all()                # along L_k * E[j, k]
+    assert (W1[g > 0] >= W0[g > 0]).all() and (W1[g < 0] <= W0[g < 0]).all()
+    assert torch.equal(W1[g == 0], W0[g == 0])
+    assert torch.equal(rule.params.layers[-1].weight, params.layers[-1].weight)   # readout untouched
+    met = S.PairI(copy.deepcopy(params), lr_shift=0, margin=-(1 << 30))      # every margin met
+    met.learn(x, label)
+    assert met.changed == 0 and torch.equal(met.params.layers[0].weight, params.layers[0].weight)
+
+
+def test_stochastic_steps_are_seeded_and_ternary():
+    params = small()
+    x = raster(seed=5)[0]
+    a, b = S.PairI(copy.deepcopy(params), 8, margin=1 << 30, seed=1), S.PairI(copy.deepcopy(params), 8, margin=1 << 30, seed=1)
+    a.learn(x, 0)
+    b.learn(x, 0)
+    assert torch.equal(a.params.layers[0].weight, b.params.layers[0].weight)
+    assert set(a.params.layers[0].weight.unique().tolist()) <= {-1, 0, 1}
