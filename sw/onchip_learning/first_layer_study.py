@@ -71,12 +71,24 @@ def surrogate(s: torch.Tensor, v: torch.Tensor, threshold: int, psi_shift: int) 
     return torch.where(s, PSI_MAX, (PSI_MAX - dist).clamp(min=0))
 
 
+def all_error(score: torch.Tensor, label: int, margin: int) -> torch.Tensor:
+    """-1 for every class within `margin` of the label's score, +(their number) for the label."""
+    e = -(score > score[label] - margin).to(torch.int64)
+    e[label] = 0
+    e[label] = -int(e.sum())
+    return e
+
+
 class PairI:
     """The candidate rule on a copy of `params` (which it changes in place: the input weights)."""
 
     def __init__(self, params, lr_shift: int, trace_shift: int = 3, trace_inc: int = 64,
-                 psi_shift: int = 6, margin: int = 16384, seed: int = 0, latent: bool = False):
+                 psi_shift: int = 6, margin: int = 16384, seed: int = 0, latent: bool = False,
+                 error: str = "rival", readout_lr: int | None = None):
         self.params, self.lr_shift, self.margin = params, lr_shift, margin
+        # error "rival": the engine's hinge (+1 label, -1 the best rival); "all": -1 for every
+        # class within the margin of the label and +(their number) for the label
+        self.error, self.readout_lr = error, readout_lr
         # latent: a float copy of the weights takes the exact steps and the weights are its
         # rounding (an upper bound: what 8 more bits per synapse would buy), else stochastic rounding
         self.latent = params.layers[0].weight.double().clone() if latent else None
@@ -94,11 +106,14 @@ class PairI:
         P = self.params
         x = self.delayed_input(x_raw)
         s, v = hidden_forward(P, x)
-        score = readout_scores(delayed(s.unsqueeze(0), P.layers[0].delay.to(torch.int64)), P)[0]
-        e = hinge_error(score, label, self.margin)
+        y = delayed(s.unsqueeze(0), P.layers[0].delay.to(torch.int64))
+        score = readout_scores(y, P)[0]
+        e = hinge_error(score, label, self.margin) if self.error == "rival" else all_error(score, label, self.margin)
         if not e.any():
             return
         n = s.shape[1]
+        if self.readout_lr is not None:
+            self.learn_readout(y[0], e)
         L = (P.layers[-1].weight[:n].to(torch.int64) * e.unsqueeze(0)).sum(1)         # [n]
         E = input_traces(x, self.trace_shift, self.trace_inc).T @ surrogate(
             s, v, P.layers[0].threshold, self.psi_shift)                                # [n_in, n]
@@ -114,11 +129,24 @@ class PairI:
         self.changed += int((new != W).sum())
         W.copy_(new.to(W.dtype))
 
+    def learn_readout(self, y: torch.Tensor, e: torch.Tensor) -> None:
+        """Pair R's weight step (docs/learning.md 3.2-4.3, the `adapt` preset's traces), on the
+        readout as it was before this sample's pair-I step; delays left alone."""
+        W_R = self.params.layers[-1].weight
+        n = y.shape[1]
+        tr = input_traces(y, 4, 64)                                          # trace_shift_R 4, trace_inc_R 64
+        ew = (tr >> 4).sum(0).clamp(max=65535)                               # elig_shift_R 4
+        draws = torch.randint(0, 1 << 30, (n, W_R.shape[1]), generator=self.gen, dtype=torch.int64)
+        new = round_step(ew.unsqueeze(1) * e.unsqueeze(0), self.readout_lr, W_R[:n].to(torch.int64),
+                         self.params.config.weight_range, draws)
+        W_R[:n] = new.to(W_R.dtype)
+
 
 def study_fold(run: Path, k: int, rehearse: int, lr_shift: int, passes: int, seed: int,
                registers: dict, progress: bool) -> dict:
-    """One adaptation: the user's k words per digit, each followed by rehearse/(10k) rehearsed
-    recordings, `passes` times in a seeded order; accuracy on the speaker and the others before/after."""
+    """One adaptation: the user's k words per digit and `rehearse` recordings of the training
+    speakers, mixed in one seeded order per pass, `passes` times; accuracy on the speaker and on
+    the others before and after."""
     import copy
     from hostlink.deployed import front_end, load_deployment
     from .adapt import accuracy, fsdd_fold, hidden_spikes, rehearsal_set, _run_speaker
@@ -176,13 +204,17 @@ def main(argv=None) -> int:
     ap.add_argument("--psi-shift", type=int, default=6)
     ap.add_argument("--margin", type=int, default=16384, help="hinge margin on the summed readout")
     ap.add_argument("--latent", action="store_true", help="float latent weights instead of stochastic rounding")
+    ap.add_argument("--error", choices=("rival", "all"), default="rival",
+                    help="rival: the engine's hinge on the best rival; all: every class within the margin")
+    ap.add_argument("--readout-lr", type=int, default=None,
+                    help="also learn the readout weights (pair R) at this lr_shift_R")
     ap.add_argument("--out", default="build/reports/first-layer-study.json")
     a = ap.parse_args(argv)
     ints = lambda s: [int(v) for v in s.split(",")]
     runs = loso_runs(a.loso, a.speakers)
     rows = []
     registers = {"trace_shift": a.trace_shift, "psi_shift": a.psi_shift, "margin": a.margin,
-                 "latent": a.latent}
+                 "latent": a.latent, "error": a.error, "readout_lr": a.readout_lr}
     for run in runs:
         for k in ints(a.k):
             for n in ints(a.rehearse):

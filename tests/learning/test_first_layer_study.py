@@ -90,3 +90,24 @@ def test_stochastic_steps_are_seeded_and_ternary():
     b.learn(x, 0)
     assert torch.equal(a.params.layers[0].weight, b.params.layers[0].weight)
     assert set(a.params.layers[0].weight.unique().tolist()) <= {-1, 0, 1}
+
+
+@pytest.mark.parametrize("margin, expected", [(3, [2, -1, -1, 0]), (0, [1, -1, 0, 0]), (-5, [0, 0, 0, 0]),
+                                              (6, [3, -1, -1, -1])])
+def test_error_on_every_class_within_the_margin(margin, expected):
+    """Scores 10 (the label), 12, 9, 5: a class counts when its score exceeds label - margin."""
+    e = S.all_error(torch.tensor([10, 12, 9, 5]), 0, margin)
+    assert e.tolist() == expected and int(e.sum()) == 0
+
+
+def test_readout_steps_with_the_error_when_asked():
+    params = small()
+    x = raster(seed=4)[0]
+    plain = S.PairI(copy.deepcopy(params), lr_shift=30, margin=1 << 30)
+    both = S.PairI(copy.deepcopy(params), lr_shift=30, margin=1 << 30, readout_lr=0)
+    plain.learn(x, 2)
+    both.learn(x, 2)
+    assert torch.equal(plain.params.layers[-1].weight, params.layers[-1].weight)
+    W0, W1 = params.layers[-1].weight[:8].to(torch.int64), both.params.layers[-1].weight[:8].to(torch.int64)
+    assert not torch.equal(W0, W1)
+    assert (W1[:, 2] >= W0[:, 2]).all()                  # the label's column only rises
