@@ -121,8 +121,10 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                         "stretch=A (time factor 1 +- A), time=S (steps), mask=W (channel band), "
                         "drop=P (spike deletion), e.g. shift=24,stretch=0.15 (docs/training.md)")
     t.add_argument("--front-end", metavar="SPEC",
-                   help="spoken digits: cochlea settings other than the defaults, e.g. "
-                        "dynamic_range_db=50 (spike_datasets.CochleaConfig; recorded in the export)")
+                   help="spoken digits: cochlea settings other than the defaults, NAME=VALUE,... "
+                        "with NAME one of n_channels, f_min, f_max, dt, n_steps, dynamic_range_db, "
+                        "max_rate, tilt_degree (0-3), span_steps, smooth_erb (0-4 ERB), e.g. "
+                        "tilt_degree=1,smooth_erb=1 (docs/datasets.md; recorded in the export)")
     t.add_argument("--voices", metavar="SPEC",
                    help="spoken digits: N perturbed copies of the training recordings, each "
                         "recording drawing speed 1 +- S, microphone tilt +- A and noise SNR in "
