@@ -39,6 +39,10 @@ from .fast_pair_r import delayed, readout_scores
 TRACE_MAX, PSI_MAX = 1023, 15
 
 
+class StudyError(ValueError):
+    """A study option that names no report or fold."""
+
+
 def hidden_forward(params, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Spikes s [T, n] (bool) and membrane before threshold and reset v [T, n] of the first LIF
     layer for one sample's delayed input x [T, n_in] (0/1), exactly as fast_hidden_spikes."""
@@ -183,11 +187,20 @@ def study_fold(run: Path, k: int, rehearse: int, lr_shift: int, passes: int, see
 
 
 def loso_runs(name: str, speakers: str = "all", seed: int = 0) -> list[Path]:
-    """The training folders of a LOSO report's folds at `seed` (held-out speakers `speakers`)."""
-    report = json.loads(Path(f"build/reports/loso-{name}.json").read_text())
-    return [Path("build/train") / r["run"] for r in report["runs"]
-            if r["seed"] == seed and r.get("protocol") != "official"
-            and (speakers == "all" or r["speaker"] in speakers.split(","))]
+    """The training folders of a LOSO report's folds at `seed` (held-out speakers `speakers`);
+    a missing report or a speaker it does not hold is a one-line StudyError."""
+    path = Path(f"build/reports/loso-{name}.json")
+    if not path.is_file():
+        raise StudyError(f"--loso {name}: no {path} (run `delaysnn loso --name {name} ...` first)")
+    runs = [r for r in json.loads(path.read_text())["runs"]
+            if r["seed"] == seed and r.get("protocol") != "official"]
+    held = {r["speaker"] for r in runs}
+    wanted = sorted(held) if speakers == "all" else speakers.split(",")
+    unknown = [w for w in wanted if w not in held]
+    if unknown:
+        raise StudyError(f"--speakers {','.join(unknown)}: not a seed-{seed} fold of {path} "
+                         f"(folds: {', '.join(sorted(held))})")
+    return [Path("build/train") / r["run"] for r in runs if r["speaker"] in wanted]
 
 
 def main(argv=None) -> int:
@@ -211,7 +224,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="build/reports/first-layer-study.json")
     a = ap.parse_args(argv)
     ints = lambda s: [int(v) for v in s.split(",")]
-    runs = loso_runs(a.loso, a.speakers)
+    try:
+        runs = loso_runs(a.loso, a.speakers)
+    except StudyError as e:
+        ap.exit(2, f"{ap.prog}: error: {e}\n")
     rows = []
     registers = {"trace_shift": a.trace_shift, "psi_shift": a.psi_shift, "margin": a.margin,
                  "latent": a.latent, "error": a.error, "readout_lr": a.readout_lr}

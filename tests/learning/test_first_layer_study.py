@@ -111,3 +111,18 @@ def test_readout_steps_with_the_error_when_asked():
     W0, W1 = params.layers[-1].weight[:8].to(torch.int64), both.params.layers[-1].weight[:8].to(torch.int64)
     assert not torch.equal(W0, W1)
     assert (W1[:, 2] >= W0[:, 2]).all()                  # the label's column only rises
+
+
+def test_a_missing_report_or_fold_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        S.main(["--loso", "nothing"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "no build/reports/loso-nothing.json" in err and err.count("\n") == 1
+    (tmp_path / "build" / "reports").mkdir(parents=True)
+    (tmp_path / "build" / "reports" / "loso-x.json").write_text(
+        '{"runs": [{"seed": 0, "protocol": "loso", "speaker": "george", "run": "r1"},'
+        ' {"seed": 1, "protocol": "loso", "speaker": "lucas", "run": "r2"}]}')
+    assert S.loso_runs("x") == [S.Path("build/train/r1")]
+    with pytest.raises(S.StudyError, match="--speakers lucas: not a seed-0 fold .* \\(folds: george\\)"):
+        S.loso_runs("x", "george,lucas")
