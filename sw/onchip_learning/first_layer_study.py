@@ -205,23 +205,25 @@ def loso_runs(name: str, speakers: str = "all", seed: int = 0) -> list[Path]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m onchip_learning.first_layer_study",
-                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="defaults are shown as given; docs/results.md names the runs")
     ap.add_argument("--loso", default="fl200-takes2", help="LOSO report whose seed-0 folds adapt")
-    ap.add_argument("--speakers", default="all")
-    ap.add_argument("--k", default="1,5")
-    ap.add_argument("--rehearse", default="0,200")
-    ap.add_argument("--lr-shift", default="20")
+    ap.add_argument("--speakers", default="all", help="held-out speakers (folds), comma-separated, or all")
+    ap.add_argument("--k", default="1,5", help="the user's recordings per digit (takes 0..k-1), comma-separated")
+    ap.add_argument("--rehearse", default="0,200",
+                    help="training speakers' recordings (takes 5-49) interleaved, comma-separated")
+    ap.add_argument("--lr-shift", default="20", help="lr_shift_I of the input weights, comma-separated")
     ap.add_argument("--passes", default="1", help="passes over the words, comma-separated")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--trace-shift", type=int, default=3)
-    ap.add_argument("--psi-shift", type=int, default=6)
+    ap.add_argument("--seed", type=int, default=0, help="order, rehearsal draw and rounding")
+    ap.add_argument("--trace-shift", type=int, default=3, help="decay of the input traces")
+    ap.add_argument("--psi-shift", type=int, default=6, help="surrogate half-width 15 << psi_shift")
     ap.add_argument("--margin", type=int, default=16384, help="hinge margin on the summed readout")
     ap.add_argument("--latent", action="store_true", help="float latent weights instead of stochastic rounding")
     ap.add_argument("--error", choices=("rival", "all"), default="rival",
                     help="rival: the engine's hinge on the best rival; all: every class within the margin")
     ap.add_argument("--readout-lr", type=int, default=None,
                     help="also learn the readout weights (pair R) at this lr_shift_R")
-    ap.add_argument("--out", default="build/reports/first-layer-study.json")
+    ap.add_argument("--out", default="build/reports/first-layer-study.json", help="report (JSON)")
     a = ap.parse_args(argv)
     ints = lambda s: [int(v) for v in s.split(",")]
     try:
