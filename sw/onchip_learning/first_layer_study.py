@@ -203,10 +203,14 @@ def loso_runs(name: str, speakers: str = "all", seed: int = 0) -> list[Path]:
     return [Path("build/train") / r["run"] for r in runs if r["speaker"] in wanted]
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module docstring as written, every option with its default."""
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m onchip_learning.first_layer_study",
-                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="defaults are shown as given; docs/results.md names the runs")
+                                 description=__doc__, formatter_class=HelpFormatter,
+                                 epilog="docs/results.md names the runs and their figures")
     ap.add_argument("--loso", default="fl200-takes2", help="LOSO report whose seed-0 folds adapt")
     ap.add_argument("--speakers", default="all", help="held-out speakers (folds), comma-separated, or all")
     ap.add_argument("--k", default="1,5", help="the user's recordings per digit (takes 0..k-1), comma-separated")
