@@ -146,15 +146,14 @@ class PairI:
         W_R[:n] = new.to(W_R.dtype)
 
 
-def study_fold(run: Path, k: int, rehearse: int, lr_shift: int, passes: int, seed: int,
-               registers: dict, progress: bool) -> dict:
+def study_fold(run: Path, speaker: str, k: int, rehearse: int, lr_shift: int, passes: int,
+               seed: int, registers: dict, progress: bool) -> dict:
     """One adaptation: the user's k words per digit and `rehearse` recordings of the training
     speakers, mixed in one seeded order per pass, `passes` times; accuracy on the speaker and on
     the others before and after."""
     import copy
     from hostlink.deployed import front_end, load_deployment
-    from .adapt import accuracy, fsdd_fold, hidden_spikes, rehearsal_set, _run_speaker
-    speaker = _run_speaker(run)
+    from .adapt import accuracy, fsdd_fold, hidden_spikes, rehearsal_set
     dep = load_deployment(run / "export")
     cochlea = front_end(dep)
     fold = fsdd_fold(cochlea, speaker, k, progress)
@@ -171,23 +170,55 @@ def study_fold(run: Path, k: int, rehearse: int, lr_shift: int, passes: int, see
         xs += list(rx)
         ys += list(ry)
     rng = np.random.default_rng(seed)
-    rule = PairI(params, lr_shift, seed=seed, **registers)
+    order = [int(i) for _ in range(passes) for i in rng.permutation(len(xs))]
     t0 = time.time()
-    for _ in range(passes):
-        for i in rng.permutation(len(xs)):
+    if registers.get("online_bptt"):
+        params = online_bptt(run, xs, ys, order, registers["online_bptt"], seed)
+        changed = int((params.layers[0].weight != dep.params.layers[0].weight).sum())
+    else:
+        rule = PairI(params, lr_shift, seed=seed, **{k: v for k, v in registers.items() if k != "online_bptt"})
+        for i in order:
             rule.learn(xs[i], int(ys[i]))
+        changed = rule.changed
     after = measure(params)
     return {"speaker": speaker, "run": run.name, "k": k, "rehearse": rehearse, "lr_shift": lr_shift,
             "passes": passes, "seed": seed, "registers": registers,
             "speaker_before": before[0], "speaker_after": after[0],
             "others_before": before[1], "others_after": after[1],
             "forgotten_points": round(100 * (before[1] - after[1]), 2),
-            "weights_changed": rule.changed, "samples_learned": passes * len(xs),
+            "weights_changed": changed, "samples_learned": len(order),
             "learn_s": round(time.time() - t0, 1)}
 
 
-def loso_runs(name: str, speakers: str = "all", seed: int = 0) -> list[Path]:
-    """The training folders of a LOSO report's folds at `seed` (held-out speakers `speakers`);
+def online_bptt(run: Path, xs, ys, order, lr: float, seed: int):
+    """The diagnostic beside the rule: the exact surrogate gradient of the training's loss
+    (cross-entropy, BPTT) of every weight and delay, one sample at a time in `order` (Adam at
+    `lr` on the training's latent weights), as `adapt.bptt_reference` does full batch."""
+    import torch.nn.functional as Fn
+    from delay_training.export import to_params
+    from .adapt import load_model
+    torch.manual_seed(seed)
+    model = load_model(Path(run))
+    ws = list(model.weights)
+    ds = [d for d in (model.input_delay, *model.delays) if d is not None]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in ws + ds:
+        p.requires_grad_(True)
+    opt = torch.optim.Adam([{"params": ws, "lr": lr}, {"params": ds, "lr": 150 * lr}])
+    model.train()
+    for i in order:
+        opt.zero_grad()
+        x = torch.as_tensor(np.asarray(xs[i])).float().unsqueeze(0)
+        Fn.cross_entropy(model(x)["logits"], torch.tensor([int(ys[i])])).backward()
+        opt.step()
+        model.clamp_latents_()
+    model.eval()
+    return to_params(model)
+
+
+def loso_runs(name: str, speakers: str = "all", seed: int = 0) -> list[tuple[str, Path]]:
+    """(held-out speaker, training folder) of a LOSO report's folds at `seed` (`speakers`);
     a missing report or a speaker it does not hold is a one-line StudyError."""
     path = Path(f"build/reports/loso-{name}.json")
     if not path.is_file():
@@ -200,7 +231,7 @@ def loso_runs(name: str, speakers: str = "all", seed: int = 0) -> list[Path]:
     if unknown:
         raise StudyError(f"--speakers {','.join(unknown)}: not a seed-{seed} fold of {path} "
                          f"(folds: {', '.join(sorted(held))})")
-    return [Path("build/train") / r["run"] for r in runs if r["speaker"] in wanted]
+    return [(r["speaker"], Path("build/train") / r["run"]) for r in runs if r["speaker"] in wanted]
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -227,6 +258,8 @@ def main(argv=None) -> int:
                     help="rival: the engine's hinge on the best rival; all: every class within the margin")
     ap.add_argument("--readout-lr", type=int, default=None,
                     help="also learn the readout weights (pair R) at this lr_shift_R")
+    ap.add_argument("--online-bptt", type=float, default=None, metavar="LR",
+                    help="instead of the rule: exact BPTT of every parameter, one sample at a time, Adam at LR")
     ap.add_argument("--out", default="build/reports/first-layer-study.json", help="report (JSON)")
     a = ap.parse_args(argv)
     ints = lambda s: [int(v) for v in s.split(",")]
@@ -237,11 +270,13 @@ def main(argv=None) -> int:
     rows = []
     registers = {"trace_shift": a.trace_shift, "psi_shift": a.psi_shift, "margin": a.margin,
                  "latent": a.latent, "error": a.error, "readout_lr": a.readout_lr}
-    for run in runs:
+    if a.online_bptt:
+        registers = {"online_bptt": a.online_bptt}
+    for speaker, run in runs:
         for k in ints(a.k):
             for n in ints(a.rehearse):
                 for lr, passes in ((lr, q) for lr in ints(a.lr_shift) for q in ints(a.passes)):
-                    row = study_fold(run, k, n, lr, passes, a.seed, registers, progress=False)
+                    row = study_fold(run, speaker, k, n, lr, passes, a.seed, registers, progress=False)
                     rows.append(row)
                     print(f"{row['speaker']:9s} k={k} rehearse={n:3d} lr_shift={lr} passes={passes}: speaker "
                           f"{100 * row['speaker_before']:.1f} -> {100 * row['speaker_after']:.1f} %, "

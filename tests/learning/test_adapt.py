@@ -18,22 +18,6 @@ from golden_model import CoreConfig, GoldenNetwork, random_params
 from onchip_learning import adapt as A
 
 
-
-@pytest.fixture(scope="module")
-def george_run(tmp_path_factory):
-    """A tiny LOSO run without george (the default recipe's shape: one LIF layer, input delays,
-    shift leak; 16 neurons, 1 epoch on 200 recordings), trained here so that the tests need no
-    build/train; the FSDD spikes cache is shared, so loading is quick after the first time."""
-    from delay_training.train import make_config, train
-    tmp = tmp_path_factory.mktemp("adapt-run")
-    cfg = make_config("fsdd-loso", test_speaker="george", input_delays=True, sizes=(16,), epochs=1,
-                      n_train=200, seed=0, out=str(tmp / "run"), report=str(tmp / "report.json"),
-                      plots=False, threads=1)
-    train(cfg, progress=False)
-    assert (tmp / "run" / "export" / "manifest.json").is_file()
-    return tmp / "run"
-
-
 def wav_folder(tmp_path, names):
     d = tmp_path / "words"
     d.mkdir()

@@ -123,6 +123,38 @@ def test_a_missing_report_or_fold_is_one_line(tmp_path, monkeypatch, capsys):
     (tmp_path / "build" / "reports" / "loso-x.json").write_text(
         '{"runs": [{"seed": 0, "protocol": "loso", "speaker": "george", "run": "r1"},'
         ' {"seed": 1, "protocol": "loso", "speaker": "lucas", "run": "r2"}]}')
-    assert S.loso_runs("x") == [S.Path("build/train/r1")]
+    assert S.loso_runs("x") == [("george", S.Path("build/train/r1"))]
     with pytest.raises(S.StudyError, match="--speakers lucas: not a seed-0 fold .* \\(folds: george\\)"):
         S.loso_runs("x", "george,lucas")
+
+
+def test_online_bptt_moves_every_layer_and_is_seeded(george_run):
+    """The diagnostic beside the rule: exact BPTT one sample at a time changes the input
+    weights (what pair R cannot), gives a network of the same shape, the same for one seed."""
+    from hostlink.deployed import front_end, load_deployment
+    from onchip_learning.adapt import fsdd_recordings
+    dep = load_deployment(george_run / "export")
+    x, y, spk, take = fsdd_recordings(front_end(dep), progress=False)
+    pick = [int(i) for i in (spk == "george").nonzero()[0][:6]]
+    xs, ys = [x[i] for i in pick], [int(y[i]) for i in pick]
+    a = S.online_bptt(george_run, xs, ys, [0, 1, 2, 3, 4, 5, 0], 5e-2, seed=0)
+    b = S.online_bptt(george_run, xs, ys, [0, 1, 2, 3, 4, 5, 0], 5e-2, seed=0)
+    W0, W1 = dep.params.layers[0].weight, a.layers[0].weight
+    assert W1.shape == W0.shape and not torch.equal(W1, W0)
+    assert torch.equal(a.layers[0].weight, b.layers[0].weight) and torch.equal(a.layers[-1].weight, b.layers[-1].weight)
+
+
+def test_study_of_one_short_fold(george_run, monkeypatch):
+    """study_fold end to end on the tiny run: before is the network's own accuracy, the row
+    counts what was learned and the weights that moved."""
+    from hostlink.deployed import front_end, load_deployment
+    from onchip_learning.adapt import accuracy, fsdd_fold, hidden_spikes
+    regs = {"trace_shift": 3, "psi_shift": 6, "margin": 1 << 30, "latent": False, "error": "rival",
+            "readout_lr": None}
+    row = S.study_fold(george_run, "george", 1, 10, 12, 1, 0, regs, progress=False)
+    dep = load_deployment(george_run / "export")
+    fold = fsdd_fold(front_end(dep), "george", 1, progress=False)
+    assert row["speaker"] == "george" and row["samples_learned"] == 10 + 10
+    assert row["speaker_before"] == accuracy(dep.params, hidden_spikes(dep.params, fold.test_x), fold.test_y)
+    assert row["weights_changed"] > 0
+    assert row["forgotten_points"] == round(100 * (row["others_before"] - row["others_after"]), 2)
