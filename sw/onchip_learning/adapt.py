@@ -15,7 +15,9 @@ host memory) in a fresh seeded order each pass.
 
 With --wav-dir the user's own WAV files are the adaptation set (labels from FSDD-style names
 `{digit}_*.wav` or a --labels CSV `file,label`); the first k files of each digit (by name) adapt,
-the rest of the folder, if any, is evaluated.
+the rest of the folder, if any, is evaluated. A network of FSDD's official split (task `fsdd`,
+trained on every speaker's takes 5-49) measures forgetting on the official test set (every
+speaker's takes 0-4) and rehearses (--bptt-rehearse) from every speaker's takes 5-49.
 
 Writes build/reports/adapt-<name>.json (accuracy after every labelled sample, before/after,
 forgetting, the BPTT reference with --bptt), build/plots/adapt-<name>.png (accuracy vs labelled
@@ -108,9 +110,16 @@ def fsdd_fold(cochlea, speaker: str, k: int, progress: bool = True) -> Fold:
     ad = np.flatnonzero((spk == speaker) & (take < k))
     ad = ad[np.lexsort((take[ad], y[ad]))]                    # digit, then take
     te = np.flatnonzero((spk == speaker) & (take >= TEST_TAKES.start))
-    ot = np.flatnonzero((spk != speaker) & (take < OTHER_TAKES.stop))
     return Fold(x[ad], y[ad], [f"{y[i]}_{speaker}_{take[i]}.wav" for i in ad],
-                x[te], y[te], x[ot], y[ot])
+                x[te], y[te], *forgetting_set(cochlea, speaker, progress))
+
+
+def forgetting_set(cochlea, held_out: str | None, progress: bool = True):
+    """(x, y) of the recordings that measure forgetting: the training speakers' takes 0-4 (every
+    speaker but `held_out`; all five, FSDD's official test set, when `held_out` is None)."""
+    x, y, spk, take = fsdd_recordings(cochlea, progress)
+    ot = np.flatnonzero(((spk != held_out) if held_out else True) & (take < OTHER_TAKES.stop))
+    return x[ot], y[ot]
 
 
 def wav_labels(folder: Path, labels_csv=None) -> list[tuple[Path, int]]:
@@ -139,10 +148,10 @@ def first_k_per_digit(labels: list[int], k: int) -> tuple[list[int], list[int]]:
     return adapt, rest
 
 
-def wav_fold(cochlea, folder, labels_csv, k: int, other: Fold | None,
+def wav_fold(cochlea, folder, labels_csv, k: int, other: tuple | None,
              progress: bool = True) -> Fold:
     """A user's folder of WAV files as a fold: the first k per digit adapt, the rest test; the
-    other speakers' recordings (forgetting) from FSDD when the data root has them."""
+    FSDD recordings that measure forgetting, `other` (x, y), when there are any."""
     from spike_datasets import DatasetError
     from spike_datasets.fsdd import Recording, encode_recordings
     check_k(k)
@@ -156,7 +165,7 @@ def wav_fold(cochlea, folder, labels_csv, k: int, other: Fold | None,
     ad, te = first_k_per_digit(y.tolist(), k)
     empty = x[:0]
     return Fold(x[ad], y[ad], [items[i][0].name for i in ad], x[te], y[te],
-                other.other_x if other else empty, other.other_y if other else y[:0])
+                *(other if other is not None else (empty, y[:0])))
 
 
 # -- the exact fast replica (one LIF layer, input delays, pair R) -----------------------------
@@ -301,12 +310,13 @@ def bptt_reference(run: Path, x, y, epochs: int = 30, lr: float = 2e-3, lr_delay
     return to_params(model)
 
 
-def rehearsal_set(cochlea, held_out: str, n: int, seed: int = 0, progress: bool = True):
-    """n recordings of the training speakers (every FSDD speaker but `held_out`), drawn seeded
-    from their takes 5-49: training data the network has seen, disjoint from the forgetting set
-    (their takes 0-4). Returns (x, y, names)."""
+def rehearsal_set(cochlea, held_out: str | None, n: int, seed: int = 0, progress: bool = True):
+    """n recordings of the training speakers (every FSDD speaker but `held_out`; all five for a
+    network of the official split, `held_out` None), drawn seeded from their takes 5-49: training
+    data the network has seen, disjoint from the forgetting set (their takes 0-4).
+    Returns (x, y, names)."""
     x, y, spk, take = fsdd_recordings(cochlea, progress)
-    pool = np.flatnonzero((spk != held_out) & (take >= TEST_TAKES.start))
+    pool = np.flatnonzero(((spk != held_out) if held_out else True) & (take >= TEST_TAKES.start))
     if not 0 <= n <= len(pool):
         raise AdaptError(f"--bptt-rehearse {n}: between 0 and {len(pool)} (the training speakers' "
                          f"takes 5-49)")
@@ -432,16 +442,20 @@ def run_folder(args) -> Path:
 def deployed_folder(run: Path, board: str, deployed: Path | None) -> Path:
     """The deployed folder with the engine: --deployed, or build/deploy/<run>-<board> (with
     `-hostdelays` for a network with the input delay stage, whose delays the host applies:
-    `delaysnn deploy --host-input-delays`), reused when it is there, else made now without a
-    bitstream (the fit check takes seconds)."""
+    `delaysnn deploy --host-input-delays`), reused when it holds this run's network (two runs
+    in different places may share a folder name), else made now without a bitstream (the fit
+    check takes seconds)."""
+    import json
     from deploy.derive import learning_obstacle
     from hostlink.deployed import load_deployment
     if deployed is not None:
         return Path(deployed)
-    host = learning_obstacle(load_deployment(run / "export").config) is not None
+    export = load_deployment(run / "export")
+    host = learning_obstacle(export.config) is not None
     out = REPO / "build" / "deploy" / (f"{run.name}-{board}" + ("-hostdelays" if host else ""))
     if (out / "deploy.json").is_file() and (out / "learning.json").is_file():
-        return out
+        if json.loads((out / "deploy.json").read_text()).get("export_sha256") == export.manifest.get("sha256"):
+            return out
     from deploy.cli import deploy, parse_args
     deploy(parse_args([str(run), "--board", board, "--learning", "--no-bitstream"]
                       + (["--host-input-delays"] if host else [])))
@@ -611,9 +625,18 @@ def prepare(args, progress: bool = True) -> Setup:
     check_network(params)
     regs, source = registers(dep, args.preset)
     cochlea = front_end(dep)
+    # a network of FSDD's official split learned every speaker's takes 5-49: its forgetting set
+    # is the official test set (every speaker's takes 0-4) and it rehearses from all five
+    official = dep.manifest.get("task") == "fsdd"
     if args.wav_dir is not None:
         held = dep.manifest.get("test_speaker") or _run_speaker(run)
-        other = fsdd_fold(cochlea, held, 1, progress) if held else None
+        other = None
+        if held or official:
+            try:
+                other = forgetting_set(cochlea, held, progress)
+            except AdaptError:              # no FSDD data root: no forgetting figure, unless needed
+                if held or args.bptt_rehearse:
+                    raise
         fold = wav_fold(cochlea, args.wav_dir, args.labels, args.k, other, progress)
     else:
         held, fold = args.speaker, fsdd_fold(cochlea, args.speaker, args.k, progress)
@@ -623,7 +646,7 @@ def prepare(args, progress: bool = True) -> Setup:
                              f"not {held}, so its training speakers include {held}")
     rehearsal = None
     if args.bptt_rehearse:                    # settled before anything runs
-        if held is None:
+        if held is None and not official:
             raise AdaptError("--bptt-rehearse: the run's held-out speaker is unknown (no "
                              "loso-result.json), so its training speakers are too")
         rehearsal = rehearsal_set(cochlea, held, args.bptt_rehearse, args.seed, progress=False)

@@ -16,3 +16,14 @@ def george_run(tmp_path_factory):
     train(cfg, progress=False)
     assert (tmp / "run" / "export" / "manifest.json").is_file()
     return tmp / "run"
+
+
+@pytest.fixture(scope="session")
+def official_run(tmp_path_factory):
+    """The same tiny network trained on FSDD's official split (every speaker's takes 5-49)."""
+    from delay_training.train import make_config, train
+    tmp = tmp_path_factory.mktemp("adapt-official-run")
+    cfg = make_config("fsdd", input_delays=True, sizes=(16,), epochs=1, n_train=200, seed=0,
+                      out=str(tmp / "run"), report=str(tmp / "report.json"), plots=False, threads=1)
+    train(cfg, progress=False)
+    return tmp / "run"

@@ -256,6 +256,48 @@ def test_bptt_label_names_what_the_reference_changed():
     assert A.bptt_label({"params": "all", "rehearse": 200}) == "BPTT ref (all, 200 rehearsed)"
 
 
+def test_own_words_on_an_official_split_network_rehearse_every_speaker(official_run, tmp_path):
+    """A network of the official split learned all five speakers: the user's words adapt it,
+    the official test set (every speaker's takes 0-4) measures forgetting, and the host-side
+    reference rehearses from every speaker's takes 5-49."""
+    import json
+    import shutil
+    from spike_datasets.paths import data_root
+    words = tmp_path / "my_words"
+    words.mkdir()
+    for d in range(10):                        # one speaker's takes 0-2 as "my" words
+        for t in range(3):
+            shutil.copy(data_root() / "fsdd" / "recordings" / f"{d}_nicolas_{t}.wav",
+                        words / f"{d}_me_{t}.wav")
+    args = parsed(["--run", str(official_run), "--wav-dir", str(words), "--k", "1", "--passes",
+                   "1", "--every", "10", "--bptt", "--bptt-params", "all", "--bptt-rehearse", "30",
+                   "--bptt-epochs", "1", "--name", "pytest-official-own-words", "--no-plot"])
+    assert A.run(args) == 0
+    rep = json.loads((A.REPO / "build" / "reports" / "adapt-pytest-official-own-words.json").read_text())
+    assert rep["learned"] == 10 and rep["test_samples"] == 20 and rep["other_samples"] == 250
+    assert rep["others_accuracy"]["before"] is not None
+    names = rep["bptt"]["rehearsed"]
+    assert len(names) == 30 and min(int(n.split("_")[2][:-4]) for n in names) >= 5
+    assert len({n.split("_")[1] for n in names}) == 5     # no speaker held out of the pool
+    from hostlink.deployed import front_end, load_deployment
+    cochlea = front_end(load_deployment(official_run / "export"))
+    assert len(A.rehearsal_set(cochlea, None, 2250, progress=False)[2]) == 2250     # 5 x 450
+    with pytest.raises(A.AdaptError, match="between 0 and 2250"):
+        A.rehearsal_set(cochlea, None, 2251, progress=False)
+
+
+def test_a_deployed_folder_of_another_network_with_the_same_name_is_not_reused(george_run, official_run):
+    """Both tiny runs live in folders named `run`: each gets its own network deployed, never
+    the other's left in build/deploy/run-icebreaker-hostdelays."""
+    import json
+    from hostlink.deployed import load_deployment
+    assert george_run.name == official_run.name
+    for run in (george_run, official_run, george_run):
+        out = A.deployed_folder(run, "icebreaker", None)
+        deployed = json.loads((out / "deploy.json").read_text())["export_sha256"]
+        assert deployed == load_deployment(run / "export").manifest["sha256"]
+
+
 def test_too_many_rehearsed_recordings_stop_before_anything_runs(george_run):
     args = parsed(["--speaker", "george", "--run", str(george_run), "--k", "1", "--bptt",
                    "--bptt-rehearse", "1801", "--name", "pytest-george-rehearse-too-many"])
