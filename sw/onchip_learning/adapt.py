@@ -21,7 +21,9 @@ speaker's takes 0-4) and rehearses (--bptt-rehearse) from every speaker's takes 
 
 Writes build/reports/adapt-<name>.json (accuracy after every labelled sample, before/after,
 forgetting, the BPTT reference with --bptt), build/plots/adapt-<name>.png (accuracy vs labelled
-samples seen; delays before/after) and the adapted image (build/adapt/<name>/image.json).
+samples seen; delays before/after), the adapted image (build/adapt/<name>/image.json) and the
+same network as a deploy folder for `delaysnn run --deployed` (build/adapt/<name>/deployed/;
+with --bptt also the reference's, bptt-deployed/).
 
 The curve after every sample comes from `FastAdapt`, an exact replica of the golden learner for a
 network with one LIF layer (and input delays) learning pair R; the final figures are those of
@@ -496,6 +498,40 @@ def delays_of(params) -> list[int]:
     return [int(d) for d in params.layers[0].delay.tolist()]
 
 
+def write_deployed(dep, params, folder: Path, adapted: dict) -> Path:
+    """`params` (an adapted network, input delays and all) as a deploy folder beside the one it
+    came from, so that `delaysnn run --deployed <folder>` runs it on the same board: the same
+    bitstream, front end and learning registers; the new image, without the input delay stage
+    when the host applies the delays (deploy.json host_input_delays: the adapted ones); the
+    deploy record naming the new image and where it came from (`adapted`)."""
+    import hashlib
+    import json
+    import shutil
+    from corespec.files import atomic_write_json
+    from deploy.derive import repack
+    from hostlink.image import save_image
+    hosted = dep.host_input_delays is not None
+    image = repack(host_delayed(params) if hosted else params, dep.config)
+    if image.config != dep.config:
+        raise AdaptError(f"{dep.folder}: the adapted network does not fit this deployment's "
+                         f"configuration")
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for f in dep.folder.iterdir():
+        if f.name in ("image.json", "deploy.json"):
+            continue
+        (shutil.copytree if f.is_dir() else shutil.copy2)(f, folder / f.name)
+    save_image(folder / "image.json", image)
+    record = dict(dep.deploy, image="image.json",
+                  image_sha256=hashlib.sha256((folder / "image.json").read_bytes()).hexdigest(),
+                  adapted=dict(adapted, deployed_from=str(dep.folder)))
+    if hosted:
+        record["host_input_delays"] = [int(d) for d in params.input_delay.tolist()]
+    atomic_write_json(folder / "deploy.json", record)
+    return folder
+
+
 def adapted_image(params, learned):
     """`params` (input delays and all) with the readout weights and last-layer delays learned."""
     out = copy.deepcopy(params)
@@ -683,6 +719,8 @@ def adapt(args, progress: bool = True) -> dict:
     name = report_name(args)
     out = REPO / "build" / "adapt" / name
     save_image(out / "image.json", adapted_image(P, G.net.params))
+    deployed = write_deployed(S.dep, adapted_image(P, G.net.params), out / "deployed",
+                              {"by": "the learning engine (golden learner)", "name": name})
     rep = {"name": name, "run": str(S.run), "deployed": str(S.dep.folder),
            "host_input_delays": S.dep.host_input_delays is not None,
            "input_delays": ("applied by the host (the core with the engine is built without the "
@@ -702,12 +740,16 @@ def adapt(args, progress: bool = True) -> dict:
            "learned": G.learned,
            "delays_changed": int((G.net.params.layers[0].delay != P.layers[0].delay).sum()),
            "readout_weights_changed": int((G.net.params.layers[-1].weight != P.layers[-1].weight).sum()),
-           "adapted_image": str(out / "image.json"),
+           "adapted_image": str(out / "image.json"), "adapted_deployed": str(deployed),
            "selection": SELECTION_NOTE}
     rep["board_time"] = board_time(P, S.regs, f.adapt_x[:3], S.dep.deploy)
     if args.bptt:
         rep["bptt"] = bptt_figures(S.run, f, P, s_te, s_ot, args, S.rehearsal,
                                    out / "bptt-image.json")
+        from hostlink.image import read_image
+        rep["bptt"]["deployed"] = str(write_deployed(
+            S.dep, read_image(out / "bptt-image.json")[2], out / "bptt-deployed",
+            {"by": f"the BPTT reference ({args.bptt_params}) on the host", "name": name}))
     report = REPO / "build" / "reports" / f"adapt-{name}.json"
     rep["report"], rep["plot"] = str(report), str(REPO / "build" / "plots" / f"adapt-{name}.png")
     if not args.no_plot:
@@ -773,6 +815,9 @@ def run(args) -> int:
     print(f"adapt {rep['name']}: {line}; golden learner = replica: {rep['golden_equal']}")
     print(f"report {rep['report']}, plot {rep['plot']}, image {rep['adapted_image']}"
           + (f", BPTT reference image {rep['bptt']['image']}" if "bptt" in rep else ""))
+    print(f"to run the adapted network: delaysnn run --deployed {rep['adapted_deployed']} "
+          f"--port PORT --wav-dir DIR" + (f" (the BPTT reference's: --deployed "
+                                           f"{rep['bptt']['deployed']})" if "bptt" in rep else ""))
     return 0 if rep["golden_equal"] else 1
 
 

@@ -247,6 +247,27 @@ def test_bptt_reference_of_every_parameter_with_rehearsal_end_to_end(george_run,
     fold = A.fsdd_fold(front_end(load_deployment(george_run / "export")), "george", 1, progress=False)
     assert rep["speaker_accuracy"] == A.accuracy(Q, A.hidden_spikes(Q, fold.test_x), fold.test_y)
     assert 0 <= rep["speaker_accuracy"] <= 1 and 0 <= rep["others_accuracy"] <= 1
+    # the reference as a deploy folder: the board image without the input delay stage, the
+    # host applying the adapted delays; every readout value is the image's with its stage
+    from golden_model import GoldenNetwork
+    dep = load_deployment(rep["deployed"])
+    assert dep.host_input_delays == Q.input_delay.tolist() != P.input_delay.tolist()
+    assert dep.deploy["adapted"]["name"] == "pytest-george-all"
+    x = torch.as_tensor(fold.test_x[:4]).to(torch.int64)
+    want = GoldenNetwork(Q).run(x)["readout"]
+    got = GoldenNetwork(dep.params).run(torch.as_tensor(A.delay_input(Q, fold.test_x[:4])).to(torch.int64))["readout"]
+    assert torch.equal(want, got)
+    assert load_deployment(full["adapted_deployed"]).host_input_delays == P.input_delay.tolist()
+    # ... and the user's command takes it as it is
+    import shutil
+    from hostlink.cli import main
+    from spike_datasets.paths import data_root
+    words = A.Path(rep["deployed"]).parent / "words"
+    words.mkdir(exist_ok=True)
+    for d in range(3):
+        shutil.copy(data_root() / "fsdd" / "recordings" / f"{d}_george_7.wav", words)
+    assert main(["eval", "--deployed", rep["deployed"], "--wav-dir", str(words)]) == 0
+    assert "accuracy:" in capsys.readouterr().out
 
 
 def test_bptt_label_names_what_the_reference_changed():
