@@ -491,7 +491,11 @@ def report_name(args) -> str:
     if args.name:
         return args.name
     who = args.speaker or Path(args.wav_dir).name
-    return f"{who}-k{args.k}-p{args.passes}-s{args.seed}"
+    name = f"{who}-k{args.k}-p{args.passes}-s{args.seed}"
+    if args.bptt:        # the reference's settings too: another reference keeps its own folder
+        name += (f"-bptt{'-all' if args.bptt_params == 'all' else ''}"
+                 f"{f'-r{args.bptt_rehearse}' if args.bptt_rehearse else ''}-e{args.bptt_epochs}")
+    return name
 
 
 def delays_of(params) -> list[int]:
@@ -718,8 +722,9 @@ def adapt(args, progress: bool = True) -> dict:
     G = adapt_golden(host_delayed(P), S.regs, delay_input(P, f.adapt_x), f.adapt_y, S.order, progress)
     name = report_name(args)
     out = REPO / "build" / "adapt" / name
-    save_image(out / "image.json", adapted_image(P, G.net.params))
-    deployed = write_deployed(S.dep, adapted_image(P, G.net.params), out / "deployed",
+    adapted = adapted_image(P, G.net.params)
+    save_image(out / "image.json", adapted)
+    deployed = write_deployed(S.dep, adapted, out / "deployed",
                               {"by": "the learning engine (golden learner)", "name": name})
     rep = {"name": name, "run": str(S.run), "deployed": str(S.dep.folder),
            "host_input_delays": S.dep.host_input_delays is not None,
@@ -799,7 +804,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--bptt-rehearse", type=int, default=0, metavar="N",
                     help="add N recordings of the training speakers (their takes 5-49, seeded) to "
                          "the BPTT reference's batch, against forgetting (default 0)")
-    ap.add_argument("--name", default=None, help="report name (adapt-<name>.json)")
+    ap.add_argument("--name", default=None, help="report name (adapt-<name>.json); None: "
+                    "<speaker or folder>-k<K>-p<passes>-s<seed>, with --bptt also -bptt[-all]"
+                    "[-r<N>]-e<epochs>")
     ap.add_argument("--no-plot", action="store_true", help="no build/plots/adapt-<name>.png")
 
 

@@ -270,6 +270,17 @@ def test_bptt_reference_of_every_parameter_with_rehearsal_end_to_end(george_run,
     assert "accuracy:" in capsys.readouterr().out
 
 
+def test_default_names_keep_each_reference_apart():
+    """Without --name, runs that differ in the reference's settings write different folders."""
+    base = ["--wav-dir", "my_words", "--k", "2", "--passes", "5"]
+    names = [A.report_name(parsed(base + extra)) for extra in (
+        [], ["--bptt"], ["--bptt", "--bptt-params", "all"],
+        ["--bptt", "--bptt-params", "all", "--bptt-rehearse", "200", "--bptt-epochs", "30"])]
+    assert names == ["my_words-k2-p5-s0", "my_words-k2-p5-s0-bptt-e3", "my_words-k2-p5-s0-bptt-all-e3",
+                     "my_words-k2-p5-s0-bptt-all-r200-e30"]
+    assert A.report_name(parsed(base + ["--bptt", "--name", "mine"])) == "mine"
+
+
 def test_bptt_label_names_what_the_reference_changed():
     assert A.bptt_label({"params": "pair-r", "rehearse": 0}) == "BPTT ref"
     assert A.bptt_label({"params": "pair-r", "rehearse": 5}) == "BPTT ref (5 rehearsed)"
