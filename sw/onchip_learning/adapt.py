@@ -275,17 +275,25 @@ BPTT_PARAMS = ("pair-r", "all")   # what the BPTT reference may change: what pai
 
 
 def bptt_reference(run: Path, x, y, epochs: int = 30, lr: float = 2e-3, lr_delay: float = 0.3,
-                   seed: int = 0, progress: bool = True, on_epoch=None, params: str = "pair-r"):
+                   seed: int = 0, progress: bool = True, on_epoch=None, params: str = "pair-r",
+                   augment: str = ""):
     """Offline fine-tuning by BPTT (the training's loss and arithmetic), full batch on the
     samples `x, y`; returns the exported parameter image. `params="pair-r"`: the readout weights
     and the last LIF layer's delays only (hidden weights and input delays untouched, as on chip);
     `"all"`: every weight and delay (what an engine that also learned the hidden layer could
-    reach). `on_epoch(epoch, model)` sees the model after every epoch (a study's checkpoints)."""
+    reach). `on_epoch(epoch, model)` sees the model after every epoch (a study's checkpoints).
+    `augment` (training's --augment text, delay_training.augment): every epoch sees a fresh
+    spike-level transform of the whole batch, drawn from (seed, epoch): k words seen as many."""
     import torch.nn.functional as Fn
+    from delay_training.augment import Augment, AugmentError
     from tqdm import tqdm
     from delay_training.export import to_params
     if params not in BPTT_PARAMS:
         raise AdaptError(f"--bptt-params {params!r}: expected one of {', '.join(BPTT_PARAMS)}")
+    try:
+        transform = Augment.parse(augment)
+    except AugmentError as e:
+        raise AdaptError(str(e).replace("--augment", "--bptt-augment")) from None
     torch.manual_seed(seed)
     model = load_model(Path(run))
     for p in model.parameters():
@@ -303,7 +311,8 @@ def bptt_reference(run: Path, x, y, epochs: int = 30, lr: float = 2e-3, lr_delay
     model.train()
     for epoch in tqdm(range(1, epochs + 1), desc="BPTT reference", unit="epoch", disable=not progress):
         opt.zero_grad()
-        Fn.cross_entropy(model(xb)["logits"], yb).backward()
+        xe = transform(xb, torch.Generator().manual_seed(seed * 100_003 + epoch)) if transform.active else xb
+        Fn.cross_entropy(model(xe)["logits"], yb).backward()
         opt.step()
         model.clamp_latents_()
         if on_epoch:
@@ -494,7 +503,8 @@ def report_name(args) -> str:
     name = f"{who}-k{args.k}-p{args.passes}-s{args.seed}"
     if args.bptt:        # the reference's settings too: another reference keeps its own folder
         name += (f"-bptt{'-all' if args.bptt_params == 'all' else ''}"
-                 f"{f'-r{args.bptt_rehearse}' if args.bptt_rehearse else ''}-e{args.bptt_epochs}")
+                 f"{f'-r{args.bptt_rehearse}' if args.bptt_rehearse else ''}-e{args.bptt_epochs}"
+                 f"{'-aug' + args.bptt_augment.replace('=', '').replace(',', '.') if args.bptt_augment else ''}")
     return name
 
 
@@ -565,14 +575,15 @@ def bptt_figures(run: Path, fold: Fold, params, s_test, s_other, args, rehearsal
         xr, yr, rehearsed = rehearsal
         x, y = np.concatenate([x, xr]), np.concatenate([y, yr])
     Q = bptt_reference(run, x, y, epochs=args.bptt_epochs, lr=args.bptt_lr, seed=args.seed,
-                       params=args.bptt_params)
+                       params=args.bptt_params, augment=args.bptt_augment)
     if image is not None:
         from hostlink.image import save_image
         save_image(image, Q)
     if args.bptt_params != "pair-r":          # the hidden layer changed: its spikes too
         s_test, s_other = hidden_spikes(Q, fold.test_x), hidden_spikes(Q, fold.other_x)
     rep = {"params": args.bptt_params, "epochs": args.bptt_epochs, "lr": args.bptt_lr,
-           "lr_delay": 0.3, "batch": "full", "rehearse": len(rehearsed), "rehearsed": rehearsed,
+           "lr_delay": 0.3, "batch": "full", "augment": args.bptt_augment or None,
+           "rehearse": len(rehearsed), "rehearsed": rehearsed,
            "speaker_accuracy": accuracy(Q, s_test, fold.test_y),
            "others_accuracy": accuracy(Q, s_other, fold.other_y),
            "delays_changed": int((Q.layers[0].delay != params.layers[0].delay).sum()),
@@ -653,6 +664,14 @@ def prepare(args, progress: bool = True) -> Setup:
         raise AdaptError("--bptt-rehearse: only for the BPTT reference (add --bptt)")
     if args.bptt_params != "pair-r" and not args.bptt:
         raise AdaptError(f"--bptt-params {args.bptt_params}: only for the BPTT reference (add --bptt)")
+    if args.bptt_augment:
+        from delay_training.augment import Augment, AugmentError
+        if not args.bptt:
+            raise AdaptError(f"--bptt-augment {args.bptt_augment}: only for the BPTT reference (add --bptt)")
+        try:
+            Augment.parse(args.bptt_augment)
+        except AugmentError as e:
+            raise AdaptError(str(e).replace("--augment", "--bptt-augment")) from None
     if args.bptt_rehearse < 0:
         raise AdaptError(f"--bptt-rehearse {args.bptt_rehearse}: at least 0")
     if args.wav_dir is not None and not Path(args.wav_dir).is_dir():
@@ -804,9 +823,13 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--bptt-rehearse", type=int, default=0, metavar="N",
                     help="add N recordings of the training speakers (their takes 5-49, seeded) to "
                          "the BPTT reference's batch, against forgetting (default 0)")
+    ap.add_argument("--bptt-augment", default="", metavar="SPEC",
+                    help="spike-level augmentation of the BPTT reference's batch, a fresh draw "
+                         "every epoch, as training's --augment: shift=C,stretch=F,time=S,mask=W,"
+                         "drop=P (default: none)")
     ap.add_argument("--name", default=None, help="report name (adapt-<name>.json); None: "
                     "<speaker or folder>-k<K>-p<passes>-s<seed>, with --bptt also -bptt[-all]"
-                    "[-r<N>]-e<epochs>")
+                    "[-r<N>]-e<epochs>[-aug<spec>]")
     ap.add_argument("--no-plot", action="store_true", help="no build/plots/adapt-<name>.png")
 
 

@@ -49,6 +49,8 @@ class CochleaConfig:
     span_steps: int = 0           # stretch each word's voiced span to this many steps (0: off): speaking rate
     smooth_erb: float = 0.0       # Gaussian smoothing of the envelopes across channels, sigma in ERB
                                   # (0: off): blurs the voice's pitch harmonics, keeps the formants
+    speaker_norm: int = 0         # subtract each speaker's long-term spectrum, the mean over all his
+                                  # recordings in the set (1: on, 0: off): his voice and microphone, not the word
 
     def __post_init__(self) -> None:
         if self.n_channels < 1 or self.n_steps < 1:
@@ -67,6 +69,8 @@ class CochleaConfig:
             raise ValueError(f"span_steps must be 0 (off) or 2..n_steps ({self.n_steps})")
         if not 0 <= self.smooth_erb <= 4:
             raise ValueError(f"smooth_erb must be in 0 (off) .. 4 ERB, got {self.smooth_erb:g}")
+        if self.speaker_norm not in (0, 1):
+            raise ValueError(f"speaker_norm must be 0 (off) or 1 (on), got {self.speaker_norm}")
 
     @property
     def hop(self) -> int:
@@ -82,7 +86,7 @@ class CochleaConfig:
         """Every setting; those added later are left out at their defaults, so the cache keys
         and manifests of spikes made before them stay valid."""
         d = asdict(self)
-        for name in ("tilt_degree", "span_steps", "smooth_erb"):
+        for name in ("tilt_degree", "span_steps", "smooth_erb", "speaker_norm"):
             if d[name] == 0:
                 d.pop(name)
         return d
@@ -222,22 +226,42 @@ def cochleagram(waveforms: Sequence[np.ndarray], config: CochleaConfig, **kwargs
     return out
 
 
-def remove_tilt(level: np.ndarray, config: CochleaConfig) -> np.ndarray:
-    """dB levels `[N, T, C]` less a polynomial of degree `tilt_degree` in the channel index, fitted
-    (least squares) to each recording's long-term spectrum: the mean level of each channel over the
-    frames whose loudest channel is within `dynamic_range_db` of the recording's peak, floored at
-    20 dB below that range. A microphone's or a room's colour is smooth across channels and
-    constant in time; formants are narrow peaks and move, so they stay."""
-    c = level.shape[2]
+def voiced_spectrum(level: np.ndarray, config: CochleaConfig) -> np.ndarray:
+    """Each recording's long-term spectrum `[N, C]` in dB from its levels `[N, T, C]`: the mean
+    level of each channel over the frames whose loudest channel is within `dynamic_range_db` of
+    the recording's peak, floored at 20 dB below that range. A silent recording has no voiced
+    frame: its spectrum is 0."""
     peak = level.max(axis=(1, 2), keepdims=True)
     voiced = level.max(axis=2, keepdims=True) > peak - config.dynamic_range_db          # [N, T, 1]
     clipped = np.maximum(level, peak - config.dynamic_range_db - 20)
-    # a silent recording has no voiced frame: its spectrum is 0 and it stays silent
-    spectrum = np.where(voiced, clipped, 0.0).sum(1) / np.maximum(voiced.sum(1), 1)      # [N, C]
+    return np.where(voiced, clipped, 0.0).sum(1) / np.maximum(voiced.sum(1), 1)          # [N, C]
+
+
+def remove_tilt(level: np.ndarray, config: CochleaConfig) -> np.ndarray:
+    """dB levels `[N, T, C]` less a polynomial of degree `tilt_degree` in the channel index, fitted
+    (least squares) to each recording's `voiced_spectrum`. A microphone's or a room's colour is
+    smooth across channels and constant in time; formants are narrow peaks and move, so they stay."""
+    c = level.shape[2]
+    spectrum = voiced_spectrum(level, config)                                            # [N, C]
     basis = np.vander(np.linspace(-1, 1, c), config.tilt_degree + 1)                    # [C, d+1]
     fit = basis @ np.linalg.lstsq(basis, spectrum.T, rcond=None)[0]                      # [C, N]
     fit = fit.T - fit.T.mean(axis=1, keepdims=True)
     return level - fit[:, None, :]
+
+
+def speaker_reference(spectra: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """`[N, C]`: for each recording, the mean of its speaker's (`groups`) recordings' spectra
+    `[N, C]`, each less its own mean over channels (loudness is the peak normalisation's job).
+    A word's formants average out over a speaker's many words; his voice's and his
+    microphone's colour stays, and that is what `speaker_norm` subtracts."""
+    groups = np.asarray(groups)
+    if groups.shape != (len(spectra),):
+        raise ValueError(f"speaker_norm needs one speaker per recording: {groups.shape} for {len(spectra)}")
+    shape = spectra - spectra.mean(axis=1, keepdims=True)
+    _, inverse = np.unique(groups, return_inverse=True)
+    sums = np.zeros((inverse.max() + 1, spectra.shape[1]))
+    np.add.at(sums, inverse, shape)
+    return (sums / np.bincount(inverse)[:, None])[inverse]
 
 
 def channels_per_erb(config: CochleaConfig) -> float:
@@ -256,21 +280,34 @@ def smooth_channels(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
     return scipy.ndimage.gaussian_filter1d(envelope, sigma, axis=2, mode="reflect")
 
 
-def normalised_level(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
-    """dB level relative to each recording's peak, mapped from [-range, 0] dB onto [0, 1]
-    (after `smooth_channels` when `smooth_erb` > 0 and `remove_tilt` when `tilt_degree` > 0;
-    then `stretch_span` when `span_steps` > 0)."""
+def level_db(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
+    """Envelopes `[N, T, C]` as dB levels (after `smooth_channels` when `smooth_erb` > 0); a
+    zero envelope is -inf."""
     env = np.asarray(envelope, dtype=np.float64)
     if config.smooth_erb:
         env = smooth_channels(env, config)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        level = 20 * np.log10(env)
+    with np.errstate(divide="ignore"):
+        return 20 * np.log10(env)
+
+
+def scaled_level(level: np.ndarray, config: CochleaConfig, reference: np.ndarray | None = None) -> np.ndarray:
+    """dB levels `[N, T, C]` (less `reference [N, C]`, the speaker's spectrum, when given; then
+    `remove_tilt` when `tilt_degree` > 0) relative to each recording's peak, mapped from
+    [-range, 0] dB onto [0, 1]; then `stretch_span` when `span_steps` > 0."""
+    with np.errstate(invalid="ignore"):
+        if reference is not None:
+            level = level - reference[:, None, :]
         if config.tilt_degree:
             level = remove_tilt(level, config)
         peak = level.max(axis=(1, 2), keepdims=True)
         scaled = np.clip(1 + (level - peak) / config.dynamic_range_db, 0, 1)
     scaled = np.where(np.isfinite(peak), scaled, 0.0)  # a silent recording gives no spikes
     return stretch_span(scaled, config.span_steps) if config.span_steps else scaled
+
+
+def normalised_level(envelope: np.ndarray, config: CochleaConfig, reference: np.ndarray | None = None) -> np.ndarray:
+    """`scaled_level` of the envelopes' `level_db`."""
+    return scaled_level(level_db(envelope, config), config, reference)
 
 
 SPAN_LEVEL = 0.5                   # a step is in the word's span when its loudest channel is this high
@@ -305,21 +342,44 @@ def initial_charge(n_channels: int) -> np.ndarray:
     return np.mod(0.5 + np.arange(n_channels) * (np.sqrt(5) - 1) / 2, 1.0)
 
 
-def encode(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
-    """Integrate-and-fire with reset by subtraction, in closed form along time (axis 1).
+def fire(level: np.ndarray, config: CochleaConfig) -> np.ndarray:
+    """Integrate-and-fire with reset by subtraction on scaled levels `[N, T, C]` in [0, 1], in
+    closed form along time (axis 1).
 
     Each neuron starts at `initial_charge` and adds `max_rate * level` per step; it fires whenever
     its charge crosses an integer, i.e. spikes = diff(floor(v0 + cumsum(drive))).
     """
-    drive = normalised_level(envelope, config) * config.max_rate
+    drive = level * config.max_rate
     v0 = initial_charge(drive.shape[-1])
     counts = np.floor(v0 + np.cumsum(drive, axis=1))
     return np.diff(counts, axis=1, prepend=0.0).astype(np.uint8)  # v0 < 1: no spike before step 0
 
 
-def cochlea_spikes(waveforms: Sequence[np.ndarray], config: CochleaConfig, **kwargs) -> np.ndarray:
-    """Spikes `[N, T, C]` uint8 for all recordings, encoding each batch as it is filtered."""
+def encode(envelope: np.ndarray, config: CochleaConfig, reference: np.ndarray | None = None) -> np.ndarray:
+    """Spikes `[N, T, C]` uint8 of envelopes `[N, T, C]`: `fire` on their `normalised_level`."""
+    return fire(normalised_level(envelope, config, reference), config)
+
+
+def cochlea_spikes(waveforms: Sequence[np.ndarray], config: CochleaConfig,
+                   speakers: Sequence | None = None, **kwargs) -> np.ndarray:
+    """Spikes `[N, T, C]` uint8 for all recordings, encoding each batch as it is filtered.
+    With `speaker_norm`, `speakers` names each recording's speaker: every level is kept (float32)
+    until each speaker's reference (`speaker_reference`) is known, then encoded."""
     out = np.zeros((len(waveforms), config.n_steps, config.n_channels), dtype=np.uint8)
+    if not config.speaker_norm:
+        for idx, env in frame_envelopes(waveforms, config, **kwargs):
+            out[idx] = encode(env, config)
+        return out
+    if speakers is None or len(speakers) != len(waveforms):
+        raise ValueError("speaker_norm needs the speaker of every recording")
+    levels = np.zeros(out.shape, dtype=np.float32)
+    spectra = np.zeros((len(waveforms), config.n_channels))
     for idx, env in frame_envelopes(waveforms, config, **kwargs):
-        out[idx] = encode(env, config)
+        levels[idx] = level_db(env, config)
+        spectra[idx] = voiced_spectrum(levels[idx].astype(np.float64), config)
+    _, groups = np.unique(np.asarray(speakers, dtype=str), return_inverse=True)
+    reference = speaker_reference(spectra, groups)
+    for lo in range(0, len(waveforms), 64):
+        hi = min(len(waveforms), lo + 64)
+        out[lo:hi] = fire(scaled_level(levels[lo:hi].astype(np.float64), config, reference[lo:hi]), config)
     return out

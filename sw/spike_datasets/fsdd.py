@@ -195,7 +195,7 @@ def encode_recordings(recordings: Sequence[Recording], config: CochleaConfig | N
         waves = [read_wav(r.path, config.sample_rate) for r in recordings]
         if perturbation is not None:
             waves = [perturbation.apply(w, i) for i, w in enumerate(waves)]
-        spikes = cochlea_spikes(waves, config, progress=progress)
+        spikes = cochlea_spikes(waves, config, speakers=[r.speaker for r in recordings], progress=progress)
         seconds, hit = time.perf_counter() - start, False
         n_audio = np.array([w.size for w in waves], dtype=np.int64)
         if path is not None:

@@ -193,6 +193,26 @@ def test_bptt_reference_changes_what_it_is_told(george_run):
         A.bptt_reference(george_run, x, y, epochs=1, progress=False, params="hidden")
 
 
+def test_bptt_reference_augments_the_batch_from_its_seed(george_run):
+    """--bptt-augment: another batch every epoch, so another network than without it; the same
+    seed gives the same network, another seed another; a wrong spec names the option."""
+    g = torch.Generator().manual_seed(4)
+    x = (torch.rand(20, 100, 700, generator=g) < 0.08).to(torch.uint8).numpy()
+    y = torch.arange(20) % 10
+
+    def ref(augment, seed=0):
+        Q = A.bptt_reference(george_run, x, y, epochs=3, lr=2e-2, progress=False, seed=seed,
+                             augment=augment)
+        return torch.cat([Q.layers[-1].weight.flatten().float(), Q.layers[0].delay.flatten().float()])
+
+    plain, aug = ref(""), ref("shift=8,time=5,drop=0.2")
+    assert not torch.equal(plain, aug)
+    assert torch.equal(aug, ref("shift=8,time=5,drop=0.2"))
+    assert not torch.equal(aug, ref("shift=8,time=5,drop=0.2", seed=1))
+    with pytest.raises(A.AdaptError, match="--bptt-augment shift=-1"):
+        A.bptt_reference(george_run, x, y, epochs=1, progress=False, augment="shift=-1")
+
+
 def test_rehearsal_set_is_seeded_training_data_outside_the_forgetting_set(george_run):
     from hostlink.deployed import front_end, load_deployment
     cochlea = front_end(load_deployment(george_run / "export"))
@@ -209,12 +229,21 @@ def test_rehearsal_set_is_seeded_training_data_outside_the_forgetting_set(george
         A.rehearsal_set(cochlea, "george", 1801, progress=False)
 
 
-@pytest.mark.parametrize("option", [["--bptt-rehearse", "10"], ["--bptt-params", "all"]])
+@pytest.mark.parametrize("option", [["--bptt-rehearse", "10"], ["--bptt-params", "all"],
+                                    ["--bptt-augment", "drop=0.1"]])
 def test_reference_options_need_the_bptt_reference(option, capsys):
     with pytest.raises(SystemExit) as e:
         A.main(["--speaker", "george", *option, "--run", "/no/such/run"])
     assert e.value.code == 2
     assert "add --bptt" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_wrong_augment_spec_is_one_line_before_anything_runs(capsys):
+    with pytest.raises(SystemExit) as e:
+        A.main(["--speaker", "george", "--bptt", "--bptt-augment", "shift=-1", "--run", "/no/such/run"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("error: --bptt-augment shift=-1: expected a whole number >= 0")
 
 
 def test_rehearsal_for_another_speaker_than_the_run_left_out_is_one_line(george_run, monkeypatch):

@@ -1,0 +1,123 @@
+"""How many of a new speaker's words speaker normalisation needs (`--front-end speaker_norm=1`).
+
+    python -m delay_training.enrolment <loso name> [--words 5,10,20] [--draws 5]
+
+A LOSO run with `speaker_norm=1` tests each held-out speaker with his reference spectrum taken
+from all 500 of his recordings (unlabelled, but all of them: more than a device hears before it
+must answer). Here each fold's network is tested again with the reference taken from N of his
+recordings drawn at random (seeded: draw d uses seed d), unlabelled, as a device would hear them
+when it meets its user; the test is on his other 500 - N recordings. `all` (every recording, the
+LOSO figure) is recomputed too, and must equal the LOSO report's, or the script is not testing
+the same thing.
+
+Writes build/reports/enrol-<name>.json: per fold, per N, the accuracy of each draw and their mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def speaker_levels(speaker: str, config):
+    """(recordings, levels [500, T, C] float32, spectra [500, C]) of one FSDD speaker."""
+    from spike_datasets.cochlea import frame_envelopes, level_db, voiced_spectrum
+    from spike_datasets.fsdd import list_recordings, read_wav
+    recs = [r for r in list_recordings() if r.speaker == speaker]
+    waves = [read_wav(r.path, config.sample_rate) for r in recs]
+    levels = np.zeros((len(recs), config.n_steps, config.n_channels), dtype=np.float32)
+    for idx, env in frame_envelopes(waves, config):
+        levels[idx] = level_db(env, config)
+    return recs, levels, voiced_spectrum(levels.astype(np.float64), config)
+
+
+def spikes_with_reference(levels, spectra, chosen, config):
+    """Spikes of every recording, normalised by the reference of the `chosen` ones only."""
+    from spike_datasets.cochlea import fire, scaled_level, speaker_reference
+    groups = np.ones(len(spectra), dtype=int)
+    groups[chosen] = 0
+    ref = speaker_reference(spectra, groups)[chosen[0]]
+    out = np.zeros(levels.shape, dtype=np.uint8)
+    for lo in range(0, len(levels), 64):
+        part = levels[lo:lo + 64].astype(np.float64)
+        out[lo:lo + 64] = fire(scaled_level(part, config, np.broadcast_to(ref, (len(part), ref.size))), config)
+    return out
+
+
+def fold_accuracy(run: dict, recipe: dict, words: list[int], draws: int) -> dict:
+    import torch
+
+    from spike_datasets import CochleaConfig
+    from .data import load_task
+    from .loso import TASK, run_spec
+    from .train import build_model, evaluate, make_config, read_checkpoint
+    spec = run_spec(TASK, recipe, run["seed"], run["speaker"], None, None, False)
+    cfg = make_config(TASK, **{**spec["overrides"], "out": run["folder"]})
+    config = CochleaConfig.with_overrides(cfg.front_end)
+    if not config.speaker_norm:
+        raise SystemExit(f"{run['folder']}: trained without speaker_norm; nothing to enrol")
+    splits = load_task(TASK, n_train=16, test_speaker=run["speaker"], front_end=cfg.front_end)
+    model = build_model(cfg, splits)
+    model.load_state_dict(read_checkpoint(Path(run["folder"]) / "checkpoint.pt", map_location="cpu")["best"]["state"])
+    model.eval()
+    recs, levels, spectra = speaker_levels(run["speaker"], config)
+    labels = torch.tensor([r.digit for r in recs])
+
+    def accuracy(chosen, test):
+        spikes = spikes_with_reference(levels, spectra, chosen, config)
+        ds = splits.test.__class__(name="enrol", spikes=torch.as_tensor(spikes[test]), labels=labels[test],
+                                   n_classes=10, dt=config.dt, class_names=splits.test.class_names)
+        with torch.no_grad():
+            return evaluate(model, ds)["acc"]
+
+    every = np.arange(len(recs))
+    out = {"speaker": run["speaker"], "seed": run["seed"], "loso_test_acc": run["test_acc"],
+           "all": accuracy(every, every)}
+    if abs(out["all"] - run["test_acc"]) > 1e-9:
+        raise SystemExit(f"{run['folder']}: reference from every recording gives {out['all']:.4f}, "
+                         f"the LOSO report {run['test_acc']:.4f}: not the same test")
+    for n in words:
+        accs = []
+        for d in range(draws):
+            chosen = np.sort(np.random.default_rng(d).choice(len(recs), n, replace=False))
+            accs.append(accuracy(chosen, np.setdiff1d(every, chosen)))
+        out[str(n)] = {"draws": accs, "mean": float(np.mean(accs))}
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m delay_training.enrolment", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("name", help="the LOSO report's name (build/reports/loso-<name>.json)")
+    p.add_argument("--words", default="5,10,20", help="enrolment sizes N, comma-separated")
+    p.add_argument("--draws", type=int, default=5, help="random draws of N recordings per fold (seeds 0..)")
+    a = p.parse_args(argv)
+    from .loso import REPO
+    reports = REPO / "build" / "reports"
+    path = reports / f"loso-{a.name}.json"
+    try:
+        report = json.loads(path.read_text())
+        words = [int(w) for w in a.words.split(",")]
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"{path}: {e}") from None
+    folds = [fold_accuracy(run, report["recipe"], words, a.draws) for run in report["runs"]
+             if run.get("protocol") == "speaker"]
+    summary = {"name": a.name, "words": words, "draws": a.draws, "folds": folds,
+               "mean": {"all": float(np.mean([f["all"] for f in folds])),
+                        **{str(n): float(np.mean([f[str(n)]["mean"] for f in folds])) for n in words}}}
+    out = reports / f"enrol-{a.name}.json"
+    out.write_text(json.dumps(summary, indent=1) + "\n")
+    cols = ["all"] + [str(n) for n in words]
+    print("speaker    " + "  ".join(f"{c:>6}" for c in cols))
+    for f in folds:
+        print(f"{f['speaker']:<10} " + "  ".join(f"{100 * (f[c] if c == 'all' else f[c]['mean']):6.1f}" for c in cols))
+    print(f"{'mean':<10} " + "  ".join(f"{100 * summary['mean'][c]:6.1f}" for c in cols))
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

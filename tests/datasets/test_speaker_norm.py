@@ -1,0 +1,82 @@
+"""The cochlea's speaker normalisation (CochleaConfig.speaker_norm): each recording's levels less
+its speaker's long-term spectrum, the mean over his recordings in the set, so that a voice's and a
+microphone's colour goes and the word stays; spikes made without it are unchanged."""
+
+import numpy as np
+import pytest
+
+from spike_datasets import cochlea
+from spike_datasets.cochlea import (CochleaConfig, cochlea_spikes, level_db, scaled_level, speaker_reference,
+                                    voiced_spectrum)
+
+SMALL = CochleaConfig(n_channels=32, n_steps=40, f_max=3800.0)
+
+
+def test_reference_is_each_speakers_mean_shape_without_loudness():
+    spectra = np.array([[0.0, 2.0, 4.0], [10.0, 12.0, 14.0],      # speaker a: one shape, 10 dB apart
+                        [1.0, 1.0, 7.0]])                          # speaker b
+    ref = speaker_reference(spectra, np.array([0, 0, 5]))
+    assert np.allclose(ref[0], [-2, 0, 2]) and np.allclose(ref[1], [-2, 0, 2])
+    assert np.allclose(ref[2], [-2, -2, 4])
+    assert np.allclose(ref.mean(axis=1), 0)
+    with pytest.raises(ValueError, match="one speaker per recording"):
+        speaker_reference(spectra, np.array([0, 1]))
+
+
+def test_a_microphone_colour_is_removed_exactly():
+    """Speaker b says speaker a's words through a bumpy channel gain (not a polynomial, so tilt
+    removal cannot take it): after speaker normalisation both give the same scaled levels; without
+    it they do not."""
+    rng = np.random.default_rng(0)
+    env = 0.5 + rng.random((4, 20, 32))                           # every frame voiced
+    colour = 10 ** (np.sin(np.arange(32) / 2.0) * 6 / 20)          # +-6 dB ripple
+    config = CochleaConfig(n_channels=32, n_steps=20, speaker_norm=1)
+    levels = level_db(np.concatenate([env, env * colour]), config)
+    ref = speaker_reference(voiced_spectrum(levels, config), np.array([0] * 4 + [1] * 4))
+    normed = scaled_level(levels, config, ref)
+    assert np.allclose(normed[:4], normed[4:], atol=1e-9)
+    plain = scaled_level(levels, config)
+    assert np.abs(plain[:4] - plain[4:]).max() > 0.1
+
+
+def test_spikes_depend_on_the_speakers_own_recordings_only():
+    rng = np.random.default_rng(1)
+    waves = [(rng.standard_normal(3000) * 3000 * (1 + i % 3)).astype(np.int16) for i in range(5)]
+    config = CochleaConfig(n_channels=32, n_steps=40, speaker_norm=1)
+    both = cochlea_spikes(waves, config, speakers=["a", "a", "a", "b", "b"])
+    alone = cochlea_spikes(waves[:3], config, speakers=["a"] * 3)
+    assert np.array_equal(both[:3], alone)                         # b's recordings do not move a's
+    fewer = cochlea_spikes(waves[:2], config, speakers=["a"] * 2)
+    assert not np.array_equal(both[:2], fewer)                     # a's third recording does
+    with pytest.raises(ValueError, match="speaker of every recording"):
+        cochlea_spikes(waves, config)
+    with pytest.raises(ValueError, match="speaker of every recording"):
+        cochlea_spikes(waves, config, speakers=["a"])
+
+
+def test_off_is_bit_identical_and_keeps_old_keys():
+    rng = np.random.default_rng(2)
+    waves = [(rng.standard_normal(3000) * 2000).astype(np.int16) for _ in range(3)]
+    off = cochlea_spikes(waves, SMALL)
+    assert np.array_equal(off, cochlea_spikes(waves, SMALL, speakers=["a", "b", "c"]))
+    env = rng.random((2, 10, 16)) ** 3
+    config = CochleaConfig(n_channels=16, n_steps=10)
+    assert np.array_equal(cochlea.encode(env, config), cochlea.fire(scaled_level(level_db(env, config), config), config))
+    # one recording per speaker: normalisation takes each recording's own shape off
+    one_each = cochlea_spikes(waves, CochleaConfig(n_channels=32, n_steps=40, speaker_norm=1), speakers=["a", "b", "c"])
+    assert not np.array_equal(off, one_each)
+    assert "speaker_norm" not in CochleaConfig().as_dict()
+    assert CochleaConfig(speaker_norm=1).as_dict()["speaker_norm"] == 1
+    assert CochleaConfig.with_overrides("speaker_norm=1").overrides_text() == "speaker_norm=1"
+
+
+def test_a_silent_recording_stays_silent():
+    waves = [np.zeros(3000, np.int16), (np.random.default_rng(3).standard_normal(3000) * 2000).astype(np.int16)]
+    out = cochlea_spikes(waves, CochleaConfig(n_channels=32, n_steps=40, speaker_norm=1), speakers=["a", "a"])
+    assert out[0].sum() == 0 and out[1].sum() > 0
+
+
+@pytest.mark.parametrize("value", [2, -1])
+def test_speaker_norm_is_on_or_off(value):
+    with pytest.raises(ValueError, match="speaker_norm must be 0"):
+        CochleaConfig(speaker_norm=value)
