@@ -22,29 +22,15 @@ from pathlib import Path
 import numpy as np
 
 
-def speaker_levels(speaker: str, config):
-    """(recordings, levels [500, T, C] float32, spectra [500, C]) of one FSDD speaker."""
-    from spike_datasets.cochlea import frame_envelopes, level_db, voiced_spectrum
-    from spike_datasets.fsdd import list_recordings, read_wav
+def speaker_spikes(speaker: str, config, chosen: np.ndarray):
+    """(spikes [500, T, C], digits) of one FSDD speaker, his reference from the `chosen`
+    positions only (not cached: one set per draw)."""
+    from spike_datasets.fsdd import encode_recordings, list_recordings
     recs = [r for r in list_recordings() if r.speaker == speaker]
-    waves = [read_wav(r.path, config.sample_rate) for r in recs]
-    levels = np.zeros((len(recs), config.n_steps, config.n_channels), dtype=np.float32)
-    for idx, env in frame_envelopes(waves, config):
-        levels[idx] = level_db(env, config)
-    return recs, levels, voiced_spectrum(levels.astype(np.float64), config)
-
-
-def spikes_with_reference(levels, spectra, chosen, config):
-    """Spikes of every recording, normalised by the reference of the `chosen` ones only."""
-    from spike_datasets.cochlea import fire, scaled_level, speaker_reference
-    groups = np.ones(len(spectra), dtype=int)
-    groups[chosen] = 0
-    ref = speaker_reference(spectra, groups)[chosen[0]]
-    out = np.zeros(levels.shape, dtype=np.uint8)
-    for lo in range(0, len(levels), 64):
-        part = levels[lo:lo + 64].astype(np.float64)
-        out[lo:lo + 64] = fire(scaled_level(part, config, np.broadcast_to(ref, (len(part), ref.size))), config)
-    return out
+    enrol = np.zeros(len(recs), bool)
+    enrol[chosen] = True
+    data = encode_recordings(recs, config, cache=False, progress=False, enrol=enrol)
+    return data.spikes, data.labels
 
 
 def fold_accuracy(run: dict, recipe: dict, words: list[int], draws: int) -> dict:
@@ -63,17 +49,15 @@ def fold_accuracy(run: dict, recipe: dict, words: list[int], draws: int) -> dict
     model = build_model(cfg, splits)
     model.load_state_dict(read_checkpoint(Path(run["folder"]) / "checkpoint.pt", map_location="cpu")["best"]["state"])
     model.eval()
-    recs, levels, spectra = speaker_levels(run["speaker"], config)
-    labels = torch.tensor([r.digit for r in recs])
 
     def accuracy(chosen, test):
-        spikes = spikes_with_reference(levels, spectra, chosen, config)
-        ds = splits.test.__class__(name="enrol", spikes=torch.as_tensor(spikes[test]), labels=labels[test],
+        spikes, labels = speaker_spikes(run["speaker"], config, chosen)
+        ds = splits.test.__class__(name="enrol", spikes=spikes[test], labels=labels[test],
                                    n_classes=10, dt=config.dt, class_names=splits.test.class_names)
         with torch.no_grad():
             return evaluate(model, ds)["acc"]
 
-    every = np.arange(len(recs))
+    every = np.arange(splits.test.n_samples)
     out = {"speaker": run["speaker"], "seed": run["seed"], "loso_test_acc": run["test_acc"],
            "all": accuracy(every, every)}
     if abs(out["all"] - run["test_acc"]) > 1e-9:
@@ -82,7 +66,7 @@ def fold_accuracy(run: dict, recipe: dict, words: list[int], draws: int) -> dict
     for n in words:
         accs = []
         for d in range(draws):
-            chosen = np.sort(np.random.default_rng(d).choice(len(recs), n, replace=False))
+            chosen = np.sort(np.random.default_rng(d).choice(len(every), n, replace=False))
             accs.append(accuracy(chosen, np.setdiff1d(every, chosen)))
         out[str(n)] = {"draws": accs, "mean": float(np.mean(accs))}
     return out

@@ -103,12 +103,26 @@ def fsdd_recordings(cochlea, progress: bool = True):
     return _RECORDINGS[cochlea]
 
 
+def enrolled_speaker(cochlea, speaker: str, k: int, progress: bool = True):
+    """`(x, y, speaker, take)` of one FSDD speaker, like `fsdd_recordings`, but with
+    `speaker_norm` his reference taken from his takes 0..k-1 only: a device knows its new user
+    by the words he labels for it, not by the ones it is tested on."""
+    from spike_datasets.fsdd import encode_recordings, list_recordings
+    recs = [r for r in list_recordings() if r.speaker == speaker]
+    data = encode_recordings(recs, cochlea, progress=progress, enrol=[r.index < k for r in recs])
+    return (np.asarray(data.spikes), np.asarray(data.labels), np.array([speaker] * len(recs)),
+            np.asarray(data.meta["index"]))
+
+
 def fsdd_fold(cochlea, speaker: str, k: int, progress: bool = True) -> Fold:
-    """FSDD split for speaker X: takes 0..k-1 adapt, takes 5-49 test, others' takes 0-4."""
+    """FSDD split for speaker X: takes 0..k-1 adapt, takes 5-49 test, others' takes 0-4. With
+    `speaker_norm`, X's reference spectrum comes from his takes 0..k-1 (`enrolled_speaker`)."""
     check_k(k)
     x, y, spk, take = fsdd_recordings(cochlea, progress)
     if speaker not in spk:
         raise AdaptError(f"--speaker {speaker!r}: not an FSDD speaker ({', '.join(np.unique(spk))})")
+    if cochlea.speaker_norm:
+        x, y, spk, take = enrolled_speaker(cochlea, speaker, k, progress)
     ad = np.flatnonzero((spk == speaker) & (take < k))
     ad = ad[np.lexsort((take[ad], y[ad]))]                    # digit, then take
     te = np.flatnonzero((spk == speaker) & (take >= TEST_TAKES.start))
@@ -153,18 +167,22 @@ def first_k_per_digit(labels: list[int], k: int) -> tuple[list[int], list[int]]:
 def wav_fold(cochlea, folder, labels_csv, k: int, other: tuple | None,
              progress: bool = True) -> Fold:
     """A user's folder of WAV files as a fold: the first k per digit adapt, the rest test; the
-    FSDD recordings that measure forgetting, `other` (x, y), when there are any."""
+    FSDD recordings that measure forgetting, `other` (x, y), when there are any. With
+    `speaker_norm`, the user's reference spectrum comes from the k per digit he labels."""
     from spike_datasets import DatasetError
     from spike_datasets.fsdd import Recording, encode_recordings
     check_k(k)
     items = wav_labels(Path(folder), labels_csv)
+    y = np.array([lab for _, lab in items])
+    ad, te = first_k_per_digit(y.tolist(), k)
+    enrol = np.isin(np.arange(len(items)), ad)        # speaker_norm: the user's reference from these
     try:
-        data = encode_recordings([Recording(p, y, "user", i) for i, (p, y) in enumerate(items)],
-                                 cochlea, cache=True, progress=progress)
+        data = encode_recordings([Recording(p, lab, "user", i) for i, (p, lab) in enumerate(items)],
+                                 cochlea, cache=True, progress=progress,
+                                 enrol=enrol if cochlea.speaker_norm else None)
     except DatasetError as e:
         raise AdaptError(str(e)) from None
-    x, y = np.asarray(data.spikes), np.array([lab for _, lab in items])
-    ad, te = first_k_per_digit(y.tolist(), k)
+    x = np.asarray(data.spikes)
     empty = x[:0]
     return Fold(x[ad], y[ad], [items[i][0].name for i in ad], x[te], y[te],
                 *(other if other is not None else (empty, y[:0])))
@@ -775,7 +793,8 @@ def adapt(args, progress: bool = True) -> dict:
             S.dep, read_image(out / "bptt-image.json")[2], out / "bptt-deployed",
             {"by": f"the BPTT reference ({args.bptt_params}) on the host", "name": name}))
     report = REPO / "build" / "reports" / f"adapt-{name}.json"
-    rep["report"], rep["plot"] = str(report), str(REPO / "build" / "plots" / f"adapt-{name}.png")
+    rep["report"] = str(report)
+    rep["plot"] = None if args.no_plot else str(REPO / "build" / "plots" / f"adapt-{name}.png")
     if not args.no_plot:
         plot(Path(rep["plot"]), cur, delays_of(P), delays_of(G.net.params), rep)
     atomic_write_json(report, rep)
@@ -843,7 +862,8 @@ def run(args) -> int:
     if "bptt" in rep:
         line += f"; BPTT reference {100 * rep['bptt']['speaker_accuracy']:.1f} %"
     print(f"adapt {rep['name']}: {line}; golden learner = replica: {rep['golden_equal']}")
-    print(f"report {rep['report']}, plot {rep['plot']}, image {rep['adapted_image']}"
+    print(f"report {rep['report']}" + (f", plot {rep['plot']}" if rep["plot"] else "")
+          + f", image {rep['adapted_image']}"
           + (f", BPTT reference image {rep['bptt']['image']}" if "bptt" in rep else ""))
     print(f"to run the adapted network: delaysnn run --deployed {rep['adapted_deployed']} "
           f"--port PORT --wav-dir DIR" + (f" (the BPTT reference's: --deployed "

@@ -249,19 +249,24 @@ def remove_tilt(level: np.ndarray, config: CochleaConfig) -> np.ndarray:
     return level - fit[:, None, :]
 
 
-def speaker_reference(spectra: np.ndarray, groups: np.ndarray) -> np.ndarray:
+def speaker_reference(spectra: np.ndarray, groups: np.ndarray, counted: np.ndarray | None = None) -> np.ndarray:
     """`[N, C]`: for each recording, the mean of its speaker's (`groups`) recordings' spectra
     `[N, C]`, each less its own mean over channels (loudness is the peak normalisation's job).
-    A word's formants average out over a speaker's many words; his voice's and his
-    microphone's colour stays, and that is what `speaker_norm` subtracts."""
+    Only the recordings `counted` (a boolean mask; None: all) and not silent (spectrum 0) enter
+    the mean: a device knows a speaker only by the words it has heard from him. A word's formants
+    average out over a speaker's many words; his voice's and his microphone's colour stays, and
+    that is what `speaker_norm` subtracts. A speaker without a counted word has reference 0."""
     groups = np.asarray(groups)
     if groups.shape != (len(spectra),):
         raise ValueError(f"speaker_norm needs one speaker per recording: {groups.shape} for {len(spectra)}")
+    counted = np.ones(len(spectra), bool) if counted is None else np.asarray(counted, bool)
+    counted = counted & spectra.any(axis=1)
     shape = spectra - spectra.mean(axis=1, keepdims=True)
     _, inverse = np.unique(groups, return_inverse=True)
     sums = np.zeros((inverse.max() + 1, spectra.shape[1]))
-    np.add.at(sums, inverse, shape)
-    return (sums / np.bincount(inverse)[:, None])[inverse]
+    np.add.at(sums, inverse[counted], shape[counted])
+    counts = np.bincount(inverse[counted], minlength=len(sums))
+    return (sums / np.maximum(counts, 1)[:, None])[inverse]
 
 
 def channels_per_erb(config: CochleaConfig) -> float:
@@ -361,10 +366,12 @@ def encode(envelope: np.ndarray, config: CochleaConfig, reference: np.ndarray | 
 
 
 def cochlea_spikes(waveforms: Sequence[np.ndarray], config: CochleaConfig,
-                   speakers: Sequence | None = None, **kwargs) -> np.ndarray:
+                   speakers: Sequence | None = None, enrol: Sequence[bool] | None = None,
+                   **kwargs) -> np.ndarray:
     """Spikes `[N, T, C]` uint8 for all recordings, encoding each batch as it is filtered.
     With `speaker_norm`, `speakers` names each recording's speaker: every level is kept (float32)
-    until each speaker's reference (`speaker_reference`) is known, then encoded."""
+    until each speaker's reference (`speaker_reference`, from his recordings marked in `enrol`;
+    None: all of them) is known, then encoded."""
     out = np.zeros((len(waveforms), config.n_steps, config.n_channels), dtype=np.uint8)
     if not config.speaker_norm:
         for idx, env in frame_envelopes(waveforms, config, **kwargs):
@@ -378,7 +385,9 @@ def cochlea_spikes(waveforms: Sequence[np.ndarray], config: CochleaConfig,
         levels[idx] = level_db(env, config)
         spectra[idx] = voiced_spectrum(levels[idx].astype(np.float64), config)
     _, groups = np.unique(np.asarray(speakers, dtype=str), return_inverse=True)
-    reference = speaker_reference(spectra, groups)
+    if enrol is not None and len(enrol) != len(waveforms):
+        raise ValueError(f"enrol marks {len(enrol)} recordings, not {len(waveforms)}")
+    reference = speaker_reference(spectra, groups, enrol)
     for lo in range(0, len(waveforms), 64):
         hi = min(len(waveforms), lo + 64)
         out[lo:hi] = fire(scaled_level(levels[lo:hi].astype(np.float64), config, reference[lo:hi]), config)

@@ -110,13 +110,17 @@ def split_indices(recordings: Sequence[Recording], split: str, protocol: str = "
 
 
 def cache_key(recordings: Sequence[Recording], config: CochleaConfig,
-              perturbation: Perturbation | None = None) -> str:
+              perturbation: Perturbation | None = None, enrol: Sequence[bool] | None = None) -> str:
     """sha256 of the front-end settings, the perturbation (if any) and of every input file's
-    name and bytes."""
+    name and bytes; with `speaker_norm`, also of each recording's speaker and of which ones
+    count for his reference (`enrol`)."""
     digest = hashlib.sha256()
     settings = {"version": CACHE_VERSION, "config": config.as_dict()}
     if perturbation is not None:
         settings["perturbation"] = perturbation.as_dict()
+    if config.speaker_norm:
+        settings["speakers"] = [r.speaker for r in recordings]
+        settings["enrol"] = None if enrol is None else [bool(e) for e in enrol]
     digest.update(json.dumps(settings, sort_keys=True).encode())
     for rec in recordings:
         try:
@@ -177,14 +181,17 @@ def _read_cached(path: Path, key: str, n: int, config: CochleaConfig):
 
 def encode_recordings(recordings: Sequence[Recording], config: CochleaConfig | None = None,
                       cache: bool = True, progress: bool = True,
-                      perturbation: Perturbation | None = None) -> SpikeDataset:
+                      perturbation: Perturbation | None = None,
+                      enrol: Sequence[bool] | None = None) -> SpikeDataset:
     """Spikes for the given recordings, in their order, from the cache when possible;
-    `perturbation` (voices.Perturbation) changes every recording before the cochlea."""
+    `perturbation` (voices.Perturbation) changes every recording before the cochlea. With
+    `speaker_norm`, each speaker's reference comes from his recordings marked in `enrol` (None:
+    all of them; cochlea.speaker_reference)."""
     config = config or CochleaConfig()
     if not recordings:
         raise ValueError("no recordings given")
     speakers = tuple(sorted({r.speaker for r in recordings}))
-    key = cache_key(recordings, config, perturbation)
+    key = cache_key(recordings, config, perturbation, enrol)
     path = cache_dir() / f"fsdd-{key[:24]}.npz" if cache else None
     cached = _read_cached(path, key, len(recordings), config) if path is not None and path.exists() else None
     if cached is not None:
@@ -195,7 +202,8 @@ def encode_recordings(recordings: Sequence[Recording], config: CochleaConfig | N
         waves = [read_wav(r.path, config.sample_rate) for r in recordings]
         if perturbation is not None:
             waves = [perturbation.apply(w, i) for i, w in enumerate(waves)]
-        spikes = cochlea_spikes(waves, config, speakers=[r.speaker for r in recordings], progress=progress)
+        spikes = cochlea_spikes(waves, config, speakers=[r.speaker for r in recordings], enrol=enrol,
+                                progress=progress)
         seconds, hit = time.perf_counter() - start, False
         n_audio = np.array([w.size for w in waves], dtype=np.int64)
         if path is not None:

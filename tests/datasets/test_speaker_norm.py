@@ -80,3 +80,48 @@ def test_a_silent_recording_stays_silent():
 def test_speaker_norm_is_on_or_off(value):
     with pytest.raises(ValueError, match="speaker_norm must be 0"):
         CochleaConfig(speaker_norm=value)
+
+
+def test_only_the_enrolled_and_voiced_recordings_make_the_reference():
+    spectra = np.array([[0.0, 2.0, 4.0], [4.0, 2.0, 0.0], [0.0, 0.0, 0.0], [1.0, 1.0, 7.0]])
+    ref = speaker_reference(spectra, np.array([0, 0, 0, 1]), counted=np.array([True, False, True, False]))
+    assert np.allclose(ref[:3], [-2, 0, 2])          # the silent one (all 0) does not dilute it
+    assert np.allclose(ref[3], 0)                    # a speaker without an enrolled word: no reference
+
+
+def _waves(n, seed):
+    rng = np.random.default_rng(seed)
+    return [(np.convolve(rng.standard_normal(3000), rng.standard_normal(4 + i), "same") * 2000).astype(np.int16)
+            for i in range(n)]
+
+
+def test_enrolled_words_alone_set_a_speakers_spikes():
+    """With `enrol`, changing a word that is not enrolled changes only that word's spikes; changing
+    an enrolled one changes every word of its speaker."""
+    config = CochleaConfig(n_channels=32, n_steps=40, speaker_norm=1)
+    waves, other = _waves(4, 5), _waves(4, 6)
+    enrol = [True, True, False, False]
+    base = cochlea_spikes(waves, config, speakers=["u"] * 4, enrol=enrol)
+    assert np.array_equal(base[:2], cochlea_spikes(waves[:2], config, speakers=["u"] * 2))
+    test_changed = cochlea_spikes(waves[:3] + other[3:], config, speakers=["u"] * 4, enrol=enrol)
+    assert np.array_equal(test_changed[:3], base[:3]) and not np.array_equal(test_changed[3], base[3])
+    enrolled_changed = cochlea_spikes(other[:1] + waves[1:], config, speakers=["u"] * 4, enrol=enrol)
+    assert not np.array_equal(enrolled_changed[2], base[2])
+    with pytest.raises(ValueError, match="enrol marks 2 recordings, not 4"):
+        cochlea_spikes(waves, config, speakers=["u"] * 4, enrol=[True, False])
+
+
+def test_cache_key_names_speakers_and_enrolment_only_with_speaker_norm(tmp_path):
+    import scipy.io.wavfile
+    from spike_datasets.fsdd import Recording, cache_key
+    recs = []
+    for i, w in enumerate(_waves(3, 7)):
+        path = tmp_path / f"{i}_x_{i}.wav"
+        scipy.io.wavfile.write(path, 8000, w)
+        recs.append(Recording(path, i, "x", i))
+    moved = [Recording(r.path, r.digit, "y" if r.index == 2 else "x", r.index) for r in recs]
+    off, on = CochleaConfig(), CochleaConfig(speaker_norm=1)
+    assert cache_key(recs, off) == cache_key(moved, off) == cache_key(recs, off, enrol=[True, False, False])
+    keys = {cache_key(recs, on), cache_key(moved, on), cache_key(recs, on, enrol=[True, False, False]),
+            cache_key(recs, on, enrol=[True, True, False])}
+    assert len(keys) == 4

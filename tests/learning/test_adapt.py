@@ -11,6 +11,7 @@ sample after each, two at the end).
 
 import argparse
 
+import numpy as np
 import pytest
 import torch
 
@@ -345,6 +346,49 @@ def test_own_words_on_an_official_split_network_rehearse_every_speaker(official_
     assert len(A.rehearsal_set(cochlea, None, 2250, progress=False)[2]) == 2250     # 5 x 450
     with pytest.raises(A.AdaptError, match="between 0 and 2250"):
         A.rehearsal_set(cochlea, None, 2251, progress=False)
+
+
+def test_with_speaker_norm_the_users_reference_comes_from_his_labelled_words(tmp_path):
+    """--wav-dir with a speaker-normalised front end: the k words per digit he labels set his
+    reference; a word he is tested on changes no other word's spikes, a labelled one changes
+    them all."""
+    import shutil
+    from spike_datasets import CochleaConfig
+    from spike_datasets.paths import data_root
+    cochlea = CochleaConfig(n_channels=48, speaker_norm=1)
+    src = data_root() / "fsdd" / "recordings"
+
+    def fold(swap: str | None):
+        words = tmp_path / f"words-{swap}"
+        words.mkdir()
+        for d in range(10):
+            for t in range(2):
+                shutil.copy(src / f"{d}_jackson_{t}.wav", words / f"{d}_me_{t}.wav")
+        if swap:                                   # another speaker's recording in this place
+            shutil.copy(src / f"{swap[0]}_lucas_0.wav", words / swap)
+        return A.wav_fold(cochlea, words, None, 1, None, progress=False)
+
+    base, tested, labelled = fold(None), fold("3_me_1.wav"), fold("3_me_0.wav")
+    assert len(base.adapt_x) == len(base.test_x) == 10
+    assert np.array_equal(tested.adapt_x, base.adapt_x)
+    changed = [i for i in range(10) if not np.array_equal(tested.test_x[i], base.test_x[i])]
+    assert changed == [3]
+    assert all(not np.array_equal(labelled.test_x[i], base.test_x[i]) for i in range(10))
+
+
+def test_with_speaker_norm_an_fsdd_speakers_reference_comes_from_his_first_k_takes():
+    """The held-out FSDD speaker is known by his k labelled takes only: his test takes' spikes
+    change with k and differ from those his 500 recordings' reference gives; the other speakers'
+    (forgetting set) keep their training-time reference."""
+    from spike_datasets import CochleaConfig
+    cochlea = CochleaConfig(n_channels=48, speaker_norm=1)
+    one, two = A.fsdd_fold(cochlea, "george", 1, progress=False), A.fsdd_fold(cochlea, "george", 2, progress=False)
+    assert one.test_x.shape == (450, 100, 48) and np.array_equal(one.test_y, two.test_y)
+    assert not np.array_equal(one.test_x, two.test_x)
+    assert np.array_equal(one.other_x, two.other_x)
+    x, y, spk, take = A.fsdd_recordings(cochlea, progress=False)
+    every = x[(spk == "george") & (take >= 5)]
+    assert not np.array_equal(one.test_x, every) and not np.array_equal(two.test_x, every)
 
 
 def test_a_deployed_folder_of_another_network_with_the_same_name_is_not_reused(george_run, official_run):
