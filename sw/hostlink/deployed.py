@@ -26,6 +26,7 @@ import hashlib
 import json
 import re
 import statistics
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -222,6 +223,9 @@ def labelled_wavs(folder, labels_csv=None) -> list[tuple[Path, int | None]]:
     return out
 
 
+SPEAKER_NORM_WORDS = 10         # fewer words than this make a poor speaker reference (results.md)
+
+
 def wav_samples(folder, cochlea, labels_csv=None, progress: bool = True) -> list[Sample]:
     """Every *.wav in `folder` (sorted by name) through the cochlea front end (cached), labelled
     as `labelled_wavs` says."""
@@ -229,7 +233,12 @@ def wav_samples(folder, cochlea, labels_csv=None, progress: bool = True) -> list
     from spike_datasets.fsdd import Recording, encode_recordings
     items = labelled_wavs(folder, labels_csv)
     paths, labels = [p for p, _ in items], [y for _, y in items]
-    # Only the path matters to the front end; digit/speaker/index are placeholders here.
+    if cochlea.speaker_norm and len(paths) < SPEAKER_NORM_WORDS:
+        print(f"warning: {folder}: {len(paths)} recording(s) make the speaker's reference spectrum "
+              f"(speaker_norm); fewer than {SPEAKER_NORM_WORDS} make it unreliable "
+              f"(docs/results.md, speaker normalisation)", file=sys.stderr)
+    # Only the path matters to the front end, and with speaker_norm the folder is one speaker
+    # whose reference all its recordings make; digit/speaker/index are placeholders here.
     recs = [Recording(p, 0, "", i) for i, p in enumerate(paths)]
     try:
         data = encode_recordings(recs, cochlea, cache=True, progress=progress)

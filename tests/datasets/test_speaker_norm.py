@@ -125,3 +125,19 @@ def test_cache_key_names_speakers_and_enrolment_only_with_speaker_norm(tmp_path)
     keys = {cache_key(recs, on), cache_key(moved, on), cache_key(recs, on, enrol=[True, False, False]),
             cache_key(recs, on, enrol=[True, True, False])}
     assert len(keys) == 4
+
+
+def test_a_wav_folder_is_one_speaker_and_few_words_are_warned(tmp_path, capsys):
+    import scipy.io.wavfile
+    from hostlink.deployed import SPEAKER_NORM_WORDS, wav_samples
+    waves = _waves(3, 8)
+    for i, w in enumerate(waves):
+        scipy.io.wavfile.write(tmp_path / f"{i}_me_{i}.wav", 8000, w)
+    config = CochleaConfig(n_channels=32, n_steps=40, speaker_norm=1)
+    samples = wav_samples(tmp_path, config, progress=False)
+    expected = cochlea_spikes(waves, config, speakers=["me"] * 3)
+    assert all(np.array_equal(s.spikes, e) for s, e in zip(samples, expected))
+    err = capsys.readouterr().err
+    assert f"3 recording(s) make the speaker's reference" in err and f"fewer than {SPEAKER_NORM_WORDS}" in err
+    wav_samples(tmp_path, CochleaConfig(n_channels=32, n_steps=40), progress=False)
+    assert capsys.readouterr().err == ""
