@@ -83,12 +83,17 @@ def main(argv=None) -> int:
     reports = REPO / "build" / "reports"
     path = reports / f"loso-{a.name}.json"
     try:
-        report = json.loads(path.read_text())
         words = [int(w) for w in a.words.split(",")]
+    except ValueError:
+        raise SystemExit(f"--words {a.words!r}: expected sizes 1..499, comma-separated") from None
+    if not words or not all(1 <= n < 500 for n in words) or a.draws < 1:
+        raise SystemExit(f"--words {a.words} --draws {a.draws}: expected sizes 1..499 and at least one draw")
+    try:
+        report = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise SystemExit(f"{path}: {e}") from None
     folds = [fold_accuracy(run, report["recipe"], words, a.draws) for run in report["runs"]
-             if run.get("protocol") == "speaker"]
+             if run.get("protocol") == "speaker" and "error" not in run]
     summary = {"name": a.name, "words": words, "draws": a.draws, "folds": folds,
                "mean": {"all": float(np.mean([f["all"] for f in folds])),
                         **{str(n): float(np.mean([f[str(n)]["mean"] for f in folds])) for n in words}}}

@@ -223,7 +223,8 @@ def labelled_wavs(folder, labels_csv=None) -> list[tuple[Path, int | None]]:
     return out
 
 
-SPEAKER_NORM_WORDS = 10         # fewer words than this make a poor speaker reference (results.md)
+SPEAKER_NORM_WORDS = 50         # fewer words make a poorer speaker reference (results.md: with 10
+                                # words 3 points under all 500, with 50 words 0.5)
 
 
 def wav_samples(folder, cochlea, labels_csv=None, progress: bool = True) -> list[Sample]:
@@ -235,7 +236,7 @@ def wav_samples(folder, cochlea, labels_csv=None, progress: bool = True) -> list
     paths, labels = [p for p, _ in items], [y for _, y in items]
     if cochlea.speaker_norm and len(paths) < SPEAKER_NORM_WORDS:
         print(f"warning: {folder}: {len(paths)} recording(s) make the speaker's reference spectrum "
-              f"(speaker_norm); fewer than {SPEAKER_NORM_WORDS} make it unreliable "
+              f"(speaker_norm); with fewer than {SPEAKER_NORM_WORDS} the network hears him less well "
               f"(docs/results.md, speaker normalisation)", file=sys.stderr)
     # Only the path matters to the front end, and with speaker_norm the folder is one speaker
     # whose reference all its recordings make; digit/speaker/index are placeholders here.

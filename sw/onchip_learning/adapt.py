@@ -514,6 +514,12 @@ def registers(dep, name: str):
                      f"presets ({', '.join(PRESETS)})")
 
 
+def augment_text(args) -> str:
+    """--bptt-augment in canonical form (`drop=0.10` and `drop=0.1` are one setting)."""
+    from delay_training.augment import Augment
+    return Augment.parse(args.bptt_augment).text
+
+
 def report_name(args) -> str:
     if args.name:
         return args.name
@@ -522,7 +528,7 @@ def report_name(args) -> str:
     if args.bptt:        # the reference's settings too: another reference keeps its own folder
         name += (f"-bptt{'-all' if args.bptt_params == 'all' else ''}"
                  f"{f'-r{args.bptt_rehearse}' if args.bptt_rehearse else ''}-e{args.bptt_epochs}"
-                 f"{'-aug' + args.bptt_augment.replace('=', '').replace(',', '.') if args.bptt_augment else ''}")
+                 f"{'-aug' + augment_text(args).replace('=', '').replace(',', '.') if args.bptt_augment else ''}")
     return name
 
 
@@ -600,7 +606,7 @@ def bptt_figures(run: Path, fold: Fold, params, s_test, s_other, args, rehearsal
     if args.bptt_params != "pair-r":          # the hidden layer changed: its spikes too
         s_test, s_other = hidden_spikes(Q, fold.test_x), hidden_spikes(Q, fold.other_x)
     rep = {"params": args.bptt_params, "epochs": args.bptt_epochs, "lr": args.bptt_lr,
-           "lr_delay": 0.3, "batch": "full", "augment": args.bptt_augment or None,
+           "lr_delay": 0.3, "batch": "full", "augment": augment_text(args) or None,
            "rehearse": len(rehearsed), "rehearsed": rehearsed,
            "speaker_accuracy": accuracy(Q, s_test, fold.test_y),
            "others_accuracy": accuracy(Q, s_other, fold.other_y),

@@ -54,6 +54,39 @@ def test_spikes_depend_on_the_speakers_own_recordings_only():
         cochlea_spikes(waves, config, speakers=["a"])
 
 
+def ref_normalised_level(envelope, config):
+    """The front end's levels as they were before speaker normalisation (commit bc96e8d), kept
+    here as the reference that speaker_norm = 0 must reproduce bit for bit."""
+    env = np.asarray(envelope, dtype=np.float64)
+    if config.smooth_erb:
+        env = cochlea.smooth_channels(env, config)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        level = 20 * np.log10(env)
+        if config.tilt_degree:
+            c = level.shape[2]
+            peak = level.max(axis=(1, 2), keepdims=True)
+            voiced = level.max(axis=2, keepdims=True) > peak - config.dynamic_range_db
+            clipped = np.maximum(level, peak - config.dynamic_range_db - 20)
+            spectrum = np.where(voiced, clipped, 0.0).sum(1) / np.maximum(voiced.sum(1), 1)
+            basis = np.vander(np.linspace(-1, 1, c), config.tilt_degree + 1)
+            fit = basis @ np.linalg.lstsq(basis, spectrum.T, rcond=None)[0]
+            fit = fit.T - fit.T.mean(axis=1, keepdims=True)
+            level = level - fit[:, None, :]
+        peak = level.max(axis=(1, 2), keepdims=True)
+        scaled = np.clip(1 + (level - peak) / config.dynamic_range_db, 0, 1)
+    scaled = np.where(np.isfinite(peak), scaled, 0.0)
+    return cochlea.stretch_span(scaled, config.span_steps) if config.span_steps else scaled
+
+
+@pytest.mark.parametrize("settings", [{}, {"tilt_degree": 1}, {"tilt_degree": 2, "smooth_erb": 1.0, "span_steps": 20}])
+def test_off_reproduces_the_levels_before_speaker_norm(settings):
+    rng = np.random.default_rng(9)
+    env = rng.random((3, 40, 32)) ** 4
+    env[1] = 0                                                     # a silent recording
+    config = CochleaConfig(n_channels=32, n_steps=40, **settings)
+    assert np.array_equal(cochlea.normalised_level(env, config), ref_normalised_level(env, config))
+
+
 def test_off_is_bit_identical_and_keeps_old_keys():
     rng = np.random.default_rng(2)
     waves = [(rng.standard_normal(3000) * 2000).astype(np.int16) for _ in range(3)]
@@ -138,6 +171,6 @@ def test_a_wav_folder_is_one_speaker_and_few_words_are_warned(tmp_path, capsys):
     expected = cochlea_spikes(waves, config, speakers=["me"] * 3)
     assert all(np.array_equal(s.spikes, e) for s, e in zip(samples, expected))
     err = capsys.readouterr().err
-    assert f"3 recording(s) make the speaker's reference" in err and f"fewer than {SPEAKER_NORM_WORDS}" in err
+    assert "3 recording(s) make the speaker's reference" in err and f"fewer than {SPEAKER_NORM_WORDS}" in err
     wav_samples(tmp_path, CochleaConfig(n_channels=32, n_steps=40), progress=False)
     assert capsys.readouterr().err == ""

@@ -153,11 +153,9 @@ def test_one_short_fold_end_to_end(george_run):
     # preset "readout" (lr_shift_R 8): on the tiny run the "adapt" preset (lr_shift_R 19) changes
     # about one parameter in 10 samples; this one changes dozens, so golden = replica means
     # something
-    args = argparse.Namespace(speaker="george", run=george_run, recipe=A.DEFAULT_RECIPE, k=1,
-                              preset="readout", passes=1, seed=0, wav_dir=None, labels=None,
-                              deployed=None, board="icebreaker", every=5, bptt=True,
-                              bptt_epochs=2, bptt_lr=2e-3, bptt_params="pair-r",
-                              bptt_rehearse=0, name="pytest-george-k1", no_plot=False)
+    args = parsed(["--speaker", "george", "--run", str(george_run), "--k", "1", "--preset", "readout",
+                   "--passes", "1", "--every", "5", "--bptt", "--bptt-epochs", "2", "--bptt-lr", "2e-3",
+                   "--name", "pytest-george-k1"])
     rep = A.adapt(args, progress=False)
     assert rep["golden_equal"] and rep["learned"] == 10
     assert rep["readout_weights_changed"] + rep["delays_changed"] > 0
@@ -309,6 +307,9 @@ def test_default_names_keep_each_reference_apart():
     assert names == ["my_words-k2-p5-s0", "my_words-k2-p5-s0-bptt-e3", "my_words-k2-p5-s0-bptt-all-e3",
                      "my_words-k2-p5-s0-bptt-all-r200-e30"]
     assert A.report_name(parsed(base + ["--bptt", "--name", "mine"])) == "mine"
+    augmented = [A.report_name(parsed(base + ["--bptt", "--bptt-augment", spec]))
+                 for spec in ("drop=0.10,shift=8", "shift=8,drop=0.1")]
+    assert augmented == ["my_words-k2-p5-s0-bptt-e3-augshift8.drop0.1"] * 2
 
 
 def test_bptt_label_names_what_the_reference_changed():
@@ -336,6 +337,7 @@ def test_own_words_on_an_official_split_network_rehearse_every_speaker(official_
                    "--bptt-epochs", "1", "--name", "pytest-official-own-words", "--no-plot"])
     assert A.run(args) == 0
     rep = json.loads((A.REPO / "build" / "reports" / "adapt-pytest-official-own-words.json").read_text())
+    assert rep["plot"] is None and not (A.REPO / "build" / "plots" / "adapt-pytest-official-own-words.png").exists()
     assert rep["learned"] == 10 and rep["test_samples"] == 20 and rep["other_samples"] == 250
     assert rep["others_accuracy"]["before"] is not None
     names = rep["bptt"]["rehearsed"]
