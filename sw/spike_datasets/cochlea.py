@@ -379,14 +379,14 @@ def cochlea_spikes(waveforms: Sequence[np.ndarray], config: CochleaConfig,
         return out
     if speakers is None or len(speakers) != len(waveforms):
         raise ValueError("speaker_norm needs the speaker of every recording")
+    if enrol is not None and len(enrol) != len(waveforms):
+        raise ValueError(f"enrol marks {len(enrol)} recordings, not {len(waveforms)}")
     levels = np.zeros(out.shape, dtype=np.float32)
     spectra = np.zeros((len(waveforms), config.n_channels))
     for idx, env in frame_envelopes(waveforms, config, **kwargs):
         levels[idx] = level_db(env, config)
         spectra[idx] = voiced_spectrum(levels[idx].astype(np.float64), config)
     _, groups = np.unique(np.asarray(speakers, dtype=str), return_inverse=True)
-    if enrol is not None and len(enrol) != len(waveforms):
-        raise ValueError(f"enrol marks {len(enrol)} recordings, not {len(waveforms)}")
     reference = speaker_reference(spectra, groups, enrol)
     for lo in range(0, len(waveforms), 64):
         hi = min(len(waveforms), lo + 64)
