@@ -224,7 +224,7 @@ def labelled_wavs(folder, labels_csv=None) -> list[tuple[Path, int | None]]:
 
 
 SPEAKER_NORM_WORDS = 50         # fewer words make a poorer speaker reference (results.md: with 10
-                                # words 3 points under all 500, with 50 words 0.5)
+                                # words 2.9 points under all 500, with 50 words 0.5)
 
 
 def wav_samples(folder, cochlea, labels_csv=None, progress: bool = True) -> list[Sample]:
