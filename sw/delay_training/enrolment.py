@@ -36,7 +36,7 @@ def speaker_spikes(speaker: str, config, chosen: np.ndarray):
 def fold_accuracy(run: dict, recipe: dict, words: list[int], draws: int) -> dict:
     import torch
 
-    from spike_datasets import CochleaConfig
+    from spike_datasets import CochleaConfig, SpikeDataset
     from .data import load_task
     from .loso import TASK, run_spec
     from .train import build_model, evaluate, make_config, read_checkpoint
@@ -52,8 +52,8 @@ def fold_accuracy(run: dict, recipe: dict, words: list[int], draws: int) -> dict
 
     def accuracy(chosen, test):
         spikes, labels = speaker_spikes(run["speaker"], config, chosen)
-        ds = splits.test.__class__(name="enrol", spikes=spikes[test], labels=labels[test],
-                                   n_classes=10, dt=config.dt, class_names=splits.test.class_names)
+        ds = SpikeDataset(name="enrol", spikes=spikes[test], labels=labels[test], n_classes=10,
+                          dt=config.dt, class_names=splits.test.class_names)
         with torch.no_grad():
             return evaluate(model, ds)["acc"]
 

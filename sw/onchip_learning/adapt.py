@@ -303,15 +303,11 @@ def bptt_reference(run: Path, x, y, epochs: int = 30, lr: float = 2e-3, lr_delay
     `augment` (training's --augment text, delay_training.augment): every epoch sees a fresh
     spike-level transform of the whole batch, drawn from (seed, epoch): k words seen as many."""
     import torch.nn.functional as Fn
-    from delay_training.augment import Augment, AugmentError
     from tqdm import tqdm
     from delay_training.export import to_params
     if params not in BPTT_PARAMS:
         raise AdaptError(f"--bptt-params {params!r}: expected one of {', '.join(BPTT_PARAMS)}")
-    try:
-        transform = Augment.parse(augment)
-    except AugmentError as e:
-        raise AdaptError(str(e).replace("--augment", "--bptt-augment")) from None
+    transform = bptt_augment(augment)
     torch.manual_seed(seed)
     model = load_model(Path(run))
     for p in model.parameters():
@@ -514,10 +510,19 @@ def registers(dep, name: str):
                      f"presets ({', '.join(PRESETS)})")
 
 
+def bptt_augment(text: str):
+    """--bptt-augment as a delay_training.augment.Augment; a wrong spec is an AdaptError naming
+    the option."""
+    from delay_training.augment import Augment, AugmentError
+    try:
+        return Augment.parse(text)
+    except AugmentError as e:
+        raise AdaptError(str(e).replace("--augment", "--bptt-augment")) from None
+
+
 def augment_text(args) -> str:
     """--bptt-augment in canonical form (`drop=0.10` and `drop=0.1` are one setting)."""
-    from delay_training.augment import Augment
-    return Augment.parse(args.bptt_augment).text
+    return bptt_augment(args.bptt_augment).text
 
 
 def report_name(args) -> str:
@@ -689,13 +694,9 @@ def prepare(args, progress: bool = True) -> Setup:
     if args.bptt_params != "pair-r" and not args.bptt:
         raise AdaptError(f"--bptt-params {args.bptt_params}: only for the BPTT reference (add --bptt)")
     if args.bptt_augment:
-        from delay_training.augment import Augment, AugmentError
         if not args.bptt:
             raise AdaptError(f"--bptt-augment {args.bptt_augment}: only for the BPTT reference (add --bptt)")
-        try:
-            Augment.parse(args.bptt_augment)
-        except AugmentError as e:
-            raise AdaptError(str(e).replace("--augment", "--bptt-augment")) from None
+        bptt_augment(args.bptt_augment)           # a wrong spec stops here, before anything runs
     if args.bptt_rehearse < 0:
         raise AdaptError(f"--bptt-rehearse {args.bptt_rehearse}: at least 0")
     if args.wav_dir is not None and not Path(args.wav_dir).is_dir():

@@ -386,8 +386,7 @@ def cochlea_spikes(waveforms: Sequence[np.ndarray], config: CochleaConfig,
     for idx, env in frame_envelopes(waveforms, config, **kwargs):
         levels[idx] = level_db(env, config)
         spectra[idx] = voiced_spectrum(levels[idx].astype(np.float64), config)
-    _, groups = np.unique(np.asarray(speakers, dtype=str), return_inverse=True)
-    reference = speaker_reference(spectra, groups, enrol)
+    reference = speaker_reference(spectra, np.asarray(speakers, dtype=str), enrol)
     for lo in range(0, len(waveforms), 64):
         hi = min(len(waveforms), lo + 64)
         out[lo:hi] = fire(scaled_level(levels[lo:hi].astype(np.float64), config, reference[lo:hi]), config)
