@@ -1,6 +1,7 @@
 # Everything runs through .venv/bin; activating the venv is never needed.
 PY      := .venv/bin/python
 PIP     := .venv/bin/pip
+FESTIVAL_PACKAGES := festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 PYTEST  := .venv/bin/pytest
 CLI     := .venv/bin/delaysnn
 
@@ -32,6 +33,10 @@ install: .venv/.installed-$(TORCH)
 		|| echo "warning: espeak-ng not installed; training with --tts (synthetic voices) will refuse"
 	@command -v flite >/dev/null || (apt-get install -y flite || (apt-get update && apt-get install -y flite)) \
 		|| echo "warning: flite not installed; training with --tts flite=N (synthetic voices) will refuse"
+	@(command -v text2wave >/dev/null && test -d /usr/share/festival/voices/english/ked_diphone \
+		&& test -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts && test -d /usr/share/festival/voices/english/kal_diphone) \
+		|| (apt-get install -y $(FESTIVAL_PACKAGES) || (apt-get update && apt-get install -y $(FESTIVAL_PACKAGES))) \
+		|| echo "warning: festival not installed; training with --tts festival=N (synthetic voices) will refuse"
 	python3 -m venv .venv
 	$(PIP) install --upgrade pip wheel
 	$(PIP) install -c constraints.txt $(TORCH_WHEEL)

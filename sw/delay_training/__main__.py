@@ -133,9 +133,11 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--tts", metavar="SPEC",
                    help="spoken digits: synthetic speakers added to the training split: N espeak-ng "
                         "voices (accent, variant, speed, pitch drawn per speaker) and M flite voices "
-                        "(voice, vocal-tract length, pitch, duration) and A foreign-accented espeak-ng "
-                        "voices (first language, accent strength) saying every digit `takes` times, "
-                        "e.g. voices=200,flite=200,accented=200,snr=10:40 (make install installs both)")
+                        "(voice, vocal-tract length, pitch, duration), A foreign-accented espeak-ng "
+                        "voices (first language, accent strength) and F festival voices (drawn like "
+                        "flite's) saying every digit `takes` times, e.g. "
+                        "voices=200,flite=200,festival=200,takes=2,snr=10:40 (make install installs "
+                        "all three engines)")
     t.add_argument("--n-train", type=int, help="use only the first N training samples")
     t.add_argument("--test-speaker", help="fsdd-loso: held-out speaker; None: the first by name")
     t.add_argument("--tonic-root", metavar="DIR", help="tonic:SHD / tonic:SSC: the folder tonic "

@@ -82,13 +82,16 @@ def with_tts(train: SpikeDataset, spec, config, progress: bool) -> SpikeDataset:
     they all count as one more speaker, "tts", in meta['speaker'] and info['speakers']."""
     from spike_datasets.fsdd import Recording, encode_recordings
     from spike_datasets.paths import cache_dir
-    from spike_datasets.tts import accented_cache_key, cache_key, flite_cache_key, generate
+    from spike_datasets.tts import (accented_cache_key, cache_key, festival_cache_key, flite_cache_key,
+                                    generate)
     import torch
     paths = generate(spec, cache_dir() / "tts" / cache_key(spec), progress=progress) if spec.voices else []
     if spec.flite:
         paths += generate(spec, cache_dir() / "tts" / flite_cache_key(spec), progress, engine="flite")
     if spec.accented:
         paths += generate(spec, cache_dir() / "tts" / accented_cache_key(spec), progress, engine="accented")
+    if spec.festival:
+        paths += generate(spec, cache_dir() / "tts" / festival_cache_key(spec), progress, engine="festival")
     recordings = [Recording(p, int(p.name.split("_")[0]), p.name.split("_")[1],
                             int(p.stem.split("_")[2])) for p in paths]
     tts = encode_recordings(recordings, config, progress=progress, perturbation=spec.noise())

@@ -1,4 +1,5 @@
-"""Synthetic speakers: espeak-ng and flite read the ten digits in many voices, as extra training data.
+"""Synthetic speakers: espeak-ng, flite and festival read the ten digits in many voices, as extra
+training data.
 
 Four training speakers are few voices to learn speaker independence from. espeak-ng (Debian
 package `espeak-ng`, installed by `make install`) is a formant synthesiser with eight English
@@ -21,9 +22,15 @@ applied by reading the audio at `formant` times its rate before resampling to 8 
 pitch move up by `formant`, the length down by it; the duration stretch and the pitch target
 are pre-scaled so that the final speed and pitch are the drawn ones).
 
+festival (Debian packages `festival`, `festvox-kallpc16k`, `festvox-kdlpc16k` and
+`festvox-us-slt-hts`, installed by `make install`) adds three more voices built from recorded
+speech: two diphone voices (kal, and ked, a second American male) and an HMM (HTS) voice (slt).
+A festival speaker is drawn like a flite one; the HTS voice keeps its own pitch (festival's HTS
+engine takes no pitch target), so only its vocal-tract scale moves it.
+
 `--tts voices=200,takes=1` adds 200 espeak-ng speakers saying every digit once to the training
 split (never to validation or test); `flite=N` adds N flite speakers (`voices=0,flite=200`: flite
-only); `accented=N` adds N espeak-ng speakers with a foreign accent (`accents.py`: the digits'
+only); `festival=N` adds N festival speakers; `accented=N` adds N espeak-ng speakers with a foreign accent (`accents.py`: the digits'
 phonemes rewritten by the habits of one of nine first languages, each speaker at its own accent
 strength); `snr=LO:HI` adds Gaussian noise to each take at an SNR drawn in [LO, HI] dB
 (`voices.Perturbation`), since synthetic speech is cleaner than any microphone.
@@ -65,9 +72,14 @@ VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f
 # its own pitch (80-90 Hz) whatever int_f0_target_mean asks: only the vocal-tract scale moves
 # it. kal is an 8 kHz voice: at a scale below 1 its top band (above 4 kHz x scale) stays empty.
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
+# festival 2.5's English voices in Debian, each with the package that holds it.
+FESTIVAL_VOICES = {"kal_diphone": "festvox-kallpc16k", "ked_diphone": "festvox-kdlpc16k",
+                   "cmu_us_slt_arctic_hts": "festvox-us-slt-hts"}
+FESTIVAL_VOICE_DIR = Path("/usr/share/festival/voices")
 SAMPLE_RATE = 8000
 TTS_VERSION = 1                    # bump when the audio an espeak-ng voice makes changes
 FLITE_VERSION = 1                  # bump when the audio a flite voice makes changes
+FESTIVAL_VERSION = 1               # bump when the audio a festival voice makes changes
 
 
 class TtsError(UserError, ValueError):
@@ -160,6 +172,39 @@ class FliteVoice:
 
 
 @dataclass(frozen=True)
+class FestivalVoice(FliteVoice):
+    """One festival speaker, drawn and scaled like a flite one; festival's `text2wave` reads the
+    word from its standard input."""
+
+    @property
+    def name(self) -> str:
+        return f"fest{self.index}"
+
+    def take(self, take: int) -> tuple[float, float]:
+        """(stretch, f0) of one take: the voice's own +- 10 % duration and +- 8 % pitch."""
+        u = np.random.default_rng([self.index, take, 0xFE57]).random(2)
+        return self.stretch * (0.9 + 0.2 * u[0]), self.f0 * (0.92 + 0.16 * u[1])
+
+    def command(self, word: str, take: int, out: Path) -> list[str]:
+        """The text2wave arguments writing one take to `out`: the voice, then its duration (HTS:
+        the engine's speed rate, its inverse) and, for a diphone voice, its mean pitch target,
+        pre-scaled for the formant resampling."""
+        stretch, f0 = self.take(take)
+        duration = stretch * self.formant
+        if self.voice.endswith("_hts"):
+            setting = f'(set! hts_engine_params (append hts_engine_params (list (list "-r" {1 / duration:.4f}))))'
+        else:
+            setting = (f"(begin (Parameter.set 'Duration_Stretch {duration:.4f}) (set! int_lr_params "
+                       f"(cons (list 'target_f0_mean {f0 / self.formant:.2f}) int_lr_params)))")
+        return ["-eval", f"(voice_{self.voice})", "-eval", setting, "-o", str(out)]
+
+    def stdin(self, word: str) -> str | None:
+        return word + "\n"
+
+    engine = "festival"
+
+
+@dataclass(frozen=True)
 class TtsSpec:
     """How many synthetic speakers, how many takes of each digit, and the seed of their draws."""
 
@@ -169,9 +214,10 @@ class TtsSpec:
     snr_db: tuple[float, float] | None = None    # noise at a drawn SNR (voices.Perturbation)
     flite: int = 0                 # flite speakers
     accented: int = 0              # espeak-ng speakers with a foreign accent
+    festival: int = 0              # festival speakers
 
     def __post_init__(self) -> None:
-        for engine in ("voices", "flite", "accented"):
+        for engine in ENGINES:
             if not 0 <= getattr(self, engine) <= 2000:
                 raise TtsError(f"--tts {engine}={getattr(self, engine)}: expected a whole number in 0..2000")
         if not 1 <= self.takes <= 10:
@@ -227,11 +273,27 @@ class TtsSpec:
             out.append(FliteVoice(i, voice, formant, round(f0, 1), round(float(rng.uniform(0.8, 1.3)), 3)))
         return out
 
+    def festival_speakers(self) -> list[FestivalVoice]:
+        """The festival speakers, each drawn from (seed, index) as `flite_speakers` draws, over
+        festival's voices."""
+        out = []
+        voices = tuple(FESTIVAL_VOICES)
+        for i in range(self.festival):
+            rng = np.random.default_rng([self.seed, i, 0xFE57])
+            voice = voices[rng.integers(len(voices))]
+            formant = round(float(np.exp(rng.uniform(np.log(0.82), np.log(1.22)))), 2)
+            f0 = float(np.exp(rng.uniform(np.log(85), np.log(250))))
+            out.append(FestivalVoice(i, voice, formant, round(f0, 1), round(float(rng.uniform(0.8, 1.3)), 3)))
+        return out
+
+
+ENGINES = ("voices", "flite", "accented", "festival")   # the --tts settings that add speakers
+
 
 def parse_tts(text: str | None) -> TtsSpec:
     """`voices=200,takes=2,seed=0,snr=10:40` -> TtsSpec; '' / None -> no synthetic speakers."""
     settings = {}
-    for name, value in name_values(text, ("voices", "flite", "accented", "takes", "seed", "snr"), "--tts", TtsError):
+    for name, value in name_values(text, ENGINES + ("takes", "seed", "snr"), "--tts", TtsError):
         if name == "snr":
             try:
                 lo, _, hi = value.partition(":")
@@ -242,18 +304,19 @@ def parse_tts(text: str | None) -> TtsSpec:
         if not value.isdigit():
             raise TtsError(f"--tts {name}={value!r}: expected a whole number")
         settings[name] = int(value)
-    if settings and not any(settings.get(engine, 0) for engine in ("voices", "flite", "accented")):
-        raise TtsError(f"--tts {text!r}: expected voices=N, flite=N or accented=N with N >= 1")
+    if settings and not any(settings.get(engine, 0) for engine in ENGINES):
+        raise TtsError(f"--tts {text!r}: expected voices=N, flite=N, accented=N or festival=N with N >= 1")
     return TtsSpec(**settings)
 
 
 def tts_text(spec: TtsSpec) -> str:
     """The canonical --tts text ('' for none)."""
-    if spec.voices == 0 and spec.flite == 0 and spec.accented == 0:
+    if not any(getattr(spec, engine) for engine in ENGINES):
         return ""
     snr = f",snr={spec.snr_db[0]:g}:{spec.snr_db[1]:g}" if spec.snr_db is not None else ""
     return (f"voices={spec.voices}" + (f",flite={spec.flite}" if spec.flite else "")
             + (f",accented={spec.accented}" if spec.accented else "")
+            + (f",festival={spec.festival}" if spec.festival else "")
             + f",takes={spec.takes}" + (f",seed={spec.seed}" if spec.seed else "") + snr)
 
 
@@ -267,24 +330,38 @@ def flite() -> str:
     return _executable("flite")
 
 
-def _executable(name: str) -> str:
+def text2wave() -> str:
+    """festival's text2wave, or a one-line error saying how to get it."""
+    return _executable("text2wave", "festival")
+
+
+def _executable(name: str, package: str | None = None) -> str:
     path = shutil.which(name)
     if path is None:
+        package = package or name
         raise TtsError(f"--tts needs {name}, which is not installed: run `make install` "
-                       f"(it installs the Debian package {name}) or `apt-get install {name}`")
+                       f"(it installs the Debian package {package}) or `apt-get install {package}`")
     return path
 
 
 def missing_engines(spec: TtsSpec) -> list[str]:
-    """The engines `spec` uses that are not installed (Debian package names)."""
+    """The Debian packages that `spec`'s engines need and that are not installed: festival's
+    voices each have their own package."""
     used = ["espeak-ng"] * bool(spec.voices or spec.accented) + ["flite"] * bool(spec.flite)
-    return [name for name in used if shutil.which(name) is None]
+    missing = [name for name in used if shutil.which(name) is None]
+    if spec.festival:
+        missing += ["festival"] * (shutil.which("text2wave") is None)
+        missing += [package for voice, package in FESTIVAL_VOICES.items()
+                    if not any(FESTIVAL_VOICE_DIR.glob(f"*/{voice}"))]
+    return missing
 
 
 def check_engines(spec: TtsSpec) -> None:
-    """A one-line error unless every engine `spec` uses is installed."""
-    for name in missing_engines(spec):
-        _executable(name)
+    """A one-line error unless every engine and voice `spec` uses is installed."""
+    missing = missing_engines(spec)
+    if missing:
+        raise TtsError(f"--tts needs the Debian package(s) {', '.join(missing)}, not installed: run "
+                       f"`make install` (it installs them) or `apt-get install {' '.join(missing)}`")
 
 
 def trim(x: np.ndarray, floor_db: float = 40.0, margin: int = 80) -> np.ndarray:
@@ -297,17 +374,19 @@ def trim(x: np.ndarray, floor_db: float = 40.0, margin: int = 80) -> np.ndarray:
     return x[max(loud[0] - margin, 0):loud[-1] + 1 + margin]
 
 
-def synthesise(word: str, voice: Voice | FliteVoice, take: int, exe: str | None = None) -> np.ndarray:
+def synthesise(word: str, voice: Voice | FliteVoice | FestivalVoice, take: int,
+               exe: str | None = None) -> np.ndarray:
     """One take of `word` in `voice`: int16 at 8 kHz (formants scaled by `voice.formant`),
     trimmed, peak at -1 dBFS."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "w.wav"
-        cmd = [exe or _executable(voice.engine)] + voice.command(word, take, out)
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        cmd = [exe or _engine_executable(voice.engine)] + voice.command(word, take, out)
+        stdin = voice.stdin(word) if isinstance(voice, FestivalVoice) else None
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, input=stdin)
         if done.returncode != 0 or not out.exists():
             shown = " ".join(a for a in cmd[1:] if a not in (str(out), word, "-w", "-o", "-t"))
-            raise TtsError(f"{voice.engine} failed on {shown} {word!r}: "
-                           f"{(done.stderr or done.stdout).strip() or 'no output'}")
+            detail = " ".join((done.stderr or done.stdout).split()) or "no output"
+            raise TtsError(f"{voice.engine} failed on {shown} {word!r}: {detail}")
         rate, x = scipy.io.wavfile.read(out)
     x = x.astype(np.float64)
     ratio = Fraction(SAMPLE_RATE) / (Fraction(rate) * Fraction(voice.formant).limit_denominator(100))
@@ -344,6 +423,23 @@ def flite_cache_key(spec: TtsSpec) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
 
 
+def festival_cache_key(spec: TtsSpec) -> str:
+    """The folder of a spec's festival audio, shared like `cache_key`'s."""
+    settings = {"version": FESTIVAL_VERSION, "seed": spec.seed, "festival": _festival_version(),
+                "voices": tuple(FESTIVAL_VOICES), "rate": SAMPLE_RATE}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _engine_executable(engine: str) -> str:
+    return text2wave() if engine == "festival" else _executable(engine)
+
+
+def _festival_version() -> str:
+    done = subprocess.run([shutil.which("festival") or text2wave(), "--version"], capture_output=True,
+                          text=True, timeout=60)
+    return done.stdout.strip()
+
+
 def _espeak_version() -> str:
     """espeak-ng's version line: another version may speak differently."""
     done = subprocess.run([espeak(), "--version"], capture_output=True, text=True, timeout=60)
@@ -357,12 +453,14 @@ def _flite_version() -> str:
 
 def generate(spec: TtsSpec, folder: Path, progress: bool = True, engine: str = "espeak-ng") -> list[Path]:
     """Write every take of every digit of every synthetic speaker of `engine` ("espeak-ng":
-    `spec.speakers()`, "flite": `spec.flite_speakers()`, "accented": `spec.accented_speakers()`) as `{folder}/{digit}_{speaker}_{take}.wav`
+    `spec.speakers()`, "flite": `spec.flite_speakers()`, "accented": `spec.accented_speakers()`,
+    "festival": `spec.festival_speakers()`) as `{folder}/{digit}_{speaker}_{take}.wav`
     (skipping files already there) and return the paths, sorted by speaker, digit, take like
     fsdd.list_recordings."""
     from tqdm.auto import tqdm
     exe, voices = {"flite": lambda: (flite(), spec.flite_speakers()),
                    "accented": lambda: (espeak(), spec.accented_speakers()),
+                   "festival": lambda: (text2wave(), spec.festival_speakers()),
                    "espeak-ng": lambda: (espeak(), spec.speakers())}[engine]()
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [(v, d, t) for v in voices for d in range(10) for t in range(spec.takes)]

@@ -14,8 +14,8 @@ import scipy.io.wavfile
 
 from spike_datasets import tts
 from spike_datasets.accents import ENGLISH, L1S, accent_words, final_stress
-from spike_datasets.tts import (ACCENTS, FLITE_VOICES, VARIANTS, FliteVoice, TtsError, TtsSpec, Voice,
-                                parse_tts, trim, tts_text)
+from spike_datasets.tts import (ACCENTS, FESTIVAL_VOICES, FLITE_VOICES, VARIANTS, FestivalVoice, FliteVoice,
+                                TtsError, TtsSpec, Voice, parse_tts, trim, tts_text)
 
 PEAK = round(32767 * 10 ** (-1 / 20))          # -1 dBFS
 
@@ -60,11 +60,15 @@ def test_option_text_round_trips_and_defaults():
     assert accented.accented == 7 and tts_text(accented) == "voices=3,flite=2,accented=7,takes=2"
     assert parse_tts(tts_text(accented)) == accented
     assert tts_text(parse_tts("accented=4")) == "voices=0,accented=4,takes=1"
+    festival = parse_tts("festival=9,flite=2,voices=3,takes=2,snr=10:40")
+    assert festival.festival == 9 and tts_text(festival) == "voices=3,flite=2,festival=9,takes=2,snr=10:40"
+    assert parse_tts(tts_text(festival)) == festival and tts_text(parse_tts("festival=1")) == "voices=0,festival=1,takes=1"
 
 
 @pytest.mark.parametrize("text, words", [
-    ("voices=0", "voices=N, flite=N or accented=N with N >= 1"), ("takes=2", "accented=N with N >= 1"),
-    ("voices=0,flite=0,accented=0", "voices=N, flite=N or accented=N"),
+    ("voices=0", "voices=N, flite=N, accented=N or festival=N with N >= 1"),
+    ("takes=2", "festival=N with N >= 1"), ("voices=0,flite=0,accented=0,festival=0", "voices=N, flite=N"),
+    ("festival=2001", "festival=2001: expected a whole number in 0..2000"), ("festival=x", "whole number"),
     ("flite=2001", "flite=2001: expected a whole number in 0..2000"),
     ("accented=2001", "accented=2001: expected a whole number in 0..2000"), ("accented=x", "whole number"),
     ("flite=x", "whole number"),
@@ -244,7 +248,7 @@ def test_a_failing_or_missing_flite_is_one_line(tmp_path, monkeypatch):
     assert tts.missing_engines(TtsSpec(voices=2)) == []
     monkeypatch.setattr(shutil, "which", lambda name: None)
     assert tts.missing_engines(TtsSpec(voices=2, flite=2)) == ["espeak-ng", "flite"]
-    with pytest.raises(TtsError, match="needs flite, which is not installed: run `make install`"):
+    with pytest.raises(TtsError, match="needs the Debian package.s. flite, not installed: run `make install`"):
         tts.check_engines(TtsSpec(flite=2))
 
 
@@ -407,3 +411,152 @@ def test_real_flite_voices_follow_their_pitch_and_vocal_tract(name):
         assert 1.5 < f0(high) / f0(low) < 2.5                      # the pitch asked for, as heard
     assert 0.85 < short.size / high.size < 1.15                    # stretch pre-scaled: same length
     assert np.array_equal(low, tts.synthesise("one", FliteVoice(0, name, 1.0, 110.0, 1.0), 0))
+
+
+def festival_stand_in(tmp_path, rate=16000):
+    """An executable taking text2wave's arguments: logs them and its standard input as JSON and
+    writes 0.4 s of a 1 kHz cosine at `rate` to the -o file."""
+    log = tmp_path / "festival.log"
+    script = tmp_path / "text2wave"
+    script.write_text(textwrap.dedent(f"""\
+        #!{sys.executable}
+        import json, sys, numpy as np, scipy.io.wavfile
+        open({str(log)!r}, "a").write(json.dumps([sys.argv[1:], sys.stdin.read()]) + "\\n")
+        t = np.arange(int(0.4 * {rate})) / {rate}
+        x = 0.3 * np.cos(2 * np.pi * 1000 * t)
+        scipy.io.wavfile.write(sys.argv[sys.argv.index("-o") + 1], {rate}, (x * 32767).astype(np.int16))
+        """))
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script), log
+
+
+def logged(log):
+    import json
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_festival_speakers_are_seeded_nested_and_in_range():
+    many = TtsSpec(festival=300).festival_speakers()
+    assert TtsSpec(festival=20).festival_speakers() == many[:20]
+    assert TtsSpec(festival=20, seed=1).festival_speakers() != many[:20]
+    assert TtsSpec(flite=5).festival_speakers() == [] and TtsSpec(festival=5).flite_speakers() == []
+    assert [v.name for v in many[:2]] == ["fest0", "fest1"] and {v.voice for v in many} == set(FESTIVAL_VOICES)
+    assert all(0.82 <= v.formant <= 1.22 and 85 <= v.f0 <= 250 and 0.8 <= v.stretch <= 1.3 for v in many)
+    assert min(v.formant for v in many) < 0.85 and max(v.formant for v in many) > 1.18
+    takes = [many[0].take(t) for t in range(200)]
+    assert all(0.9 * many[0].stretch <= s <= 1.1 * many[0].stretch for s, _ in takes)
+    assert all(0.92 * many[0].f0 <= f <= 1.08 * many[0].f0 for _, f in takes)
+    assert len(set(takes)) == 200 and takes != [FliteVoice(*vars(many[0]).values()).take(t) for t in range(200)]
+
+
+def test_festival_command_line_stdin_and_vocal_tract_scaling(tmp_path):
+    """A diphone voice is asked for the drawn duration and pitch pre-scaled by the formant scale;
+    the HTS voice for the inverse of the duration as its speed rate; the word goes to stdin; a
+    formant 1.25 voice comes out 1.25x higher and shorter."""
+    exe, log = festival_stand_in(tmp_path)
+    diphone = FestivalVoice(4, "ked_diphone", 1.25, 200.0, 1.1)
+    x = tts.synthesise("eight", diphone, 3, exe)
+    stretch, f0 = diphone.take(3)
+    (args, stdin), = logged(log)
+    assert args == ["-eval", "(voice_ked_diphone)", "-eval",
+                    f"(begin (Parameter.set 'Duration_Stretch {stretch * 1.25:.4f}) (set! int_lr_params "
+                    f"(cons (list 'target_f0_mean {f0 / 1.25:.2f}) int_lr_params)))", "-o", args[5]]
+    assert stdin == "eight\n"
+    assert x.dtype == np.int16 and int(np.abs(x).max()) == PEAK and abs(x.size - 2560) <= 16   # 0.4 s / 1.25
+    spectrum = np.abs(np.fft.rfft(x.astype(np.float64)))
+    assert np.argmax(spectrum) * 8000 / x.size == pytest.approx(1250, abs=5)
+    hts = FestivalVoice(5, "cmu_us_slt_arctic_hts", 0.9, 120.0, 1.2)
+    tts.synthesise("two", hts, 0, exe)
+    stretch, _ = hts.take(0)
+    args, stdin = logged(log)[1]
+    assert args[:4] == ["-eval", "(voice_cmu_us_slt_arctic_hts)", "-eval",
+                        f'(set! hts_engine_params (append hts_engine_params (list (list "-r" {1 / (stretch * 0.9):.4f}))))']
+    assert stdin == "two\n"
+
+
+def test_a_failing_or_missing_festival_is_one_line(tmp_path, monkeypatch):
+    script = tmp_path / "text2wave"
+    script.write_text(f"#!{sys.executable}\nimport sys\nsys.stderr.write('SIOD ERROR: unbound variable :\\n  voice_ked_diphone\\n')\nsys.exit(1)\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    with pytest.raises(TtsError) as err:
+        tts.synthesise("two", FestivalVoice(0, "ked_diphone", 1.0, 120.0, 1.0), 0, str(script))
+    assert str(err.value).startswith("festival failed on -eval (voice_ked_diphone)")
+    assert str(err.value).endswith("'two': SIOD ERROR: unbound variable : voice_ked_diphone")
+    assert "\n" not in str(err.value) and " -o" not in str(err.value)
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "text2wave" else f"/usr/bin/{name}")
+    monkeypatch.setattr(tts, "FESTIVAL_VOICE_DIR", tmp_path / "voices")
+    (tmp_path / "voices" / "english" / "kal_diphone").mkdir(parents=True)
+    (tmp_path / "voices" / "us" / "cmu_us_slt_arctic_hts").mkdir(parents=True)
+    assert tts.missing_engines(TtsSpec(voices=2, festival=1)) == ["festival", "festvox-kdlpc16k"]
+    assert tts.missing_engines(TtsSpec(voices=2)) == []
+    with pytest.raises(TtsError) as err:
+        tts.check_engines(TtsSpec(festival=2))
+    assert str(err.value) == ("--tts needs the Debian package(s) festival, festvox-kdlpc16k, not installed: run "
+                              "`make install` (it installs them) or `apt-get install festival festvox-kdlpc16k`")
+    with pytest.raises(TtsError, match="needs text2wave, which is not installed: run `make install` "
+                                       r"\(it installs the Debian package festival\)"):
+        tts.text2wave()
+
+
+def test_generate_festival_speakers_and_their_cache_folder(tmp_path, monkeypatch):
+    exe, log = festival_stand_in(tmp_path)
+    monkeypatch.setattr(tts, "text2wave", lambda: exe)
+    paths = tts.generate(TtsSpec(flite=3, festival=2, takes=2), tmp_path / "out", progress=False, engine="festival")
+    assert [p.name for p in paths[:3]] == ["0_fest0_0.wav", "0_fest0_1.wav", "1_fest0_0.wav"] and len(paths) == 40
+    assert [stdin for _, stdin in logged(log)[:3]] == ["zero\n", "zero\n", "one\n"]
+    monkeypatch.setattr(tts, "_festival_version", lambda: "festival 2.5.0")
+    monkeypatch.setattr(tts, "_flite_version", lambda: "flite-2.2")
+    key = tts.festival_cache_key(TtsSpec(festival=2))
+    assert key == tts.festival_cache_key(TtsSpec(voices=7, festival=90)) != tts.flite_cache_key(TtsSpec(flite=2))
+    assert tts.festival_cache_key(TtsSpec(festival=2, seed=1)) != key
+    monkeypatch.setattr(tts, "FESTIVAL_VOICES", dict(list(FESTIVAL_VOICES.items())[:2]))
+    assert tts.festival_cache_key(TtsSpec(festival=2)) != key      # other voices, new audio
+
+
+def test_festival_speakers_follow_the_flite_ones(tmp_path, monkeypatch):
+    from delay_training.data import load_task
+    exe, _ = stand_in(tmp_path)
+    festival, _ = festival_stand_in(tmp_path)
+    monkeypatch.setattr(tts, "flite", lambda: exe)
+    monkeypatch.setattr(tts, "text2wave", lambda: festival)
+    monkeypatch.setattr(tts, "_flite_version", lambda: "stand-in flite")
+    monkeypatch.setattr(tts, "_festival_version", lambda: "stand-in festival")
+    monkeypatch.setenv("DELAYSNN_CACHE", str(tmp_path / "cache"))
+    config = "n_channels=16,n_steps=20"
+    plain = load_task("fsdd-loso", test_speaker="george", front_end=config)
+    flite_only = load_task("fsdd-loso", test_speaker="george", front_end=config, tts="flite=2")
+    both = load_task("fsdd-loso", test_speaker="george", front_end=config, tts="flite=2,festival=3")
+    festival_only = load_task("fsdd-loso", test_speaker="george", front_end=config, tts="festival=3")
+    n, m = plain.train.n_samples, flite_only.train.n_samples
+    assert (both.train.n_samples, festival_only.train.n_samples) == (m + 30, n + 30)
+    assert np.array_equal(both.train.spikes[:m], flite_only.train.spikes)
+    assert np.array_equal(both.train.spikes[m:], festival_only.train.spikes[n:])
+    assert both.train.spikes[m:].sum() > 0 and both.train.labels[m:].tolist() == list(range(10)) * 3
+
+
+def _festival_installed() -> bool:
+    return shutil.which("text2wave") is not None and not tts.missing_engines(TtsSpec(festival=1))
+
+
+@pytest.mark.skipif(not _festival_installed(), reason="festival or its voices not installed (make install installs them)")
+@pytest.mark.parametrize("name", FESTIVAL_VOICES)
+def test_real_festival_voices_follow_their_pitch_and_vocal_tract(name):
+    """Every voice speaks a word, deterministically, at the length asked for whatever its scale;
+    the diphone voices at the pitch asked for (the HTS voice keeps its own, as tts.py says)."""
+    def f0(x):
+        seg = x[x.size // 2 - 400:x.size // 2 + 400].astype(np.float64)
+        ac = np.correlate(seg, seg, "full")[seg.size - 1:]
+        return 8000 / (16 + np.argmax(ac[16:200]))
+    low = tts.synthesise("one", FestivalVoice(0, name, 1.0, 110.0, 1.0), 0)
+    high = tts.synthesise("one", FestivalVoice(0, name, 1.0, 220.0, 1.0), 0)
+    short = tts.synthesise("one", FestivalVoice(0, name, 1.2, 220.0, 1.0), 0)
+    slow = tts.synthesise("one", FestivalVoice(0, name, 1.0, 220.0, 1.3), 0)
+    for x in (low, high, short, slow):
+        assert x.dtype == np.int16 and int(np.abs(x).max()) == PEAK and 0.15 < x.size / 8000 < 1.2
+    if name.endswith("_hts"):
+        assert np.array_equal(low, high)
+    else:
+        assert 1.5 < f0(high) / f0(low) < 2.5                      # the pitch asked for, as heard
+    assert 0.85 < short.size / high.size < 1.15                    # stretch pre-scaled: same length
+    assert 1.15 < slow.size / high.size < 1.45                     # 1.3x the duration
+    assert np.array_equal(low, tts.synthesise("one", FestivalVoice(0, name, 1.0, 110.0, 1.0), 0))
