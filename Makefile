@@ -1,11 +1,12 @@
 # Everything runs through .venv/bin; activating the venv is never needed.
 PY      := .venv/bin/python
 PIP     := .venv/bin/pip
-FESTIVAL_PACKAGES := festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 PYTEST  := .venv/bin/pytest
 CLI     := .venv/bin/delaysnn
 
 BOARD ?= all
+# festival and its three English voices (spike_datasets/tts.py: --tts festival=N)
+FESTIVAL_PACKAGES := festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 
 .PHONY: install test demo sim bench bitstream deploy train sweep loso adapt learn-demo clean
 

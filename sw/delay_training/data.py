@@ -82,9 +82,10 @@ def with_tts(train: SpikeDataset, spec, config, progress: bool) -> SpikeDataset:
     they all count as one more speaker, "tts", in meta['speaker'] and info['speakers']."""
     from spike_datasets.fsdd import Recording, encode_recordings
     from spike_datasets.paths import cache_dir
-    from spike_datasets.tts import (accented_cache_key, cache_key, festival_cache_key, flite_cache_key,
-                                    generate)
+    from spike_datasets.tts import (accented_cache_key, cache_key, check_engines, festival_cache_key,
+                                    flite_cache_key, generate)
     import torch
+    check_engines(spec)
     paths = generate(spec, cache_dir() / "tts" / cache_key(spec), progress=progress) if spec.voices else []
     if spec.flite:
         paths += generate(spec, cache_dir() / "tts" / flite_cache_key(spec), progress, engine="flite")

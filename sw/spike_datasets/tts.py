@@ -23,10 +23,11 @@ pitch move up by `formant`, the length down by it; the duration stretch and the 
 are pre-scaled so that the final speed and pitch are the drawn ones).
 
 festival (Debian packages `festival`, `festvox-kallpc16k`, `festvox-kdlpc16k` and
-`festvox-us-slt-hts`, installed by `make install`) adds three more voices built from recorded
-speech: two diphone voices (kal, and ked, a second American male) and an HMM (HTS) voice (slt).
-A festival speaker is drawn like a flite one; the HTS voice keeps its own pitch (festival's HTS
-engine takes no pitch target), so only its vocal-tract scale moves it.
+`festvox-us-slt-hts`, installed by `make install`) adds one new speaker, ked (a diphone voice),
+and other renderings of two that flite has: kal's diphones and slt's recordings as an HMM (HTS)
+voice. A festival speaker is drawn like a flite one, its duration relative to 1.0 (festival's
+kal and ked speak at 1.1 by themselves); the HTS voice keeps its own pitch (festival's HTS engine
+takes no pitch target), so only its vocal-tract scale moves it.
 
 `--tts voices=200,takes=1` adds 200 espeak-ng speakers saying every digit once to the training
 split (never to validation or test); `flite=N` adds N flite speakers (`voices=0,flite=200`: flite
@@ -79,11 +80,12 @@ FESTIVAL_VOICE_DIR = Path("/usr/share/festival/voices")
 SAMPLE_RATE = 8000
 TTS_VERSION = 1                    # bump when the audio an espeak-ng voice makes changes
 FLITE_VERSION = 1                  # bump when the audio a flite voice makes changes
-FESTIVAL_VERSION = 1               # bump when the audio a festival voice makes changes
+FESTIVAL_VERSION = 1               # bump when the audio a festival voice makes changes: the
+                                   # cache key has festival's version, not its voice packages'
 
 
 class TtsError(UserError, ValueError):
-    """A --tts setting out of range, or espeak-ng missing or failing."""
+    """A --tts setting out of range, or a speech engine missing or failing."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,10 @@ class Voice:
         """(wpm, pitch) of one take: the voice's own +- 10 % speed and +- 6 pitch steps."""
         u = np.random.default_rng([self.index, take, 0x7A4E]).random(2)
         return int(round(self.wpm * (0.9 + 0.2 * u[0]))), int(np.clip(self.pitch + round(12 * u[1] - 6), 0, 99))
+
+    def stdin(self, word: str) -> str | None:
+        """What the engine reads on its standard input: nothing, the word is an argument."""
+        return None
 
     def command(self, word: str, take: int, out: Path) -> list[str]:
         """The espeak-ng arguments (after the executable) writing one take to `out`."""
@@ -154,10 +160,16 @@ class FliteVoice:
     def name(self) -> str:
         return f"flite{self.index}"
 
+    salt = 0xF117E                 # seeds the draws of this engine's speakers and takes
+
     def take(self, take: int) -> tuple[float, float]:
         """(stretch, f0) of one take: the voice's own +- 10 % duration and +- 8 % pitch."""
-        u = np.random.default_rng([self.index, take, 0xF117E]).random(2)
+        u = np.random.default_rng([self.index, take, self.salt]).random(2)
         return self.stretch * (0.9 + 0.2 * u[0]), self.f0 * (0.92 + 0.16 * u[1])
+
+    def stdin(self, word: str) -> str | None:
+        """What the engine reads on its standard input: nothing, the word is an argument."""
+        return None
 
     def command(self, word: str, take: int, out: Path) -> list[str]:
         """The flite arguments writing one take to `out`, pre-scaled for the formant resampling."""
@@ -176,19 +188,16 @@ class FestivalVoice(FliteVoice):
     """One festival speaker, drawn and scaled like a flite one; festival's `text2wave` reads the
     word from its standard input."""
 
+    salt = 0xFE57
+
     @property
     def name(self) -> str:
         return f"fest{self.index}"
 
-    def take(self, take: int) -> tuple[float, float]:
-        """(stretch, f0) of one take: the voice's own +- 10 % duration and +- 8 % pitch."""
-        u = np.random.default_rng([self.index, take, 0xFE57]).random(2)
-        return self.stretch * (0.9 + 0.2 * u[0]), self.f0 * (0.92 + 0.16 * u[1])
-
     def command(self, word: str, take: int, out: Path) -> list[str]:
-        """The text2wave arguments writing one take to `out`: the voice, then its duration (HTS:
-        the engine's speed rate, its inverse) and, for a diphone voice, its mean pitch target,
-        pre-scaled for the formant resampling."""
+        """The text2wave arguments writing one take to `out` (the word goes to `stdin`): the
+        voice, then its duration (HTS: the engine's speed rate, its inverse) and, for a diphone
+        voice, its mean pitch target, pre-scaled for the formant resampling."""
         stretch, f0 = self.take(take)
         duration = stretch * self.formant
         if self.voice.endswith("_hts"):
@@ -198,7 +207,7 @@ class FestivalVoice(FliteVoice):
                        f"(cons (list 'target_f0_mean {f0 / self.formant:.2f}) int_lr_params)))")
         return ["-eval", f"(voice_{self.voice})", "-eval", setting, "-o", str(out)]
 
-    def stdin(self, word: str) -> str | None:
+    def stdin(self, word: str) -> str:
         return word + "\n"
 
     engine = "festival"
@@ -264,26 +273,20 @@ class TtsSpec:
         """The flite speakers, each drawn from (seed, index), nested like `speakers`: formant
         scale log-uniform in [0.82, 1.22], mean pitch log-uniform in 85-250 Hz, duration
         stretch uniform in [0.8, 1.3]."""
-        out = []
-        for i in range(self.flite):
-            rng = np.random.default_rng([self.seed, i, 0xF117E])
-            voice = FLITE_VOICES[rng.integers(len(FLITE_VOICES))]
-            formant = round(float(np.exp(rng.uniform(np.log(0.82), np.log(1.22)))), 2)
-            f0 = float(np.exp(rng.uniform(np.log(85), np.log(250))))
-            out.append(FliteVoice(i, voice, formant, round(f0, 1), round(float(rng.uniform(0.8, 1.3)), 3)))
-        return out
+        return self._scaled_speakers(FliteVoice, FLITE_VOICES, self.flite)
 
     def festival_speakers(self) -> list[FestivalVoice]:
-        """The festival speakers, each drawn from (seed, index) as `flite_speakers` draws, over
-        festival's voices."""
+        """The festival speakers, drawn as `flite_speakers` draws, over festival's voices."""
+        return self._scaled_speakers(FestivalVoice, tuple(FESTIVAL_VOICES), self.festival)
+
+    def _scaled_speakers(self, kind, voices: tuple[str, ...], n: int) -> list:
         out = []
-        voices = tuple(FESTIVAL_VOICES)
-        for i in range(self.festival):
-            rng = np.random.default_rng([self.seed, i, 0xFE57])
+        for i in range(n):
+            rng = np.random.default_rng([self.seed, i, kind.salt])
             voice = voices[rng.integers(len(voices))]
             formant = round(float(np.exp(rng.uniform(np.log(0.82), np.log(1.22)))), 2)
             f0 = float(np.exp(rng.uniform(np.log(85), np.log(250))))
-            out.append(FestivalVoice(i, voice, formant, round(f0, 1), round(float(rng.uniform(0.8, 1.3)), 3)))
+            out.append(kind(i, voice, formant, round(f0, 1), round(float(rng.uniform(0.8, 1.3)), 3)))
         return out
 
 
@@ -335,6 +338,11 @@ def text2wave() -> str:
     return _executable("text2wave", "festival")
 
 
+# each Voice class's `engine` -> the function finding its executable (looked up when called, so
+# that tests can stand in for an engine)
+ENGINE_EXECUTABLES = {"espeak-ng": lambda: espeak(), "flite": lambda: flite(), "festival": lambda: text2wave()}
+
+
 def _executable(name: str, package: str | None = None) -> str:
     path = shutil.which(name)
     if path is None:
@@ -380,9 +388,8 @@ def synthesise(word: str, voice: Voice | FliteVoice | FestivalVoice, take: int,
     trimmed, peak at -1 dBFS."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "w.wav"
-        cmd = [exe or _engine_executable(voice.engine)] + voice.command(word, take, out)
-        stdin = voice.stdin(word) if isinstance(voice, FestivalVoice) else None
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, input=stdin)
+        cmd = [exe or ENGINE_EXECUTABLES[voice.engine]()] + voice.command(word, take, out)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, input=voice.stdin(word))
         if done.returncode != 0 or not out.exists():
             shown = " ".join(a for a in cmd[1:] if a not in (str(out), word, "-w", "-o", "-t"))
             detail = " ".join((done.stderr or done.stdout).split()) or "no output"
@@ -430,13 +437,9 @@ def festival_cache_key(spec: TtsSpec) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def _engine_executable(engine: str) -> str:
-    return text2wave() if engine == "festival" else _executable(engine)
-
-
 def _festival_version() -> str:
-    done = subprocess.run([shutil.which("festival") or text2wave(), "--version"], capture_output=True,
-                          text=True, timeout=60)
+    """festival's version line (its package also holds text2wave)."""
+    done = subprocess.run([_executable("festival"), "--version"], capture_output=True, text=True, timeout=60)
     return done.stdout.strip()
 
 
@@ -458,10 +461,9 @@ def generate(spec: TtsSpec, folder: Path, progress: bool = True, engine: str = "
     (skipping files already there) and return the paths, sorted by speaker, digit, take like
     fsdd.list_recordings."""
     from tqdm.auto import tqdm
-    exe, voices = {"flite": lambda: (flite(), spec.flite_speakers()),
-                   "accented": lambda: (espeak(), spec.accented_speakers()),
-                   "festival": lambda: (text2wave(), spec.festival_speakers()),
-                   "espeak-ng": lambda: (espeak(), spec.speakers())}[engine]()
+    voices = {"flite": spec.flite_speakers, "accented": spec.accented_speakers,
+              "festival": spec.festival_speakers, "espeak-ng": spec.speakers}[engine]()
+    exe = ENGINE_EXECUTABLES["espeak-ng" if engine == "accented" else engine]()
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [(v, d, t) for v in voices for d in range(10) for t in range(spec.takes)]
     paths = []

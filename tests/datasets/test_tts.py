@@ -67,7 +67,9 @@ def test_option_text_round_trips_and_defaults():
 
 @pytest.mark.parametrize("text, words", [
     ("voices=0", "voices=N, flite=N, accented=N or festival=N with N >= 1"),
-    ("takes=2", "festival=N with N >= 1"), ("voices=0,flite=0,accented=0,festival=0", "voices=N, flite=N"),
+    ("takes=2", "festival=N with N >= 1"),
+    ("voices=0,flite=0,accented=0,festival=0",
+     "--tts 'voices=0,flite=0,accented=0,festival=0': expected voices=N, flite=N, accented=N or festival=N with N >= 1"),
     ("festival=2001", "festival=2001: expected a whole number in 0..2000"), ("festival=x", "whole number"),
     ("flite=2001", "flite=2001: expected a whole number in 0..2000"),
     ("accented=2001", "accented=2001: expected a whole number in 0..2000"), ("accented=x", "whole number"),
@@ -326,6 +328,7 @@ def test_training_split_gains_one_tts_speaker(tmp_path, monkeypatch):
     exe, _ = stand_in(tmp_path)
     monkeypatch.setattr(tts, "espeak", lambda: exe)
     monkeypatch.setattr(tts, "_espeak_version", lambda: "stand-in")
+    monkeypatch.setattr(tts, "missing_engines", lambda spec: [])
     monkeypatch.setenv("DELAYSNN_CACHE", str(tmp_path / "cache"))
     config = "n_channels=16,n_steps=20"
     plain = load_task("fsdd-loso", test_speaker="george", front_end=config)
@@ -350,6 +353,7 @@ def test_flite_speakers_follow_the_espeak_ones(tmp_path, monkeypatch):
     monkeypatch.setattr(tts, "flite", lambda: exe)
     monkeypatch.setattr(tts, "_espeak_version", lambda: "stand-in")
     monkeypatch.setattr(tts, "_flite_version", lambda: "stand-in flite")
+    monkeypatch.setattr(tts, "missing_engines", lambda spec: [])
     monkeypatch.setenv("DELAYSNN_CACHE", str(tmp_path / "cache"))
     config = "n_channels=16,n_steps=20"
     plain = load_task("fsdd-loso", test_speaker="george", front_end=config)
@@ -476,7 +480,8 @@ def test_festival_command_line_stdin_and_vocal_tract_scaling(tmp_path):
 
 def test_a_failing_or_missing_festival_is_one_line(tmp_path, monkeypatch):
     script = tmp_path / "text2wave"
-    script.write_text(f"#!{sys.executable}\nimport sys\nsys.stderr.write('SIOD ERROR: unbound variable :\\n  voice_ked_diphone\\n')\nsys.exit(1)\n")
+    # as the real text2wave does on an unknown voice: SIOD's error, exit status 0, no file
+    script.write_text(f"#!{sys.executable}\nimport sys\nsys.stderr.write('SIOD ERROR: unbound variable :\\n  voice_ked_diphone\\n')\n")
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     with pytest.raises(TtsError) as err:
         tts.synthesise("two", FestivalVoice(0, "ked_diphone", 1.0, 120.0, 1.0), 0, str(script))
@@ -521,6 +526,7 @@ def test_festival_speakers_follow_the_flite_ones(tmp_path, monkeypatch):
     monkeypatch.setattr(tts, "text2wave", lambda: festival)
     monkeypatch.setattr(tts, "_flite_version", lambda: "stand-in flite")
     monkeypatch.setattr(tts, "_festival_version", lambda: "stand-in festival")
+    monkeypatch.setattr(tts, "missing_engines", lambda spec: [])
     monkeypatch.setenv("DELAYSNN_CACHE", str(tmp_path / "cache"))
     config = "n_channels=16,n_steps=20"
     plain = load_task("fsdd-loso", test_speaker="george", front_end=config)
@@ -560,3 +566,18 @@ def test_real_festival_voices_follow_their_pitch_and_vocal_tract(name):
     assert 0.85 < short.size / high.size < 1.15                    # stretch pre-scaled: same length
     assert 1.15 < slow.size / high.size < 1.45                     # 1.3x the duration
     assert np.array_equal(low, tts.synthesise("one", FestivalVoice(0, name, 1.0, 110.0, 1.0), 0))
+
+
+def test_training_with_a_missing_festival_voice_refuses_before_synthesising(tmp_path, monkeypatch):
+    """`delaysnn train --tts festival=N` (not only loso) names the missing voice package in one
+    line, before any audio is made or cached."""
+    from delay_training.data import load_task
+    monkeypatch.setattr(tts, "FESTIVAL_VOICE_DIR", tmp_path / "voices")
+    (tmp_path / "voices" / "english" / "kal_diphone").mkdir(parents=True)
+    (tmp_path / "voices" / "english" / "ked_diphone").mkdir(parents=True)
+    monkeypatch.setattr(tts, "generate", lambda *a, **k: pytest.fail("audio made"))
+    monkeypatch.setenv("DELAYSNN_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(TtsError) as err:
+        load_task("fsdd-loso", test_speaker="george", front_end="n_channels=16,n_steps=20", tts="festival=2")
+    assert "festvox-us-slt-hts" in str(err.value) and "make install" in str(err.value)
+    assert "\n" not in str(err.value) and not (tmp_path / "cache" / "tts").exists()
