@@ -20,6 +20,13 @@ from spike_datasets.tts import (ACCENTS, FESTIVAL_VOICES, FLITE_VOICES, VARIANTS
 PEAK = round(32767 * 10 ** (-1 / 20))          # -1 dBFS
 
 
+def mid_f0(x):
+    """Fundamental (Hz) of the 100 ms at the middle of a word at 8 kHz, by autocorrelation."""
+    seg = x[x.size // 2 - 400:x.size // 2 + 400].astype(np.float64)
+    ac = np.correlate(seg, seg, "full")[seg.size - 1:]
+    return 8000 / (16 + np.argmax(ac[16:200]))
+
+
 def stand_in(tmp_path, body="", rate=22050, exit_code=0):
     """An executable taking espeak-ng's or flite's arguments: logs them and writes 0.1 s silence,
     0.4 s of a 1 kHz cosine, 0.1 s silence at `rate` to the -w (espeak-ng) or -o (flite) file."""
@@ -346,28 +353,36 @@ def test_training_split_gains_one_tts_speaker(tmp_path, monkeypatch):
     assert np.array_equal(noisy.train.spikes[:n], plain.train.spikes)
 
 
-def test_flite_speakers_follow_the_espeak_ones(tmp_path, monkeypatch):
-    from delay_training.data import load_task
+def stand_in_engines(tmp_path, monkeypatch):
+    """Every engine replaced by a stand-in and counted as installed."""
     exe, _ = stand_in(tmp_path)
-    monkeypatch.setattr(tts, "espeak", lambda: exe)
-    monkeypatch.setattr(tts, "flite", lambda: exe)
-    monkeypatch.setattr(tts, "_espeak_version", lambda: "stand-in")
-    monkeypatch.setattr(tts, "_flite_version", lambda: "stand-in flite")
+    festival, _ = festival_stand_in(tmp_path)
+    for name, value in (("espeak", exe), ("flite", exe), ("text2wave", festival), ("_espeak_version", "stand-in"),
+                        ("_flite_version", "stand-in flite"), ("_festival_version", "stand-in festival")):
+        monkeypatch.setattr(tts, name, lambda value=value: value)
     monkeypatch.setattr(tts, "missing_engines", lambda spec: [])
     monkeypatch.setenv("DELAYSNN_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize("first, second, key", [
+    ("voices=2", "flite=3", tts.flite_cache_key), ("flite=2", "festival=3", tts.festival_cache_key)])
+def test_a_later_engines_speakers_follow_the_earlier_ones(tmp_path, monkeypatch, first, second, key):
+    """espeak-ng, then flite, then festival: adding an engine appends its speakers and leaves the
+    others' spikes as they were; each engine's audio in its own cache folder."""
+    from delay_training.data import load_task
+    stand_in_engines(tmp_path, monkeypatch)
     config = "n_channels=16,n_steps=20"
     plain = load_task("fsdd-loso", test_speaker="george", front_end=config)
-    espeak_only = load_task("fsdd-loso", test_speaker="george", front_end=config, tts="voices=2")
-    both = load_task("fsdd-loso", test_speaker="george", front_end=config, tts="voices=2,flite=3")
-    flite_only = load_task("fsdd-loso", test_speaker="george", front_end=config, tts="flite=3")
-    n, m = plain.train.n_samples, espeak_only.train.n_samples
-    assert (both.train.n_samples, flite_only.train.n_samples) == (m + 30, n + 30)
-    assert np.array_equal(both.train.spikes[:m], espeak_only.train.spikes)     # espeak-ng first, unchanged
-    assert np.array_equal(both.train.spikes[m:], flite_only.train.spikes[n:])
-    assert both.train.labels[m:].tolist() == list(range(10)) * 3
+    first_only = load_task("fsdd-loso", test_speaker="george", front_end=config, tts=first)
+    both = load_task("fsdd-loso", test_speaker="george", front_end=config, tts=f"{first},{second}")
+    second_only = load_task("fsdd-loso", test_speaker="george", front_end=config, tts=second)
+    n, m = plain.train.n_samples, first_only.train.n_samples
+    assert (both.train.n_samples, second_only.train.n_samples) == (m + 30, n + 30)
+    assert np.array_equal(both.train.spikes[:m], first_only.train.spikes)       # the earlier engine unchanged
+    assert np.array_equal(both.train.spikes[m:], second_only.train.spikes[n:])
+    assert both.train.spikes[m:].sum() > 0 and both.train.labels[m:].tolist() == list(range(10)) * 3
     assert both.train.info["speakers"][-1] == "tts" and (both.train.meta["speaker"][n:] == len(both.train.info["speakers"]) - 1).all()
-    assert sorted(p.parent.name for p in (tmp_path / "cache" / "tts").glob("*/0_*_0.wav")) == \
-        sorted([tts.cache_key(TtsSpec(voices=2))] * 2 + [tts.flite_cache_key(TtsSpec(flite=3))] * 3)
+    assert sum(p.parent.name == key(parse_tts(second)) for p in (tmp_path / "cache" / "tts").glob("*/0_*_0.wav")) == 3
 
 
 def test_train_option_is_canonical_and_audio_only():
@@ -381,17 +396,12 @@ def test_train_option_is_canonical_and_audio_only():
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (make install installs it)")
 def test_real_espeak_voices_differ_and_sound_like_a_word():
-    def f0(x):
-        """Fundamental (Hz) of the 100 ms at the middle of the word, by autocorrelation."""
-        seg = x[x.size // 2 - 400:x.size // 2 + 400].astype(np.float64)
-        ac = np.correlate(seg, seg, "full")[seg.size - 1:]
-        return 8000 / (16 + np.argmax(ac[16:200]))
     low = tts.synthesise("one", Voice(0, "en-us", "m3", 150, 20), 0)
     high = tts.synthesise("one", Voice(1, "en-gb", "f2", 150, 80), 0)
     for x in (low, high):
         assert x.dtype == np.int16 and int(np.abs(x).max()) == PEAK
         assert 0.25 < x.size / 8000 < 1.2
-    assert 50 < f0(low) < 100 and f0(high) > 1.4 * f0(low)      # a voiced word at its own pitch
+    assert 50 < mid_f0(low) < 100 and mid_f0(high) > 1.4 * mid_f0(low)      # a voiced word at its own pitch
     assert np.array_equal(low, tts.synthesise("one", Voice(0, "en-us", "m3", 150, 20), 0))
 
 
@@ -400,10 +410,6 @@ def test_real_espeak_voices_differ_and_sound_like_a_word():
 def test_real_flite_voices_follow_their_pitch_and_vocal_tract(name):
     """Every voice speaks a word, deterministically, at the length asked for whatever its scale;
     every voice but rms at the pitch asked for (rms keeps its own, as tts.py says)."""
-    def f0(x):
-        seg = x[x.size // 2 - 400:x.size // 2 + 400].astype(np.float64)
-        ac = np.correlate(seg, seg, "full")[seg.size - 1:]
-        return 8000 / (16 + np.argmax(ac[16:200]))
     low = tts.synthesise("one", FliteVoice(0, name, 1.0, 110.0, 1.0), 0)
     high = tts.synthesise("one", FliteVoice(0, name, 1.0, 220.0, 1.0), 0)
     short = tts.synthesise("one", FliteVoice(0, name, 1.2, 220.0, 1.0), 0)
@@ -412,7 +418,7 @@ def test_real_flite_voices_follow_their_pitch_and_vocal_tract(name):
     if name == "rms":
         assert np.array_equal(low, high)
     else:
-        assert 1.5 < f0(high) / f0(low) < 2.5                      # the pitch asked for, as heard
+        assert 1.5 < mid_f0(high) / mid_f0(low) < 2.5                      # the pitch asked for, as heard
     assert 0.85 < short.size / high.size < 1.15                    # stretch pre-scaled: same length
     assert np.array_equal(low, tts.synthesise("one", FliteVoice(0, name, 1.0, 110.0, 1.0), 0))
 
@@ -518,28 +524,6 @@ def test_generate_festival_speakers_and_their_cache_folder(tmp_path, monkeypatch
     assert tts.festival_cache_key(TtsSpec(festival=2)) != key      # other voices, new audio
 
 
-def test_festival_speakers_follow_the_flite_ones(tmp_path, monkeypatch):
-    from delay_training.data import load_task
-    exe, _ = stand_in(tmp_path)
-    festival, _ = festival_stand_in(tmp_path)
-    monkeypatch.setattr(tts, "flite", lambda: exe)
-    monkeypatch.setattr(tts, "text2wave", lambda: festival)
-    monkeypatch.setattr(tts, "_flite_version", lambda: "stand-in flite")
-    monkeypatch.setattr(tts, "_festival_version", lambda: "stand-in festival")
-    monkeypatch.setattr(tts, "missing_engines", lambda spec: [])
-    monkeypatch.setenv("DELAYSNN_CACHE", str(tmp_path / "cache"))
-    config = "n_channels=16,n_steps=20"
-    plain = load_task("fsdd-loso", test_speaker="george", front_end=config)
-    flite_only = load_task("fsdd-loso", test_speaker="george", front_end=config, tts="flite=2")
-    both = load_task("fsdd-loso", test_speaker="george", front_end=config, tts="flite=2,festival=3")
-    festival_only = load_task("fsdd-loso", test_speaker="george", front_end=config, tts="festival=3")
-    n, m = plain.train.n_samples, flite_only.train.n_samples
-    assert (both.train.n_samples, festival_only.train.n_samples) == (m + 30, n + 30)
-    assert np.array_equal(both.train.spikes[:m], flite_only.train.spikes)
-    assert np.array_equal(both.train.spikes[m:], festival_only.train.spikes[n:])
-    assert both.train.spikes[m:].sum() > 0 and both.train.labels[m:].tolist() == list(range(10)) * 3
-
-
 def _festival_installed() -> bool:
     return shutil.which("text2wave") is not None and not tts.missing_engines(TtsSpec(festival=1))
 
@@ -549,10 +533,6 @@ def _festival_installed() -> bool:
 def test_real_festival_voices_follow_their_pitch_and_vocal_tract(name):
     """Every voice speaks a word, deterministically, at the length asked for whatever its scale;
     the diphone voices at the pitch asked for (the HTS voice keeps its own, as tts.py says)."""
-    def f0(x):
-        seg = x[x.size // 2 - 400:x.size // 2 + 400].astype(np.float64)
-        ac = np.correlate(seg, seg, "full")[seg.size - 1:]
-        return 8000 / (16 + np.argmax(ac[16:200]))
     low = tts.synthesise("one", FestivalVoice(0, name, 1.0, 110.0, 1.0), 0)
     high = tts.synthesise("one", FestivalVoice(0, name, 1.0, 220.0, 1.0), 0)
     short = tts.synthesise("one", FestivalVoice(0, name, 1.2, 220.0, 1.0), 0)
@@ -562,7 +542,7 @@ def test_real_festival_voices_follow_their_pitch_and_vocal_tract(name):
     if name.endswith("_hts"):
         assert np.array_equal(low, high)
     else:
-        assert 1.5 < f0(high) / f0(low) < 2.5                      # the pitch asked for, as heard
+        assert 1.5 < mid_f0(high) / mid_f0(low) < 2.5                      # the pitch asked for, as heard
     assert 0.85 < short.size / high.size < 1.15                    # stretch pre-scaled: same length
     assert 1.15 < slow.size / high.size < 1.45                     # 1.3x the duration
     assert np.array_equal(low, tts.synthesise("one", FestivalVoice(0, name, 1.0, 110.0, 1.0), 0))
