@@ -138,6 +138,11 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                         "flite's) saying every digit `takes` times, e.g. "
                         "voices=200,flite=200,festival=200,takes=2,snr=10:40 (make install installs "
                         "all three engines)")
+    t.add_argument("--speaker-adversary", type=float, metavar="S",
+                   help="spoken digits: a speaker classifier reads the real speakers from the hidden "
+                        "spike rates and its gradient into the network is reversed, scaled up to S "
+                        "over the run, so that the network hides who is speaking, e.g. 0.3; "
+                        "None: 0 (off) (docs/training.md)")
     t.add_argument("--n-train", type=int, help="use only the first N training samples")
     t.add_argument("--test-speaker", help="fsdd-loso: held-out speaker; None: the first by name")
     t.add_argument("--tonic-root", metavar="DIR", help="tonic:SHD / tonic:SSC: the folder tonic "
@@ -161,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
             "delay_l2", "sizes", "recurrent", "leak", "leak_mode", "v_bits", "reset_mode",
             "theta_target", "init_gain", "surrogate", "surrogate_slope", "delay_init", "n_train",
             "test_speaker", "tonic_root", "device", "throttle", "threads", "learn_threshold", "learn_leak",
-            "lr_threshold", "lr_leak", "weight_decay", "input_delays", "augment", "front_end", "voices", "tts")
+            "lr_threshold", "lr_leak", "weight_decay", "input_delays", "augment", "front_end", "voices", "tts",
+            "speaker_adversary")
     try:
         cfg = make_config(args.task, **{k: getattr(args, k) for k in keys})
     except ValueError as e:        # e.g. --learn-leak with the shift leak: a usage error

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from corespec.errors import UserError
 
+from .adversary import STRENGTH_MAX, SpeakerAdversary, ramp, real_speakers
 from .augment import Augment
 from .data import AUDIO_TASKS, TASKS, Splits, load_task, task_slug
 from .export import atomic_torch_save, atomic_write_json, compare, export
@@ -88,6 +89,8 @@ class TrainConfig:
     front_end: str = ""            # spoken digits: cochlea settings other than the defaults (name=value,...)
     voices: str = ""               # spoken digits: perturbed copies of the training recordings
     tts: str = ""                  # spoken digits: synthetic speakers (espeak-ng) added to training
+    speaker_adversary: float = 0.0  # spoken digits: strength of the reversed gradient of a speaker
+                                    # classifier on the hidden rates (adversary.py; 0: off)
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -103,6 +106,12 @@ class TrainConfig:
         if not 0 <= self.weight_decay < 10:
             raise ValueError(f"--weight-decay {self.weight_decay:g}: expected a decay in [0, 10) "
                              "(at lr 2e-3, 1 shrinks an unused weight by e^-2.4 in 1,200 steps)")
+        if not 0 <= self.speaker_adversary <= STRENGTH_MAX:
+            raise ValueError(f"--speaker-adversary {self.speaker_adversary:g}: expected a strength "
+                             f"in [0, {STRENGTH_MAX:g}] (0: off; 0.1-1 is the usual range)")
+        if self.speaker_adversary and self.task not in AUDIO_TASKS:
+            raise ValueError(f"--speaker-adversary needs recordings with speakers: tasks "
+                             f"{', '.join(AUDIO_TASKS)}, not {self.task}")
         self.name = self.name or task_slug(self.task)
         check_learned_registers(self.leak_mode, self.wbits, self.learn_threshold, self.learn_leak)
         self.out = self.out or str(REPO / "build" / "train" / self.name)
@@ -136,7 +145,7 @@ class TrainConfig:
 
 _LEARN_DEFAULTS = {"learn_threshold": False, "learn_leak": False, "lr_threshold": 2e-3,
                    "lr_leak": 0.1, "input_delays": False, "augment": "", "front_end": "",
-                   "voices": "", "tts": "", "weight_decay": 0.0}
+                   "voices": "", "tts": "", "weight_decay": 0.0, "speaker_adversary": 0.0}
 
 
 def _audio_option(task: str, option: str, text: str, canonical) -> str:
@@ -220,7 +229,8 @@ _NAME_ABBREV = {"wbits": "w", "dbits": "d", "epochs": "e", "seed": "s", "sizes":
                 "lr_leak": "lrlk", "leak_mode": "lm", "reset_mode": "rm", "theta_target": "theta",
                 "surrogate_slope": "slope", "delay_init": "dinit", "v_bits": "v",
                 "train_weights": "tw", "hand_built": "hb", "augment": "aug",
-                "front_end": "fe", "voices": "vox", "tts": "tts", "weight_decay": "wd"}
+                "front_end": "fe", "voices": "vox", "tts": "tts", "weight_decay": "wd",
+                "speaker_adversary": "adv"}
 
 
 def _name_value(v) -> str:
@@ -467,6 +477,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
 
     train_set = splits.train
     n = train_set.n_samples
+    adversary = adv_opt = None
+    if cfg.speaker_adversary:
+        adversary = SpeakerAdversary(sum(cfg.sizes), real_speakers(train_set.info["speakers"]),
+                                     seed=cfg.seed).to(device)
+        adv_opt = torch.optim.Adam(adversary.parameters(), lr=cfg.lr)
+        if ck is not None:
+            adversary.load_state_dict(ck["adversary"]["model"])
+            adv_opt.load_state_dict(ck["adversary"]["optimizer"])
     n_batches = math.ceil(n / cfg.batch_size)
     bar = tqdm(total=cfg.epochs * n_batches, initial=start * n_batches, disable=not progress,
                desc=cfg.name, unit="batch", dynamic_ncols=True)
@@ -477,7 +495,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
         perm = torch.randperm(n, generator=g)
         g_aug = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch + AUGMENT_SEED_OFFSET)
-        loss_sum = correct = 0
+        loss_sum = correct = spk_right = spk_n = 0
         t_epoch = time.perf_counter()
         for b in range(n_batches):
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
@@ -485,9 +503,18 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             res = model(augment(xb, g_aug))
             loss = F.cross_entropy(res["logits"], yb)
             total = loss + cfg.delay_l2 * model.delay_l2() if cfg.delay_l2 else loss
+            if adversary is not None:
+                scale = ramp(cfg.speaker_adversary, (epoch + b / n_batches) / cfg.epochs)
+                adv_loss, right, seen = adversary.loss(res["raw_spikes"], train_set.meta["speaker"][idx].to(device),
+                                                       scale)
+                total = total + adv_loss
+                spk_right, spk_n = spk_right + right, spk_n + seen
+                adv_opt.zero_grad(set_to_none=True)
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
+            if adversary is not None:
+                adv_opt.step()
             model.clamp_latents_()
             loss_sum += float(loss.detach()) * len(idx)
             correct += int((predict(res["readout"]) == yb).sum())
@@ -499,6 +526,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                "val_loss": val["loss"], "val_acc": val["acc"],
                "epoch_s": time.perf_counter() - t_epoch,
                "mean_delay": [float(model.int_delays(l).float().mean()) for l in range(len(cfg.sizes))]}
+        if adversary is not None:   # how well the speakers can still be read from the hidden rates
+            rec["speaker_acc"] = spk_right / max(spk_n, 1)
         if cfg.learn_threshold:
             rec["thresholds"] = [model.threshold(l) for l in range(len(cfg.sizes))]
         if cfg.learn_leak:
@@ -512,6 +541,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         atomic_torch_save({"version": CHECKPOINT_VERSION, "identity": cfg.identity(), "epoch": epoch + 1,
                            "model": model.state_dict(), "optimizer": opt.state_dict(),
                            "scheduler": sched.state_dict(), "history": history, "best": best,
+                           **({"adversary": {"model": adversary.state_dict(), "optimizer": adv_opt.state_dict()}}
+                              if adversary is not None else {}),
                            "elapsed": elapsed + time.perf_counter() - session_start}, ckpt_path)
         if cfg.throttle:
             time.sleep(cfg.throttle)
