@@ -160,8 +160,8 @@ def _audio_option(task: str, option: str, text: str, canonical) -> str:
 
 
 def _front_end_text(text: str) -> str:
-    from spike_datasets import CochleaConfig
-    return CochleaConfig.with_overrides(text).overrides_text()
+    from spike_datasets.cochlea import front_end_views, views_text
+    return views_text(front_end_views(text))
 
 
 def _voices_text(text: str) -> str:
@@ -198,8 +198,9 @@ def front_end_record(task: str, front_end: str = "") -> dict:
     defaults), for the manifest: `hostlink run` / `eval` encode new audio with exactly them."""
     if task not in AUDIO_TASKS:
         return {}
-    from spike_datasets import CochleaConfig
-    return {"front_end": CochleaConfig.with_overrides(front_end).as_dict()}   # later options only when set
+    from spike_datasets.cochlea import front_end_views
+    views = [v.as_dict() for v in front_end_views(front_end)]   # later options only when set
+    return {"front_end": views[0] if len(views) == 1 else views}
 
 
 def make_config(task: str, **overrides) -> TrainConfig:
@@ -235,7 +236,7 @@ _NAME_ABBREV = {"wbits": "w", "dbits": "d", "epochs": "e", "seed": "s", "sizes":
 
 def _name_value(v) -> str:
     if isinstance(v, str) and "=" in v:      # --augment shift=24,stretch=0.15 -> shift24.stretch0.15
-        return v.replace("=", "").replace(",", ".").replace(":", "_")
+        return v.replace("=", "").replace(",", ".").replace(":", "_").replace("+", "-and-")
     if isinstance(v, bool):
         return "" if v else "0"
     if isinstance(v, (list, tuple)):

@@ -164,6 +164,9 @@ def front_end(dep: Deployment):
     if task not in AUDIO_TASKS:
         raise RunError(f"{dep.folder}: the network was trained on task {task!r}, not on audio")
     recorded = dep.manifest.get("front_end") or dep.deploy.get("front_end")
+    if isinstance(recorded, list):
+        raise RunError(f"{dep.folder}: the network was trained on {len(recorded)} front ends side by "
+                       f"side (--front-end A+B); run, eval and adapt encode audio with one front end")
     if recorded:
         try:
             return CochleaConfig(**recorded)

@@ -112,6 +112,27 @@ class CochleaConfig:
                         if getattr(self, f.name) != getattr(default, f.name))
 
 
+VIEW_SEPARATOR = "+"
+
+
+def front_end_views(text: str | None) -> tuple[CochleaConfig, ...]:
+    """`--front-end A+B`: one cochlea per view (each `name=value,...` as `with_overrides`), whose
+    channels a network sees side by side, view A's first; '' or None: the one default cochlea.
+    The views must share the time grid (dt, n_steps); an empty view is the defaults."""
+    views = tuple(CochleaConfig.with_overrides(t) for t in (text or "").split(VIEW_SEPARATOR))
+    if len(views) > 2:
+        raise ValueError(f"front end {text!r}: at most two views (A+B), got {len(views)}")
+    if len({(v.dt, v.n_steps) for v in views}) > 1:
+        raise ValueError(f"front end {text!r}: the views must share dt and n_steps "
+                         f"(one time step for all input channels)")
+    return views
+
+
+def views_text(views: tuple[CochleaConfig, ...]) -> str:
+    """The canonical `--front-end` text of the views (`front_end_views` reads it back)."""
+    return VIEW_SEPARATOR.join(v.overrides_text() for v in views)
+
+
 def _hz_to_erb_rate(f: np.ndarray) -> np.ndarray:
     return 21.4 * np.log10(1 + 0.00437 * f)
 
