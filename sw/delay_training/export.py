@@ -91,6 +91,13 @@ def export(model: DelaySNN, out_dir: str | Path, extra: dict | None = None) -> t
     """Write `params.pt` (integer tensors and registers) and `manifest.json` (config, shapes,
     sha256 of the image and of the file) atomically into out_dir."""
     params = to_params(model)
+    return params, write_export(params, out_dir, model.config.to_dict(), extra)
+
+
+def write_export(params: NetworkParams, out_dir: str | Path, model_config: dict,
+                 extra: dict | None = None) -> Path:
+    """The export folder of a parameter image (`export`, and `towers` for two networks merged):
+    params.pt, image.json and manifest.json, each written atomically; returns the manifest's path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     payload = _params_payload(params)
@@ -103,7 +110,7 @@ def export(model: DelaySNN, out_dir: str | Path, extra: dict | None = None) -> t
     manifest = {
         "version": MANIFEST_VERSION,
         "core_config": _config_dict(params.config),
-        "model_config": model.config.to_dict(),
+        "model_config": model_config,
         "layers": manifest_layers(params),
         **({"input_delay_max": int(params.input_delay.max())} if params.input_delay is not None else {}),
         "sha256": params_digest(params),
@@ -117,7 +124,7 @@ def export(model: DelaySNN, out_dir: str | Path, extra: dict | None = None) -> t
     }
     path = out / "manifest.json"
     atomic_write_json(path, manifest)
-    return params, path
+    return path
 
 
 def manifest_layers(params: NetworkParams) -> list[dict]:

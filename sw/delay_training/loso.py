@@ -516,6 +516,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where the report, the runs' reports and the plot go; None: build/reports "
                         "(plot: build/plots)")
     p.add_argument("--quiet", action="store_true", help="no line per finished run")
+    p.add_argument("--ensemble", metavar="NAMES",
+                   help="train nothing: merge the networks of two LOSO reports (A,B) fold by fold "
+                        "into one towers network (build/towers/<name>/, deployable) and test it on "
+                        "each held-out speaker on the golden model; writes loso-<name>.json "
+                        "(loso_ensemble.py, towers.py)")
     p.add_argument("--compare", metavar="NAMES",
                    help="train nothing: print the named reports (loso-<name>.json, comma-separated) "
                         "as one ablation table and plot them side by side (loso_compare.py)")
@@ -528,6 +533,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(a: argparse.Namespace) -> int:
     """The protocol with the options; the per-fold table printed; 1 if a run failed."""
+    if a.ensemble:
+        from .loso_ensemble import ensemble, table as ensemble_table
+        doc = ensemble([n.strip() for n in a.ensemble.split(",") if n.strip()], a.name, a.reports_dir,
+                       progress=not a.quiet)
+        print(ensemble_table(doc))
+        print(f"report {doc['report']}")
+        return 0
     if a.compare:
         from .loso_compare import compare
         text, path = compare([n.strip() for n in a.compare.split(",") if n.strip()],

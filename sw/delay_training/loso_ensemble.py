@@ -1,0 +1,141 @@
+"""Leave one speaker out with two networks as one: towers (delay_training.towers), per fold and seed.
+
+    delaysnn loso --ensemble fl200-takes2,takes2-spknorm-notilt [--name NAME]
+
+Each name is a LOSO report (`build/reports/loso-<name>.json`, or a path to one). For every
+(held-out speaker, seed) that both reports trained, the two exported networks are merged into one
+towers network (inputs A's then B's, block-diagonal hidden layer, one readout that sums both:
+their vote) and written as an export folder, `build/towers/<name>/<speaker>-s<seed>/`, which
+`delaysnn deploy` takes like any other. The towers network runs on the golden model (bit-exact to
+the core) over the held-out speaker's 500 recordings, each member's channels encoded with the
+front end that member was trained with, and so does each member alone. Nothing is trained and
+nothing is selected on the held-out speaker: the members are fixed.
+
+Writes `build/reports/loso-<name>.json` in the shape of a LOSO report (so `--compare` reads it),
+with each member's own accuracy on the same folds beside the towers network's, and the towers
+network's memory as the core stores it (dense: the zero blocks count).
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import numpy as np
+
+from corespec.files import atomic_write_json
+
+from .loso_compare import load_reports
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def held_out_set(run: dict, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(spikes [500, steps, channels], labels [500]) of a LOSO run's held-out speaker, through the
+    front end its export records."""
+    import spike_datasets as sd
+    from .export import read_manifest
+    from .loso import LosoError
+    export = Path(run["folder"]) / "export"
+    front_end = read_manifest(export).get("front_end") or {}
+    if isinstance(front_end, list):
+        raise LosoError(f"{export}: already a network of two front ends; towers take two networks "
+                        f"of one front end each")
+    data = sd.load_fsdd("test", protocol="speaker", test_speaker=run["speaker"],
+                        config=sd.CochleaConfig(**front_end), progress=progress)
+    return data.spikes.numpy(), data.labels.numpy()
+
+
+def golden_predictions(params, spikes: np.ndarray, batch: int = 100) -> np.ndarray:
+    """The core's prediction for every sample (readout summed over the steps, argmax) on the
+    golden model."""
+    import torch
+    from golden_model import GoldenNetwork
+    from .model import predict
+    net = GoldenNetwork(params)
+    x = torch.as_tensor(spikes).to(torch.int64)
+    return torch.cat([predict(net.run(x[i:i + batch])["readout"])
+                      for i in range(0, x.shape[0], batch)]).numpy()
+
+
+def _runs_by_key(report: dict) -> dict:
+    return {(r["speaker"], r["seed"]): r for r in report["runs"]
+            if r.get("protocol", "speaker") == "speaker" and "error" not in r}
+
+
+def ensemble(names: list[str], name: str | None = None, reports_dir: Path | None = None,
+             towers_dir: Path | None = None, progress: bool = True, held_out=held_out_set) -> dict:
+    """The towers report (written to reports_dir/loso-<name>.json); one towers export per fold
+    and seed under towers_dir/<name>/."""
+    from tqdm import tqdm
+
+    from .export import load_export
+    from .loso import LosoError, fold_summary, per_digit_accuracy, _mean, _stdev
+    from .towers import memory_bits, write_towers
+    if len(names) != 2:
+        raise LosoError(f"--ensemble: expected two report names, comma-separated (towers of two "
+                        f"networks), got {len(names)}")
+    reports = load_reports(names, reports_dir)
+    keyed = [_runs_by_key(r) for r in reports]
+    keys = sorted(set.intersection(*(set(k) for k in keyed)), key=lambda k: (k[0], k[1]))
+    if not keys:
+        raise LosoError(f"--ensemble {','.join(names)}: the reports share no (held-out speaker, seed)")
+    name = name or "ens-" + "+".join(Path(n).stem.removeprefix("loso-") if n.endswith(".json") else n
+                                     for n in names)
+    out_root = (towers_dir or REPO / "build" / "towers") / name
+    rows, params = [], None
+    for speaker, seed in tqdm(keys, desc="towers", unit="fold", disable=not progress):
+        runs = [k[(speaker, seed)] for k in keyed]
+        exports = [Path(r["folder"]) / "export" for r in runs]
+        out = out_root / f"{speaker}-s{seed}"
+        params, _ = write_towers(exports[0], exports[1], out)
+        sets = [held_out(r) for r in runs]
+        labels = sets[0][1]
+        if any(not np.array_equal(y, labels) for _, y in sets):
+            raise LosoError(f"{speaker} seed {seed}: the members' held-out recordings differ")
+        members = [golden_predictions(load_export(e), x) for e, (x, _) in zip(exports, sets)]
+        pred = golden_predictions(params, np.concatenate([x for x, _ in sets], axis=2))
+        rows.append({"protocol": "speaker", "speaker": speaker, "seed": seed, "folder": str(out),
+                     "test_acc": float((pred == labels).mean()),
+                     "per_digit_acc": per_digit_accuracy(labels, pred),
+                     "val_acc": _mean([r["val_acc"] for r in runs]),
+                     "members_test_acc": [float((m == labels).mean()) for m in members],
+                     "members": [str(e) for e in exports]})
+    speakers = sorted({s for s, _ in keys})
+    folds = [fold_summary(s, [r for r in rows if r["speaker"] == s]) for s in speakers]
+    means = [f["test_acc_mean"] for f in folds]
+    dbits = (reports[0].get("recipe") or {}).get("dbits") or 5
+    path = (reports_dir or REPO / "build" / "reports") / f"loso-{name}.json"
+    doc = {"name": name, "date": datetime.date.today().isoformat(), "ensemble_of": names,
+           "rule": "towers: one network, the members' hidden layers side by side, one readout summing both",
+           "towers": str(out_root),
+           "seeds": sorted({seed for _, seed in keys}), "speakers": speakers,
+           "memory_bits": memory_bits(params, dbits), "core_config": _core(params),
+           "mean_test_acc": _mean(means), "std_test_acc_over_folds": _stdev(means),
+           "members_mean_test_acc": [_mean([_mean([r["members_test_acc"][i] for r in rows if r["speaker"] == s])
+                                            for s in speakers]) for i in range(len(names))],
+           "mean_val_acc": _mean([f["val_acc_mean"] for f in folds]),
+           "folds": folds, "runs": rows, "report": str(path)}
+    atomic_write_json(path, doc, indent=1)
+    return doc
+
+
+def _core(params) -> str:
+    c = params.config
+    return f"{c.n_in}-{'-'.join(map(str, c.sizes))}-{c.n_out}"
+
+
+def table(doc: dict) -> str:
+    """Per fold: the members' accuracies (mean over the seeds) and the towers network's."""
+    names = doc["ensemble_of"]
+    lines = [f"held out   " + "  ".join(f"{n[:18]:>18}" for n in names) + "     towers"]
+    for fold in doc["folds"]:
+        mine = [r for r in doc["runs"] if r["speaker"] == fold["speaker"]]
+        members = [100 * float(np.mean([r["members_test_acc"][i] for r in mine])) for i in range(len(names))]
+        lines.append(f"{fold['speaker']:<10} " + "  ".join(f"{m:18.1f}" for m in members)
+                     + f"   {100 * fold['test_acc_mean']:8.1f}")
+    member_means = "  ".join(f"{100 * m:18.1f}" for m in doc["members_mean_test_acc"])
+    lines.append(f"{'mean':<10} {member_means}   {100 * doc['mean_test_acc']:8.1f} "
+                 f"(std {100 * (doc['std_test_acc_over_folds'] or 0):.1f}; seeds "
+                 f"{','.join(map(str, doc['seeds']))})")
+    return "\n".join(lines)
