@@ -8,7 +8,7 @@ import numpy as np
 
 import spike_datasets as sd
 from spike_datasets import SpikeDataset
-from spike_datasets.cochlea import VIEW_SEPARATOR
+from spike_datasets.cochlea import front_end_config
 from spike_datasets.tonic_face import TONIC_FILES
 
 # tonic:<set> reads the set through tonic.datasets.<set> from --tonic-root (spike_datasets.tonic_face)
@@ -106,25 +106,6 @@ def with_tts(train: SpikeDataset, spec, config, progress: bool) -> SpikeDataset:
                         info={**train.info, "speakers": speakers, "tts": spec.as_dict()})
 
 
-def side_by_side(views: list[Splits]) -> Splits:
-    """One task's splits from two front ends (`--front-end A+B`): the same recordings in the same
-    order, each sample's channels view A's then view B's."""
-    import torch
-    def join(sets: list[SpikeDataset]) -> SpikeDataset:
-        first = sets[0]
-        for other in sets[1:]:
-            if not torch.equal(other.labels, first.labels) or other.n_steps != first.n_steps:
-                raise ValueError(f"{first.name}: the front-end views do not hold the same recordings")
-        return SpikeDataset(name=first.name, spikes=torch.cat([d.spikes for d in sets], dim=2),
-                            labels=first.labels, n_classes=first.n_classes, dt=first.dt,
-                            class_names=first.class_names, meta=first.meta,
-                            info={**first.info, "views": [d.n_channels for d in sets]})
-    s = Splits(*(join([getattr(v, split) for v in views]) for split in ("train", "val", "test")),
-               dict(views[0].info))
-    s.info.update({"n_channels": s.train.n_channels, "views": [v.info["n_channels"] for v in views]})
-    return s
-
-
 def load_task(task: str, n_train: int | None = None, test_speaker: str | None = None,
               progress: bool = False, tonic_root: str | None = None, front_end: str = "",
               voices: str = "", tts: str = "") -> Splits:
@@ -134,12 +115,9 @@ def load_task(task: str, n_train: int | None = None, test_speaker: str | None = 
     tonic. Missing data raises the data set's own error (spike_datasets.MissingDataError).
     `n_train` truncates the training set (for quick runs and tests). `front_end`: the spoken-digit
     tasks' cochlea settings that differ from the defaults (`CochleaConfig.with_overrides`);
-    `voices`: perturbed copies of their training recordings (`spike_datasets.voices`); `tts`:
+    `A+B`: two cochleas side by side, spike_datasets.cochlea.Views); `voices`: perturbed copies of their training recordings (`spike_datasets.voices`); `tts`:
     synthetic speakers added to their training split (`spike_datasets.tts`)."""
-    if task in AUDIO_TASKS and VIEW_SEPARATOR in (front_end or ""):
-        return side_by_side([load_task(task, n_train, test_speaker, progress, tonic_root, view, voices, tts)
-                             for view in front_end.split(VIEW_SEPARATOR)])
-    cochlea = sd.CochleaConfig.with_overrides(front_end) if task in AUDIO_TASKS else None
+    cochlea = front_end_config(front_end) if task in AUDIO_TASKS else None   # one cochlea, or Views
     if task == "seqdet":
         kw = dict(n_steps=48, lag=10, jitter=4)
         s = Splits(sd.make_sequence_detection(n_samples=n_train or 1000, seed=0, **kw),

@@ -160,8 +160,8 @@ def _audio_option(task: str, option: str, text: str, canonical) -> str:
 
 
 def _front_end_text(text: str) -> str:
-    from spike_datasets.cochlea import front_end_views, views_text
-    return views_text(front_end_views(text))
+    from spike_datasets.cochlea import front_end_config, front_end_text
+    return front_end_text(front_end_config(text))
 
 
 def _voices_text(text: str) -> str:
@@ -198,9 +198,8 @@ def front_end_record(task: str, front_end: str = "") -> dict:
     defaults), for the manifest: `hostlink run` / `eval` encode new audio with exactly them."""
     if task not in AUDIO_TASKS:
         return {}
-    from spike_datasets.cochlea import front_end_views
-    views = [v.as_dict() for v in front_end_views(front_end)]   # later options only when set
-    return {"front_end": views[0] if len(views) == 1 else views}
+    from spike_datasets.cochlea import front_end_config
+    return {"front_end": front_end_config(front_end).as_dict()}   # later options only when set; a list for A+B
 
 
 def make_config(task: str, **overrides) -> TrainConfig:

@@ -157,19 +157,18 @@ def streamed(dep: Deployment, samples: list[Sample]) -> list[Sample]:
 
 def front_end(dep: Deployment):
     """The cochlea settings the network was trained with: the manifest's (or deploy.json's)
-    "front_end" when recorded, else the defaults `delay_training --task fsdd` used (load_fsdd's
-    CochleaConfig) with one channel per network input."""
+    "front_end" when recorded (a list of two, side by side, for a towers network or one trained
+    with --front-end A+B: spike_datasets.cochlea.Views), else the defaults `delay_training --task
+    fsdd` used (load_fsdd's CochleaConfig) with one channel per network input."""
     from spike_datasets import CochleaConfig
+    from spike_datasets.cochlea import front_end_from_record
     task = dep.manifest.get("task")
     if task not in AUDIO_TASKS:
         raise RunError(f"{dep.folder}: the network was trained on task {task!r}, not on audio")
     recorded = dep.manifest.get("front_end") or dep.deploy.get("front_end")
-    if isinstance(recorded, list):
-        raise RunError(f"{dep.folder}: the network was trained on {len(recorded)} front ends side by "
-                       f"side (--front-end A+B); run, eval and adapt encode audio with one front end")
     if recorded:
         try:
-            return CochleaConfig(**recorded)
+            return front_end_from_record(recorded)     # a list: two cochleas side by side (Views)
         except (TypeError, ValueError) as e:
             raise RunError(f"{dep.folder}: bad front_end settings ({e})") from None
     return CochleaConfig(n_channels=dep.config.n_in)

@@ -115,22 +115,58 @@ class CochleaConfig:
 VIEW_SEPARATOR = "+"
 
 
-def front_end_views(text: str | None) -> tuple[CochleaConfig, ...]:
-    """`--front-end A+B`: one cochlea per view (each `name=value,...` as `with_overrides`), whose
-    channels a network sees side by side, view A's first; '' or None: the one default cochlea.
-    The views must share the time grid (dt, n_steps); an empty view is the defaults."""
-    views = tuple(CochleaConfig.with_overrides(t) for t in (text or "").split(VIEW_SEPARATOR))
-    if len(views) > 2:
-        raise ValueError(f"front end {text!r}: at most two views (A+B), got {len(views)}")
-    if len({(v.dt, v.n_steps) for v in views}) > 1:
-        raise ValueError(f"front end {text!r}: the views must share dt and n_steps "
-                         f"(one time step for all input channels)")
-    return views
+@dataclass(frozen=True)
+class Views:
+    """Two cochleas side by side (`--front-end A+B`): every recording goes through both, and a
+    sample's channels are view A's, then view B's. Read like one CochleaConfig where the time grid
+    is concerned (dt, n_steps, sample_rate: the views share them)."""
+
+    configs: tuple[CochleaConfig, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.configs) != 2:
+            raise ValueError(f"front end: expected two views (A+B), got {len(self.configs)}")
+        if len({(c.dt, c.n_steps, c.sample_rate) for c in self.configs}) > 1:
+            raise ValueError("front end: the views must share dt, n_steps and sample_rate "
+                             "(one time step for all input channels)")
+
+    n_channels = property(lambda self: sum(c.n_channels for c in self.configs))
+    dt = property(lambda self: self.configs[0].dt)
+    n_steps = property(lambda self: self.configs[0].n_steps)
+    sample_rate = property(lambda self: self.configs[0].sample_rate)
+    n_samples = property(lambda self: self.configs[0].n_samples)
+    speaker_norm = property(lambda self: int(any(c.speaker_norm for c in self.configs)))
+
+    def as_dict(self) -> list[dict]:
+        return [c.as_dict() for c in self.configs]
 
 
-def views_text(views: tuple[CochleaConfig, ...]) -> str:
-    """The canonical `--front-end` text of the views (`front_end_views` reads it back)."""
-    return VIEW_SEPARATOR.join(v.overrides_text() for v in views)
+def front_end_config(text: str | None) -> "CochleaConfig | Views":
+    """`--front-end A+B` -> Views of two cochleas (each `name=value,...` as `with_overrides`; an
+    empty one is the defaults); without `+` one CochleaConfig ('' or None: the defaults)."""
+    parts = (text or "").split(VIEW_SEPARATOR)
+    if len(parts) > 2:
+        raise ValueError(f"front end {text!r}: at most two views (A+B), got {len(parts)}")
+    configs = tuple(CochleaConfig.with_overrides(t) for t in parts)
+    if len(configs) == 1:
+        return configs[0]
+    try:
+        return Views(configs)
+    except ValueError as e:
+        raise ValueError(f"front end {text!r}: {str(e).removeprefix('front end: ')}") from None
+
+
+def front_end_from_record(recorded: dict | list) -> "CochleaConfig | Views":
+    """The front end a manifest records (`as_dict`): one dict, or a list of two for Views."""
+    if isinstance(recorded, list):
+        return Views(tuple(CochleaConfig(**d) for d in recorded))
+    return CochleaConfig(**recorded)
+
+
+def front_end_text(config: "CochleaConfig | Views") -> str:
+    """The canonical `--front-end` text (`front_end_config` reads it back)."""
+    configs = config.configs if isinstance(config, Views) else (config,)
+    return VIEW_SEPARATOR.join(c.overrides_text() for c in configs)
 
 
 def _hz_to_erb_rate(f: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from .base import SpikeDataset
-from .cochlea import CochleaConfig, cochlea_spikes
+from .cochlea import CochleaConfig, Views, cochlea_spikes
 from .errors import CorruptDataError, MissingDataError
 from .paths import cache_dir, dataset_dir
 from .voices import Perturbation
@@ -179,17 +179,21 @@ def _read_cached(path: Path, key: str, n: int, config: CochleaConfig):
         return None
 
 
-def encode_recordings(recordings: Sequence[Recording], config: CochleaConfig | None = None,
+def encode_recordings(recordings: Sequence[Recording], config: CochleaConfig | Views | None = None,
                       cache: bool = True, progress: bool = True,
                       perturbation: Perturbation | None = None,
                       enrol: Sequence[bool] | None = None) -> SpikeDataset:
     """Spikes for the given recordings, in their order, from the cache when possible;
     `perturbation` (voices.Perturbation) changes every recording before the cochlea. With
     `speaker_norm`, each speaker's reference comes from his recordings marked in `enrol` (None:
-    all of them; cochlea.speaker_reference)."""
+    all of them; cochlea.speaker_reference). `Views`: each cochlea's spikes (cached apiece), side by
+    side."""
     config = config or CochleaConfig()
     if not recordings:
         raise ValueError("no recordings given")
+    if isinstance(config, Views):
+        return side_by_side([encode_recordings(recordings, c, cache, progress, perturbation, enrol)
+                             for c in config.configs], config)
     speakers = tuple(sorted({r.speaker for r in recordings}))
     key = cache_key(recordings, config, perturbation, enrol)
     path = cache_dir() / f"fsdd-{key[:24]}.npz" if cache else None
@@ -223,8 +227,21 @@ def encode_recordings(recordings: Sequence[Recording], config: CochleaConfig | N
     )
 
 
+def side_by_side(views: Sequence[SpikeDataset], config: Views) -> SpikeDataset:
+    """The same recordings through two cochleas (`Views`): each sample's channels view A's, then
+    view B's; labels, meta and the time grid are view A's (the same)."""
+    first = views[0]
+    return SpikeDataset(name=first.name, spikes=np.concatenate([np.asarray(v.spikes) for v in views], axis=2),
+                        labels=first.labels, n_classes=first.n_classes, dt=first.dt,
+                        class_names=first.class_names, meta=first.meta,
+                        info={**first.info, "config": config.as_dict(),
+                              "cache_file": [v.info["cache_file"] for v in views],
+                              "cache_hit": all(v.info["cache_hit"] for v in views),
+                              "front_end_seconds": sum(v.info["front_end_seconds"] for v in views)})
+
+
 def load_fsdd(split: str = "train", protocol: str = "official", test_speaker: str | None = None,
-         config: CochleaConfig | None = None, root: str | Path | None = None,
+         config: CochleaConfig | Views | None = None, root: str | Path | None = None,
          cache: bool = True, progress: bool = True) -> SpikeDataset:
     """One split of spiking FSDD (see `split_indices`); labels are the digits 0-9.
 

@@ -1,30 +1,34 @@
-"""Two front ends side by side (`--front-end A+B`): parsing, the joined splits, the manifest record,
-and the one line that run / eval / adapt give for such a network."""
+"""Two front ends side by side (`--front-end A+B`, spike_datasets.cochlea.Views): parsing, the
+encoding (each view's spikes, A's channels first), the manifest record and the deployed network's
+front end read back from it."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
-import torch
+import scipy.io.wavfile
 
-import delay_training.data as data
-from delay_training.data import Splits, load_task, side_by_side
+import spike_datasets.fsdd as fsdd
 from delay_training.train import front_end_record, make_config
-from spike_datasets import CochleaConfig, SpikeDataset
-from spike_datasets.cochlea import front_end_views, views_text
+from spike_datasets import CochleaConfig
+from spike_datasets.cochlea import Views, front_end_config, front_end_from_record, front_end_text
 
 
 def test_views_parse_and_print_back():
-    views = front_end_views("tilt_degree=1+speaker_norm=1,n_channels=350")
-    assert views == (CochleaConfig(tilt_degree=1), CochleaConfig(speaker_norm=1, n_channels=350))
-    assert views_text(views) == "tilt_degree=1+n_channels=350,speaker_norm=1"
-    assert front_end_views(views_text(views)) == views
-    assert front_end_views("") == (CochleaConfig(),)
-    assert front_end_views("tilt_degree=1") == (CochleaConfig(tilt_degree=1),)
+    views = front_end_config("tilt_degree=1+speaker_norm=1,n_channels=350")
+    assert views == Views((CochleaConfig(tilt_degree=1), CochleaConfig(speaker_norm=1, n_channels=350)))
+    assert (views.n_channels, views.n_steps, views.dt, views.speaker_norm) == (1050, 100, 0.01, 1)
+    assert front_end_text(views) == "tilt_degree=1+n_channels=350,speaker_norm=1"
+    assert front_end_config(front_end_text(views)) == views
+    assert front_end_from_record(views.as_dict()) == views
+    assert front_end_config("") == CochleaConfig()
+    assert front_end_config("tilt_degree=1") == CochleaConfig(tilt_degree=1)
+    assert front_end_from_record(CochleaConfig(tilt_degree=1).as_dict()) == CochleaConfig(tilt_degree=1)
 
 
 @pytest.mark.parametrize("text, message", [
     ("tilt_degree=1+speaker_norm=1+smooth_erb=1", r"at most two views \(A\+B\), got 3"),
-    ("tilt_degree=1+dt=0.02", "the views must share dt and n_steps"),
-    ("tilt_degree=1+n_steps=50", "the views must share dt and n_steps"),
+    ("tilt_degree=1+dt=0.02", "the views must share dt, n_steps and sample_rate"),
+    ("tilt_degree=1+n_steps=50", "the views must share dt, n_steps and sample_rate"),
     ("tilt_degree=1+speaker_norm=2", "speaker_norm must be 0 .off. or 1 .on., got 2"),
 ])
 def test_impossible_views_are_refused_naming_the_setting(text, message):
@@ -41,47 +45,40 @@ def test_config_name_and_manifest_record():
     assert front_end_record("fsdd-loso", "tilt_degree=1")["front_end"] == CochleaConfig(tilt_degree=1).as_dict()
 
 
-def _set(n_channels: int, fill: int, labels=(0, 1, 2)) -> SpikeDataset:
-    x = torch.full((len(labels), 4, n_channels), fill, dtype=torch.uint8)
-    return SpikeDataset(name="fsdd/speaker/x", spikes=x, labels=torch.tensor(labels), n_classes=10,
-                        dt=0.01, meta={"speaker": torch.tensor([0, 1, 1])}, info={"speakers": ("a", "b")})
-
-
-def test_side_by_side_puts_view_a_first_and_keeps_order_and_meta():
-    a = Splits(_set(3, 0), _set(3, 0), _set(3, 0), {"protocol": "speaker", "n_channels": 3})
-    b = Splits(_set(2, 1), _set(2, 1), _set(2, 1), {"protocol": "speaker", "n_channels": 2})
-    s = side_by_side([a, b])
-    for split in (s.train, s.val, s.test):
-        assert split.spikes.shape == (3, 4, 5)
-        assert torch.equal(split.spikes[..., :3], torch.zeros(3, 4, 3, dtype=torch.uint8))
-        assert torch.equal(split.spikes[..., 3:], torch.ones(3, 4, 2, dtype=torch.uint8))
-        assert torch.equal(split.labels, torch.tensor([0, 1, 2]))
-        assert torch.equal(split.meta["speaker"], torch.tensor([0, 1, 1]))
-    assert s.info["n_channels"] == 5 and s.info["views"] == [3, 2] and s.info["protocol"] == "speaker"
-    other = Splits(_set(2, 1, labels=(2, 1, 0)), _set(2, 1), _set(2, 1), {"n_channels": 2})
-    with pytest.raises(ValueError, match="do not hold the same recordings"):
-        side_by_side([a, other])
-
-
-def test_load_task_encodes_each_view_with_its_own_cochlea(monkeypatch):
+def test_encoding_puts_view_a_first_each_with_its_own_cochlea(monkeypatch, tmp_path):
+    """Three recordings through two stand-in cochleas: view A's spikes are all 1 in its 3 channels,
+    view B's all 0 in its 2; every view is encoded (and cached) as a front end of its own."""
     seen = []
 
-    def fake_load_fsdd(split, protocol, test_speaker, config, progress):
-        seen.append((split, config))
-        return _set(config.n_channels, config.tilt_degree)
-    monkeypatch.setattr(data.sd, "load_fsdd", fake_load_fsdd)
-    s = load_task("fsdd-loso", test_speaker="b", front_end="tilt_degree=1,n_channels=3+n_channels=2")
-    assert [c for _, c in seen] == [CochleaConfig(tilt_degree=1, n_channels=3)] * 3 + [CochleaConfig(n_channels=2)] * 3
-    assert s.train.n_channels == 5 and int(s.train.spikes[..., :3].min()) == 1 and int(s.train.spikes[..., 3:].max()) == 0
-    assert s.info["views"] == [3, 2] and s.info["test_speaker"] == "b"
+    def cochlea_spikes(waves, config, speakers, enrol, progress):
+        seen.append((config, tuple(speakers)))
+        return np.full((len(waves), config.n_steps, config.n_channels), config.tilt_degree, dtype=np.uint8)
+    monkeypatch.setattr(fsdd, "cochlea_spikes", cochlea_spikes)
+    monkeypatch.setenv("DELAYSNN_CACHE", str(tmp_path / "cache"))
+    recs = []
+    for d, i in ((3, 0), (1, 4), (7, 2)):
+        path = tmp_path / f"{d}_ann_{i}.wav"
+        scipy.io.wavfile.write(path, 8000, np.full(800, 100 * (d + 1), dtype=np.int16))
+        recs.append(fsdd.Recording(path, d, "ann", i))
+    views = front_end_config("tilt_degree=1,n_channels=3,n_steps=4+n_channels=2,n_steps=4")
+    data = fsdd.encode_recordings(recs, views, progress=False)
+    assert data.spikes.shape == (3, 4, 5)
+    assert int(data.spikes[..., :3].min()) == 1 and int(data.spikes[..., 3:].max()) == 0
+    assert data.labels.tolist() == [3, 1, 7] and data.meta["index"].tolist() == [0, 4, 2]
+    assert [c for c, _ in seen] == list(views.configs) and data.info["config"] == views.as_dict()
+    again = fsdd.encode_recordings(recs, views, progress=False)     # both views from the cache now
+    assert len(seen) == 2 and again.info["cache_hit"] and np.array_equal(again.spikes, data.spikes)
 
 
-def test_a_two_view_network_is_refused_by_run_in_one_line(tmp_path):
+def test_a_deployed_network_of_two_views_reads_both_back(tmp_path):
     from hostlink.deployed import RunError, front_end
 
     class Dep:
         folder = tmp_path
-        manifest = {"task": "fsdd-loso", "front_end": [CochleaConfig().as_dict()] * 2}
+        manifest = {"task": "fsdd-loso", "front_end": [CochleaConfig(tilt_degree=1).as_dict(),
+                                                       CochleaConfig(speaker_norm=1).as_dict()]}
         deploy = {}
-    with pytest.raises(RunError, match="trained on 2 front ends side by side"):
+    assert front_end(Dep()) == Views((CochleaConfig(tilt_degree=1), CochleaConfig(speaker_norm=1)))
+    Dep.manifest = {"task": "fsdd-loso", "front_end": [CochleaConfig().as_dict()] * 3}
+    with pytest.raises(RunError, match="bad front_end settings .front end: expected two views"):
         front_end(Dep())
