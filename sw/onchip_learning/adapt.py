@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from corespec.errors import UserError, run_parsed
+from corespec.files import read_json
 # The input delay stage on the host: one definition, shared with deploy and hostlink.
 from deploy.derive import delay_input, host_delayed  # noqa: F401 (adapt's names)
 
@@ -458,6 +459,10 @@ def run_folder(args) -> Path:
     else:
         raise AdaptError("give --run (a LOSO training run or its export) or --speaker")
     run = run.parent if run.name == "export" else run
+    if (run / "manifest.json").is_file() and "towers_of" in read_json(run / "manifest.json", "an export manifest"):
+        raise AdaptError(f"{run}: a towers network (delaysnn loso --ensemble) is two training runs "
+                         f"merged; adapt starts from one training run (its checkpoint, its deploy "
+                         f"folder) and does not adapt towers yet")
     if not (run / "export" / "manifest.json").is_file():
         raise AdaptError(f"{run}: no export/manifest.json (expected a training run folder, e.g. "
                          f"`delaysnn train --task fsdd-loso --test-speaker X`)")
