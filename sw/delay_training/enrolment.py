@@ -2,7 +2,8 @@
 
     python -m delay_training.enrolment <loso name> [--words 5,10,20] [--draws 5]
 
-A LOSO run with `speaker_norm=1` tests each held-out speaker with his reference spectrum taken
+A LOSO run with `speaker_norm=1` (or a towers network, `delaysnn loso --ensemble`, with such a
+member: its report's runs) tests each held-out speaker with his reference spectrum taken
 from all 500 of his recordings (unlabelled, but all of them: more than a device hears before it
 must answer). Here each fold's network is tested again with the reference taken from N of his
 recordings drawn at random (seeded: draw d uses seed d), unlabelled, as a device would hear them
@@ -22,42 +23,71 @@ from pathlib import Path
 import numpy as np
 
 
+_SPIKES: dict = {}
+
+
 def speaker_spikes(speaker: str, config, chosen: np.ndarray):
     """(spikes [500, T, C], digits) of one FSDD speaker, his reference from the `chosen`
-    positions only (not cached: one set per draw)."""
+    positions only (not cached on disk: one set per draw; kept in memory for the other seeds'
+    networks of the same fold)."""
     from spike_datasets.fsdd import encode_recordings, list_recordings
-    recs = [r for r in list_recordings() if r.speaker == speaker]
-    enrol = np.zeros(len(recs), bool)
-    enrol[chosen] = True
-    data = encode_recordings(recs, config, cache=False, progress=False, enrol=enrol)
-    return data.spikes, data.labels
+    key = (speaker, config, tuple(int(i) for i in chosen))
+    if key not in _SPIKES:
+        recs = [r for r in list_recordings() if r.speaker == speaker]
+        enrol = np.zeros(len(recs), bool)
+        enrol[chosen] = True
+        data = encode_recordings(recs, config, cache=False, progress=False, enrol=enrol)
+        _SPIKES[key] = (data.spikes, data.labels)
+    return _SPIKES[key]
 
 
-def fold_accuracy(run: dict, recipe: dict, words: list[int], draws: int) -> dict:
+def trained_network(run: dict, recipe: dict):
+    """(front end, predictions of spikes [N, T, C]) of a LOSO training run: its selected epoch's
+    model, as the LOSO report tested it."""
     import torch
 
-    from spike_datasets import CochleaConfig, SpikeDataset
+    from spike_datasets import SpikeDataset
+    from spike_datasets.cochlea import front_end_config
     from .data import load_task
     from .loso import TASK, run_spec
     from .train import build_model, evaluate, make_config, read_checkpoint
     spec = run_spec(TASK, recipe, run["seed"], run["speaker"], None, None, False)
     cfg = make_config(TASK, **{**spec["overrides"], "out": run["folder"]})
-    config = CochleaConfig.with_overrides(cfg.front_end)
-    if not config.speaker_norm:
-        raise SystemExit(f"{run['folder']}: trained without speaker_norm; nothing to enrol")
     splits = load_task(TASK, n_train=16, test_speaker=run["speaker"], front_end=cfg.front_end)
     model = build_model(cfg, splits)
     model.load_state_dict(read_checkpoint(Path(run["folder"]) / "checkpoint.pt", map_location="cpu")["best"]["state"])
     model.eval()
 
+    def predictions(spikes, labels):
+        ds = SpikeDataset(name="enrol", spikes=spikes, labels=labels, n_classes=10, dt=0.01)
+        with torch.no_grad():
+            return evaluate(model, ds)["pred"].numpy()
+    return front_end_config(cfg.front_end), predictions
+
+
+def towers_network(run: dict):
+    """(front ends, predictions) of a towers network (`delaysnn loso --ensemble`) on the golden
+    model, as its report tested it."""
+    from spike_datasets.cochlea import front_end_from_record
+    from .export import load_export, read_manifest
+    from .loso_ensemble import golden_predictions
+    params = load_export(run["folder"])
+    return (front_end_from_record(read_manifest(run["folder"])["front_end"]),
+            lambda spikes, labels: golden_predictions(params, np.asarray(spikes)))
+
+
+def fold_accuracy(run: dict, report: dict, words: list[int], draws: int) -> dict:
+    config, predictions = towers_network(run) if "ensemble_of" in report \
+        else trained_network(run, report["recipe"])
+    if not config.speaker_norm:
+        raise SystemExit(f"{run['folder']}: trained without speaker_norm; nothing to enrol")
+
     def accuracy(chosen, test):
         spikes, labels = speaker_spikes(run["speaker"], config, chosen)
-        ds = SpikeDataset(name="enrol", spikes=spikes[test], labels=labels[test], n_classes=10,
-                          dt=config.dt, class_names=splits.test.class_names)
-        with torch.no_grad():
-            return evaluate(model, ds)["acc"]
+        spikes, labels = spikes[test], labels[test]
+        return float((predictions(spikes, labels) == np.asarray(labels)).mean())
 
-    every = np.arange(splits.test.n_samples)
+    every = np.arange(500)
     out = {"speaker": run["speaker"], "seed": run["seed"], "loso_test_acc": run["test_acc"],
            "all": accuracy(every, every)}
     if abs(out["all"] - run["test_acc"]) > 1e-9:
@@ -78,6 +108,7 @@ def main(argv=None) -> int:
     p.add_argument("name", help="the LOSO report's name (build/reports/loso-<name>.json)")
     p.add_argument("--words", default="5,10,20", help="enrolment sizes N, comma-separated")
     p.add_argument("--draws", type=int, default=5, help="random draws of N recordings per fold (seeds 0..)")
+    p.add_argument("--seeds", help="only the runs of these training seeds, comma-separated; None: all")
     a = p.parse_args(argv)
     from .loso import REPO
     reports = REPO / "build" / "reports"
@@ -92,9 +123,11 @@ def main(argv=None) -> int:
         report = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise SystemExit(f"{path}: {e}") from None
-    folds = [fold_accuracy(run, report["recipe"], words, a.draws) for run in report["runs"]
-             if run.get("protocol") == "speaker" and "error" not in run]
-    summary = {"name": a.name, "words": words, "draws": a.draws, "folds": folds,
+    seeds = None if a.seeds is None else {int(x) for x in a.seeds.split(",")}
+    folds = [fold_accuracy(run, report, words, a.draws) for run in report["runs"]
+             if run.get("protocol") == "speaker" and "error" not in run
+             and (seeds is None or run["seed"] in seeds)]
+    summary = {"name": a.name, "words": words, "draws": a.draws, "seeds": a.seeds, "folds": folds,
                "mean": {"all": float(np.mean([f["all"] for f in folds])),
                         **{str(n): float(np.mean([f[str(n)]["mean"] for f in folds])) for n in words}}}
     out = reports / f"enrol-{a.name}.json"
