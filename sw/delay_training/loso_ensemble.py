@@ -5,10 +5,10 @@
 Each name is a LOSO report (`build/reports/loso-<name>.json`, or a path to one). For every
 (held-out speaker, seed) that both reports trained, the two exported networks are merged into one
 towers network (inputs A's then B's, block-diagonal hidden layer, one readout that sums both:
-their vote) and written as an export folder, `build/towers/<name>/<speaker>-s<seed>/`, which
-`delaysnn deploy` takes like any other. The towers network runs on the golden model (bit-exact to
-the core) over the held-out speaker's 500 recordings, each member's channels encoded with the
-front end that member was trained with, and so does each member alone. Nothing is trained and
+their vote) and written as an export folder, `build/towers/<name>/<name>-<speaker>-s<seed>/`,
+which `delaysnn deploy` takes like any other. The towers network runs on the golden model
+(bit-exact to the core) over the held-out speaker's 500 recordings, each member's channels
+encoded with the front end that member was trained with, and so does each member alone. Nothing is trained and
 nothing is selected on the held-out speaker: the members are fixed.
 
 Writes `build/reports/loso-<name>.json` in the shape of a LOSO report (so `--compare` reads it),
@@ -87,7 +87,7 @@ def ensemble(names: list[str], name: str | None = None, reports_dir: Path | None
     for speaker, seed in tqdm(keys, desc="towers", unit="fold", disable=not progress):
         runs = [k[(speaker, seed)] for k in keyed]
         exports = [Path(r["folder"]) / "export" for r in runs]
-        out = out_root / f"{speaker}-s{seed}"
+        out = out_root / f"{name}-{speaker}-s{seed}"      # the deploy folder is named after it
         params, _ = write_towers(exports[0], exports[1], out)
         sets = [held_out(r) for r in runs]
         labels = sets[0][1]

@@ -158,7 +158,7 @@ def test_loso_ensemble_merges_each_fold_and_reports_what_the_towers_network_pred
         float((golden_predictions(a, sets["a"]) == labels).mean()),
         float((golden_predictions(b, sets["b"]) == labels).mean())]
     assert doc["core_config"] == "8-10-10" and doc["memory_bits"]["weights"] == 2 * (8 * 10 + 10 * 10)
-    assert load_export(tmp_path / "towers" / "ens-A+B" / "bob-s0").config.n_in == 8
+    assert load_export(tmp_path / "towers" / "ens-A+B" / "ens-A+B-bob-s0").config.n_in == 8
     text, _ = compare(["A", "ens-A+B"], reports_dir=tmp_path, plots_dir=tmp_path)
     assert "| ens-A+B |" in text
 
