@@ -71,7 +71,7 @@ def ensemble(names: list[str], name: str | None = None, reports_dir: Path | None
 
     from .export import load_export
     from .loso import LosoError, fold_summary, per_digit_accuracy, _mean, _stdev
-    from .towers import memory_bits, write_towers
+    from .towers import memory_bits, merge_params, write_towers
     if len(names) != 2:
         raise LosoError(f"--ensemble: expected two report names, comma-separated (towers of two "
                         f"networks), got {len(names)}")
@@ -83,6 +83,9 @@ def ensemble(names: list[str], name: str | None = None, reports_dir: Path | None
     name = name or "ens-" + "+".join(Path(n).stem.removeprefix("loso-") if n.endswith(".json") else n
                                      for n in names)
     out_root = (towers_dir or REPO / "build" / "towers") / name
+    for speaker, seed in keys:          # every pair checked before anything is written
+        merge_params(*(load_export(Path(k[(speaker, seed)]["folder"]) / "export") for k in keyed),
+                     names=tuple(str(Path(k[(speaker, seed)]["folder"]) / "export") for k in keyed))
     rows, params = [], None
     for speaker, seed in tqdm(keys, desc="towers", unit="fold", disable=not progress):
         runs = [k[(speaker, seed)] for k in keyed]

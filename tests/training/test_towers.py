@@ -170,6 +170,17 @@ def test_loso_ensemble_refusals_are_one_line(tmp_path, capsys):
         ensemble(["A"], reports_dir=tmp_path, progress=False)
     with pytest.raises(LosoError, match=r"--ensemble A,B: the reports share no \(held-out speaker, seed\)"):
         ensemble(["A", "B"], reports_dir=tmp_path, progress=False)
+    a, b = _pair()
+    b.layers[0] = dataclasses.replace(b.layers[0], threshold=a.layers[0].threshold + 1)
+    for s, net in (("ann", a), ("bob", a)):
+        _export(tmp_path / f"a-{s}", "export", net, {"tilt_degree": 1})
+    _export(tmp_path / "b-ann", "export", a, {"speaker_norm": 1})
+    _export(tmp_path / "b-bob", "export", b, {"speaker_norm": 1})       # only the second fold differs
+    _report(tmp_path, "C", [("ann", 0), ("bob", 0)], lambda s, seed: tmp_path / f"a-{s}")
+    _report(tmp_path, "D", [("ann", 0), ("bob", 0)], lambda s, seed: tmp_path / f"b-{s}")
+    with pytest.raises(TowerError, match="b-bob/export differ in the hidden layer's threshold"):
+        ensemble(["C", "D"], reports_dir=tmp_path, towers_dir=tmp_path / "towers", progress=False)
+    assert not (tmp_path / "towers").exists()                            # nothing half-written
     with pytest.raises(SystemExit) as e:
         loso_main(["--ensemble", "A,nothere", "--reports-dir", str(tmp_path)])
     assert e.value.code == 2
