@@ -125,7 +125,8 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                         "with NAME one of n_channels, f_min, f_max, dt, n_steps, dynamic_range_db, "
                         "max_rate, tilt_degree (0-3), span_steps, smooth_erb (0-4 ERB), "
                         "speaker_norm (0/1: each speaker's reference spectrum subtracted), e.g. "
-                        "tilt_degree=1,smooth_erb=1 (docs/datasets.md; recorded in the export)")
+                        "tilt_degree=1,smooth_erb=1; A+B: two cochleas side by side, e.g. "
+                        "tilt_degree=1+speaker_norm=1 (docs/datasets.md; recorded in the export)")
     t.add_argument("--voices", metavar="SPEC",
                    help="spoken digits: N perturbed copies of the training recordings, each "
                         "recording drawing speed 1 +- S, microphone tilt +- A and noise SNR in "

@@ -114,9 +114,10 @@ def load_task(task: str, n_train: int | None = None, test_speaker: str | None = 
     fixed splits; tonic tasks read files under `tonic_root` (default: the data root) through
     tonic. Missing data raises the data set's own error (spike_datasets.MissingDataError).
     `n_train` truncates the training set (for quick runs and tests). `front_end`: the spoken-digit
-    tasks' cochlea settings that differ from the defaults (`CochleaConfig.with_overrides`);
-    `A+B`: two cochleas side by side, spike_datasets.cochlea.Views); `voices`: perturbed copies of their training recordings (`spike_datasets.voices`); `tts`:
-    synthetic speakers added to their training split (`spike_datasets.tts`)."""
+    tasks' cochlea settings that differ from the defaults (`CochleaConfig.with_overrides`; `A+B`:
+    two cochleas side by side, spike_datasets.cochlea.Views); `voices`: perturbed copies of their
+    training recordings (`spike_datasets.voices`); `tts`: synthetic speakers added to their
+    training split (`spike_datasets.tts`)."""
     cochlea = front_end_config(front_end) if task in AUDIO_TASKS else None   # one cochlea, or Views
     if task == "seqdet":
         kw = dict(n_steps=48, lag=10, jitter=4)

@@ -32,6 +32,8 @@ def speaker_spikes(speaker: str, config, chosen: np.ndarray):
     networks of the same fold)."""
     from spike_datasets.fsdd import encode_recordings, list_recordings
     key = (speaker, config, tuple(int(i) for i in chosen))
+    if any(k[0] != speaker for k in _SPIKES):       # one speaker's sets at a time: 70 MB each for towers
+        _SPIKES.clear()
     if key not in _SPIKES:
         recs = [r for r in list_recordings() if r.speaker == speaker]
         enrol = np.zeros(len(recs), bool)
@@ -123,15 +125,22 @@ def main(argv=None) -> int:
         report = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise SystemExit(f"{path}: {e}") from None
-    seeds = None if a.seeds is None else {int(x) for x in a.seeds.split(",")}
-    folds = [fold_accuracy(run, report, words, a.draws) for run in report["runs"]
-             if run.get("protocol") == "speaker" and "error" not in run
-             and (seeds is None or run["seed"] in seeds)]
+    try:
+        seeds = None if a.seeds is None else {int(x) for x in a.seeds.split(",")}
+    except ValueError:
+        raise SystemExit(f"--seeds {a.seeds!r}: expected training seeds, comma-separated") from None
+    runs = sorted((run for run in report["runs"] if run.get("protocol", "speaker") == "speaker"
+                   and "error" not in run and (seeds is None or run["seed"] in seeds)),
+                  key=lambda run: (run["speaker"], run["seed"]))     # one speaker's draws at a time
+    if not runs:
+        raise SystemExit(f"{path}: no run of seeds {a.seeds}")
+    folds = [fold_accuracy(run, report, words, a.draws) for run in runs]
     summary = {"name": a.name, "words": words, "draws": a.draws, "seeds": a.seeds, "folds": folds,
                "mean": {"all": float(np.mean([f["all"] for f in folds])),
                         **{str(n): float(np.mean([f[str(n)]["mean"] for f in folds])) for n in words}}}
-    out = reports / f"enrol-{a.name}.json"
-    out.write_text(json.dumps(summary, indent=1) + "\n")
+    out = reports / f"enrol-{a.name}{'' if seeds is None else '-s' + '.'.join(map(str, sorted(seeds)))}.json"
+    from corespec.files import atomic_write_json
+    atomic_write_json(out, summary, indent=1)
     cols = ["all"] + [str(n) for n in words]
     print("speaker    " + "  ".join(f"{c:>6}" for c in cols))
     for f in folds:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corespec.files import atomic_write_json
+from corespec.files import atomic_write_json, read_json
 
 from .loso_compare import load_reports
 
@@ -76,13 +76,16 @@ def ensemble(names: list[str], name: str | None = None, reports_dir: Path | None
         raise LosoError(f"--ensemble: expected two report names, comma-separated (towers of two "
                         f"networks), got {len(names)}")
     reports = load_reports(names, reports_dir)
+    name = name or "ens-" + "+".join(Path(n).stem.removeprefix("loso-") if n.endswith(".json") else n
+                                     for n in names)
+    out_root = (towers_dir or REPO / "build" / "towers") / name
+    report = (reports_dir or REPO / "build" / "reports") / f"loso-{name}.json"
+    if name in names or (report.exists() and "ensemble_of" not in read_json(report, "LOSO report", LosoError)):
+        raise LosoError(f"--name {name}: {report} is a trained LOSO report; give the towers another name")
     keyed = [_runs_by_key(r) for r in reports]
     keys = sorted(set.intersection(*(set(k) for k in keyed)), key=lambda k: (k[0], k[1]))
     if not keys:
         raise LosoError(f"--ensemble {','.join(names)}: the reports share no (held-out speaker, seed)")
-    name = name or "ens-" + "+".join(Path(n).stem.removeprefix("loso-") if n.endswith(".json") else n
-                                     for n in names)
-    out_root = (towers_dir or REPO / "build" / "towers") / name
     for speaker, seed in keys:          # every pair checked before anything is written
         merge_params(*(load_export(Path(k[(speaker, seed)]["folder"]) / "export") for k in keyed),
                      names=tuple(str(Path(k[(speaker, seed)]["folder"]) / "export") for k in keyed))
@@ -107,7 +110,7 @@ def ensemble(names: list[str], name: str | None = None, reports_dir: Path | None
     speakers = sorted({s for s, _ in keys})
     folds = [fold_summary(s, [r for r in rows if r["speaker"] == s]) for s in speakers]
     means = [f["test_acc_mean"] for f in folds]
-    dbits = (reports[0].get("recipe") or {}).get("dbits") or 5
+    dbits = (params.config.depth - 1).bit_length()      # clog2(D) bits per stored delay
     path = (reports_dir or REPO / "build" / "reports") / f"loso-{name}.json"
     doc = {"name": name, "date": datetime.date.today().isoformat(), "ensemble_of": names,
            "rule": "towers: one network, the members' hidden layers side by side, one readout summing both",
@@ -131,7 +134,7 @@ def _core(params) -> str:
 def table(doc: dict) -> str:
     """Per fold: the members' accuracies (mean over the seeds) and the towers network's."""
     names = doc["ensemble_of"]
-    lines = [f"held out   " + "  ".join(f"{n[:18]:>18}" for n in names) + "     towers"]
+    lines = ["held out   " + "  ".join(f"{n[:18]:>18}" for n in names) + "     towers"]
     for fold in doc["folds"]:
         mine = [r for r in doc["runs"] if r["speaker"] == fold["speaker"]]
         members = [100 * float(np.mean([r["members_test_acc"][i] for r in mine])) for i in range(len(names))]

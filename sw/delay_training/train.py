@@ -483,8 +483,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                                      seed=cfg.seed).to(device)
         adv_opt = torch.optim.Adam(adversary.parameters(), lr=cfg.lr)
         if ck is not None:
-            adversary.load_state_dict(ck["adversary"]["model"])
-            adv_opt.load_state_dict(ck["adversary"]["optimizer"])
+            try:
+                adversary.load_state_dict(ck["adversary"]["model"])
+                adv_opt.load_state_dict(ck["adversary"]["optimizer"])
+            except (KeyError, RuntimeError, ValueError) as e:
+                raise TrainError(f"{ckpt_path}: no usable speaker adversary state ({e}); "
+                                 f"start the run again without --resume") from None
     n_batches = math.ceil(n / cfg.batch_size)
     bar = tqdm(total=cfg.epochs * n_batches, initial=start * n_batches, disable=not progress,
                desc=cfg.name, unit="batch", dynamic_ncols=True)

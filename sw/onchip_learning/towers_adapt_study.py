@@ -32,7 +32,7 @@ SPEAKERS = ("george", "jackson", "lucas", "nicolas", "yweweler")
 
 
 class StudyError(UserError, ValueError):
-    """A member report that is missing or does not match the others; the message names it."""
+    """A member report that is missing or does not match the other (speaker, k, training seed)."""
 
 
 def member_reports(prefixes: list[str], speaker: str, k: int, reports: Path) -> list[dict]:
@@ -44,7 +44,22 @@ def member_reports(prefixes: list[str], speaker: str, k: int, reports: Path) -> 
         if not (doc.get("bptt") or {}).get("image"):
             raise StudyError(f"{path}: no host-side image (run delaysnn adapt with --bptt)")
         out.append(doc)
+    seeds = [_run_seed(Path(doc["run"])) for doc in out]
+    for key, values in (("speaker", [d.get("speaker") for d in out]), ("k", [d.get("k") for d in out]),
+                        ("training seed", seeds)):
+        if len(set(values)) > 1:
+            raise StudyError(f"{', '.join(f'adapt-{x}-{speaker}-k{k}.json' for x in prefixes)}: "
+                             f"the members differ in {key} ({' and '.join(map(str, values))})")
     return out
+
+
+def _run_seed(run: Path):
+    """The training seed of a LOSO run (its loso-result.json), None where not recorded."""
+    import json
+    try:
+        return json.loads((run / "loso-result.json").read_text()).get("seed")
+    except (OSError, ValueError):
+        return None
 
 
 def fold_figures(reports: list[dict], k: int, fold=None) -> dict:

@@ -59,5 +59,15 @@ def test_a_missing_or_on_chip_only_report_is_one_line(tmp_path):
     (tmp_path / "adapt-t2-george-k1.json").write_text(json.dumps({"name": "t2-george-k1"}))
     with pytest.raises(study.StudyError, match="no host-side image .run delaysnn adapt with --bptt."):
         study.member_reports(["t2", "sn"], "george", 1, tmp_path)
-    with pytest.raises(SystemExit):
+    for name, seed, k in (("t2", 0, 1), ("sn", 1, 1)):
+        run = tmp_path / f"run-{name}"
+        run.mkdir()
+        (run / "loso-result.json").write_text(json.dumps({"seed": seed}))
+        (tmp_path / f"adapt-{name}-george-k1.json").write_text(json.dumps(
+            {"name": f"{name}-george-k1", "speaker": "george", "k": k, "run": str(run),
+             "bptt": {"image": "x.json"}}))
+    with pytest.raises(study.StudyError, match=r"the members differ in training seed \(0 and 1\)"):
+        study.member_reports(["t2", "sn"], "george", 1, tmp_path)
+    with pytest.raises(SystemExit) as e:
         study.main(["--members", "t2"])
+    assert e.value.code == 2

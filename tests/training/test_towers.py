@@ -170,6 +170,8 @@ def test_loso_ensemble_refusals_are_one_line(tmp_path, capsys):
         ensemble(["A"], reports_dir=tmp_path, progress=False)
     with pytest.raises(LosoError, match=r"--ensemble A,B: the reports share no \(held-out speaker, seed\)"):
         ensemble(["A", "B"], reports_dir=tmp_path, progress=False)
+    with pytest.raises(LosoError, match="--name A: .*loso-A.json is a trained LOSO report"):
+        ensemble(["A", "B"], name="A", reports_dir=tmp_path, progress=False)
     a, b = _pair()
     b.layers[0] = dataclasses.replace(b.layers[0], threshold=a.layers[0].threshold + 1)
     for s, net in (("ann", a), ("bob", a)):
