@@ -34,15 +34,11 @@ def held_out_set(run: dict, progress: bool = False) -> tuple[np.ndarray, np.ndar
     """(spikes [500, steps, channels], labels [500]) of a LOSO run's held-out speaker, through the
     front end its export records."""
     import spike_datasets as sd
+    from spike_datasets.cochlea import front_end_from_record
     from .export import read_manifest
-    from .loso import LosoError
-    export = Path(run["folder"]) / "export"
-    front_end = read_manifest(export).get("front_end") or {}
-    if isinstance(front_end, list):
-        raise LosoError(f"{export}: already a network of two front ends; towers take two networks "
-                        f"of one front end each")
-    data = sd.load_fsdd("test", protocol="speaker", test_speaker=run["speaker"],
-                        config=sd.CochleaConfig(**front_end), progress=progress)
+    front_end = front_end_from_record(read_manifest(Path(run["folder"]) / "export").get("front_end") or {})
+    data = sd.load_fsdd("test", protocol="speaker", test_speaker=run["speaker"], config=front_end,
+                        progress=progress)
     return data.spikes.numpy(), data.labels.numpy()
 
 
