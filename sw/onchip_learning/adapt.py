@@ -13,6 +13,10 @@ deployed folder's preset). Speaker X's other recordings (takes 5-49) measure the
 other speakers' takes 0-4 the forgetting. The P passes replay the same k*10 recordings (kept in
 host memory) in a fresh seeded order each pass.
 
+--run may be a towers folder (`delaysnn loso --ensemble`: two LOSO runs merged into one
+network): the engine adapts the merged network as any other; the BPTT reference fine-tunes each
+member on its own channels and merges the two (onchip_learning.towers).
+
 With --wav-dir the user's own WAV files are the adaptation set (labels from FSDD-style names
 `{digit}_*.wav` or a --labels CSV `file,label`); the first k files of each digit (by name) adapt,
 the rest of the folder, if any, is evaluated. A network of FSDD's official split (task `fsdd`,
@@ -42,7 +46,7 @@ import numpy as np
 import torch
 
 from corespec.errors import UserError, run_parsed
-from corespec.files import read_json
+from . import towers
 # The input delay stage on the host: one definition, shared with deploy and hostlink.
 from deploy.derive import delay_input, host_delayed  # noqa: F401 (adapt's names)
 
@@ -441,8 +445,8 @@ def train_default(speaker: str, progress: bool = True) -> Path:
 
 
 def run_folder(args) -> Path:
-    """--run, else the recipe's seed-0 LOSO run for --speaker (trained first if it is the
-    default recipe and missing)."""
+    """--run (a training run, its export, or a towers folder), else the recipe's seed-0 LOSO run
+    for --speaker (trained first if it is the default recipe and missing)."""
     if args.run is not None:
         run = Path(args.run)
     elif args.speaker and args.recipe:
@@ -459,13 +463,10 @@ def run_folder(args) -> Path:
     else:
         raise AdaptError("give --run (a LOSO training run or its export) or --speaker")
     run = run.parent if run.name == "export" else run
-    if (run / "manifest.json").is_file() and "towers_of" in read_json(run / "manifest.json", "an export manifest"):
-        raise AdaptError(f"{run}: a towers network (delaysnn loso --ensemble) is two training runs "
-                         f"merged; adapt starts from one training run (its checkpoint, its deploy "
-                         f"folder) and does not adapt towers yet")
-    if not (run / "export" / "manifest.json").is_file():
+    if not (towers.export_folder(run) / "manifest.json").is_file():
         raise AdaptError(f"{run}: no export/manifest.json (expected a training run folder, e.g. "
-                         f"`delaysnn train --task fsdd-loso --test-speaker X`)")
+                         f"`delaysnn train --task fsdd-loso --test-speaker X`, or a towers folder "
+                         f"of `delaysnn loso --ensemble`)")
     return run
 
 
@@ -480,7 +481,7 @@ def deployed_folder(run: Path, board: str, deployed: Path | None) -> Path:
     from hostlink.deployed import load_deployment
     if deployed is not None:
         return Path(deployed)
-    export = load_deployment(run / "export")
+    export = load_deployment(towers.export_folder(run))
     host = learning_obstacle(export.config) is not None
     out = REPO / "build" / "deploy" / (f"{run.name}-{board}" + ("-hostdelays" if host else ""))
     if (out / "deploy.json").is_file() and (out / "learning.json").is_file():
@@ -603,13 +604,17 @@ def bptt_figures(run: Path, fold: Fold, params, s_test, s_other, args, rehearsal
                  image: Path | None = None) -> dict:
     """The offline reference on the same k*10 samples (`--bptt-params`: pair R's parameters, or
     every parameter), with the `rehearsal` recordings (x, y, names) in the batch; its network
-    is saved as `image` (a whole image a board can load: `delaysnn run --image`)."""
+    is saved as `image` (a whole image a board can load: `delaysnn run --image`). For a towers
+    folder each member is fine-tuned on its channels and the two merged (onchip_learning.towers)."""
     x, y, rehearsed = fold.adapt_x, fold.adapt_y, []
     if rehearsal is not None:
         xr, yr, rehearsed = rehearsal
         x, y = np.concatenate([x, xr]), np.concatenate([y, yr])
-    Q = bptt_reference(run, x, y, epochs=args.bptt_epochs, lr=args.bptt_lr, seed=args.seed,
-                       params=args.bptt_params, augment=args.bptt_augment)
+    options = dict(epochs=args.bptt_epochs, lr=args.bptt_lr, seed=args.seed, params=args.bptt_params,
+                   augment=args.bptt_augment)
+    runs = towers.members(run)
+    Q = (bptt_reference(run, x, y, **options) if runs is None
+         else towers.reference(runs, x, y, bptt_reference, **options))
     if image is not None:
         from hostlink.image import save_image
         save_image(image, Q)
@@ -622,7 +627,8 @@ def bptt_figures(run: Path, fold: Fold, params, s_test, s_other, args, rehearsal
            "others_accuracy": accuracy(Q, s_other, fold.other_y),
            "delays_changed": int((Q.layers[0].delay != params.layers[0].delay).sum()),
            "readout_weights_changed": int((Q.layers[-1].weight != params.layers[-1].weight).sum()),
-           "image": str(image) if image is not None else None}
+           "image": str(image) if image is not None else None,
+           "towers_members": None if runs is None else [str(r) for r in runs]}
     if args.bptt_params != "pair-r":
         rep["hidden_weights_changed"] = int((Q.layers[0].weight != params.layers[0].weight).sum())
         if params.config.input_delays:
@@ -710,7 +716,7 @@ def prepare(args, progress: bool = True) -> Setup:
     dep = load_deployment(deployed_folder(run, args.board, args.deployed))
     # a -hostdelays folder holds the network without its input delay stage; the replica and the
     # reference run the network as trained, and the golden learner gets the host-delayed spikes
-    params = load_deployment(run / "export").params if dep.host_input_delays is not None else dep.params
+    params = load_deployment(towers.export_folder(run)).params if dep.host_input_delays is not None else dep.params
     check_network(params)
     regs, source = registers(dep, args.preset)
     cochlea = front_end(dep)
@@ -753,8 +759,11 @@ def kit_registers(name: str):
 
 
 def _run_speaker(run: Path) -> str | None:
-    """The held-out speaker of a LOSO run (loso-result.json), for the forgetting set."""
+    """The held-out speaker of a LOSO run (loso-result.json), for the forgetting set; of a towers
+    folder, its members' (the same for both)."""
     import json
+    if (runs := towers.members(run)) is not None:
+        return towers.held_out_speaker(runs, _run_speaker)
     f = run / "loso-result.json"
     return json.loads(f.read_text())["identity"].get("test_speaker") if f.is_file() else None
 
@@ -821,7 +830,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     """The options of `delaysnn adapt` (and `python -m onchip_learning.adapt`)."""
     ap.add_argument("--speaker", default=None, help="the new speaker: an FSDD speaker held out of the run's training, e.g. george")
     ap.add_argument("--run", type=Path, default=None,
-                    help="training run folder trained without the speaker (or its export/); "
+                    help="training run folder trained without the speaker (or its export/, or a "
+                         "towers folder of delaysnn loso --ensemble); "
                          "default: --recipe's run, else the best LOSO recipe's seed-0 run "
                          "without the speaker (trained first if missing)")
     ap.add_argument("--recipe", default=DEFAULT_RECIPE,

@@ -131,13 +131,6 @@ def test_unknown_run_folder_is_one_line(tmp_path):
         A.run_folder(ns)
 
 
-def test_a_towers_network_is_refused_in_one_line(tmp_path):
-    (tmp_path / "manifest.json").write_text('{"towers_of": ["a/export", "b/export"]}')
-    ns = argparse.Namespace(run=tmp_path, speaker="george", recipe=A.DEFAULT_RECIPE)
-    with pytest.raises(A.AdaptError, match="a towers network .delaysnn loso --ensemble. is two training runs merged"):
-        A.run_folder(ns)
-
-
 def test_host_side_input_delays_equal_the_stage():
     """The core with the engine is built without the input delay stage; the host delays the
     input instead: every readout value is the same."""

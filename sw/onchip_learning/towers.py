@@ -1,0 +1,85 @@
+"""Adapting a towers network (`delaysnn loso --ensemble`): the training runs behind it.
+
+A towers folder is an export of two training runs merged into one network
+(delay_training.towers: inputs A's then B's, block-diagonal hidden layer, one readout). The
+engine adapts it as any network of one LIF layer: pair R learns the shared readout and the
+hidden delays of both towers. The BPTT reference fine-tunes a training run from its checkpoint,
+so for towers it fine-tunes each member on its own channels of the same samples (A's first
+n_in, then B's), with the same options and seed, and merges the two results as the towers
+network was merged. Each member changes only its own block, so the merged image keeps the
+zeros between the towers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from corespec.files import read_json
+
+
+def members(folder: Path) -> list[Path] | None:
+    """The member training runs of a towers export folder (its manifest's `towers_of`, each an
+    export folder inside its run), in the towers' order; None for any other folder."""
+    from .adapt import AdaptError
+    manifest = Path(folder) / "manifest.json"
+    if not manifest.is_file():
+        return None
+    of = read_json(manifest, "an export manifest", AdaptError).get("towers_of")
+    if of is None:
+        return None
+    if not isinstance(of, list) or len(of) != 2:
+        raise AdaptError(f"{manifest}: towers_of should name two export folders, got {of!r}")
+    return [Path(p).parent if Path(p).name == "export" else Path(p) for p in of]
+
+
+def export_folder(run: Path) -> Path:
+    """Where the network is: a towers folder is its own export; a training run has export/."""
+    return run if members(run) is not None else run / "export"
+
+
+def member_inputs(runs: list[Path]) -> list[int]:
+    """Each member's input channels (its export manifest's core_config n_in)."""
+    from .adapt import AdaptError
+    widths = []
+    for run in runs:
+        doc = read_json(run / "export" / "manifest.json",
+                        "a towers member's export manifest (the BPTT reference fine-tunes the "
+                        "members' training runs)", AdaptError)
+        widths.append(int(doc["core_config"]["n_in"]))
+    return widths
+
+
+def split_inputs(x, widths: list[int]) -> list[np.ndarray]:
+    """The towers' input rasters [N, T, sum(widths)] as each member's [N, T, width], in order."""
+    from .adapt import AdaptError
+    x = np.asarray(x)
+    if x.shape[-1] != sum(widths):
+        raise AdaptError(f"the towers' members take {' + '.join(map(str, widths))} channels, the "
+                         f"samples have {x.shape[-1]}")
+    return np.split(x, np.cumsum(widths)[:-1], axis=-1)
+
+
+def reference(runs: list[Path], x, y, fine_tune, **options):
+    """The BPTT reference of the towers network: `fine_tune(run, x_member, y, **options)` (adapt's
+    `bptt_reference`) for each member on its own channels, the two results merged."""
+    from delay_training.towers import TowerError, merge_params
+    from .adapt import AdaptError
+    parts = split_inputs(x, member_inputs(runs))
+    nets = [fine_tune(run, xi, y, **options) for run, xi in zip(runs, parts)]
+    try:
+        return merge_params(*nets, names=tuple(str(r) for r in runs))
+    except TowerError as e:
+        raise AdaptError(str(e)) from None
+
+
+def held_out_speaker(runs: list[Path], speaker_of) -> str | None:
+    """The speaker the members were trained without (`speaker_of(run)`, adapt's reading of a run's
+    loso-result.json); one line when they were trained without different speakers."""
+    from .adapt import AdaptError
+    held = [speaker_of(r) for r in runs]
+    if len(set(held)) > 1:
+        raise AdaptError(f"the towers' members were trained without different speakers "
+                         f"({' and '.join(map(str, held))}): {', '.join(map(str, runs))}")
+    return held[0]

@@ -1,0 +1,101 @@
+"""`delaysnn adapt` on a towers network (delaysnn loso --ensemble; sw/onchip_learning/towers.py).
+
+The engine adapts the merged network as any one-layer network (golden learner = replica); the
+BPTT reference is each member fine-tuned on its own channels of the same samples, the two merged.
+On two tiny LOSO runs without george (the default recipe's shape, 16 neurons, 1 epoch), one
+through the default front end and one with the microphone tilt removed: one seed, so one initial
+step and the same registers; two front ends, so the towers' halves of a sample differ.
+"""
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from onchip_learning import adapt as A
+from onchip_learning import towers as T
+
+
+@pytest.fixture(scope="module")
+def george_towers(george_run, tmp_path_factory):
+    from delay_training.towers import write_towers
+    from delay_training.train import make_config, train
+    tmp = tmp_path_factory.mktemp("adapt-towers")
+    cfg = make_config("fsdd-loso", test_speaker="george", input_delays=True, sizes=(16,), epochs=1,
+                      n_train=200, seed=0, front_end="tilt_degree=1", out=str(tmp / "b"), report=str(tmp / "b.json"),
+                      plots=False, threads=1)
+    train(cfg, progress=False)
+    write_towers(george_run / "export", tmp / "b" / "export", tmp / "towers")
+    return tmp / "towers", [george_run, tmp / "b"]
+
+
+def parsed(argv):
+    ap = argparse.ArgumentParser()
+    A.add_arguments(ap)
+    return ap.parse_args(argv)
+
+
+def test_a_towers_folder_adapts_end_to_end_and_its_reference_is_the_members_merged(george_towers, capsys):
+    from delay_training.towers import merge_params
+    from hostlink.deployed import front_end, load_deployment
+    from hostlink.image import read_image
+    folder, runs = george_towers
+    assert T.members(folder) == runs and T.export_folder(folder) == folder
+    assert T.members(runs[0]) is None and T.export_folder(runs[0]) == runs[0] / "export"
+    args = parsed(["--speaker", "george", "--run", str(folder), "--k", "1", "--preset", "readout",
+                   "--passes", "1", "--every", "5", "--bptt", "--bptt-params", "all",
+                   "--bptt-rehearse", "10", "--bptt-epochs", "2", "--bptt-lr", "2e-2",
+                   "--name", "pytest-towers-george"])
+    assert A.run(args) == 0                            # golden learner = replica on the merge
+    rep = json.loads((A.REPO / "build" / "reports" / "adapt-pytest-towers-george.json").read_text())
+    assert rep["learned"] == 10 and rep["readout_weights_changed"] + rep["delays_changed"] > 0
+    assert rep["bptt"]["towers_members"] == [str(r) for r in runs]
+    # the reference, again by hand: each member's own fine-tuning on its channels, then merged
+    P = load_deployment(folder).params
+    fold = A.fsdd_fold(front_end(load_deployment(folder)), "george", 1, progress=False)
+    xr, yr, _ = A.rehearsal_set(front_end(load_deployment(folder)), "george", 10, 0, progress=False)
+    x, y = np.concatenate([fold.adapt_x, xr]), np.concatenate([fold.adapt_y, yr])
+    n_a = load_deployment(runs[0] / "export").config.n_in
+    assert x.shape[-1] == P.config.n_in == 2 * n_a and not np.array_equal(x[..., :n_a], x[..., n_a:])
+    opts = dict(epochs=2, lr=2e-2, seed=0, params="all", progress=False)
+    want = merge_params(A.bptt_reference(runs[0], x[..., :n_a], y, **opts),
+                        A.bptt_reference(runs[1], x[..., n_a:], y, **opts))
+    Q = read_image(rep["bptt"]["image"])[2]
+    for got, ref in zip(Q.layers, want.layers):
+        assert torch.equal(got.weight, ref.weight) and torch.equal(got.delay, ref.delay)
+    assert torch.equal(Q.input_delay, want.input_delay)
+    h = runs and load_deployment(runs[0] / "export").config.sizes[0]
+    assert not Q.layers[0].weight[:n_a, h:].any() and not Q.layers[0].weight[n_a:, :h].any()
+    assert not torch.equal(Q.layers[0].weight, P.layers[0].weight)
+    assert rep["bptt"]["speaker_accuracy"] == A.accuracy(Q, A.hidden_spikes(Q, fold.test_x), fold.test_y)
+    assert "BPTT reference" in capsys.readouterr().out
+
+
+def test_members_trained_without_different_speakers_are_one_line():
+    held = {"a": "george", "b": "lucas"}
+    with pytest.raises(A.AdaptError, match="trained without different speakers .george and lucas."):
+        T.held_out_speaker([A.Path("a"), A.Path("b")], lambda r: held[r.name])
+    assert T.held_out_speaker([A.Path("a"), A.Path("a")], lambda r: held[r.name]) == "george"
+
+
+def test_samples_that_do_not_match_the_members_are_one_line():
+    x = np.zeros((2, 3, 7), np.uint8)
+    a, b = T.split_inputs(x[..., :5], [3, 2])
+    assert a.shape == (2, 3, 3) and b.shape == (2, 3, 2)
+    with pytest.raises(A.AdaptError, match="members take 3 \\+ 2 channels, the samples have 7"):
+        T.split_inputs(x, [3, 2])
+
+
+def test_a_towers_manifest_without_two_members_is_one_line(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"towers_of": ["a/export"]}')
+    with pytest.raises(A.AdaptError, match="towers_of should name two export folders"):
+        T.members(tmp_path)
+
+
+def test_a_missing_member_is_one_line_naming_it(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps({"towers_of": [str(tmp_path / "a" / "export"),
+                                                                      str(tmp_path / "b" / "export")]}))
+    with pytest.raises(A.AdaptError, match=f"{tmp_path / 'a' / 'export' / 'manifest.json'}"):
+        T.reference(T.members(tmp_path), np.zeros((1, 2, 4)), [0], A.bptt_reference)
