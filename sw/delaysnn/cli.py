@@ -75,6 +75,8 @@ COMMANDS: tuple[Command | Group, ...] = (
             "delay_training.loso"),
     Command("adapt", "on-chip adaptation of a LOSO network to a new speaker (or your WAV files)",
             "onchip_learning.adapt"),
+    Command("adapt-summary", "adaptation reports over folds and seeds: means on chip and host-side",
+            "onchip_learning.adapt_summary"),
     Group("bench", "speed of the core, the board link and training", (
         Command("core", "accumulates per cycle, Verilator and golden-model speed, synthesis",
                 "benchmarks.core"),

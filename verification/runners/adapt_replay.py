@@ -1,7 +1,7 @@
 """Replay an on-chip adaptation to a new speaker (sw/onchip_learning/adapt.py) on the RTL, bit-exactly.
 
 `python -m verification.runners.adapt_replay --speaker george --k 5 [--run RUN] [--eval-each N]
-[--final-eval M]`
+[--final-eval M]` (RUN: a training run or a towers folder, as `delaysnn adapt --run`)
 
 The fold's network goes into the Verilator model of `LearningNetwork` (a network trained with the
 input delay stage runs as the host sends it: the same layers without the stage, the rasters
@@ -180,9 +180,10 @@ def replay(speaker: str, k: int, run=None, passes: int | None = None, seed: int 
     """Replay the adaptation of one fold (its first `limit` labelled samples if given)."""
     from onchip_learning import adapt as A
     from hostlink.deployed import load_deployment, front_end
+    from onchip_learning.towers import export_folder
     t0 = time.time()
     args = argparse.Namespace(run=run, speaker=speaker, recipe=A.DEFAULT_RECIPE)
-    dep = load_deployment(A.run_folder(args) / "export")
+    dep = load_deployment(export_folder(A.run_folder(args)))
     P = dep.params
     A.check_network(P)
     regs, _ = A.kit_registers(preset)
