@@ -99,3 +99,16 @@ def test_a_missing_member_is_one_line_naming_it(tmp_path):
                                                                       str(tmp_path / "b" / "export")]}))
     with pytest.raises(A.AdaptError, match=f"{tmp_path / 'a' / 'export' / 'manifest.json'}"):
         T.reference(T.members(tmp_path), np.zeros((1, 2, 4)), [0], A.bptt_reference)
+
+
+def test_a_towers_fold_replays_bit_exactly_on_verilator(george_towers):
+    """adapt_replay takes the towers folder as `delaysnn adapt --run` does: two labelled samples
+    and an evaluation after each on the RTL, every output and readback equal to the golden learner."""
+    from verification.runners.adapt_replay import replay
+    folder, _ = george_towers
+    rep = replay("george", 1, run=folder, preset="readout", limit=2, eval_each=1, final_eval=1,
+                 report=False, work_name="pytest-towers-george")
+    assert not rep["stalled"], rep
+    assert rep["mismatches"] == 0, rep["first_mismatches"]
+    assert rep["labelled_samples"] == 2 and rep["evaluated_samples"] == 3
+    assert rep["golden_learned_params_changed"] > 0
