@@ -1,7 +1,7 @@
 """On-chip adaptation of a deployed spoken-digit network to a new speaker (issue 17, sections 3-4).
 
-    delaysnn adapt --speaker nicolas --k 5 [--run build/train/<loso run>] [--preset adapt]
-        [--passes P] [--seed S] [--bptt]
+    delaysnn adapt --speaker nicolas --k 5 [--run build/train/<loso run> | --towers]
+        [--preset adapt] [--passes P] [--seed S] [--bptt]
     delaysnn adapt --run build/train/<run> --wav-dir my_words/ [--labels labels.csv] --k 5
     make adapt SPEAKER=nicolas K=5
 
@@ -419,18 +419,27 @@ DEFAULT_TRAINING = dict(sizes=(128,), input_delays=True, leak=(3, 4), init_gain=
                         front_end="tilt_degree=1", tts="voices=200,flite=200,takes=2,snr=10:40")
 
 
-def default_config(speaker: str):
-    """The TrainConfig of the default offline network without `speaker` (seed 0)."""
+# `adapt --towers`: the default recipe through two front ends, the two seed-0 networks merged
+# (docs/results.md, "Leave one speaker out": the towers network, the best LOSO figure); the
+# members are the runs `delaysnn loso` makes for the two recipes, the folder the one `delaysnn loso
+# --ensemble fl200-takes2,takes2-spknorm-notilt --name towers-tilt+spknorm` writes for seed 0.
+TOWERS_FRONT_ENDS = ("tilt_degree=1", "speaker_norm=1")
+TOWERS_NAME = "towers-tilt+spknorm"
+
+
+def default_config(speaker: str, front_end: str = DEFAULT_TRAINING["front_end"]):
+    """The TrainConfig of the default offline network without `speaker` (seed 0); `front_end`
+    another front end for the same recipe (a towers member)."""
     from delay_training.train import make_config
-    return make_config("fsdd-loso", test_speaker=speaker, seed=0, **DEFAULT_TRAINING)
+    return make_config("fsdd-loso", test_speaker=speaker, seed=0, **dict(DEFAULT_TRAINING, front_end=front_end))
 
 
-def train_default(speaker: str, progress: bool = True) -> Path:
+def train_default(speaker: str, progress: bool = True, front_end: str = DEFAULT_TRAINING["front_end"]) -> Path:
     """Train the default recipe without `speaker` (seed 0) when its run is missing: the first
     step of `make adapt` on a fresh machine (5-6 minutes of training on two cores, measured,
     after the 8,000 synthetic recordings are made once)."""
     from delay_training.train import train
-    cfg = default_config(speaker)
+    cfg = default_config(speaker, front_end)
     if not (Path(cfg.out) / "export" / "manifest.json").is_file():
         from spike_datasets.tts import missing_engines, parse_tts
         missing = missing_engines(parse_tts(cfg.tts))
@@ -444,11 +453,35 @@ def train_default(speaker: str, progress: bool = True) -> Path:
     return Path(cfg.out)
 
 
+def towers_default(speaker: str, progress: bool = True) -> Path:
+    """The towers network without `speaker` (`adapt --towers`): both members trained when missing
+    (twice train_default's time on a fresh machine), merged into
+    build/towers/towers-tilt+spknorm/towers-tilt+spknorm-<speaker>-s0 unless that folder already
+    holds these two runs."""
+    from delay_training.towers import write_towers
+    runs = [train_default(speaker, progress, front_end) for front_end in TOWERS_FRONT_ENDS]
+    out = REPO / "build" / "towers" / TOWERS_NAME / f"{TOWERS_NAME}-{speaker}-s0"
+    runs = [r.resolve() for r in runs]
+    if [m.resolve() for m in towers.members(out) or []] != runs:
+        print(f"adapt: merging {runs[0].name} and {runs[1].name} into {out}", flush=True)
+        write_towers(runs[0] / "export", runs[1] / "export", out)
+    return out
+
+
 def run_folder(args) -> Path:
     """--run (a training run, its export, or a towers folder), else the recipe's seed-0 LOSO run
     for --speaker (trained first if it is the default recipe and missing)."""
+    if args.run is not None and getattr(args, "towers", False):
+        raise AdaptError("--towers and --run: give one (--run may itself be a towers folder)")
     if args.run is not None:
         run = Path(args.run)
+    elif getattr(args, "towers", False):
+        if args.recipe:
+            raise AdaptError("--towers and --recipe: give one (--towers is the default recipe "
+                             "through two front ends, merged)")
+        if not args.speaker or args.speaker not in data_speakers():
+            raise AdaptError(f"--towers: needs --speaker, one of {', '.join(data_speakers())}")
+        run = towers_default(args.speaker)
     elif args.speaker and args.recipe:
         try:
             run = REPO / "build" / "train" / args.recipe.format(speaker=args.speaker)
@@ -837,6 +870,10 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--recipe", default=DEFAULT_RECIPE,
                     help="run name of the default --run, {speaker} for the speaker, e.g. "
                          "fsdd-loso-e20-h128-leak3.4-gain2.1-spk{speaker}-in (the demo recipe)")
+    ap.add_argument("--towers", action="store_true",
+                    help="without --run: start from the towers network (the default recipe through "
+                         "the tilt-removed and the speaker-normalised front ends, the two seed-0 "
+                         "networks merged; both trained first if missing)")
     ap.add_argument("--k", type=int, default=5, help=f"labelled recordings per digit (1..{K_MAX})")
     ap.add_argument("--preset", default="adapt",
                     help="learning preset of the deployed folder (or a registers .json)")

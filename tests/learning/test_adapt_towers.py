@@ -112,3 +112,49 @@ def test_a_towers_fold_replays_bit_exactly_on_verilator(george_towers):
     assert rep["mismatches"] == 0, rep["first_mismatches"]
     assert rep["labelled_samples"] == 2 and rep["evaluated_samples"] == 3
     assert rep["golden_learned_params_changed"] > 0
+
+
+def test_towers_default_members_are_the_loso_recipes_seed0_runs():
+    """`adapt --towers` merges the runs `delaysnn loso` makes at seed 0 for the two recipes of
+    docs/results.md (two-take with tilt removal; the same with speaker normalisation)."""
+    from delay_training.loso import run_spec
+    from delay_training.train import make_config
+    recipe = {"epochs": 20, "sizes": [128], "leak": [3, 4], "init_gain": [2.0, 1.0],
+              "input_delays": True, "tts": "voices=200,flite=200,takes=2,snr=10:40"}
+    for front_end in ("tilt_degree=1", "speaker_norm=1"):
+        spec = run_spec("fsdd-loso", dict(recipe, front_end=front_end), 0, "lucas", None, None, False)
+        assert A.default_config("lucas", front_end).name == make_config("fsdd-loso", **spec["overrides"]).name
+    assert A.TOWERS_FRONT_ENDS == ("tilt_degree=1", "speaker_norm=1")
+
+
+def test_towers_default_merges_the_members_once(george_towers, tmp_path, monkeypatch, capsys):
+    folder, runs = george_towers
+    monkeypatch.setattr(A, "REPO", tmp_path)
+    made = dict(zip(A.TOWERS_FRONT_ENDS, runs))
+    monkeypatch.setattr(A, "train_default", lambda speaker, progress=True, front_end="": made[front_end])
+    out = A.towers_default("george")
+    assert out == tmp_path / "build" / "towers" / A.TOWERS_NAME / f"{A.TOWERS_NAME}-george-s0"
+    assert T.members(out) == [r.resolve() for r in runs] and "merging" in capsys.readouterr().out
+    from hostlink.deployed import load_deployment
+    assert load_deployment(out).manifest["sha256"] == load_deployment(folder).manifest["sha256"]
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    assert A.towers_default("george") == out and (out / "manifest.json").stat().st_mtime_ns == stamp
+    ns = argparse.Namespace(run=None, speaker="george", recipe=None, towers=True)
+    assert A.run_folder(ns) == out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--run", "x"], "--towers and --run: give one"),
+    (["--recipe", "r-{speaker}"], "--towers and --recipe: give one"),
+])
+def test_towers_with_another_network_option_is_one_line(extra, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        A.main(["--speaker", "george", "--towers", *extra])
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_towers_without_a_speaker_is_one_line():
+    ns = argparse.Namespace(run=None, speaker=None, recipe=None, towers=True)
+    with pytest.raises(A.AdaptError, match="--towers: needs --speaker"):
+        A.run_folder(ns)
