@@ -564,11 +564,15 @@ def augment_text(args) -> str:
     return bptt_augment(args.bptt_augment).text
 
 
-def report_name(args) -> str:
+def report_name(args, run: Path | None = None) -> str:
+    """--name, else what the run was asked (a towers network `run` adds `towers-`, so it does not
+    take the folder of the same request on one network)."""
     if args.name:
         return args.name
     who = args.speaker or Path(args.wav_dir).name
     name = f"{who}-k{args.k}-p{args.passes}-s{args.seed}"
+    if run is not None and towers.members(run) is not None:
+        name = f"towers-{name}"
     if args.bptt:        # the reference's settings too: another reference keeps its own folder
         name += (f"-bptt{'-all' if args.bptt_params == 'all' else ''}"
                  f"{f'-r{args.bptt_rehearse}' if args.bptt_rehearse else ''}-e{args.bptt_epochs}"
@@ -811,7 +815,7 @@ def adapt(args, progress: bool = True) -> dict:
     F, cur = adapt_fast(P, S.regs, s_ad, f.adapt_y, S.order, s_te, f.test_y, s_ot, f.other_y,
                         args.every, progress)
     G = adapt_golden(host_delayed(P), S.regs, delay_input(P, f.adapt_x), f.adapt_y, S.order, progress)
-    name = report_name(args)
+    name = report_name(args, S.run)
     out = REPO / "build" / "adapt" / name
     adapted = adapted_image(P, G.net.params)
     save_image(out / "image.json", adapted)
@@ -906,8 +910,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                          "every epoch, as training's --augment: shift=C,stretch=F,time=S,mask=W,"
                          "drop=P (default: none)")
     ap.add_argument("--name", default=None, help="report name (adapt-<name>.json); None: "
-                    "<speaker or folder>-k<K>-p<passes>-s<seed>, with --bptt also -bptt[-all]"
-                    "[-r<N>]-e<epochs>[-aug<spec>]")
+                    "[towers-]<speaker or folder>-k<K>-p<passes>-s<seed>, with --bptt also "
+                    "-bptt[-all][-r<N>]-e<epochs>[-aug<spec>]")
     ap.add_argument("--no-plot", action="store_true", help="no build/plots/adapt-<name>.png")
 
 

@@ -110,7 +110,7 @@ def test_default_network_without_espeak_is_one_line(tmp_path, monkeypatch):
     import shutil
     from types import SimpleNamespace
     run = SimpleNamespace(out=str(tmp_path / "run"), tts=A.DEFAULT_TRAINING["tts"])
-    monkeypatch.setattr(A, "default_config", lambda speaker: run)
+    monkeypatch.setattr(A, "default_config", lambda speaker, front_end="": run)
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(A.AdaptError, match="need espeak-ng and flite: run `make install`"):
         A.train_default("george")

@@ -141,6 +141,8 @@ def test_towers_default_merges_the_members_once(george_towers, tmp_path, monkeyp
     assert A.towers_default("george") == out and (out / "manifest.json").stat().st_mtime_ns == stamp
     ns = argparse.Namespace(run=None, speaker="george", recipe=None, towers=True)
     assert A.run_folder(ns) == out
+    args = parsed(["--speaker", "george", "--towers", "--k", "2", "--passes", "5"])
+    assert A.report_name(args, out) == "towers-george-k2-p5-s0" != A.report_name(args, runs[0])
 
 
 @pytest.mark.parametrize("extra, message", [
