@@ -103,5 +103,5 @@ def write_towers(export_a: str | Path, export_b: str | Path, out: str | Path) ->
         raise TowerError(f"{export_a}, {export_b}: towers need two audio networks of one front end each")
     mc = dict(ma["model_config"], n_in=params.config.n_in, sizes=list(params.config.sizes))
     extra = {"task": ma["task"], "front_end": [ma["front_end"], mb["front_end"]],
-             "towers_of": [str(export_a), str(export_b)]}
+             "towers_of": [str(Path(export_a).resolve()), str(Path(export_b).resolve())]}
     return params, write_export(params, out, mc, extra)

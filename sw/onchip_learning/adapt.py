@@ -462,7 +462,7 @@ def towers_default(speaker: str, progress: bool = True) -> Path:
     runs = [train_default(speaker, progress, front_end) for front_end in TOWERS_FRONT_ENDS]
     out = REPO / "build" / "towers" / TOWERS_NAME / f"{TOWERS_NAME}-{speaker}-s0"
     runs = [r.resolve() for r in runs]
-    if [m.resolve() for m in towers.members(out) or []] != runs:
+    if [m.resolve() for m in towers.members(out, must_exist=False) or []] != runs:
         print(f"adapt: merging {runs[0].name} and {runs[1].name} into {out}", flush=True)
         write_towers(runs[0] / "export", runs[1] / "export", out)
     return out
@@ -565,14 +565,14 @@ def augment_text(args) -> str:
 
 
 def report_name(args, run: Path | None = None) -> str:
-    """--name, else what the run was asked (a towers network `run` adds `towers-`, so it does not
-    take the folder of the same request on one network)."""
+    """--name, else what the run was asked; a towers network `run` adds its folder's name (the
+    towers and the seed), so it takes neither the single network's folder nor another towers'."""
     if args.name:
         return args.name
     who = args.speaker or Path(args.wav_dir).name
     name = f"{who}-k{args.k}-p{args.passes}-s{args.seed}"
-    if run is not None and towers.members(run) is not None:
-        name = f"towers-{name}"
+    if run is not None and towers.is_towers(run):
+        name = f"{run.name}-{name}"
     if args.bptt:        # the reference's settings too: another reference keeps its own folder
         name += (f"-bptt{'-all' if args.bptt_params == 'all' else ''}"
                  f"{f'-r{args.bptt_rehearse}' if args.bptt_rehearse else ''}-e{args.bptt_epochs}"
@@ -799,8 +799,9 @@ def _run_speaker(run: Path) -> str | None:
     """The held-out speaker of a LOSO run (loso-result.json), for the forgetting set; of a towers
     folder, its members' (the same for both)."""
     import json
-    if (runs := towers.members(run)) is not None:
-        return towers.held_out_speaker(runs, _run_speaker)
+    if (runs := towers.members(run, must_exist=False)) is not None:
+        present = [r for r in runs if (r / "loso-result.json").is_file()]
+        return towers.held_out_speaker(present, _run_speaker) if len(present) == len(runs) else None
     f = run / "loso-result.json"
     return json.loads(f.read_text())["identity"].get("test_speaker") if f.is_file() else None
 
@@ -910,7 +911,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                          "every epoch, as training's --augment: shift=C,stretch=F,time=S,mask=W,"
                          "drop=P (default: none)")
     ap.add_argument("--name", default=None, help="report name (adapt-<name>.json); None: "
-                    "[towers-]<speaker or folder>-k<K>-p<passes>-s<seed>, with --bptt also "
+                    "[<towers folder>-]<speaker or folder>-k<K>-p<passes>-s<seed>, with --bptt also "
                     "-bptt[-all][-r<N>]-e<epochs>[-aug<spec>]")
     ap.add_argument("--no-plot", action="store_true", help="no build/plots/adapt-<name>.png")
 

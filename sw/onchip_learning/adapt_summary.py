@@ -61,12 +61,15 @@ def row(doc: dict, speaker: str, k: int, seed: int) -> dict:
 
 
 def means(rows: list[dict]) -> dict:
+    """Each field's mean over `rows`; None where a row lacks it (reports without a BPTT
+    reference have no host-side figures), so a mean is never over part of the folds. The most
+    one row forgets, on chip and host-side apart."""
     out = {}
     for key in FIELDS:
         vals = [r[key] for r in rows if r[key] is not None]
         out[key] = float(np.mean(vals)) if len(vals) == len(rows) and vals else None
-    out["worst_forgotten"] = max((r[f] for r in rows for f in ("chip_forgotten", "host_forgotten")
-                                  if r[f] is not None), default=None)
+    for key in ("chip_forgotten", "host_forgotten"):
+        out[f"worst_{key}"] = max((r[key] for r in rows if r[key] is not None), default=None)
     return out
 
 
@@ -79,6 +82,10 @@ def summarise(template: str, ks, seeds, speakers, reports: Path) -> dict:
             raise SummaryError(f"{path}: no such report (`delaysnn adapt ... --name {name}` writes it)")
         doc = read_json(path, f"an adaptation report (`delaysnn adapt --name {name}` writes it)",
                         SummaryError)
+        if not isinstance(doc, dict) or not all(isinstance(doc.get(key), dict) and {"before", "after"} <= set(doc[key])
+                                                for key in ("speaker_accuracy", "others_accuracy")):
+            raise SummaryError(f"{path}: not a report of `delaysnn adapt` (no speaker_accuracy and "
+                               f"others_accuracy before and after)")
         if doc.get("speaker") not in (None, speaker) or doc.get("k") != k:
             raise SummaryError(f"{path}: a report of {doc.get('speaker')} "
                                f"at k = {doc.get('k')}, not {speaker} at k = {k}")
@@ -104,9 +111,11 @@ def _ints(text: str, option: str) -> list[int]:
     return vals
 
 
-def default_name(template: str) -> str:
-    """The template without its braces, e.g. 'tw-{speaker}-k{k}-s{seed}' -> 'tw-k-s'."""
-    return re.sub(r"[-_]{2,}", "-", re.sub(r"\{[^}]*\}", "", template)).strip("-_") or "adapt"
+def default_name(template: str, ks, seeds) -> str:
+    """The template without its braces, then the k and seeds summarised, e.g.
+    'tw-{speaker}-k{k}-s{seed}', k 1, 5, seeds 0, 1, 2 -> 'tw-k-s-k1.5-s0.1.2'."""
+    stem = re.sub(r"[-_]{2,}", "-", re.sub(r"\{[^}]*\}", "", template)).strip("-_") or "adapt"
+    return f"{stem}-k{'.'.join(map(str, ks))}-s{'.'.join(map(str, seeds))}"
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
@@ -118,7 +127,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--speakers", default=None,
                     help="comma-separated; default: every FSDD speaker in the data root")
     ap.add_argument("--name", default=None, help="adapt-summary-<name>.json; default: the template "
-                    "without its braces")
+                    "without its braces, the k and the seeds (e.g. tw-k-s-k1.5-s0.1.2)")
     ap.add_argument("--reports-dir", type=Path, default=None, help="default: build/reports")
 
 
@@ -132,7 +141,7 @@ def run(a) -> int:
         speakers = data_speakers()
     reports = a.reports_dir or REPO / "build" / "reports"
     doc = summarise(a.reports, ks, seeds, speakers, reports)
-    out = reports / f"adapt-summary-{a.name or default_name(a.reports)}.json"
+    out = reports / f"adapt-summary-{a.name or default_name(a.reports, ks, seeds)}.json"
     doc["report"] = str(out)
     atomic_write_json(out, doc, indent=1)
     fmt = lambda v: "   -" if v is None else f"{v:5.1f}"

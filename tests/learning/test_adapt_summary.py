@@ -25,13 +25,14 @@ def test_means_per_k_seed_and_fold(tmp_path, capsys):
         report(tmp_path, f"t-{spk}-k1-s{seed}", spk, 1, *f)
     assert S.main(["--reports", "t-{speaker}-k{k}-s{seed}", "--k", "1", "--seeds", "0,1",
                    "--speakers", "a,b", "--reports-dir", str(tmp_path)]) == 0
-    doc = json.loads((tmp_path / "adapt-summary-t-k-s.json").read_text())
+    doc = json.loads((tmp_path / "adapt-summary-t-k-s-k1-s0.1.json").read_text())
     m = doc["per_k"]["1"]
     assert m["mean"]["before"] == pytest.approx(75.0) and m["mean"]["chip"] == pytest.approx(85.0)
     assert m["mean"]["host"] == pytest.approx(90.75)
     assert m["mean"]["chip_forgotten"] == pytest.approx((1 + 0 + 3 + 1) / 4)
     assert m["mean"]["host_forgotten"] == pytest.approx((2 + 0 + 0 + 3) / 4)
-    assert m["mean"]["worst_forgotten"] == pytest.approx(3)
+    assert m["mean"]["worst_chip_forgotten"] == pytest.approx(3)
+    assert m["mean"]["worst_host_forgotten"] == pytest.approx(3)
     assert m["per_seed"]["1"]["chip"] == pytest.approx(90.0) and m["per_speaker"]["b"]["host"] == pytest.approx(89.0)
     assert re.search(r"\n\s+mean\s+75.0\s+85.0 /\s+1.[23]\s+90.8 /", capsys.readouterr().out)
 
@@ -64,6 +65,14 @@ def test_a_missing_or_mismatched_report_is_one_line_naming_it(tmp_path):
         S._ints("1,x", "--k")
 
 
-def test_default_name_drops_the_braces():
-    assert S.default_name("tw-{speaker}-k{k}-s{seed}") == "tw-k-s"
-    assert S.default_name("{speaker}") == "adapt"
+def test_default_name_drops_the_braces_and_names_the_selection():
+    assert S.default_name("tw-{speaker}-k{k}-s{seed}", [1, 5], [0, 1, 2]) == "tw-k-s-k1.5-s0.1.2"
+    assert S.default_name("{speaker}", [5], [0]) == "adapt-k5-s0"
+
+
+@pytest.mark.parametrize("content", ['[1, 2]', '{"name": "x", "speaker": "a", "k": 1}',
+                                     '{"speaker": "a", "k": 1, "speaker_accuracy": 0.5, "others_accuracy": {}}'])
+def test_a_file_that_is_not_an_adapt_report_is_one_line(tmp_path, content):
+    (tmp_path / "adapt-t-a.json").write_text(content)
+    with pytest.raises(S.SummaryError, match="adapt-t-a.json: not a report of `delaysnn adapt`"):
+        S.summarise("t-{speaker}", [1], [0], ["a"], tmp_path)

@@ -27,8 +27,8 @@ def george_towers(george_run, tmp_path_factory):
                       n_train=200, seed=0, front_end="tilt_degree=1", out=str(tmp / "b"), report=str(tmp / "b.json"),
                       plots=False, threads=1)
     train(cfg, progress=False)
-    write_towers(george_run / "export", tmp / "b" / "export", tmp / "towers")
-    return tmp / "towers", [george_run, tmp / "b"]
+    write_towers(george_run / "export", tmp / "b" / "export", tmp / "pytest-towers")
+    return tmp / "pytest-towers", [george_run, tmp / "b"]
 
 
 def parsed(argv):
@@ -66,7 +66,7 @@ def test_a_towers_folder_adapts_end_to_end_and_its_reference_is_the_members_merg
     for got, ref in zip(Q.layers, want.layers):
         assert torch.equal(got.weight, ref.weight) and torch.equal(got.delay, ref.delay)
     assert torch.equal(Q.input_delay, want.input_delay)
-    h = runs and load_deployment(runs[0] / "export").config.sizes[0]
+    h = load_deployment(runs[0] / "export").config.sizes[0]
     assert not Q.layers[0].weight[:n_a, h:].any() and not Q.layers[0].weight[n_a:, :h].any()
     assert not torch.equal(Q.layers[0].weight, P.layers[0].weight)
     assert rep["bptt"]["speaker_accuracy"] == A.accuracy(Q, A.hidden_spikes(Q, fold.test_x), fold.test_y)
@@ -75,7 +75,7 @@ def test_a_towers_folder_adapts_end_to_end_and_its_reference_is_the_members_merg
 
 def test_members_trained_without_different_speakers_are_one_line():
     held = {"a": "george", "b": "lucas"}
-    with pytest.raises(A.AdaptError, match="trained without different speakers .george and lucas."):
+    with pytest.raises(T.TowersError, match="trained without different speakers .george and lucas."):
         T.held_out_speaker([A.Path("a"), A.Path("b")], lambda r: held[r.name])
     assert T.held_out_speaker([A.Path("a"), A.Path("a")], lambda r: held[r.name]) == "george"
 
@@ -84,21 +84,34 @@ def test_samples_that_do_not_match_the_members_are_one_line():
     x = np.zeros((2, 3, 7), np.uint8)
     a, b = T.split_inputs(x[..., :5], [3, 2])
     assert a.shape == (2, 3, 3) and b.shape == (2, 3, 2)
-    with pytest.raises(A.AdaptError, match="members take 3 \\+ 2 channels, the samples have 7"):
+    with pytest.raises(T.TowersError, match="members take 3 \\+ 2 channels, the samples have 7"):
         T.split_inputs(x, [3, 2])
 
 
-def test_a_towers_manifest_without_two_members_is_one_line(tmp_path):
-    (tmp_path / "manifest.json").write_text('{"towers_of": ["a/export"]}')
-    with pytest.raises(A.AdaptError, match="towers_of should name two export folders"):
+@pytest.mark.parametrize("towers_of", [["a/export"], "a/export", [1, 2]])
+def test_a_towers_manifest_without_two_members_is_one_line(tmp_path, towers_of):
+    (tmp_path / "manifest.json").write_text(json.dumps({"towers_of": towers_of}))
+    with pytest.raises(T.TowersError, match="towers_of should name two export folders"):
         T.members(tmp_path)
 
 
-def test_a_missing_member_is_one_line_naming_it(tmp_path):
-    (tmp_path / "manifest.json").write_text(json.dumps({"towers_of": [str(tmp_path / "a" / "export"),
+def test_a_missing_member_is_one_line_naming_it(tmp_path, george_towers):
+    _, runs = george_towers
+    (tmp_path / "manifest.json").write_text(json.dumps({"towers_of": [str(runs[0] / "export"),
                                                                       str(tmp_path / "b" / "export")]}))
-    with pytest.raises(A.AdaptError, match=f"{tmp_path / 'a' / 'export' / 'manifest.json'}"):
-        T.reference(T.members(tmp_path), np.zeros((1, 2, 4)), [0], A.bptt_reference)
+    with pytest.raises(T.TowersError, match=f"towers_of names {tmp_path / 'b' / 'export'}, which is not there"):
+        T.members(tmp_path)
+    # the engine adapts the towers folder alone; only the BPTT reference needs the members
+    assert T.members(tmp_path, must_exist=False)[1] == tmp_path / "b" and T.is_towers(tmp_path)
+    assert A._run_speaker(tmp_path) is None
+
+
+def test_a_relative_member_is_taken_from_the_repository(tmp_path, george_towers, monkeypatch):
+    _, runs = george_towers
+    monkeypatch.setattr(T, "REPO", runs[0].parent)
+    (tmp_path / "manifest.json").write_text(json.dumps({"towers_of": [f"{runs[0].name}/export",
+                                                                      str(runs[1] / "export")]}))
+    assert T.members(tmp_path) == [runs[0], runs[1]]
 
 
 def test_a_towers_fold_replays_bit_exactly_on_verilator(george_towers):
@@ -142,7 +155,8 @@ def test_towers_default_merges_the_members_once(george_towers, tmp_path, monkeyp
     ns = argparse.Namespace(run=None, speaker="george", recipe=None, towers=True)
     assert A.run_folder(ns) == out
     args = parsed(["--speaker", "george", "--towers", "--k", "2", "--passes", "5"])
-    assert A.report_name(args, out) == "towers-george-k2-p5-s0" != A.report_name(args, runs[0])
+    assert A.report_name(args, out) == f"{A.TOWERS_NAME}-george-s0-george-k2-p5-s0"
+    assert A.report_name(args, runs[0]) == "george-k2-p5-s0"
 
 
 @pytest.mark.parametrize("extra, message", [

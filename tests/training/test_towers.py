@@ -115,7 +115,7 @@ def test_write_towers_gives_an_export_with_both_front_ends(tmp_path):
     params, path = write_towers(ea, eb, tmp_path / "t")
     m = read_manifest(tmp_path / "t")
     assert m["front_end"] == [{"tilt_degree": 1}, {"speaker_norm": 1}] and m["task"] == "fsdd-loso"
-    assert m["towers_of"] == [str(ea), str(eb)] and m["model_config"]["n_in"] == 8
+    assert m["towers_of"] == [str(ea.resolve()), str(eb.resolve())] and m["model_config"]["n_in"] == 8
     loaded = load_export(tmp_path / "t")
     assert torch.equal(loaded.layers[0].weight, params.layers[0].weight)
     bits = memory_bits(params, dbits=3)

@@ -186,7 +186,8 @@ def replay(speaker: str, k: int, run=None, passes: int | None = None, seed: int 
     from onchip_learning.towers import export_folder
     t0 = time.time()
     args = argparse.Namespace(run=run, speaker=speaker, recipe=A.DEFAULT_RECIPE)
-    dep = load_deployment(export_folder(A.run_folder(args)))
+    run_dir = A.run_folder(args)
+    dep = load_deployment(export_folder(run_dir))
     P = dep.params
     A.check_network(P)
     regs, _ = A.kit_registers(preset)
@@ -198,7 +199,7 @@ def replay(speaker: str, k: int, run=None, passes: int | None = None, seed: int 
     x_eval = A.delay_input(P, fold.test_x) if eval_each > 0 else fold.test_x[:0]
     n_sp = min(final_eval, len(fold.test_x))
     x_final = A.delay_input(P, np.concatenate([fold.test_x[:n_sp], fold.other_x[:final_eval - n_sp]]))
-    name = work_name or ((f"{Path(run).name}-" if run is not None else "")
+    name = work_name or ((f"{run_dir.name}-" if run is not None else "")
                          + f"{speaker}-k{k}-p{passes}-s{seed}" + (f"-n{limit}" if limit else ""))
     work = BUILD / "runs" / f"adapt-{name}"
     if work.exists():
