@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from corespec.errors import UserError, run_parsed
+from delaysnn.export import export_folder   # a run's export/, or the export folder itself (towers)
 from . import towers
 # The input delay stage on the host: one definition, shared with deploy and hostlink.
 from deploy.derive import delay_input, host_delayed  # noqa: F401 (adapt's names)
@@ -459,9 +460,8 @@ def towers_default(speaker: str, progress: bool = True) -> Path:
     build/towers/towers-tilt+spknorm/towers-tilt+spknorm-<speaker>-s0 unless that folder already
     holds these two runs."""
     from delay_training.towers import write_towers
-    runs = [train_default(speaker, progress, front_end) for front_end in TOWERS_FRONT_ENDS]
+    runs = [train_default(speaker, progress, front_end).resolve() for front_end in TOWERS_FRONT_ENDS]
     out = REPO / "build" / "towers" / TOWERS_NAME / f"{TOWERS_NAME}-{speaker}-s0"
-    runs = [r.resolve() for r in runs]
     if [m.resolve() for m in towers.members(out, must_exist=False) or []] != runs:
         print(f"adapt: merging {runs[0].name} and {runs[1].name} into {out}", flush=True)
         write_towers(runs[0] / "export", runs[1] / "export", out)
@@ -496,7 +496,7 @@ def run_folder(args) -> Path:
     else:
         raise AdaptError("give --run (a LOSO training run or its export) or --speaker")
     run = run.parent if run.name == "export" else run
-    if not (towers.export_folder(run) / "manifest.json").is_file():
+    if not (run / "export" / "manifest.json").is_file() and not towers.is_towers(run):
         raise AdaptError(f"{run}: no export/manifest.json (expected a training run folder, e.g. "
                          f"`delaysnn train --task fsdd-loso --test-speaker X`, or a towers folder "
                          f"of `delaysnn loso --ensemble`)")
@@ -514,7 +514,7 @@ def deployed_folder(run: Path, board: str, deployed: Path | None) -> Path:
     from hostlink.deployed import load_deployment
     if deployed is not None:
         return Path(deployed)
-    export = load_deployment(towers.export_folder(run))
+    export = load_deployment(export_folder(run))
     host = learning_obstacle(export.config) is not None
     out = REPO / "build" / "deploy" / (f"{run.name}-{board}" + ("-hostdelays" if host else ""))
     if (out / "deploy.json").is_file() and (out / "learning.json").is_file():
@@ -753,7 +753,7 @@ def prepare(args, progress: bool = True) -> Setup:
     dep = load_deployment(deployed_folder(run, args.board, args.deployed))
     # a -hostdelays folder holds the network without its input delay stage; the replica and the
     # reference run the network as trained, and the golden learner gets the host-delayed spikes
-    params = load_deployment(towers.export_folder(run)).params if dep.host_input_delays is not None else dep.params
+    params = load_deployment(export_folder(run)).params if dep.host_input_delays is not None else dep.params
     check_network(params)
     regs, source = registers(dep, args.preset)
     cochlea = front_end(dep)

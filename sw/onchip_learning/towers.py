@@ -56,11 +56,6 @@ def members(folder: Path, must_exist: bool = True) -> list[Path] | None:
     return runs
 
 
-def export_folder(run: Path) -> Path:
-    """Where the network is: a towers folder is its own export; a training run has export/."""
-    return run if is_towers(run) else run / "export"
-
-
 def member_inputs(runs: list[Path]) -> list[int]:
     """Each member's input channels (its export manifest's core_config n_in)."""
     widths = []

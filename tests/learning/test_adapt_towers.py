@@ -42,8 +42,8 @@ def test_a_towers_folder_adapts_end_to_end_and_its_reference_is_the_members_merg
     from hostlink.deployed import front_end, load_deployment
     from hostlink.image import read_image
     folder, runs = george_towers
-    assert T.members(folder) == runs and T.export_folder(folder) == folder
-    assert T.members(runs[0]) is None and T.export_folder(runs[0]) == runs[0] / "export"
+    assert T.members(folder) == runs and A.export_folder(folder) == folder
+    assert T.members(runs[0]) is None and A.export_folder(runs[0]) == runs[0] / "export"
     args = parsed(["--speaker", "george", "--run", str(folder), "--k", "1", "--preset", "readout",
                    "--passes", "1", "--every", "5", "--bptt", "--bptt-params", "all",
                    "--bptt-rehearse", "10", "--bptt-epochs", "2", "--bptt-lr", "2e-2",

@@ -183,7 +183,7 @@ def replay(speaker: str, k: int, run=None, passes: int | None = None, seed: int 
     """Replay the adaptation of one fold (its first `limit` labelled samples if given)."""
     from onchip_learning import adapt as A
     from hostlink.deployed import load_deployment, front_end
-    from onchip_learning.towers import export_folder
+    from delaysnn.export import export_folder
     t0 = time.time()
     args = argparse.Namespace(run=run, speaker=speaker, recipe=A.DEFAULT_RECIPE)
     run_dir = A.run_folder(args)
