@@ -1,4 +1,5 @@
-"""Would a wider readout let pair R adapt better? A study, not a core feature (issue 17, section 3).
+"""Would a wider readout, or a wider margin, let pair R adapt better? A study, not a core feature
+(issue 17, section 3).
 
 The issue allows a per-layer weight precision in the core if the readout needs more weight bits
 than the hidden layers for adaptation to work. This measures that first, in the exact replica of
@@ -6,10 +7,12 @@ the engine (FastPairR): the readout's ternary weights w become w * 2^(b-2) in b 
 `weight_shift` drops by b - 2, so the network computes exactly what it did (checked on every
 fold), but pair R now steps in quarters (b = 4) or 64ths (b = 8) of a ternary step and may hold
 any value of the b-bit range. Each variant is the `adapt` flow's pair R (same samples, order,
-passes and registers as `delaysnn adapt` on chip) with `lr_shift_R` given.
+passes and registers as `delaysnn adapt` on chip) with `lr_shift_R` given, and optionally a
+`margin` beyond the register's 16 bits (the scores of a trained network reach 10^6, so the hinge
+never fires on a word it already gets right by more than 65,535: george's ten words at k = 1).
 
     python -m onchip_learning.readout_bits_study --k 1 --seeds 0,1,2 \\
-        --variants 2:19,4:16,8:12
+        --variants 2:19,4:16,8:12,2:19:262144
 
 writes build/reports/readout-bits-<name>.json and prints the mean over folds per variant.
 """
@@ -55,23 +58,27 @@ def widen_readout(params, bits: int):
     return P
 
 
-def parse_variants(text: str) -> list[tuple[int, int]]:
-    """'2:19,4:16' -> [(2, 19), (4, 16)]: readout bits and lr_shift_R."""
+def parse_variants(text: str) -> list[tuple[int, int, int | None]]:
+    """'2:19,4:16:262144' -> [(2, 19, None), (4, 16, 262144)]: readout bits, lr_shift_R and the
+    margin (None: the preset's)."""
     out = []
     for part in text.split(","):
         try:
-            bits, lr = (int(v) for v in part.split(":"))
+            bits, lr, *margin = (int(v) for v in part.split(":"))
         except ValueError:
-            raise StudyError(f"--variants {text!r}: expected bits:lr_shift_R pairs, e.g. 2:19,4:16") from None
-        if not 2 <= bits <= 8 or not 0 <= lr <= 31:
-            raise StudyError(f"--variants {part!r}: bits in 2..8, lr_shift_R in 0..31")
-        out.append((bits, lr))
+            raise StudyError(f"--variants {text!r}: expected bits:lr_shift_R[:margin], e.g. 2:19,4:16:262144") from None
+        if not 2 <= bits <= 8 or not 0 <= lr <= 31 or len(margin) > 1 or any(m < 0 for m in margin):
+            raise StudyError(f"--variants {part!r}: bits in 2..8, lr_shift_R in 0..31, a margin >= 0")
+        out.append((bits, lr, margin[0] if margin else None))
     return out
 
 
-def run_variant(params, regs, s_adapt, y_adapt, order, bits: int, lr: int):
+def run_variant(params, regs, s_adapt, y_adapt, order, bits: int, lr: int, margin: int | None = None):
     """Pair R of the engine on a `bits`-bit readout: the adapted network."""
-    F = FastPairR(widen_readout(params, bits), dataclasses.replace(copy.deepcopy(regs), lr_shift_R=lr), s_adapt)
+    regs = dataclasses.replace(copy.deepcopy(regs), lr_shift_R=lr)
+    if margin is not None:
+        regs.margin = margin          # past the register's 16 bits: set after its range check
+    F = FastPairR(widen_readout(params, bits), regs, s_adapt)
     for i in order:
         F.learn_sample(i, int(y_adapt[i]))
     return F.params
@@ -86,12 +93,13 @@ def fold_rows(run: str, speaker: str, k: int, variants, seed: int) -> list[dict]
     s_ad, s_te, s_ot = (A.hidden_spikes(P, x) for x in (f.adapt_x, f.test_x, f.other_x))
     before = fast_accuracy(P, s_te, f.test_y), fast_accuracy(P, s_ot, f.other_y)
     rows = []
-    for bits, lr in variants:
+    for bits, lr, margin in variants:
         if fast_accuracy(widen_readout(P, bits), s_te, f.test_y) != before[0]:
             raise AssertionError(f"{run}: the {bits}-bit readout does not compute what the ternary one does")
-        Q = run_variant(P, S.regs, s_ad, f.adapt_y, S.order, bits, lr)
+        Q = run_variant(P, S.regs, s_ad, f.adapt_y, S.order, bits, lr, margin)
         rows.append({"run": run, "speaker": speaker, "seed": seed, "k": k, "passes": len(S.order) // len(f.adapt_y),
-                     "bits": bits, "lr_shift_R": lr, "speaker_before": before[0], "others_before": before[1],
+                     "bits": bits, "lr_shift_R": lr, "margin": S.regs.margin if margin is None else margin,
+                     "speaker_before": before[0], "others_before": before[1],
                      "speaker_after": fast_accuracy(Q, s_te, f.test_y),
                      "others_after": fast_accuracy(Q, s_ot, f.other_y),
                      "readout_weights_changed": int((Q.layers[-1].weight != widen_readout(P, bits).layers[-1].weight).sum())})
@@ -101,10 +109,11 @@ def fold_rows(run: str, speaker: str, k: int, variants, seed: int) -> list[dict]
 def summary(rows: list[dict]) -> list[dict]:
     """Per variant: mean speaker accuracy and forgetting over folds and seeds, per seed too."""
     out = []
-    for bits, lr in dict.fromkeys((r["bits"], r["lr_shift_R"]) for r in rows):
-        mine = [r for r in rows if (r["bits"], r["lr_shift_R"]) == (bits, lr)]
+    key = lambda r: (r["bits"], r["lr_shift_R"], r["margin"])
+    for k in dict.fromkeys(map(key, rows)):
+        mine = [r for r in rows if key(r) == k]
         seeds = sorted({r["seed"] for r in mine})
-        out.append({"bits": bits, "lr_shift_R": lr, "folds": len(mine),
+        out.append({"bits": k[0], "lr_shift_R": k[1], "margin": k[2], "folds": len(mine),
                     "speaker": statistics.mean(r["speaker_after"] for r in mine),
                     "forgotten_points": 100 * statistics.mean(r["others_before"] - r["others_after"] for r in mine),
                     "worst_forgotten_points": 100 * max(r["others_before"] - r["others_after"] for r in mine),
@@ -121,7 +130,7 @@ def main(argv=None) -> int:
     ap.add_argument("--speakers", default=None, help="comma-separated (default: every FSDD speaker)")
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--k", type=int, default=1)
-    ap.add_argument("--variants", default="2:19,4:16,8:12", help="bits:lr_shift_R, comma-separated")
+    ap.add_argument("--variants", default="2:19,4:16,8:12", help="bits:lr_shift_R[:margin], comma-separated")
     ap.add_argument("--name", default=None, help="report name (default k<K>-s<seeds>)")
 
     def run(args) -> int:
@@ -139,14 +148,15 @@ def main(argv=None) -> int:
             for speaker in speakers:
                 rows += fold_rows(args.run.format(speaker=speaker, seed=seed), speaker, args.k, variants, seed)
                 print(f"{speaker} seed {seed}: " + ", ".join(
-                    f"{r['bits']}:{r['lr_shift_R']} {100 * r['speaker_after']:.1f}" for r in rows[-len(variants):]), flush=True)
+                    f"{r['bits']}:{r['lr_shift_R']}:{r['margin']} {100 * r['speaker_after']:.1f}"
+                    for r in rows[-len(variants):]), flush=True)
         name = args.name or f"k{args.k}-s{'.'.join(map(str, seeds))}"
-        doc = {"study": "pair R with a wider readout (emulated in the exact replica)", "run": args.run,
+        doc = {"study": "pair R with a wider readout or margin (emulated in the exact replica)", "run": args.run,
                "k": args.k, "seeds": seeds, "summary": summary(rows), "rows": rows}
         path = REPO / "build" / "reports" / f"readout-bits-{name}.json"
         atomic_write_json(path, doc)
         for s in doc["summary"]:
-            print(f"{s['bits']}-bit readout, lr_shift_R {s['lr_shift_R']}: {100 * s['speaker']:.1f} % / "
+            print(f"{s['bits']}-bit readout, lr_shift_R {s['lr_shift_R']}, margin {s['margin']}: {100 * s['speaker']:.1f} % / "
                   f"{s['forgotten_points']:.1f} points forgotten (seeds " +
                   " / ".join(f"{100 * v:.1f}" for v in s["per_seed"].values()) + ")")
         print(f"report {path}")

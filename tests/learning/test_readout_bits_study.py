@@ -59,7 +59,7 @@ def test_pair_r_steps_finer_and_stays_within_the_rails():
 
 
 def test_summary_means_over_folds_and_seeds():
-    rows = [dict(bits=4, lr_shift_R=16, seed=s, speaker_after=a, others_before=0.9, others_after=o)
+    rows = [dict(bits=4, lr_shift_R=16, margin=16384, seed=s, speaker_after=a, others_before=0.9, others_after=o)
             for s, a, o in ((0, 0.8, 0.9), (0, 0.9, 0.88), (1, 1.0, 0.85))]
     (got,) = S.summary(rows)
     assert got["speaker"] == pytest.approx(0.9) and got["folds"] == 3
@@ -69,8 +69,10 @@ def test_summary_means_over_folds_and_seeds():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--variants", "4-16"], "bits:lr_shift_R pairs"),
+    (["--variants", "4-16"], "expected bits:lr_shift_R[:margin]"),
     (["--variants", "9:16"], "bits in 2..8"),
+    (["--variants", "2:19:-1"], "a margin >= 0"),
+    (["--variants", "2:19:1:2"], "a margin >= 0"),
     (["--seeds", "a"], "comma-separated integers"),
     (["--run", "build/train/x"], "a template with {speaker} and {seed}"),
 ])
@@ -80,6 +82,20 @@ def test_bad_options_are_one_line(argv, message, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert message in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_a_margin_past_the_register_makes_a_right_word_teach():
+    # every sample right by more than the preset's margin: nothing learns; a margin beyond the
+    # largest score gap makes every word a near miss
+    p, s = small(), spikes(n=8)
+    labels = [int(v) for v in scores(p, s).argmax(1)]
+    regs = LearnRegisters(**dict(FSDD_REGS, margin=0))
+    order = list(range(8))
+    same = S.run_variant(p, regs, s, labels, order, 2, 4)
+    assert torch.equal(same.layers[-1].weight, p.layers[-1].weight)
+    moved = S.run_variant(p, regs, s, labels, order, 2, 4, margin=1 << 40)
+    assert not torch.equal(moved.layers[-1].weight, p.layers[-1].weight)
+    assert S.parse_variants("2:19,4:16:262144") == [(2, 19, None), (4, 16, 262144)]
 
 
 def test_a_readout_shift_too_small_for_the_width_is_one_line():
