@@ -839,6 +839,7 @@ def adapt(args, progress: bool = True) -> dict:
            "golden_equal": golden_check(G, F, F.params, s_te, delay_input(P, f.test_x[:20]),
                                          n=20 if progress else 5),
            "learned": G.learned,
+           "hinge_fired": F.hinge_fired,
            "delays_changed": int((G.net.params.layers[0].delay != P.layers[0].delay).sum()),
            "readout_weights_changed": int((G.net.params.layers[-1].weight != P.layers[-1].weight).sum()),
            "adapted_image": str(out / "image.json"), "adapted_deployed": str(deployed),
@@ -926,6 +927,10 @@ def run(args) -> int:
     if "bptt" in rep:
         line += f"; BPTT reference {100 * rep['bptt']['speaker_accuracy']:.1f} %"
     print(f"adapt {rep['name']}: {line}; golden learner = replica: {rep['golden_equal']}")
+    if rep["hinge_fired"] == 0:
+        print(f"nothing to learn: every one of the {rep['learned']} labelled presentations was right "
+              f"by more than the margin ({rep['registers']['margin']}); the rule learns from errors "
+              f"and near misses only, so the network is unchanged")
     print(f"report {rep['report']}" + (f", plot {rep['plot']}" if rep["plot"] else "")
           + f", image {rep['adapted_image']}"
           + (f", BPTT reference image {rep['bptt']['image']}" if "bptt" in rep else ""))

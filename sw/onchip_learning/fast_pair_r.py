@@ -103,6 +103,7 @@ class FastPairR:
         self.regs = copy.deepcopy(regs)
         self.s = s_train
         self.EW, self.ED = shifted_eligibilities(s_train, regs, params.config.depth)
+        self.hinge_fired = 0      # samples with a nonzero error: wrong, or right within the margin
 
     def learn_sample(self, i: int, label: int) -> int:
         r, P = self.regs, self.params
@@ -115,6 +116,7 @@ class FastPairR:
         ed = self.ED[i, d, torch.arange(n)]
         W_R = P.layers[-1].weight[:n].to(torch.int64)
         e = hinge_error(score, label, r.margin)
+        self.hinge_fired += int(bool(e.any()))
         G = (e.unsqueeze(0) * W_R).sum(1) * ed
         if r.enable & LEARN_W_R:
             draws = None

@@ -159,6 +159,7 @@ def test_one_short_fold_end_to_end(george_run):
     rep = A.adapt(args, progress=False)
     assert rep["golden_equal"] and rep["learned"] == 10
     assert rep["readout_weights_changed"] + rep["delays_changed"] > 0
+    assert 0 < rep["hinge_fired"] <= 10
     assert rep["curve"]["seen"] == [0, 5, 10] and rep["test_samples"] == 450
     assert rep["other_samples"] == 200 and len(rep["adapt_samples"]) == 10
     assert 0 <= rep["bptt"]["speaker_accuracy"] <= 1
@@ -423,3 +424,43 @@ def test_shortened_fold_replays_bit_exactly_on_verilator(george_run):
     assert rep["mismatches"] == 0, rep["first_mismatches"]
     assert rep["labelled_samples"] == 3 and rep["evaluated_samples"] == 5
     assert rep["golden_learned_params_changed"] > 0
+
+
+def test_a_fold_with_nothing_to_learn_says_why(monkeypatch, capsys):
+    rep = {"name": "x", "speaker_accuracy": {"before": 0.9, "after": 0.9},
+           "others_accuracy": {"before": 0.98, "after": 0.98}, "golden_equal": True, "learned": 120,
+           "hinge_fired": 0, "registers": {"margin": 16384}, "report": "r.json", "plot": None,
+           "adapted_image": "i.json", "adapted_deployed": "d"}
+    monkeypatch.setattr(A, "adapt", lambda args: rep)
+    assert A.run(parsed(["--speaker", "george"])) == 0
+    out = capsys.readouterr().out
+    assert "nothing to learn: every one of the 120 labelled presentations was right by more than the margin (16384)" in out
+    monkeypatch.setattr(A, "adapt", lambda args: dict(rep, hinge_fired=1))
+    A.run(parsed(["--speaker", "george"]))
+    assert "nothing to learn" not in capsys.readouterr().out
+
+
+def test_the_replica_counts_the_samples_the_hinge_fires_on():
+    from golden_model import CoreConfig, random_params
+    from golden_model.learning import LearnRegisters
+    from onchip_learning.fast_pair_r import FastPairR, delayed, readout_scores
+    from onchip_learning.presets import FSDD_REGS
+    cfg = CoreConfig(n_in=12, sizes=(16,), n_out=4, weight_bits=2, ternary=True, depth=8, v_bits=24)
+    p = random_params(cfg, 5, threshold_scale=0.3)
+    s = torch.rand(6, 30, 16, generator=torch.Generator().manual_seed(2)) < 0.3
+    score = readout_scores(delayed(s, p.layers[0].delay.to(torch.int64)), p)
+    right, wrong = [int(v) for v in score.argmax(1)], [(int(v) + 1) % 4 for v in score.argmax(1)]
+    from golden_model.learning import LEARN_ON
+    regs = dict(FSDD_REGS, margin=0, enable=LEARN_ON)       # nothing changes between samples
+    F = FastPairR(p, LearnRegisters(**regs), s)
+    for i in range(6):
+        F.learn_sample(i, right[i])               # right, margin 0: never fires
+    assert F.hinge_fired == 0
+    F = FastPairR(p, LearnRegisters(**regs), s)
+    F.learn_sample(0, wrong[0])
+    F.learn_sample(1, wrong[1])
+    F.learn_sample(2, right[2])
+    assert F.hinge_fired == 2
+    F.regs.margin = 1 << 40                       # right, but within the margin: fires
+    F.learn_sample(2, right[2])
+    assert F.hinge_fired == 3
