@@ -185,9 +185,12 @@ def score_run(cfg, report: dict) -> dict:
 
 def train_row(spec: dict) -> dict:
     """Train (or, with resume, continue) the run and return its row of the LOSO report."""
-    from .train import make_config, train
+    from .train import _checkpoint_path, make_config, train
     cfg = make_config(spec["task"], **spec["overrides"])
-    report = train(cfg, resume=spec["resume"], progress=False)
+    # a run not started yet starts quietly: train's hint about a run under another name is for
+    # `delaysnn train --resume`, not for a LOSO's new seed
+    resume = spec["resume"] and _checkpoint_path(cfg).exists()
+    report = train(cfg, resume=resume, progress=False)
     scored = score_run(cfg, report)
     check_held_out(spec, scored["speakers"])
     return {"run": cfg.name, "folder": cfg.out, "report": cfg.report,

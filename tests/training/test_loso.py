@@ -129,6 +129,15 @@ def test_tiny_loso_run_writes_report_and_plot(tmp_path):
     assert [r["test_acc"] for r in again["runs"]] == [r["test_acc"] for r in data["runs"]]
 
 
+def test_resume_starts_a_new_run_without_the_hint_for_another_name(tmp_path, capfd):
+    kw = dict(recipe={"epochs": 1, "sizes": (8,), "n_train": 40}, seeds=(3,), speakers="lucas",
+              workers=1, train_dir=tmp_path / "train", reports_dir=tmp_path / "reports", progress=False)
+    s = L.loso(**kw, resume=True)
+    assert [r.get("reused") for r in s["runs"]] == [False]
+    out = "".join(capfd.readouterr())
+    assert "no checkpoint" not in out and "give its --name" not in out
+
+
 def test_unknown_speaker_is_one_line(capsys):
     assert cli.main(["loso", "--speakers", "lucas,bob", "--epochs", "1"]) == 2
     err = capsys.readouterr().err
