@@ -927,9 +927,11 @@ def run(args) -> int:
     if "bptt" in rep:
         line += f"; BPTT reference {100 * rep['bptt']['speaker_accuracy']:.1f} %"
     print(f"adapt {rep['name']}: {line}; golden learner = replica: {rep['golden_equal']}")
-    if rep["hinge_fired"] == 0:
+    from golden_model.learning import LEARN_ON, LEARN_W_R, LEARN_D_R
+    enable = rep["registers"]["enable"]
+    if rep["hinge_fired"] == 0 and enable & LEARN_ON and enable & (LEARN_W_R | LEARN_D_R):
         print(f"nothing to learn: every one of the {rep['learned']} labelled presentations was right "
-              f"by more than the margin ({rep['registers']['margin']}); the rule learns from errors "
+              f"by at least the margin ({rep['registers']['margin']}); the rule learns from errors "
               f"and near misses only, so the network is unchanged")
     print(f"report {rep['report']}" + (f", plot {rep['plot']}" if rep["plot"] else "")
           + f", image {rep['adapted_image']}"

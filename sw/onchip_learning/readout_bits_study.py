@@ -73,8 +73,12 @@ def parse_variants(text: str) -> list[tuple[int, int, int | None]]:
 
 
 def run_variant(params, regs, s_adapt, y_adapt, order, bits: int, lr: int, margin: int | None = None):
-    """Pair R of the engine on a `bits`-bit readout: the adapted network."""
+    """Pair R of the engine on a `bits`-bit readout: the adapted network. The delay rule's
+    gradient sums readout weights, so it grows by 2^(bits-2) too; `delay_thresh_R` grows with it,
+    and the delays learn exactly as with the ternary readout (only the weights' precision
+    changes)."""
     regs = dataclasses.replace(copy.deepcopy(regs), lr_shift_R=lr)
+    regs.delay_thresh_R <<= bits - 2      # may pass the register's 16 bits, as the margin may
     if margin is not None:
         regs.margin = margin          # past the register's 16 bits: set after its range check
     F = FastPairR(widen_readout(params, bits), regs, s_adapt)
@@ -92,8 +96,9 @@ def fold_rows(run: str, speaker: str, k: int, variants, seed: int) -> list[dict]
     s_ad, s_te, s_ot = (A.hidden_spikes(P, x) for x in (f.adapt_x, f.test_x, f.other_x))
     before = fast_accuracy(P, s_te, f.test_y), fast_accuracy(P, s_ot, f.other_y)
     rows = []
+    base = A.scores(P, s_te)
     for bits, lr, margin in variants:
-        if fast_accuracy(widen_readout(P, bits), s_te, f.test_y) != before[0]:
+        if not torch.equal(A.scores(widen_readout(P, bits), s_te), base):
             raise AssertionError(f"{run}: the {bits}-bit readout does not compute what the ternary one does")
         Q = run_variant(P, S.regs, s_ad, f.adapt_y, S.order, bits, lr, margin)
         rows.append({"run": run, "speaker": speaker, "seed": seed, "k": k, "passes": len(S.order) // len(f.adapt_y),
@@ -141,7 +146,14 @@ def main(argv=None) -> int:
             raise StudyError(f"--seeds {args.seeds!r}: comma-separated integers, e.g. 0,1,2") from None
         if "{speaker}" not in args.run or "{seed}" not in args.run:
             raise StudyError(f"--run {args.run!r}: a template with {{speaker}} and {{seed}}")
-        speakers = args.speakers.split(",") if args.speakers else A.data_speakers()
+        try:
+            args.run.format(speaker="x", seed=0)
+        except (KeyError, IndexError, ValueError):
+            raise StudyError(f"--run {args.run!r}: only {{speaker}} and {{seed}} may be in braces") from None
+        known = A.data_speakers()
+        speakers = args.speakers.split(",") if args.speakers else known
+        if unknown := [x for x in speakers if x not in known]:
+            raise StudyError(f"--speakers: {', '.join(unknown)} not among the FSDD speakers ({', '.join(known)})")
         rows = []
         for seed in seeds:
             for speaker in speakers:

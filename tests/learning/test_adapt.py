@@ -429,13 +429,17 @@ def test_shortened_fold_replays_bit_exactly_on_verilator(george_run):
 def test_a_fold_with_nothing_to_learn_says_why(monkeypatch, capsys):
     rep = {"name": "x", "speaker_accuracy": {"before": 0.9, "after": 0.9},
            "others_accuracy": {"before": 0.98, "after": 0.98}, "golden_equal": True, "learned": 120,
-           "hinge_fired": 0, "registers": {"margin": 16384}, "report": "r.json", "plot": None,
+           "hinge_fired": 0, "registers": {"margin": 16384, "enable": 39}, "report": "r.json", "plot": None,
            "adapted_image": "i.json", "adapted_deployed": "d"}
     monkeypatch.setattr(A, "adapt", lambda args: rep)
     assert A.run(parsed(["--speaker", "george"])) == 0
     out = capsys.readouterr().out
-    assert "nothing to learn: every one of the 120 labelled presentations was right by more than the margin (16384)" in out
+    assert "nothing to learn: every one of the 120 labelled presentations was right by at least the margin (16384)" in out
     monkeypatch.setattr(A, "adapt", lambda args: dict(rep, hinge_fired=1))
+    A.run(parsed(["--speaker", "george"]))
+    assert "nothing to learn" not in capsys.readouterr().out
+    # learning off (preset "off"): no hinge fired, but that is not the reason
+    monkeypatch.setattr(A, "adapt", lambda args: dict(rep, registers={"margin": 0, "enable": 0}))
     A.run(parsed(["--speaker", "george"]))
     assert "nothing to learn" not in capsys.readouterr().out
 

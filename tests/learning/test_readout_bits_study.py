@@ -58,6 +58,20 @@ def test_pair_r_steps_finer_and_stays_within_the_rails():
     assert torch.equal(F.params.layers[-1].weight, S.run_variant(p, regs, s, labels, order, 2, 4).layers[-1].weight)
 
 
+@pytest.mark.parametrize("bits", [4, 8])
+def test_the_delays_learn_exactly_as_with_the_ternary_readout(bits):
+    # the delay gradient sums readout weights: it grows with the width, and so must the threshold
+    from golden_model.learning import LEARN_ON, LEARN_D_R
+    p, s = small(), spikes(n=8)
+    labels = [0, 1, 2, 3, 0, 1, 2, 3]
+    regs = LearnRegisters(**dict(FSDD_REGS, enable=LEARN_ON | LEARN_D_R, delay_thresh_R=20))
+    order = list(range(8)) * 3
+    ternary = S.run_variant(p, regs, s, labels, order, 2, 8)
+    wide = S.run_variant(p, regs, s, labels, order, bits, 8)
+    assert not torch.equal(ternary.layers[0].delay, p.layers[0].delay)          # delays moved
+    assert torch.equal(wide.layers[0].delay, ternary.layers[0].delay)
+
+
 def test_summary_means_over_folds_and_seeds():
     rows = [dict(bits=4, lr_shift_R=16, margin=16384, seed=s, speaker_after=a, others_before=0.9, others_after=o)
             for s, a, o in ((0, 0.8, 0.9), (0, 0.9, 0.88), (1, 1.0, 0.85))]
@@ -75,6 +89,8 @@ def test_summary_means_over_folds_and_seeds():
     (["--variants", "2:19:1:2"], "a margin >= 0"),
     (["--seeds", "a"], "comma-separated integers"),
     (["--run", "build/train/x"], "a template with {speaker} and {seed}"),
+    (["--run", "x-{speaker}-s{seed}-{name}"], "only {speaker} and {seed} may be in braces"),
+    (["--speakers", "bob"], "bob not among the FSDD speakers"),
 ])
 def test_bad_options_are_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
