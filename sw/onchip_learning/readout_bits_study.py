@@ -25,6 +25,7 @@ import dataclasses
 import statistics
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from corespec.errors import UserError, run_parsed
@@ -94,11 +95,12 @@ def fold_rows(run: str, speaker: str, k: int, variants, seed: int) -> list[dict]
     S = A.prepare(ap.parse_args(["--run", run, "--speaker", speaker, "--k", str(k)]), progress=False)
     P, f = S.params, S.fold
     s_ad, s_te, s_ot = (A.hidden_spikes(P, x) for x in (f.adapt_x, f.test_x, f.other_x))
-    before = fast_accuracy(P, s_te, f.test_y), fast_accuracy(P, s_ot, f.other_y)
-    rows = []
     base = A.scores(P, s_te)
+    before = float((base.argmax(1).numpy() == np.asarray(f.test_y)).mean()), fast_accuracy(P, s_ot, f.other_y)
+    rows = []
     for bits, lr, margin in variants:
-        if not torch.equal(A.scores(widen_readout(P, bits), s_te), base):
+        wide = widen_readout(P, bits)
+        if not torch.equal(A.scores(wide, s_te), base):
             raise AssertionError(f"{run}: the {bits}-bit readout does not compute what the ternary one does")
         Q = run_variant(P, S.regs, s_ad, f.adapt_y, S.order, bits, lr, margin)
         rows.append({"run": run, "speaker": speaker, "seed": seed, "k": k, "passes": len(S.order) // len(f.adapt_y),
@@ -106,7 +108,7 @@ def fold_rows(run: str, speaker: str, k: int, variants, seed: int) -> list[dict]
                      "speaker_before": before[0], "others_before": before[1],
                      "speaker_after": fast_accuracy(Q, s_te, f.test_y),
                      "others_after": fast_accuracy(Q, s_ot, f.other_y),
-                     "readout_weights_changed": int((Q.layers[-1].weight != widen_readout(P, bits).layers[-1].weight).sum())})
+                     "readout_weights_changed": int((Q.layers[-1].weight != wide.layers[-1].weight).sum())})
     return rows
 
 
