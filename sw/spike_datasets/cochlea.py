@@ -51,6 +51,9 @@ class CochleaConfig:
                                   # (0: off): blurs the voice's pitch harmonics, keeps the formants
     speaker_norm: int = 0         # subtract each speaker's long-term spectrum, the mean over all his
                                   # recordings in the set (1: on, 0: off): his voice and microphone, not the word
+    adapt_ms: float = 0.0         # adaptation: each channel's level less `adapt_gain` x its running mean over
+                                  # the steps before, time constant in ms (0: off): onsets, not steady colour
+    adapt_gain: float = 1.0       # the fraction of the running mean subtracted (0..1; with adapt_ms only)
 
     def __post_init__(self) -> None:
         if self.n_channels < 1 or self.n_steps < 1:
@@ -71,6 +74,11 @@ class CochleaConfig:
             raise ValueError(f"smooth_erb must be in 0 (off) .. 4 ERB, got {self.smooth_erb:g}")
         if self.speaker_norm not in (0, 1):
             raise ValueError(f"speaker_norm must be 0 (off) or 1 (on), got {self.speaker_norm}")
+        if self.adapt_ms != 0 and not 1000 * self.dt / 2 <= self.adapt_ms <= 10_000:
+            raise ValueError(f"adapt_ms must be 0 (off) or {1000 * self.dt / 2:g}..10000 ms "
+                             f"(at least half a step), got {self.adapt_ms:g}")
+        if not 0 < self.adapt_gain <= 1:
+            raise ValueError(f"adapt_gain must be in (0, 1], got {self.adapt_gain:g}")
 
     @property
     def hop(self) -> int:
@@ -86,9 +94,11 @@ class CochleaConfig:
         """Every setting; those added later are left out at their defaults, so the cache keys
         and manifests of spikes made before them stay valid."""
         d = asdict(self)
-        for name in ("tilt_degree", "span_steps", "smooth_erb", "speaker_norm"):
+        for name in ("tilt_degree", "span_steps", "smooth_erb", "speaker_norm", "adapt_ms"):
             if d[name] == 0:
                 d.pop(name)
+        if "adapt_ms" not in d and d["adapt_gain"] == 1.0:
+            d.pop("adapt_gain")
         return d
 
     @classmethod
@@ -306,6 +316,23 @@ def remove_tilt(level: np.ndarray, config: CochleaConfig) -> np.ndarray:
     return level - fit[:, None, :]
 
 
+def adapt(scaled: np.ndarray, config: CochleaConfig) -> np.ndarray:
+    """Scaled levels `[N, T, C]` in [0, 1] (0: the bottom of the recording's range) less
+    `adapt_gain` x each channel's running mean over the steps before (an exponential average,
+    time constant `adapt_ms`, scipy.signal.lfilter, starting at 0 as in silence), clipped at 0
+    and scaled so that each recording's largest value is 1 again. Like an auditory nerve
+    fibre's adaptation it answers a rise at once and a steady level less and less: a channel's
+    constant colour (the speaker's voice, the microphone) fades with it, and what changes
+    (onsets, formant transitions) stands out. At `adapt_gain` 1 a level held long enough gives
+    no spikes."""
+    alpha = 1 - np.exp(-1000 * config.dt / config.adapt_ms)
+    mean = scipy.signal.lfilter([alpha], [1, alpha - 1], scaled, axis=1)                # after step t
+    before = np.concatenate([np.zeros_like(mean[:, :1]), mean[:, :-1]], axis=1)         # before step t
+    adapted = np.maximum(scaled - config.adapt_gain * before, 0)
+    peak = adapted.max(axis=(1, 2), keepdims=True)
+    return np.divide(adapted, peak, out=np.zeros_like(adapted), where=peak > 0)
+
+
 def speaker_reference(spectra: np.ndarray, groups: np.ndarray, counted: np.ndarray | None = None) -> np.ndarray:
     """`[N, C]`: for each recording, the mean of its speaker's (`groups`) recordings' spectra
     `[N, C]`, each less its own mean over channels (loudness is the peak normalisation's job).
@@ -355,7 +382,8 @@ def level_db(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
 def scaled_level(level: np.ndarray, config: CochleaConfig, reference: np.ndarray | None = None) -> np.ndarray:
     """dB levels `[N, T, C]` (less `reference [N, C]`, the speaker's spectrum, when given; then
     `remove_tilt` when `tilt_degree` > 0) relative to each recording's peak, mapped from
-    [-range, 0] dB onto [0, 1]; then `stretch_span` when `span_steps` > 0."""
+    [-range, 0] dB onto [0, 1]; then `adapt` when `adapt_ms` > 0; then `stretch_span` when
+    `span_steps` > 0."""
     with np.errstate(invalid="ignore"):
         if reference is not None:
             level = level - reference[:, None, :]
@@ -364,6 +392,8 @@ def scaled_level(level: np.ndarray, config: CochleaConfig, reference: np.ndarray
         peak = level.max(axis=(1, 2), keepdims=True)
         scaled = np.clip(1 + (level - peak) / config.dynamic_range_db, 0, 1)
     scaled = np.where(np.isfinite(peak), scaled, 0.0)  # a silent recording gives no spikes
+    if config.adapt_ms:
+        scaled = adapt(scaled, config)
     return stretch_span(scaled, config.span_steps) if config.span_steps else scaled
 
 
