@@ -316,7 +316,7 @@ def remove_tilt(level: np.ndarray, config: CochleaConfig) -> np.ndarray:
     return level - fit[:, None, :]
 
 
-def adapt(scaled: np.ndarray, config: CochleaConfig) -> np.ndarray:
+def adapt_levels(scaled: np.ndarray, config: CochleaConfig) -> np.ndarray:
     """Scaled levels `[N, T, C]` in [0, 1] (0: the bottom of the recording's range) less
     `adapt_gain` x each channel's running mean over the steps before (an exponential average,
     time constant `adapt_ms`, scipy.signal.lfilter, starting at 0 as in silence), clipped at 0
@@ -382,7 +382,7 @@ def level_db(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
 def scaled_level(level: np.ndarray, config: CochleaConfig, reference: np.ndarray | None = None) -> np.ndarray:
     """dB levels `[N, T, C]` (less `reference [N, C]`, the speaker's spectrum, when given; then
     `remove_tilt` when `tilt_degree` > 0) relative to each recording's peak, mapped from
-    [-range, 0] dB onto [0, 1]; then `adapt` when `adapt_ms` > 0; then `stretch_span` when
+    [-range, 0] dB onto [0, 1]; then `adapt_levels` when `adapt_ms` > 0; then `stretch_span` when
     `span_steps` > 0."""
     with np.errstate(invalid="ignore"):
         if reference is not None:
@@ -393,7 +393,7 @@ def scaled_level(level: np.ndarray, config: CochleaConfig, reference: np.ndarray
         scaled = np.clip(1 + (level - peak) / config.dynamic_range_db, 0, 1)
     scaled = np.where(np.isfinite(peak), scaled, 0.0)  # a silent recording gives no spikes
     if config.adapt_ms:
-        scaled = adapt(scaled, config)
+        scaled = adapt_levels(scaled, config)
     return stretch_span(scaled, config.span_steps) if config.span_steps else scaled
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from spike_datasets import cochlea
-from spike_datasets.cochlea import CochleaConfig, adapt, normalised_level
+from spike_datasets.cochlea import CochleaConfig, adapt_levels, normalised_level
 
 
 def step(onset=5, t=40, c=3, level=1.0):
@@ -19,7 +19,7 @@ def step(onset=5, t=40, c=3, level=1.0):
 @pytest.mark.parametrize("tau_ms", [10, 50, 100])
 def test_a_held_level_fades_with_the_time_constant(tau_ms):
     cfg = CochleaConfig(n_channels=3, adapt_ms=tau_ms)
-    out = adapt(step(), cfg)
+    out = adapt_levels(step(), cfg)
     alpha = 1 - np.exp(-1000 * cfg.dt / tau_ms)
     k = np.arange(35)
     assert out[0, :5].max() == 0                                 # nothing before the onset
@@ -28,7 +28,7 @@ def test_a_held_level_fades_with_the_time_constant(tau_ms):
 
 
 def test_half_the_gain_holds_half_the_level():
-    out = adapt(step(t=200), CochleaConfig(n_channels=3, adapt_ms=50, adapt_gain=0.5))
+    out = adapt_levels(step(t=200), CochleaConfig(n_channels=3, adapt_ms=50, adapt_gain=0.5))
     assert out[0, 5, 0] == 1.0                                   # the onset is the peak
     assert out[0, -1, 0] == pytest.approx(0.5, abs=1e-9)         # then 1 - 0.5 x the level
 
@@ -39,7 +39,7 @@ def test_a_constant_colour_fades_and_a_change_stays():
     scaled = np.full((1, 100, 2), 0.4)
     scaled[0, :, 1] += 0.3
     scaled[0, 60:, 0] += 0.5
-    out = adapt(scaled, CochleaConfig(n_channels=2, adapt_ms=50))
+    out = adapt_levels(scaled, CochleaConfig(n_channels=2, adapt_ms=50))
     assert abs(out[0, 55, 1] - out[0, 55, 0]) < 1e-3             # the colour has gone by step 55
     assert out[0, 60, 0] > 10 * out[0, 59, 0]                    # the rise stands out
 
