@@ -79,6 +79,9 @@ class CochleaConfig:
                              f"(at least half a step), got {self.adapt_ms:g}")
         if not 0 < self.adapt_gain <= 1:
             raise ValueError(f"adapt_gain must be in (0, 1], got {self.adapt_gain:g}")
+        if self.adapt_gain != 1 and not self.adapt_ms:
+            raise ValueError(f"adapt_gain={self.adapt_gain:g} needs adapt_ms > 0 (the adaptation's "
+                             f"time constant); without it adaptation is off")
 
     @property
     def hop(self) -> int:
@@ -97,7 +100,7 @@ class CochleaConfig:
         for name in ("tilt_degree", "span_steps", "smooth_erb", "speaker_norm", "adapt_ms"):
             if d[name] == 0:
                 d.pop(name)
-        if "adapt_ms" not in d and d["adapt_gain"] == 1.0:
+        if "adapt_ms" not in d:
             d.pop("adapt_gain")
         return d
 

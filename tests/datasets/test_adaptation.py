@@ -69,6 +69,7 @@ def test_off_is_bit_identical_and_keeps_old_keys():
     ("adapt_ms=20000", "adapt_ms must be 0 .off. or 5..10000 ms"),
     ("adapt_ms=100,adapt_gain=0", r"adapt_gain must be in \(0, 1\], got 0"),
     ("adapt_ms=100,adapt_gain=1.5", r"adapt_gain must be in \(0, 1\], got 1.5"),
+    ("adapt_gain=0.5", r"adapt_gain=0.5 needs adapt_ms > 0"),
 ])
 def test_impossible_settings_are_named(text, message):
     with pytest.raises(ValueError, match=message):
