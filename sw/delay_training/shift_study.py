@@ -78,16 +78,6 @@ def summarise(scores: dict[int, np.ndarray], labels: np.ndarray) -> dict:
             "average": {"acc": float((average.argmax(axis=1) == labels).mean())}}
 
 
-def golden_scores(params, spikes: np.ndarray, batch: int = 100) -> np.ndarray:
-    """The core's readout summed over the steps, `[N, 10]` int64, on the golden model."""
-    import torch
-    from golden_model import GoldenNetwork
-    net = GoldenNetwork(params)
-    x = torch.as_tensor(spikes).to(torch.int64)
-    return torch.cat([net.run(x[i:i + batch])["readout"].to(torch.int64).sum(1)
-                      for i in range(0, x.shape[0], batch)]).numpy()
-
-
 def fold_inputs(run: dict) -> tuple[Path, np.ndarray, np.ndarray, list[int]]:
     """(export folder, held-out spikes, labels, channel blocks) of a LOSO or towers run: a towers
     network's blocks are its members' front ends, a two-front-end network's its two views."""
@@ -108,6 +98,7 @@ def fold_inputs(run: dict) -> tuple[Path, np.ndarray, np.ndarray, list[int]]:
 
 def fold(run: dict, shifts: list[int]) -> dict:
     from .export import load_export
+    from .loso_ensemble import golden_scores
     export, x, y, widths = fold_inputs(run)
     params = load_export(export)
     scores = {s: golden_scores(params, shift_channels(x, s, widths)) for s in shifts}
