@@ -54,6 +54,9 @@ class CochleaConfig:
     adapt_ms: float = 0.0         # adaptation: each channel's level less `adapt_gain` x its running mean over
                                   # the steps before, time constant in ms (0: off): onsets, not steady colour
     adapt_gain: float = 1.0       # the fraction of the running mean subtracted (0..1; with adapt_ms only)
+    denoise_pct: float = 0.0      # noise floor: each channel's envelope less this percentile of its frames
+                                  # in the recording, in power (0: off): steady hiss, not the word
+    denoise_over_db: float = 6.0  # the floor subtracted this many dB above the percentile (with denoise_pct only)
 
     def __post_init__(self) -> None:
         if self.n_channels < 1 or self.n_steps < 1:
@@ -79,6 +82,13 @@ class CochleaConfig:
                              f"(at least half a step), got {self.adapt_ms:g}")
         if not 0 < self.adapt_gain <= 1:
             raise ValueError(f"adapt_gain must be in (0, 1], got {self.adapt_gain:g}")
+        if not 0 <= self.denoise_pct <= 50:
+            raise ValueError(f"denoise_pct must be 0 (off) .. 50 (the median frame), got {self.denoise_pct:g}")
+        if not 0 <= self.denoise_over_db <= 20:
+            raise ValueError(f"denoise_over_db must be in 0..20 dB, got {self.denoise_over_db:g}")
+        if self.denoise_over_db != 6 and not self.denoise_pct:
+            raise ValueError(f"denoise_over_db={self.denoise_over_db:g} needs denoise_pct > 0 (the "
+                             f"noise floor's percentile); without it denoising is off")
         if self.adapt_gain != 1 and not self.adapt_ms:
             raise ValueError(f"adapt_gain={self.adapt_gain:g} needs adapt_ms > 0 (the adaptation's "
                              f"time constant); without it adaptation is off")
@@ -97,11 +107,13 @@ class CochleaConfig:
         """Every setting; those added later are left out at their defaults, so the cache keys
         and manifests of spikes made before them stay valid."""
         d = asdict(self)
-        for name in ("tilt_degree", "span_steps", "smooth_erb", "speaker_norm", "adapt_ms"):
+        for name in ("tilt_degree", "span_steps", "smooth_erb", "speaker_norm", "adapt_ms", "denoise_pct"):
             if d[name] == 0:
                 d.pop(name)
         if "adapt_ms" not in d:
             d.pop("adapt_gain")
+        if "denoise_pct" not in d:
+            d.pop("denoise_over_db")
         return d
 
     @classmethod
@@ -372,6 +384,27 @@ def smooth_channels(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
     return scipy.ndimage.gaussian_filter1d(envelope, sigma, axis=2, mode="reflect")
 
 
+def frames_heard(waveforms: Sequence[np.ndarray], config: CochleaConfig) -> np.ndarray:
+    """`[N]`: the steps each recording fills (its samples within the window, whole steps, at
+    least 1); the steps after hold only the filters' ring-down and the zero padding."""
+    lengths = np.array([min(len(w), config.n_samples) for w in waveforms], dtype=np.int64)
+    return np.maximum(lengths // config.hop, 1)
+
+
+def subtract_noise_floor(envelope: np.ndarray, heard: np.ndarray, config: CochleaConfig) -> np.ndarray:
+    """Envelopes `[N, T, C]` less each channel's noise floor (spectral subtraction): the
+    `denoise_pct`-th percentile of the channel's envelope over the recording's `heard [N]` steps,
+    raised by `denoise_over_db`, subtracted in power and clipped at 0. A steady hiss fills a
+    channel's quiet frames and its loud ones alike, and goes; a word rises far above it and
+    stays. On a clean recording the floor sits far under the dynamic range and changes little."""
+    gain = 10 ** (config.denoise_over_db / 10)
+    out = np.empty_like(envelope)
+    for i, steps in enumerate(heard):
+        floor = np.percentile(envelope[i, :steps], config.denoise_pct, axis=0)          # [C]
+        out[i] = np.sqrt(np.maximum(envelope[i] ** 2 - gain * floor ** 2, 0))
+    return out
+
+
 def level_db(envelope: np.ndarray, config: CochleaConfig) -> np.ndarray:
     """Envelopes `[N, T, C]` as dB levels (after `smooth_channels` when `smooth_erb` > 0); a
     zero envelope is -inf."""
@@ -458,13 +491,19 @@ def encode(envelope: np.ndarray, config: CochleaConfig, reference: np.ndarray | 
 def cochlea_spikes(waveforms: Sequence[np.ndarray], config: CochleaConfig,
                    speakers: Sequence | None = None, enrol: Sequence[bool] | None = None,
                    **kwargs) -> np.ndarray:
-    """Spikes `[N, T, C]` uint8 for all recordings, encoding each batch as it is filtered.
-    With `speaker_norm`, `speakers` names each recording's speaker: every level is kept (float32)
+    """Spikes `[N, T, C]` uint8 for all recordings, encoding each batch as it is filtered
+    (after `subtract_noise_floor` when `denoise_pct` > 0). With `speaker_norm`, `speakers` names each recording's speaker: every level is kept (float32)
     until each speaker's reference (`speaker_reference`, from his recordings marked in `enrol`;
     None: all of them) is known, then encoded."""
     out = np.zeros((len(waveforms), config.n_steps, config.n_channels), dtype=np.uint8)
-    if not config.speaker_norm:
+    heard = frames_heard(waveforms, config)
+
+    def envelopes():
         for idx, env in frame_envelopes(waveforms, config, **kwargs):
+            yield idx, subtract_noise_floor(env, heard[idx], config) if config.denoise_pct else env
+
+    if not config.speaker_norm:
+        for idx, env in envelopes():
             out[idx] = encode(env, config)
         return out
     if speakers is None or len(speakers) != len(waveforms):
@@ -473,7 +512,7 @@ def cochlea_spikes(waveforms: Sequence[np.ndarray], config: CochleaConfig,
         raise ValueError(f"enrol marks {len(enrol)} recordings, not {len(waveforms)}")
     levels = np.zeros(out.shape, dtype=np.float32)
     spectra = np.zeros((len(waveforms), config.n_channels))
-    for idx, env in frame_envelopes(waveforms, config, **kwargs):
+    for idx, env in envelopes():
         levels[idx] = level_db(env, config)
         spectra[idx] = voiced_spectrum(levels[idx].astype(np.float64), config)
     reference = speaker_reference(spectra, np.asarray(speakers, dtype=str), enrol)
