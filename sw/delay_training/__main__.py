@@ -125,7 +125,8 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                         "with NAME one of n_channels, f_min, f_max, dt, n_steps, dynamic_range_db, "
                         "max_rate, tilt_degree (0-3), span_steps, smooth_erb (0-4 ERB), "
                         "speaker_norm (0/1: each speaker's reference spectrum subtracted), "
-                        "adapt_ms, adapt_gain (adaptation: onsets stand out), e.g. "
+                        "adapt_ms, adapt_gain (adaptation: onsets stand out), denoise_pct (0-50), "
+                        "denoise_over_db (noise floor: a steady hiss goes), e.g. "
                         "tilt_degree=1,smooth_erb=1; A+B: two cochleas side by side, e.g. "
                         "tilt_degree=1+speaker_norm=1 (docs/datasets.md; recorded in the export)")
     t.add_argument("--voices", metavar="SPEC",
