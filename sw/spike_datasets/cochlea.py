@@ -492,9 +492,10 @@ def cochlea_spikes(waveforms: Sequence[np.ndarray], config: CochleaConfig,
                    speakers: Sequence | None = None, enrol: Sequence[bool] | None = None,
                    **kwargs) -> np.ndarray:
     """Spikes `[N, T, C]` uint8 for all recordings, encoding each batch as it is filtered
-    (after `subtract_noise_floor` when `denoise_pct` > 0). With `speaker_norm`, `speakers` names each recording's speaker: every level is kept (float32)
-    until each speaker's reference (`speaker_reference`, from his recordings marked in `enrol`;
-    None: all of them) is known, then encoded."""
+    (after `subtract_noise_floor` when `denoise_pct` > 0). With `speaker_norm`, `speakers`
+    names each recording's speaker: every level is kept (float32) until each speaker's reference
+    (`speaker_reference`, from his recordings marked in `enrol`; None: all of them) is known,
+    then encoded."""
     out = np.zeros((len(waveforms), config.n_steps, config.n_channels), dtype=np.uint8)
     heard = frames_heard(waveforms, config)
 
