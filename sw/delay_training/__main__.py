@@ -146,6 +146,10 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                         "spike rates and its gradient into the network is reversed, scaled up to S "
                         "over the run, so that the network hides who is speaking, e.g. 0.3; "
                         "None: 0 (off) (docs/training.md)")
+    t.add_argument("--real-speakers", type=int, metavar="N",
+                   help="leave one speaker out: train and validate on only N of the real training "
+                        "speakers (those after the held-out one by name, wrapping round; synthetic "
+                        "ones kept), for a learning curve over the number of voices; None: all")
     t.add_argument("--n-train", type=int, help="use only the first N training samples")
     t.add_argument("--test-speaker", help="fsdd-loso: held-out speaker; None: the first by name")
     t.add_argument("--tonic-root", metavar="DIR", help="tonic:SHD / tonic:SSC: the folder tonic "
@@ -170,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
             "theta_target", "init_gain", "surrogate", "surrogate_slope", "delay_init", "n_train",
             "test_speaker", "tonic_root", "device", "throttle", "threads", "learn_threshold", "learn_leak",
             "lr_threshold", "lr_leak", "weight_decay", "input_delays", "augment", "front_end", "voices", "tts",
-            "speaker_adversary")
+            "speaker_adversary", "real_speakers")
     try:
         cfg = make_config(args.task, **{k: getattr(args, k) for k in keys})
     except ValueError as e:        # e.g. --learn-leak with the shift leak: a usage error

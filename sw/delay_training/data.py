@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
 import spike_datasets as sd
+from corespec.errors import UserError
 from spike_datasets import SpikeDataset
 from spike_datasets.cochlea import front_end_config
 from spike_datasets.tonic_face import TONIC_FILES
@@ -18,6 +20,10 @@ TASKS = ("seqdet", "delaytask", "yinyang", "fsdd", "fsdd-loso") + TONIC_TASKS
 AUDIO_TASKS = ("fsdd", "fsdd-loso")
 # SHD publishes no validation split: this share of its training file, drawn with this seed
 HELD_OUT_FRACTION, HELD_OUT_SEED = 0.1, 0
+
+
+class TaskError(UserError, ValueError):
+    """A data option that the data found cannot meet (more real speakers than a fold has)."""
 
 
 @dataclass
@@ -106,9 +112,34 @@ def with_tts(train: SpikeDataset, spec, config, progress: bool) -> SpikeDataset:
                         info={**train.info, "speakers": speakers, "tts": spec.as_dict()})
 
 
+def real_speaker_subset(speakers: Sequence[str], test_speaker: str, n: int) -> list[str]:
+    """The `n` real speakers a fold trains and validates on (`--real-speakers N`): those that follow
+    the held-out one in alphabetical order, wrapping round, so that over the folds every speaker
+    is used equally often. FSDD with george held out and n = 2: jackson, lucas; with yweweler
+    held out: george, jackson."""
+    ordered = sorted(speakers)
+    if test_speaker not in ordered:
+        raise ValueError(f"test_speaker must be one of {ordered}, got {test_speaker!r}")
+    others = len(ordered) - 1
+    if not 1 <= n <= others:
+        raise TaskError(f"--real-speakers {n}: expected 1 to {others} (the speakers left when one "
+                         f"of the {len(ordered)} is held out), or 0 for all of them")
+    i = ordered.index(test_speaker)
+    return sorted(ordered[(i + k) % len(ordered)] for k in range(1, n + 1))
+
+
+def only_speakers(dataset: SpikeDataset, keep: Sequence[str]) -> SpikeDataset:
+    """The samples of `dataset` whose speaker (meta['speaker'] indexing info['speakers']) is in
+    `keep` or is the synthetic one ("tts"); file order kept."""
+    names = dataset.info["speakers"]
+    wanted = [names.index(k) for k in (*keep, "tts") if k in names]
+    mask = np.isin(dataset.meta["speaker"].numpy(), wanted)
+    return dataset.subset(np.flatnonzero(mask), real_speakers=list(keep))
+
+
 def load_task(task: str, n_train: int | None = None, test_speaker: str | None = None,
               progress: bool = False, tonic_root: str | None = None, front_end: str = "",
-              voices: str = "", tts: str = "") -> Splits:
+              voices: str = "", tts: str = "", real_speakers: int = 0) -> Splits:
     """The three splits of a task. Generated tasks draw train / validation / test with seeds
     0 / 1 / 2 (same classes, independent samples); Yin-Yang and FSDD use their published or
     fixed splits; tonic tasks read files under `tonic_root` (default: the data root) through
@@ -117,7 +148,9 @@ def load_task(task: str, n_train: int | None = None, test_speaker: str | None = 
     tasks' cochlea settings that differ from the defaults (`CochleaConfig.with_overrides`; `A+B`:
     two cochleas side by side, spike_datasets.cochlea.Views); `voices`: perturbed copies of their
     training recordings (`spike_datasets.voices`); `tts`: synthetic speakers added to their
-    training split (`spike_datasets.tts`)."""
+    training split (`spike_datasets.tts`); `real_speakers` (fsdd-loso): train and validate on only
+    that many of the real training speakers (`real_speaker_subset`; 0: all), the synthetic ones
+    kept, for a learning curve over the number of voices."""
     cochlea = front_end_config(front_end) if task in AUDIO_TASKS else None   # one cochlea, or Views
     if task == "seqdet":
         kw = dict(n_steps=48, lag=10, jitter=4)
@@ -154,6 +187,10 @@ def load_task(task: str, n_train: int | None = None, test_speaker: str | None = 
     if tts and task in AUDIO_TASKS:
         from spike_datasets.tts import parse_tts
         s.train = with_tts(s.train, parse_tts(tts), cochlea, progress)
+    if real_speakers and task == "fsdd-loso":
+        keep = real_speaker_subset({r.speaker for r in sd.list_recordings()}, s.info["test_speaker"], real_speakers)
+        s.train, s.val = only_speakers(s.train, keep), only_speakers(s.val, keep)
+        s.info["real_speakers"] = keep
     if n_train is not None and s.train.n_samples > n_train:
         s.train = s.train.subset(range(n_train))
     s.info.update({"n_train": s.train.n_samples, "n_val": s.val.n_samples, "n_test": s.test.n_samples,

@@ -165,7 +165,7 @@ def score_run(cfg, report: dict) -> dict:
     from .data import load_task
     from .train import build_model, evaluate, pick_device, read_checkpoint
     splits = load_task(cfg.task, n_train=cfg.n_train, test_speaker=cfg.test_speaker,
-                       front_end=cfg.front_end)
+                       front_end=cfg.front_end, real_speakers=cfg.real_speakers)
     ck = read_checkpoint(Path(cfg.out) / "checkpoint.pt", map_location="cpu")
     device = pick_device(cfg.device)
     model = build_model(cfg, splits)
@@ -443,8 +443,11 @@ def loso(recipe: dict, seeds=(0, 1, 2), speakers: str = "all", workers: int = 2,
     if "epochs" in recipe:
         check_epochs(recipe["epochs"])
     folds = choose_speakers(speakers, available_speakers())
+    runs = plan(recipe, folds, seeds, official, train_dir, reports_dir, resume)   # refuses a bad recipe
+    if recipe.get("real_speakers"):    # more than a fold has: refuse once, not once per fold
+        from .data import real_speaker_subset
+        real_speaker_subset(available_speakers(), folds[0], recipe["real_speakers"])
     name = name or recipe_name(recipe)
-    runs = plan(recipe, folds, seeds, official, train_dir, reports_dir, resume)
     if recipe.get("tts"):              # refuse once, not once per fold
         from spike_datasets.tts import check_engines, parse_tts
         check_engines(parse_tts(recipe["tts"]))

@@ -91,6 +91,7 @@ class TrainConfig:
     tts: str = ""                  # spoken digits: synthetic speakers (espeak-ng) added to training
     speaker_adversary: float = 0.0  # spoken digits: strength of the reversed gradient of a speaker
                                     # classifier on the hidden rates (adversary.py; 0: off)
+    real_speakers: int = 0         # fsdd-loso: train on only N of the real speakers (data.real_speaker_subset; 0: all)
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -112,6 +113,12 @@ class TrainConfig:
         if self.speaker_adversary and self.task not in AUDIO_TASKS:
             raise ValueError(f"--speaker-adversary needs recordings with speakers: tasks "
                              f"{', '.join(AUDIO_TASKS)}, not {self.task}")
+        if self.real_speakers and self.task != "fsdd-loso":
+            raise ValueError(f"--real-speakers applies to leave one speaker out (task fsdd-loso), "
+                             f"not {self.task}")
+        if self.real_speakers < 0:
+            raise ValueError(f"--real-speakers {self.real_speakers}: expected the number of real "
+                             "training speakers to keep, 1 or more (0: all)")
         self.name = self.name or task_slug(self.task)
         check_learned_registers(self.leak_mode, self.wbits, self.learn_threshold, self.learn_leak)
         self.out = self.out or str(REPO / "build" / "train" / self.name)
@@ -145,7 +152,8 @@ class TrainConfig:
 
 _LEARN_DEFAULTS = {"learn_threshold": False, "learn_leak": False, "lr_threshold": 2e-3,
                    "lr_leak": 0.1, "input_delays": False, "augment": "", "front_end": "",
-                   "voices": "", "tts": "", "weight_decay": 0.0, "speaker_adversary": 0.0}
+                   "voices": "", "tts": "", "weight_decay": 0.0, "speaker_adversary": 0.0,
+                   "real_speakers": 0}
 
 
 def _audio_option(task: str, option: str, text: str, canonical) -> str:
@@ -230,7 +238,7 @@ _NAME_ABBREV = {"wbits": "w", "dbits": "d", "epochs": "e", "seed": "s", "sizes":
                 "surrogate_slope": "slope", "delay_init": "dinit", "v_bits": "v",
                 "train_weights": "tw", "hand_built": "hb", "augment": "aug",
                 "front_end": "fe", "voices": "vox", "tts": "tts", "weight_decay": "wd",
-                "speaker_adversary": "adv"}
+                "speaker_adversary": "adv", "real_speakers": "real"}
 
 
 def _name_value(v) -> str:
@@ -454,7 +462,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         torch.backends.cudnn.allow_tf32 = False
     splits = load_task(cfg.task, n_train=cfg.n_train, test_speaker=cfg.test_speaker, progress=progress,
                        front_end=cfg.front_end, voices=cfg.voices, tts=cfg.tts,
-                       tonic_root=cfg.tonic_root or None)
+                       tonic_root=cfg.tonic_root or None, real_speakers=cfg.real_speakers)
     model = build_model(cfg, splits).to(device)
     if not cfg.train_weights:
         for w in model.weights:
