@@ -152,3 +152,18 @@ def test_speaker_list_repeated_or_empty(text):
         L.choose_speakers(text, ["george", "lucas"])
     assert L.choose_speakers("lucas", ["george", "lucas"]) == ["lucas"]
     assert L.choose_speakers("all", ["george", "lucas"]) == ["george", "lucas"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--speaker-adversary", "-1"], "--speaker-adversary -1: expected a strength in [0, 10]"),
+    (["--real-speakers", "-2"], "--real-speakers -2: expected the number of real training speakers"),
+    (["--real-speakers", "5"], "--real-speakers 5: expected 1 to 4 (the speakers left when one of "
+                               "the 5 is held out)"),
+])
+def test_an_impossible_training_option_is_one_line_before_anything_runs(argv, message, capsys, tmp_path):
+    assert cli.main(["loso", *argv, "--seeds", "0", "--train-dir", str(tmp_path / "t"),
+                     "--reports-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"delaysnn: error: {message}")
+    assert not (tmp_path / "t").exists() and not (tmp_path / "r").exists()
