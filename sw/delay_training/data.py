@@ -188,7 +188,8 @@ def load_task(task: str, n_train: int | None = None, test_speaker: str | None = 
         from spike_datasets.tts import parse_tts
         s.train = with_tts(s.train, parse_tts(tts), cochlea, progress)
     if real_speakers and task == "fsdd-loso":
-        keep = real_speaker_subset({r.speaker for r in sd.list_recordings()}, s.info["test_speaker"], real_speakers)
+        everyone = {r.speaker for r in sd.list_recordings()}
+        keep = real_speaker_subset(everyone, s.info["test_speaker"], real_speakers)
         s.train, s.val = only_speakers(s.train, keep), only_speakers(s.val, keep)
         s.info["real_speakers"] = keep
     if n_train is not None and s.train.n_samples > n_train:
