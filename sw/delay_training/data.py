@@ -112,6 +112,12 @@ def with_tts(train: SpikeDataset, spec, config, progress: bool) -> SpikeDataset:
                         info={**train.info, "speakers": speakers, "tts": spec.as_dict()})
 
 
+def fsdd_speakers() -> list[str]:
+    """The speakers of the FSDD recordings in the data root, by name (a missing data root is the
+    data set's own one-line error)."""
+    return sorted({r.speaker for r in sd.list_recordings()})
+
+
 def real_speaker_subset(speakers: Sequence[str], test_speaker: str, n: int) -> list[str]:
     """The `n` real speakers a fold trains and validates on (`--real-speakers N`): those that follow
     the held-out one in alphabetical order, wrapping round, so that over the folds every speaker
@@ -170,8 +176,7 @@ def load_task(task: str, n_train: int | None = None, test_speaker: str | None = 
                    {"protocol": "official"})
     elif task == "fsdd-loso":
         if test_speaker is None:
-            speakers = sorted({r.speaker for r in sd.list_recordings()})
-            test_speaker = speakers[0]
+            test_speaker = fsdd_speakers()[0]
         s = Splits(*(sd.load_fsdd(split, protocol="speaker", test_speaker=test_speaker, config=cochlea,
                                   progress=progress)
                      for split in ("train", "validation", "test")),
@@ -188,8 +193,7 @@ def load_task(task: str, n_train: int | None = None, test_speaker: str | None = 
         from spike_datasets.tts import parse_tts
         s.train = with_tts(s.train, parse_tts(tts), cochlea, progress)
     if real_speakers and task == "fsdd-loso":
-        everyone = {r.speaker for r in sd.list_recordings()}
-        keep = real_speaker_subset(everyone, s.info["test_speaker"], real_speakers)
+        keep = real_speaker_subset(fsdd_speakers(), s.info["test_speaker"], real_speakers)
         s.train, s.val = only_speakers(s.train, keep), only_speakers(s.val, keep)
         s.info["real_speakers"] = keep
     if n_train is not None and s.train.n_samples > n_train:

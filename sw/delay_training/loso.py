@@ -68,8 +68,8 @@ def seeds_list(text: str) -> tuple[int, ...]:
 def available_speakers() -> list[str]:
     """The speakers of the FSDD recordings in the data root, by name (a missing data root is the
     data set's own one-line error)."""
-    import spike_datasets as sd
-    return sorted({r.speaker for r in sd.list_recordings()})
+    from .data import fsdd_speakers
+    return fsdd_speakers()
 
 
 def choose_speakers(text: str, available: list[str]) -> list[str]:
@@ -442,11 +442,12 @@ def loso(recipe: dict, seeds=(0, 1, 2), speakers: str = "all", workers: int = 2,
     recipe = {k: v for k, v in recipe.items() if v is not None}
     if "epochs" in recipe:
         check_epochs(recipe["epochs"])
-    folds = choose_speakers(speakers, available_speakers())
+    everyone = available_speakers()
+    folds = choose_speakers(speakers, everyone)
     runs = plan(recipe, folds, seeds, official, train_dir, reports_dir, resume)   # refuses a bad recipe
     if recipe.get("real_speakers"):    # more than a fold has: refuse once, not once per fold
         from .data import real_speaker_subset
-        real_speaker_subset(available_speakers(), folds[0], recipe["real_speakers"])
+        real_speaker_subset(everyone, folds[0], recipe["real_speakers"])
     name = name or recipe_name(recipe)
     if recipe.get("tts"):              # refuse once, not once per fold
         from spike_datasets.tts import check_engines, parse_tts
