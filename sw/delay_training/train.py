@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import math
 import platform
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -121,6 +122,10 @@ class TrainConfig:
                              "training speakers to keep, 1 or more (0: all)")
         self.name = self.name or task_slug(self.task)
         check_learned_registers(self.leak_mode, self.wbits, self.learn_threshold, self.learn_leak)
+        try:        # the network's shape and registers, refused before any data is read or run starts
+            self.model_config(n_in=1, n_out=1)
+        except ValueError as e:
+            raise ValueError(_option_message(str(e))) from None
         self.out = self.out or str(REPO / "build" / "train" / self.name)
         self.report = self.report or str(REPO / "build" / "reports" / f"train-{self.name}.json")
 
@@ -208,6 +213,13 @@ def front_end_record(task: str, front_end: str = "") -> dict:
         return {}
     from spike_datasets.cochlea import front_end_config
     return {"front_end": front_end_config(front_end).as_dict()}   # later options only when set; a list for A+B
+
+
+def _option_message(text: str) -> str:
+    """ModelConfig's message in the options' names: `ModelConfig.v_bits: ...` -> `--v-bits: ...`."""
+    text = re.sub(r"ModelConfig\.(\w+)", lambda m: "--" + m.group(1).replace("_", "-"), text)
+    return text.replace("ModelConfig: recurrent needs", "--recurrent needs").replace(
+        "leak and init_gain", "--leak and --init-gain")
 
 
 def make_config(task: str, **overrides) -> TrainConfig:
