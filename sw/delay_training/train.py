@@ -223,15 +223,15 @@ def _option_message(text: str) -> str:
 
 
 def make_config(task: str, **overrides) -> TrainConfig:
-    """Task defaults, then every override that is not None."""
+    """Task defaults, then every override that is not None. A task's default leaks and gains are
+    fitted to a `sizes` given (the first for every LIF layer, the last for the readout); values
+    given with a wrong count are refused (TrainConfig), never silently reshaped."""
     kw = dict(TASK_DEFAULTS.get(task, {}))
     kw.update({k: v for k, v in overrides.items() if v is not None})
-    if "leak" in kw and "sizes" in overrides and overrides["sizes"] is not None \
-            and len(kw["leak"]) != len(kw["sizes"]) + 1:
-        kw["leak"] = (kw["leak"][0],) * len(kw["sizes"]) + (kw["leak"][-1],)
-    if "init_gain" in kw and overrides.get("sizes") is not None \
-            and len(kw["init_gain"]) != len(kw["sizes"]) + 1:
-        kw["init_gain"] = (kw["init_gain"][0],) * len(kw["sizes"]) + (kw["init_gain"][-1],)
+    if overrides.get("sizes") is not None:
+        for key in ("leak", "init_gain"):
+            if key in kw and overrides.get(key) is None and len(kw[key]) != len(kw["sizes"]) + 1:
+                kw[key] = (kw[key][0],) * len(kw["sizes"]) + (kw[key][-1],)
     cfg = TrainConfig(task=task, **kw)
     if not kw.get("name"):
         # A run is named after everything that changes its model, so that two different runs

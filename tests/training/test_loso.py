@@ -163,6 +163,7 @@ def test_speaker_list_repeated_or_empty(text):
     (["--leak", "3,99"], "--recurrent needs 2 entries, --leak and --init-gain 3 (LIF layers + readout)"),
     (["--sizes", "128", "--leak", "3,16"], "--leak: values in 0..15 for shift mode"),
     (["--sizes", "128", "--v-bits", "25"], "--v-bits: 8..24, got 25"),
+    (["--sizes", "128", "--leak", "3,4,5"], "--recurrent needs 1 entries, --leak and --init-gain 2"),
     (["--sizes", "128", "--leak-mode", "mul", "--leak", "240,257"], "--leak: values in 0..256 for mul mode"),
 ])
 def test_an_impossible_training_option_is_one_line_before_anything_runs(argv, message, capsys, tmp_path):
