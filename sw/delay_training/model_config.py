@@ -41,10 +41,11 @@ class ModelConfig:
         if not self.init_gain:
             self.init_gain = (1.0,) * n_layers
         self.init_gain = tuple(float(g) for g in self.init_gain)
-        if len(self.recurrent) != len(self.sizes) or len(self.leak) != n_layers \
-                or len(self.init_gain) != n_layers:
-            raise ValueError(f"ModelConfig: recurrent needs {len(self.sizes)} entries, leak and "
-                             f"init_gain {n_layers} (LIF layers + readout)")
+        for field, want in (("recurrent", len(self.sizes)), ("leak", n_layers), ("init_gain", n_layers)):
+            got = len(getattr(self, field))
+            if got != want:
+                raise ValueError(f"ModelConfig.{field}: {want} value(s) for {len(self.sizes)} LIF "
+                                 f"layer(s){'' if field == 'recurrent' else ' + readout'}, got {got}")
         if not 0 <= self.dbits <= 6:
             raise ValueError(f"ModelConfig.dbits: 0..6 (D = 2^dbits <= 64), got {self.dbits}")
         if not 8 <= self.v_bits <= 24:

@@ -217,9 +217,7 @@ def front_end_record(task: str, front_end: str = "") -> dict:
 
 def _option_message(text: str) -> str:
     """ModelConfig's message in the options' names: `ModelConfig.v_bits: ...` -> `--v-bits: ...`."""
-    text = re.sub(r"ModelConfig\.(\w+)", lambda m: "--" + m.group(1).replace("_", "-"), text)
-    return text.replace("ModelConfig: recurrent needs", "--recurrent needs").replace(
-        "leak and init_gain", "--leak and --init-gain")
+    return re.sub(r"ModelConfig\.(\w+)", lambda m: "--" + m.group(1).replace("_", "-"), text)
 
 
 def make_config(task: str, **overrides) -> TrainConfig:

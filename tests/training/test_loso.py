@@ -160,10 +160,10 @@ def test_speaker_list_repeated_or_empty(text):
     (["--real-speakers", "5"], "--real-speakers 5: expected 1 to 4 (the speakers left when one of "
                                "the 5 is held out)"),
     # the network's shape and registers (ModelConfig), refused before a worker starts
-    (["--leak", "3,99"], "--recurrent needs 2 entries, --leak and --init-gain 3 (LIF layers + readout)"),
+    (["--leak", "3,99"], "--leak: 3 value(s) for 2 LIF layer(s) + readout, got 2"),
     (["--sizes", "128", "--leak", "3,16"], "--leak: values in 0..15 for shift mode"),
     (["--sizes", "128", "--v-bits", "25"], "--v-bits: 8..24, got 25"),
-    (["--sizes", "128", "--leak", "3,4,5"], "--recurrent needs 1 entries, --leak and --init-gain 2"),
+    (["--sizes", "128", "--leak", "3,4,5"], "--leak: 2 value(s) for 1 LIF layer(s) + readout, got 3"),
     (["--sizes", "128", "--leak-mode", "mul", "--leak", "240,257"], "--leak: values in 0..256 for mul mode"),
 ])
 def test_an_impossible_training_option_is_one_line_before_anything_runs(argv, message, capsys, tmp_path):
