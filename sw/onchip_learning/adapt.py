@@ -161,6 +161,19 @@ def wav_labels(folder: Path, labels_csv=None) -> list[tuple[Path, int]]:
     return items
 
 
+def check_wav_dir(folder: Path, labels_csv=None) -> None:
+    """Every label and every WAV header of a --wav-dir, checked before anything is deployed or
+    trained: a bad file is one line and nothing is written."""
+    from spike_datasets import DatasetError
+    from spike_datasets.cochlea import CochleaConfig
+    from spike_datasets.fsdd import read_wav
+    for path, _ in wav_labels(Path(folder), labels_csv):
+        try:
+            read_wav(path, CochleaConfig.sample_rate)   # no front-end option changes the rate
+        except DatasetError as e:
+            raise AdaptError(str(e)) from None
+
+
 def first_k_per_digit(labels: list[int], k: int) -> tuple[list[int], list[int]]:
     """Positions of the first k recordings of each digit (adapt) and of the rest (evaluate)."""
     seen, adapt, rest = {}, [], []
@@ -749,6 +762,8 @@ def prepare(args, progress: bool = True) -> Setup:
         raise AdaptError(f"--bptt-rehearse {args.bptt_rehearse}: at least 0")
     if args.wav_dir is not None and not Path(args.wav_dir).is_dir():
         raise AdaptError(f"{args.wav_dir}: no such folder of WAV files")
+    if args.wav_dir is not None:
+        check_wav_dir(args.wav_dir, args.labels)
     run = run_folder(args)
     dep = load_deployment(deployed_folder(run, args.board, args.deployed))
     # a -hostdelays folder holds the network without its input delay stage; the replica and the

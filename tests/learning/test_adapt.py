@@ -468,3 +468,35 @@ def test_the_replica_counts_the_samples_the_hinge_fires_on():
     F.regs.margin = 1 << 40                       # right, but within the margin: fires
     F.learn_sample(2, right[2])
     assert F.hinge_fired == 3
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("corrupt", "3_me_9.wav: not a readable WAV file"),
+    ("csv-missing", "nosuch.csv: cannot read"),
+    ("csv-label", "labels.csv:2: label 'eleven' is not a class number"),
+])
+def test_a_bad_word_folder_is_one_line_before_anything_is_deployed(george_run, tmp_path, problem,
+                                                                   message, capsys):
+    """--wav-dir: every label and WAV header is read before the network is deployed, so a bad
+    file leaves no deployed folder behind (before, the deploy ran first)."""
+    import shutil
+    from spike_datasets.paths import data_root
+    run = tmp_path / "pytest-wav-refusal-run"
+    shutil.copytree(george_run, run)
+    words = tmp_path / "words"
+    words.mkdir()
+    for d in range(10):
+        shutil.copy(data_root() / "fsdd" / "recordings" / f"{d}_george_1.wav", words / f"{d}_me_1.wav")
+    labels = tmp_path / "labels.csv"
+    if problem == "corrupt":
+        (words / "3_me_9.wav").write_bytes(b"not a wav")
+    elif problem == "csv-label":
+        labels.write_text("file,label\n0_me_1.wav,eleven\n")
+    argv = ["--run", str(run), "--wav-dir", str(words), "--k", "1", "--no-plot"]
+    if problem != "corrupt":
+        argv += ["--labels", str(tmp_path / "nosuch.csv") if problem == "csv-missing" else str(labels)]
+    with pytest.raises(SystemExit) as e:
+        A.main(argv)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (A.REPO / "build" / "deploy" / f"{run.name}-icebreaker-hostdelays").exists()
