@@ -113,6 +113,9 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                    help="decoupled weight decay (AdamW) of the latent weights, e.g. 1: weights "
                         "no gradient holds up shrink against those it does, so fall under the "
                         "ternary cut (0.7 x mean |w|); None: 0")
+    t.add_argument("--label-smoothing", type=float, metavar="E",
+                   help="training loss: cross-entropy against 1 - E on the label and E / classes "
+                        "on every class, e.g. 0.1; None: 0 (plain cross-entropy)")
     t.add_argument("--input-delays", action="store_true", default=None,
                    help="one learned axonal delay per input channel too (the core's input delay "
                         "stage; input counts become 0/1 spikes)")
@@ -173,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
             "delay_l2", "sizes", "recurrent", "leak", "leak_mode", "v_bits", "reset_mode",
             "theta_target", "init_gain", "surrogate", "surrogate_slope", "delay_init", "n_train",
             "test_speaker", "tonic_root", "device", "throttle", "threads", "learn_threshold", "learn_leak",
-            "lr_threshold", "lr_leak", "weight_decay", "input_delays", "augment", "front_end", "voices", "tts",
+            "lr_threshold", "lr_leak", "weight_decay", "label_smoothing", "input_delays", "augment", "front_end", "voices", "tts",
             "speaker_adversary", "real_speakers")
     try:
         cfg = make_config(args.task, **{k: getattr(args, k) for k in keys})

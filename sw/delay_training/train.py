@@ -84,6 +84,7 @@ class TrainConfig:
     lr_threshold: float = 2e-3     # relative: Adam lr of layer l's threshold = this x initial one
     lr_leak: float = 0.1           # Adam lr of the leak multipliers (units of 1/256)
     weight_decay: float = 0.0      # decoupled (AdamW) decay of the latent weights: more zeros in the ternary net
+    label_smoothing: float = 0.0   # training loss: this share of each target spread over all classes
     input_delays: bool = False     # one axonal delay per input channel (core's input delay stage)
     tonic_root: str = ""           # tonic tasks: folder holding <set>/<file>.h5 ("": the data root)
     augment: str = ""              # spike-level augmentation of training batches (augment.Augment)
@@ -108,6 +109,9 @@ class TrainConfig:
         if not 0 <= self.weight_decay < 10:
             raise ValueError(f"--weight-decay {self.weight_decay:g}: expected a decay in [0, 10) "
                              "(at lr 2e-3, 1 shrinks an unused weight by e^-2.4 in 1,200 steps)")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"--label-smoothing {self.label_smoothing:g}: expected a share in [0, 1) "
+                             "(0: plain cross-entropy; 0.1 is the usual value)")
         if not 0 <= self.speaker_adversary <= STRENGTH_MAX:
             raise ValueError(f"--speaker-adversary {self.speaker_adversary:g}: expected a strength "
                              f"in [0, {STRENGTH_MAX:g}] (0: off; 0.1-1 is the usual range)")
@@ -157,7 +161,7 @@ class TrainConfig:
 
 _LEARN_DEFAULTS = {"learn_threshold": False, "learn_leak": False, "lr_threshold": 2e-3,
                    "lr_leak": 0.1, "input_delays": False, "augment": "", "front_end": "",
-                   "voices": "", "tts": "", "weight_decay": 0.0, "speaker_adversary": 0.0,
+                   "voices": "", "tts": "", "weight_decay": 0.0, "label_smoothing": 0.0, "speaker_adversary": 0.0,
                    "real_speakers": 0}
 
 
@@ -247,7 +251,7 @@ _NAME_ABBREV = {"wbits": "w", "dbits": "d", "epochs": "e", "seed": "s", "sizes":
                 "lr_leak": "lrlk", "leak_mode": "lm", "reset_mode": "rm", "theta_target": "theta",
                 "surrogate_slope": "slope", "delay_init": "dinit", "v_bits": "v",
                 "train_weights": "tw", "hand_built": "hb", "augment": "aug",
-                "front_end": "fe", "voices": "vox", "tts": "tts", "weight_decay": "wd",
+                "front_end": "fe", "voices": "vox", "tts": "tts", "weight_decay": "wd", "label_smoothing": "ls",
                 "speaker_adversary": "adv", "real_speakers": "real"}
 
 
@@ -314,6 +318,13 @@ def seqdet_network(mc: ModelConfig) -> DelaySNN:
         for l, q in enumerate((w0, w1, w2)):
             model.weights[l].copy_(q * model.level_step(l))
     return model
+
+
+def training_loss(logits: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """Cross-entropy of the readout's logits; with --label-smoothing e the target is 1 - e on the
+    label and e / n_out on every class (a net less sure of the voices it learned). Validation
+    and test losses stay plain cross-entropy."""
+    return F.cross_entropy(logits, labels, label_smoothing=cfg.label_smoothing)
 
 
 def make_optimizer(model: DelaySNN, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -523,7 +534,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             xb, yb = train_set.spikes[idx].to(device), train_set.labels[idx].to(device)
             res = model(augment(xb, g_aug))
-            loss = F.cross_entropy(res["logits"], yb)
+            loss = training_loss(res["logits"], yb, cfg)
             total = loss + cfg.delay_l2 * model.delay_l2() if cfg.delay_l2 else loss
             if adversary is not None:
                 scale = ramp(cfg.speaker_adversary, (epoch + b / n_batches) / cfg.epochs)

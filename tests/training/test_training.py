@@ -519,3 +519,30 @@ def test_weight_decay_shrinks_the_weights_only():
     assert type(make_optimizer(model, make_config("delaytask", sizes=(16, 8)))) is torch.optim.Adam
     with pytest.raises(ValueError, match="--weight-decay -1: expected a decay in"):
         TrainConfig(task="delaytask", weight_decay=-1)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.5])
+def test_label_smoothing_moves_that_share_of_the_target_onto_every_class(eps):
+    """--label-smoothing e: the training loss is (1 - e) x cross-entropy + e x the mean over the
+    classes of -log p (computed here by hand, not by torch's option); 0 is plain cross-entropy,
+    so old runs train as before, and the option is in the name and identity only when set."""
+    from delay_training.train import TrainConfig, training_loss
+    logits = torch.tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
+    labels = torch.tensor([2, 1])
+    logp = torch.log_softmax(logits, 1)
+    by_hand = ((1 - eps) * -logp[torch.arange(2), labels] + eps * -logp.mean(1)).mean()
+    cfg = make_config("delaytask", label_smoothing=eps)
+    assert torch.allclose(training_loss(logits, labels, cfg), by_hand, atol=1e-6, rtol=0)
+    if eps:
+        assert cfg.identity()["label_smoothing"] == eps and f"ls{eps:g}" in cfg.name
+        assert not torch.allclose(training_loss(logits, labels, cfg),
+                                  training_loss(logits, labels, make_config("delaytask")))
+    else:
+        assert "label_smoothing" not in cfg.identity() and "-ls" not in cfg.name
+
+
+@pytest.mark.parametrize("eps", [-0.1, 1.0])
+def test_label_smoothing_outside_its_range_is_refused(eps):
+    from delay_training.train import TrainConfig
+    with pytest.raises(ValueError, match=f"--label-smoothing {eps:g}: expected a share in \\[0, 1\\)"):
+        TrainConfig(task="delaytask", label_smoothing=eps)
