@@ -760,10 +760,8 @@ def prepare(args, progress: bool = True) -> Setup:
         bptt_augment(args.bptt_augment)           # a wrong spec stops here, before anything runs
     if args.bptt_rehearse < 0:
         raise AdaptError(f"--bptt-rehearse {args.bptt_rehearse}: at least 0")
-    if args.wav_dir is not None and not Path(args.wav_dir).is_dir():
-        raise AdaptError(f"{args.wav_dir}: no such folder of WAV files")
     if args.wav_dir is not None:
-        check_wav_dir(args.wav_dir, args.labels)
+        check_wav_dir(args.wav_dir, args.labels)    # a missing folder, a label, a WAV header
     run = run_folder(args)
     dep = load_deployment(deployed_folder(run, args.board, args.deployed))
     # a -hostdelays folder holds the network without its input delay stage; the replica and the
