@@ -526,7 +526,7 @@ def test_label_smoothing_moves_that_share_of_the_target_onto_every_class(eps):
     """--label-smoothing e: the training loss is (1 - e) x cross-entropy + e x the mean over the
     classes of -log p (computed here by hand, not by torch's option); 0 is plain cross-entropy,
     so old runs train as before, and the option is in the name and identity only when set."""
-    from delay_training.train import TrainConfig, training_loss
+    from delay_training.train import training_loss
     logits = torch.tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
     labels = torch.tensor([2, 1])
     logp = torch.log_softmax(logits, 1)
