@@ -116,6 +116,10 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--label-smoothing", type=float, metavar="E",
                    help="training loss: cross-entropy against 1 - E on the label and E / classes "
                         "on every class, e.g. 0.1; None: 0 (plain cross-entropy)")
+    t.add_argument("--mixup", type=float, metavar="ALPHA",
+                   help="train on blends of two recordings of a batch against the blend of their "
+                        "labels: each spike from the sample with probability lam ~ Beta(ALPHA, "
+                        "ALPHA), else from its partner, e.g. 0.4; None: 0 (off)")
     t.add_argument("--input-delays", action="store_true", default=None,
                    help="one learned axonal delay per input channel too (the core's input delay "
                         "stage; input counts become 0/1 spikes)")
@@ -176,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
             "delay_l2", "sizes", "recurrent", "leak", "leak_mode", "v_bits", "reset_mode",
             "theta_target", "init_gain", "surrogate", "surrogate_slope", "delay_init", "n_train",
             "test_speaker", "tonic_root", "device", "throttle", "threads", "learn_threshold", "learn_leak",
-            "lr_threshold", "lr_leak", "weight_decay", "label_smoothing", "input_delays", "augment", "front_end", "voices", "tts",
+            "lr_threshold", "lr_leak", "weight_decay", "label_smoothing", "mixup", "input_delays", "augment", "front_end", "voices", "tts",
             "speaker_adversary", "real_speakers")
     try:
         cfg = make_config(args.task, **{k: getattr(args, k) for k in keys})

@@ -19,6 +19,7 @@ from corespec.errors import UserError
 
 from .adversary import STRENGTH_MAX, SpeakerAdversary, ramp, real_speakers
 from .augment import Augment
+from .mixup import blend, blend_loss, main_labels, mixup_generator
 from .data import AUDIO_TASKS, TASKS, Splits, load_task, task_slug
 from .export import atomic_torch_save, atomic_write_json, compare, export
 from .model import DelaySNN, predict
@@ -28,6 +29,7 @@ from .quant import is_float
 REPO = Path(__file__).resolve().parents[2]
 CHECKPOINT_VERSION = 1
 AUGMENT_SEED_OFFSET = 500_009   # the augmentation's generator is not the batch order's
+MIXUP_ALPHA_MAX = 10.0          # Beta(10, 10) already keeps every share within about 0.3-0.7
 CHECKPOINT_KEYS = ("version", "identity", "epoch", "model", "optimizer", "scheduler", "history",
                    "best", "elapsed")
 
@@ -85,6 +87,7 @@ class TrainConfig:
     lr_leak: float = 0.1           # Adam lr of the leak multipliers (units of 1/256)
     weight_decay: float = 0.0      # decoupled (AdamW) decay of the latent weights: more zeros in the ternary net
     label_smoothing: float = 0.0   # training loss: this share of each target spread over all classes
+    mixup: float = 0.0             # spike mixup of training batches, Beta(alpha, alpha) shares (mixup.py; 0: off)
     input_delays: bool = False     # one axonal delay per input channel (core's input delay stage)
     tonic_root: str = ""           # tonic tasks: folder holding <set>/<file>.h5 ("": the data root)
     augment: str = ""              # spike-level augmentation of training batches (augment.Augment)
@@ -112,6 +115,9 @@ class TrainConfig:
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"--label-smoothing {self.label_smoothing:g}: expected a share in [0, 1) "
                              "(0: plain cross-entropy; 0.1 is the usual value)")
+        if not 0 <= self.mixup <= MIXUP_ALPHA_MAX:
+            raise ValueError(f"--mixup {self.mixup:g}: expected a Beta shape alpha in "
+                             f"[0, {MIXUP_ALPHA_MAX:g}] (0: off; 0.2-1 is the usual range)")
         if not 0 <= self.speaker_adversary <= STRENGTH_MAX:
             raise ValueError(f"--speaker-adversary {self.speaker_adversary:g}: expected a strength "
                              f"in [0, {STRENGTH_MAX:g}] (0: off; 0.1-1 is the usual range)")
@@ -161,7 +167,7 @@ class TrainConfig:
 
 _LEARN_DEFAULTS = {"learn_threshold": False, "learn_leak": False, "lr_threshold": 2e-3,
                    "lr_leak": 0.1, "input_delays": False, "augment": "", "front_end": "",
-                   "voices": "", "tts": "", "weight_decay": 0.0, "label_smoothing": 0.0, "speaker_adversary": 0.0,
+                   "voices": "", "tts": "", "weight_decay": 0.0, "label_smoothing": 0.0, "mixup": 0.0, "speaker_adversary": 0.0,
                    "real_speakers": 0}
 
 
@@ -251,7 +257,7 @@ _NAME_ABBREV = {"wbits": "w", "dbits": "d", "epochs": "e", "seed": "s", "sizes":
                 "lr_leak": "lrlk", "leak_mode": "lm", "reset_mode": "rm", "theta_target": "theta",
                 "surrogate_slope": "slope", "delay_init": "dinit", "v_bits": "v",
                 "train_weights": "tw", "hand_built": "hb", "augment": "aug",
-                "front_end": "fe", "voices": "vox", "tts": "tts", "weight_decay": "wd", "label_smoothing": "ls",
+                "front_end": "fe", "voices": "vox", "tts": "tts", "weight_decay": "wd", "label_smoothing": "ls", "mixup": "mix",
                 "speaker_adversary": "adv", "real_speakers": "real"}
 
 
@@ -528,13 +534,20 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
         perm = torch.randperm(n, generator=g)
         g_aug = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch + AUGMENT_SEED_OFFSET)
+        g_mix = mixup_generator(cfg.seed, epoch)
         loss_sum = correct = spk_right = spk_n = 0
         t_epoch = time.perf_counter()
         for b in range(n_batches):
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             xb, yb = train_set.spikes[idx].to(device), train_set.labels[idx].to(device)
-            res = model(augment(xb, g_aug))
-            loss = training_loss(res["logits"], yb, cfg)
+            xb = augment(xb, g_aug)
+            if cfg.mixup:
+                mixed = blend(xb, yb, cfg.mixup, g_mix)
+                res = model(mixed.spikes)
+                loss, yb = blend_loss(res["logits"], mixed, cfg.label_smoothing), main_labels(mixed)
+            else:
+                res = model(xb)
+                loss = training_loss(res["logits"], yb, cfg)
             total = loss + cfg.delay_l2 * model.delay_l2() if cfg.delay_l2 else loss
             if adversary is not None:
                 scale = ramp(cfg.speaker_adversary, (epoch + b / n_batches) / cfg.epochs)
