@@ -82,9 +82,13 @@ class Fold:
     other_y: np.ndarray
 
 
-def check_k(k: int) -> int:
-    """K recordings per digit: 1..5 (takes 0-4; the speaker's takes 5-49 are its test set)."""
-    if not 1 <= int(k) <= K_MAX:
+def check_k(k: int, own_words: bool = False) -> int:
+    """K recordings per digit: of an FSDD speaker 1..5 (takes 0-4; his takes 5-49 are his test
+    set); of a user's own folder any k >= 1 (the first k per digit adapt, the rest test)."""
+    if own_words and int(k) < 1:
+        raise AdaptError(f"--k {k}: at least 1 recording per digit (the first k of each digit "
+                         f"in --wav-dir adapt, the rest are evaluated)")
+    if not own_words and not 1 <= int(k) <= K_MAX:
         raise AdaptError(f"--k {k}: between 1 and {K_MAX} recordings per digit (takes 0..k-1 "
                          f"adapt; takes 5-49 are the speaker's test set)")
     return int(k)
@@ -190,7 +194,7 @@ def wav_fold(cochlea, folder, labels_csv, k: int, other: tuple | None,
     `speaker_norm`, the user's reference spectrum comes from the k per digit he labels."""
     from spike_datasets import DatasetError
     from spike_datasets.fsdd import Recording, encode_recordings
-    check_k(k)
+    check_k(k, own_words=True)
     items = wav_labels(Path(folder), labels_csv)
     y = np.array([lab for _, lab in items])
     ad, te = first_k_per_digit(y.tolist(), k)
@@ -702,18 +706,24 @@ def plot(path: Path, cur: Curve, before, after, rep: dict) -> None:
     fig = Figure(figsize=(11, 4))
     FigureCanvasAgg(fig)
     a, b = fig.subplots(1, 2)
-    a.plot(cur.seen, [100 * v for v in cur.speaker], label="new speaker (on chip)")
+    if cur.speaker[0] is not None:
+        a.plot(cur.seen, [100 * v for v in cur.speaker], label="new speaker (on chip)")
     if cur.others[0] is not None:
         a.plot(cur.seen, [100 * v for v in cur.others], label="other speakers (forgetting)")
     ref = rep.get("bptt")
     if ref:
         what = bptt_label(ref)
-        a.axhline(100 * ref["speaker_accuracy"], ls="--", c="C0", lw=0.8, label=f"{what}, new speaker")
+        if ref["speaker_accuracy"] is not None:
+            a.axhline(100 * ref["speaker_accuracy"], ls="--", c="C0", lw=0.8, label=f"{what}, new speaker")
         if ref["others_accuracy"] is not None:
             a.axhline(100 * ref["others_accuracy"], ls="--", c="C1", lw=0.8, label=f"{what}, others")
     a.set(xlabel="labelled samples seen", ylabel="accuracy (%)", ylim=(0, 100),
           title=f"{rep['name']}: k={rep['k']}, {rep['passes']} pass(es)")
-    a.legend(fontsize=7)
+    if cur.speaker[0] is None:
+        a.text(0.5, 0.5, "every word adapted:\nnone left to evaluate", ha="center",
+               transform=a.transAxes)
+    if a.get_legend_handles_labels()[0]:
+        a.legend(fontsize=7)
     bins = np.arange(max(before + after) + 2) - 0.5
     b.hist([before, after], bins=bins, label=["before", "after"])
     b.set(xlabel="delay of the hidden neurons (steps)", ylabel="neurons",
@@ -741,9 +751,9 @@ class Setup:
 def prepare(args, progress: bool = True) -> Setup:
     """Check the request, deploy (or reuse), read the preset and the recordings."""
     from hostlink.deployed import front_end, load_deployment
-    check_k(args.k)
+    check_k(args.k, own_words=args.wav_dir is not None)
     if args.passes is None:
-        args.passes = DEFAULT_PASSES[args.k]
+        args.passes = DEFAULT_PASSES.get(args.k, DEFAULT_PASSES[K_MAX])
     if args.passes < 1:
         raise AdaptError(f"--passes {args.passes}: at least 1")
     if args.speaker and not args.wav_dir and args.speaker not in (known := data_speakers()):
@@ -893,12 +903,12 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="without --run: start from the towers network (the default recipe through "
                          "the tilt-removed and the speaker-normalised front ends, the two seed-0 "
                          "networks merged; both trained first if missing)")
-    ap.add_argument("--k", type=int, default=5, help=f"labelled recordings per digit (1..{K_MAX})")
+    ap.add_argument("--k", type=int, default=5, help=f"labelled recordings per digit (FSDD: 1..{K_MAX}; --wav-dir: 1 or more)")
     ap.add_argument("--preset", default="adapt",
                     help="learning preset of the deployed folder (or a registers .json)")
     ap.add_argument("--passes", type=int, default=None,
                     help="passes over the k*10 recordings (replayed from host memory); default "
-                         f"per k {DEFAULT_PASSES}")
+                         f"per k {DEFAULT_PASSES}, {DEFAULT_PASSES[K_MAX]} past {K_MAX}")
     ap.add_argument("--seed", type=int, default=0, help="order in which the recordings are spoken")
     ap.add_argument("--wav-dir", type=Path, default=None,
                     help="your own recordings: first k per digit adapt, the rest is evaluated")
@@ -934,10 +944,14 @@ def run(args) -> int:
     torch.set_num_threads(1)
     rep = adapt(args)
     sa, oa = rep["speaker_accuracy"], rep["others_accuracy"]
-    line = f"speaker {100 * sa['before']:.1f} -> {100 * sa['after']:.1f} %"
+    if sa["before"] is None:     # a folder of k words per digit: every one of them adapted
+        line = (f"speaker: not measured (all {len(rep['adapt_samples'])} words adapted, none left to "
+                f"evaluate: record more than --k {rep['k']} per digit to measure)")
+    else:
+        line = f"speaker {100 * sa['before']:.1f} -> {100 * sa['after']:.1f} %"
     if oa["before"] is not None:
         line += f"; other speakers {100 * oa['before']:.1f} -> {100 * oa['after']:.1f} %"
-    if "bptt" in rep:
+    if "bptt" in rep and rep["bptt"]["speaker_accuracy"] is not None:
         line += f"; BPTT reference {100 * rep['bptt']['speaker_accuracy']:.1f} %"
     print(f"adapt {rep['name']}: {line}; golden learner = replica: {rep['golden_equal']}")
     from golden_model.learning import LEARN_ON, LEARN_W_R, LEARN_D_R

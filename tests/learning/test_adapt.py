@@ -66,6 +66,39 @@ def test_first_k_per_digit():
     assert A.first_k_per_digit([0, 0, 1, 0, 1, 2], 2) == ([0, 1, 2, 4, 5], [3])
 
 
+def test_k_is_bounded_by_fsdds_takes_only_for_an_fsdd_speaker():
+    """An FSDD speaker has takes 0-4 to adapt from (5-49 test him); a user's own folder may
+    hold any number of words per digit."""
+    assert A.check_k(5) == 5 and A.check_k(8, own_words=True) == 8 and A.check_k(1, own_words=True) == 1
+    with pytest.raises(A.AdaptError, match="--k 6: between 1 and 5"):
+        A.check_k(6)
+    with pytest.raises(A.AdaptError, match="--k 0: at least 1 recording per digit"):
+        A.check_k(0, own_words=True)
+
+
+def test_a_folder_of_only_labelled_words_adapts_and_says_nothing_was_left_to_evaluate(
+        george_run, tmp_path, capsys):
+    """Ten words, k = 1: every word adapts and none is left to test. The run writes its report,
+    plot and adapted image and says that the speaker's accuracy was not measured (before, the
+    summary line raised a TypeError on the missing figure). k = 7 is allowed for one's own words."""
+    import json
+    import shutil
+    from spike_datasets.paths import data_root
+    words = tmp_path / "ten_words"
+    words.mkdir()
+    for d in range(10):
+        shutil.copy(data_root() / "fsdd" / "recordings" / f"{d}_george_1.wav", words / f"{d}_me_1.wav")
+    for k in (1, 7):
+        name = f"pytest-all-labelled-k{k}"
+        assert A.run(parsed(["--run", str(george_run), "--wav-dir", str(words), "--k", str(k),
+                             "--passes", "1", "--bptt", "--bptt-epochs", "1", "--name", name])) == 0
+        out = capsys.readouterr().out
+        assert "speaker: not measured (all 10 words adapted, none left to evaluate" in out
+        rep = json.loads((A.REPO / "build" / "reports" / f"adapt-{name}.json").read_text())
+        assert rep["test_samples"] == 0 and rep["speaker_accuracy"] == {"before": None, "after": None}
+        assert rep["k"] == k and len(rep["adapt_samples"]) == 10 and A.Path(rep["plot"]).is_file()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--speaker", "bob"], "not an FSDD speaker"),
     (["--speaker", "george", "--k", "0"], "between 1 and 5"),
