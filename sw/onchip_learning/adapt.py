@@ -945,7 +945,7 @@ def run(args) -> int:
     rep = adapt(args)
     sa, oa = rep["speaker_accuracy"], rep["others_accuracy"]
     if sa["before"] is None:     # a folder of k words per digit: every one of them adapted
-        line = (f"speaker: not measured (all {len(rep['adapt_samples'])} words adapted, none left to "
+        line = (f"speaker: not measured (all {len(set(rep['adapt_samples']))} words adapted, none left to "
                 f"evaluate: record more than --k {rep['k']} per digit to measure)")
     else:
         line = f"speaker {100 * sa['before']:.1f} -> {100 * sa['after']:.1f} %"
