@@ -19,9 +19,9 @@ from corespec.errors import UserError
 
 from .adversary import STRENGTH_MAX, SpeakerAdversary, ramp, real_speakers
 from .augment import Augment
-from .mixup import blend, blend_loss, main_labels, mixup_generator
 from .data import AUDIO_TASKS, TASKS, Splits, load_task, task_slug
 from .export import atomic_torch_save, atomic_write_json, compare, export
+from .mixup import blend, blend_loss, main_labels, mixup_generator
 from .model import DelaySNN, predict
 from .model_config import ModelConfig, check_learned_registers
 from .quant import is_float
@@ -121,6 +121,9 @@ class TrainConfig:
         if not 0 <= self.speaker_adversary <= STRENGTH_MAX:
             raise ValueError(f"--speaker-adversary {self.speaker_adversary:g}: expected a strength "
                              f"in [0, {STRENGTH_MAX:g}] (0: off; 0.1-1 is the usual range)")
+        if self.speaker_adversary and self.mixup:
+            raise ValueError("--speaker-adversary with --mixup: a blend holds two speakers, and the "
+                             "adversary reads one speaker per recording; give one of the two")
         if self.speaker_adversary and self.task not in AUDIO_TASKS:
             raise ValueError(f"--speaker-adversary needs recordings with speakers: tasks "
                              f"{', '.join(AUDIO_TASKS)}, not {self.task}")

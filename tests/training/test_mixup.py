@@ -79,6 +79,8 @@ def test_the_option_is_named_only_when_on_and_refused_outside_its_range():
     for alpha in (-0.1, 10.5):
         with pytest.raises(ValueError, match=f"--mixup {alpha:g}: expected a Beta shape alpha in \\[0, 10\\]"):
             TrainConfig(task="delaytask", mixup=alpha)
+    with pytest.raises(ValueError, match="--speaker-adversary with --mixup: a blend holds two speakers"):
+        TrainConfig(task="fsdd-loso", mixup=0.4, speaker_adversary=0.5)
 
 
 def test_a_mixup_run_is_reproducible_and_not_the_plain_run(tmp_path):
