@@ -187,6 +187,19 @@ def first_k_per_digit(labels: list[int], k: int) -> tuple[list[int], list[int]]:
     return adapt, rest
 
 
+def short_digits(labels: list[int], k: int) -> dict[int, int]:
+    """Digits 0-9 with fewer than k labelled words, and how many each has: a user's folder may
+    hold fewer words for some digits; they adapt from what there is, and the run says so."""
+    counts = {d: labels.count(d) for d in range(10)}
+    return {d: n for d, n in counts.items() if n < k}
+
+
+def short_digits_note(short: dict[int, int], k: int) -> str:
+    listed = ", ".join(f"{d}: {n}" for d, n in short.items())
+    return (f"note: fewer than --k {k} labelled words for {len(short)} digit(s) ({listed}); "
+            f"each adapts from the words it has")
+
+
 def wav_fold(cochlea, folder, labels_csv, k: int, other: tuple | None,
              progress: bool = True) -> Fold:
     """A user's folder of WAV files as a fold: the first k per digit adapt, the rest test; the
@@ -198,6 +211,8 @@ def wav_fold(cochlea, folder, labels_csv, k: int, other: tuple | None,
     items = wav_labels(Path(folder), labels_csv)
     y = np.array([lab for _, lab in items])
     ad, te = first_k_per_digit(y.tolist(), k)
+    if short := short_digits(y[ad].tolist(), k):
+        print(short_digits_note(short, k), flush=True)
     enrol = np.isin(np.arange(len(items)), ad)        # speaker_norm: the user's reference from these
     try:
         data = encode_recordings([Recording(p, lab, "user", i) for i, (p, lab) in enumerate(items)],
@@ -854,6 +869,8 @@ def adapt(args, progress: bool = True) -> dict:
            "registers_from": S.regs_source, "registers": dataclasses.asdict(S.regs),
            "adapt_samples": [f.adapt_names[i] for i in S.order],
            "adapt_labels": [int(f.adapt_y[i]) for i in S.order],
+           "short_digits": ({str(d): n for d, n in short_digits(f.adapt_y.tolist(), args.k).items()}
+                            if args.wav_dir else {}),
            "test_samples": len(f.test_y), "other_samples": len(f.other_y),
            "speaker_accuracy": {"before": cur.speaker[0], "after": cur.speaker[-1]},
            "others_accuracy": {"before": cur.others[0], "after": cur.others[-1]},

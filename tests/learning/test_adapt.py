@@ -66,6 +66,18 @@ def test_first_k_per_digit():
     assert A.first_k_per_digit([0, 0, 1, 0, 1, 2], 2) == ([0, 1, 2, 4, 5], [3])
 
 
+def test_short_digits_are_those_with_fewer_than_k_words():
+    """The boundary: a digit with exactly k words is not short, k - 1 is, and an absent digit
+    counts 0."""
+    labels = [0, 0, 1] + [d for d in range(2, 9) for _ in range(2)]     # no 9
+    assert A.short_digits(labels, 2) == {1: 1, 9: 0}
+    assert A.short_digits(labels, 1) == {9: 0}
+    assert A.short_digits(labels + [9], 1) == {}
+    assert A.short_digits_note({1: 1, 9: 0}, 2) == ("note: fewer than --k 2 labelled words for "
+                                                    "2 digit(s) (1: 1, 9: 0); each adapts from "
+                                                    "the words it has")
+
+
 def test_k_is_bounded_by_fsdds_takes_only_for_an_fsdd_speaker():
     """An FSDD speaker has takes 0-4 to adapt from (5-49 test him); a user's own folder may
     hold any number of words per digit."""
@@ -94,7 +106,9 @@ def test_a_folder_of_only_labelled_words_adapts_and_says_nothing_was_left_to_eva
                              *passes, "--bptt", "--bptt-epochs", "1", "--name", name])) == 0
         out = capsys.readouterr().out
         assert "speaker: not measured (all 10 words adapted, none left to evaluate" in out
+        assert (f"fewer than --k {k} labelled words for 10 digit(s)" in out) == (k == 7)
         rep = json.loads((A.REPO / "build" / "reports" / f"adapt-{name}.json").read_text())
+        assert rep["short_digits"] == ({str(d): 1 for d in range(10)} if k == 7 else {})
         assert rep["test_samples"] == 0 and rep["speaker_accuracy"] == {"before": None, "after": None}
         assert rep["k"] == k and len(set(rep["adapt_samples"])) == 10 and A.Path(rep["plot"]).is_file()
         assert len(rep["adapt_samples"]) == 10 * rep["passes"] and rep["passes"] == (1 if k == 1 else 3)
