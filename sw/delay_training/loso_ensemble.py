@@ -11,6 +11,10 @@ which `delaysnn deploy` takes like any other. The towers network runs on the gol
 encoded with the front end that member was trained with, and so does each member alone. Nothing is trained and
 nothing is selected on the held-out speaker: the members are fixed.
 
+When both reports hold runs of FSDD's official split (`delaysnn loso --official`), their networks
+are merged seed by seed too (`<name>-official-s<seed>/`) and tested on the official test set: the
+report's `official`, the second figure a LOSO report gives.
+
 Writes `build/reports/loso-<name>.json` in the shape of a LOSO report (so `--compare` reads it),
 with each member's own accuracy on the same folds beside the towers network's, and the towers
 network's memory as the core stores it (dense: the zero blocks count).
@@ -31,14 +35,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def held_out_set(run: dict, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(spikes [500, steps, channels], labels [500]) of a LOSO run's held-out speaker, through the
-    front end its export records."""
+    """(spikes [N, steps, channels], labels [N]) of a LOSO run's test set, through the front end
+    its export records: the held-out speaker's 500 recordings, or, for a run of the official
+    split, its test set (every speaker's takes 0-4, 250)."""
     import spike_datasets as sd
     from spike_datasets.cochlea import front_end_from_record
     from .export import read_manifest
     front_end = front_end_from_record(read_manifest(Path(run["folder"]) / "export").get("front_end") or {})
-    data = sd.load_fsdd("test", protocol="speaker", test_speaker=run["speaker"], config=front_end,
-                        progress=progress)
+    protocol = run.get("protocol", "speaker")
+    data = sd.load_fsdd("test", protocol=protocol, config=front_end, progress=progress,
+                        test_speaker=run["speaker"] if protocol == "speaker" else None)
     return data.spikes.numpy(), data.labels.numpy()
 
 
@@ -63,6 +69,34 @@ def _runs_by_key(report: dict) -> dict:
             if r.get("protocol", "speaker") == "speaker" and "error" not in r}
 
 
+def _official_by_seed(report: dict) -> dict:
+    return {r["seed"]: r for r in report["runs"] if r.get("protocol") == "official" and "error" not in r}
+
+
+def _towers_row(runs: list[dict], out: Path, held_out) -> tuple:
+    """(params, row): the two runs' networks merged into `out` and tested, with each member alone,
+    on the golden model on their test set (each member's channels through its own front end)."""
+    from .export import load_export
+    from .loso import LosoError, per_digit_accuracy, _mean
+    from .towers import write_towers
+    exports = [Path(r["folder"]) / "export" for r in runs]
+    params, _ = write_towers(exports[0], exports[1], out)
+    sets = [held_out(r) for r in runs]
+    labels = sets[0][1]
+    if any(not np.array_equal(y, labels) for _, y in sets):
+        raise LosoError(f"{runs[0]['speaker'] or 'official split'} seed {runs[0]['seed']}: the members' "
+                        f"test recordings differ")
+    members = [golden_predictions(load_export(e), x) for e, (x, _) in zip(exports, sets)]
+    pred = golden_predictions(params, np.concatenate([x for x, _ in sets], axis=2))
+    return params, {"protocol": runs[0].get("protocol", "speaker"), "speaker": runs[0]["speaker"],
+                    "seed": runs[0]["seed"], "folder": str(out),
+                    "test_acc": float((pred == labels).mean()),
+                    "per_digit_acc": per_digit_accuracy(labels, pred),
+                    "val_acc": _mean([r["val_acc"] for r in runs]),
+                    "members_test_acc": [float((m == labels).mean()) for m in members],
+                    "members": [str(e) for e in exports]}
+
+
 def ensemble(names: list[str], name: str | None = None, reports_dir: Path | None = None,
              towers_dir: Path | None = None, progress: bool = True, held_out=held_out_set) -> dict:
     """The towers report (written to reports_dir/loso-<name>.json); one towers export per fold
@@ -70,8 +104,8 @@ def ensemble(names: list[str], name: str | None = None, reports_dir: Path | None
     from tqdm import tqdm
 
     from .export import load_export
-    from .loso import LosoError, fold_summary, per_digit_accuracy, _mean, _stdev
-    from .towers import memory_bits, merge_params, write_towers
+    from .loso import LosoError, fold_summary, _mean, _stdev
+    from .towers import memory_bits, merge_params
     if len(names) != 2:
         raise LosoError(f"--ensemble: expected two report names, comma-separated (towers of two "
                         f"networks), got {len(names)}")
@@ -86,27 +120,19 @@ def ensemble(names: list[str], name: str | None = None, reports_dir: Path | None
     keys = sorted(set.intersection(*(set(k) for k in keyed)), key=lambda k: (k[0], k[1]))
     if not keys:
         raise LosoError(f"--ensemble {','.join(names)}: the reports share no (held-out speaker, seed)")
-    for speaker, seed in keys:          # every pair checked before anything is written
-        merge_params(*(load_export(Path(k[(speaker, seed)]["folder"]) / "export") for k in keyed),
-                     names=tuple(str(Path(k[(speaker, seed)]["folder"]) / "export") for k in keyed))
+    officials = [_official_by_seed(r) for r in reports]     # `delaysnn loso --official` runs, if both have them
+    official_seeds = sorted(set.intersection(*(set(o) for o in officials)))
+    pairs = ([[k[key] for k in keyed] for key in keys]
+             + [[o[seed] for o in officials] for seed in official_seeds])
+    for runs in pairs:                  # every pair checked before anything is written
+        merge_params(*(load_export(Path(r["folder"]) / "export") for r in runs),
+                     names=tuple(str(Path(r["folder"]) / "export") for r in runs))
     rows, params = [], None
-    for speaker, seed in tqdm(keys, desc="towers", unit="fold", disable=not progress):
-        runs = [k[(speaker, seed)] for k in keyed]
-        exports = [Path(r["folder"]) / "export" for r in runs]
-        out = out_root / f"{name}-{speaker}-s{seed}"      # the deploy folder is named after it
-        params, _ = write_towers(exports[0], exports[1], out)
-        sets = [held_out(r) for r in runs]
-        labels = sets[0][1]
-        if any(not np.array_equal(y, labels) for _, y in sets):
-            raise LosoError(f"{speaker} seed {seed}: the members' held-out recordings differ")
-        members = [golden_predictions(load_export(e), x) for e, (x, _) in zip(exports, sets)]
-        pred = golden_predictions(params, np.concatenate([x for x, _ in sets], axis=2))
-        rows.append({"protocol": "speaker", "speaker": speaker, "seed": seed, "folder": str(out),
-                     "test_acc": float((pred == labels).mean()),
-                     "per_digit_acc": per_digit_accuracy(labels, pred),
-                     "val_acc": _mean([r["val_acc"] for r in runs]),
-                     "members_test_acc": [float((m == labels).mean()) for m in members],
-                     "members": [str(e) for e in exports]})
+    for runs in tqdm(pairs, desc="towers", unit="network", disable=not progress):
+        where = runs[0]["speaker"] or "official"          # the deploy folder is named after it
+        params, row = _towers_row(runs, out_root / f"{name}-{where}-s{runs[0]['seed']}", held_out)
+        rows.append(row)
+    rows, official_rows = rows[:len(keys)], rows[len(keys):]
     speakers = sorted({s for s, _ in keys})
     folds = [fold_summary(s, [r for r in rows if r["speaker"] == s]) for s in speakers]
     means = [f["test_acc_mean"] for f in folds]
@@ -121,9 +147,21 @@ def ensemble(names: list[str], name: str | None = None, reports_dir: Path | None
            "members_mean_test_acc": [_mean([_mean([r["members_test_acc"][i] for r in rows if r["speaker"] == s])
                                             for s in speakers]) for i in range(len(names))],
            "mean_val_acc": _mean([f["val_acc_mean"] for f in folds]),
-           "folds": folds, "runs": rows, "report": str(path)}
+           "folds": folds, "runs": rows, "official": _official(official_rows, len(names)),
+           "report": str(path)}
     atomic_write_json(path, doc, indent=1)
     return doc
+
+
+def _official(rows: list[dict], n_members: int) -> dict | None:
+    """The towers network on the official split (both members' `--official` runs, seed by seed),
+    with each member's own figure; None when the reports share no official run."""
+    from .loso import official_summary, _mean
+    summary = official_summary(rows)
+    if summary is not None:
+        summary["members_test_acc_mean"] = [_mean([r["members_test_acc"][i] for r in rows])
+                                            for i in range(n_members)]
+    return summary
 
 
 def _core(params) -> str:
@@ -144,4 +182,8 @@ def table(doc: dict) -> str:
     lines.append(f"{'mean':<10} {member_means}   {100 * doc['mean_test_acc']:8.1f} "
                  f"(std {100 * (doc['std_test_acc_over_folds'] or 0):.1f}; seeds "
                  f"{','.join(map(str, doc['seeds']))})")
+    if official := doc.get("official"):
+        seeds = ",".join(str(r["seed"]) for r in official["runs"])
+        members = "  ".join(f"{100 * m:18.1f}" for m in official["members_test_acc_mean"])
+        lines.append(f"{'official':<10} {members}   {100 * official['test_acc_mean']:8.1f} (seeds {seeds})")
     return "\n".join(lines)

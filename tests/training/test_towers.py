@@ -15,7 +15,7 @@ import torch
 from delay_training.export import load_export, read_manifest, write_export
 from delay_training.loso import LosoError, main as loso_main
 from delay_training.loso_compare import compare
-from delay_training.loso_ensemble import ensemble, golden_predictions
+from delay_training.loso_ensemble import ensemble, golden_predictions, table
 from delay_training.towers import TowerError, memory_bits, merge_params, write_towers
 from golden_model import CoreConfig, GoldenNetwork, random_params
 from golden_model.network import leak
@@ -126,9 +126,11 @@ def test_write_towers_gives_an_export_with_both_front_ends(tmp_path):
     assert not (tmp_path / "t2").exists()
 
 
-def _report(path, name, keys, folder_of):
+def _report(path, name, keys, folder_of, official_seeds=()):
     runs = [{"protocol": "speaker", "speaker": s, "seed": seed, "folder": str(folder_of(s, seed)),
              "test_acc": 0.5, "val_acc": 0.9, "per_digit_acc": [0.5] * 10} for s, seed in keys]
+    runs += [{"protocol": "official", "speaker": None, "seed": seed, "folder": str(folder_of(None, seed)),
+              "test_acc": 0.5, "val_acc": 0.9, "per_digit_acc": [0.5] * 10} for seed in official_seeds]
     doc = {"name": name, "folds": [], "mean_test_acc": 0.5, "recipe": {"dbits": 3},
            "seeds": sorted({k[1] for k in keys}), "runs": runs}
     (path / f"loso-{name}.json").write_text(json.dumps(doc))
@@ -161,6 +163,42 @@ def test_loso_ensemble_merges_each_fold_and_reports_what_the_towers_network_pred
     assert load_export(tmp_path / "towers" / "ens-A+B" / "ens-A+B-bob-s0").config.n_in == 8
     text, _ = compare(["A", "ens-A+B"], reports_dir=tmp_path, plots_dir=tmp_path)
     assert "| ens-A+B |" in text
+
+
+def test_loso_ensemble_merges_the_official_split_runs_both_reports_hold(tmp_path):
+    """The official split's runs (`loso --official`) are merged seed by seed, like the folds, and
+    tested on their own test set: the second figure. A seed only one report has is left out, and
+    reports without official runs give None."""
+    a, b = _pair()
+    for who in ("ann", "off"):
+        _export(tmp_path / f"a-{who}", "export", a, {"tilt_degree": 1})
+        _export(tmp_path / f"b-{who}", "export", b, {"speaker_norm": 1})
+    folder = lambda side: (lambda s, seed: tmp_path / f"{side}-{s or 'off'}")
+    _report(tmp_path, "A", [("ann", 0)], folder("a"), official_seeds=(0, 1))
+    _report(tmp_path, "B", [("ann", 0)], folder("b"), official_seeds=(1,))
+    g = torch.Generator().manual_seed(1)
+    labels = {"speaker": np.arange(20) % 10, "official": (np.arange(30) * 3) % 10}
+    sets = {(side, proto): (torch.rand(len(labels[proto]), 30, n, generator=g) < 0.4).numpy().astype(np.uint8)
+            for side, n in (("a", 5), ("b", 3)) for proto in labels}
+    held_out = lambda run: (sets[(run["folder"].split("/")[-1][0], run["protocol"])], labels[run["protocol"]])
+    doc = ensemble(["A", "B"], name="T", reports_dir=tmp_path, towers_dir=tmp_path / "towers",
+                   progress=False, held_out=held_out)
+    off = doc["official"]
+    assert [(r["protocol"], r["seed"]) for r in off["runs"]] == [("official", 1)]
+    assert [r["protocol"] for r in doc["runs"]] == ["speaker"] and doc["speakers"] == ["ann"]
+    x = np.concatenate([sets[("a", "official")], sets[("b", "official")]], axis=2)
+    expected = float((golden_predictions(merge_params(a, b), x) == labels["official"]).mean())
+    assert off["test_acc_mean"] == off["runs"][0]["test_acc"] == expected
+    assert off["members_test_acc_mean"] == [
+        float((golden_predictions(n, sets[(k, "official")]) == labels["official"]).mean())
+        for n, k in ((a, "a"), (b, "b"))]
+    assert load_export(tmp_path / "towers" / "T" / "T-official-s1").config.n_in == 8
+    assert table(doc).splitlines()[-1].split() == [
+        "official", *(f"{100 * m:.1f}" for m in off["members_test_acc_mean"]), f"{100 * expected:.1f}",
+        "(seeds", "1)"]
+    _report(tmp_path, "C", [("ann", 0)], folder("a"))
+    assert ensemble(["C", "B"], name="U", reports_dir=tmp_path, towers_dir=tmp_path / "towers",
+                    progress=False, held_out=held_out)["official"] is None
 
 
 def test_loso_ensemble_refusals_are_one_line(tmp_path, capsys):
