@@ -70,7 +70,8 @@ def _runs_by_key(report: dict) -> dict:
 
 
 def _official_by_seed(report: dict) -> dict:
-    return {r["seed"]: r for r in report["runs"] if r.get("protocol") == "official" and "error" not in r}
+    """A LOSO report's official-split runs (`--official`: under `official`, not `runs`) by seed."""
+    return {r["seed"]: r for r in (report.get("official") or {}).get("runs", []) if "error" not in r}
 
 
 def _towers_row(runs: list[dict], out: Path, held_out) -> tuple:

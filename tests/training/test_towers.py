@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from delay_training.export import load_export, read_manifest, write_export
-from delay_training.loso import LosoError, main as loso_main
+from delay_training.loso import LosoError, main as loso_main, official_summary
 from delay_training.loso_compare import compare
 from delay_training.loso_ensemble import ensemble, golden_predictions, table
 from delay_training.towers import TowerError, memory_bits, merge_params, write_towers
@@ -129,10 +129,11 @@ def test_write_towers_gives_an_export_with_both_front_ends(tmp_path):
 def _report(path, name, keys, folder_of, official_seeds=()):
     runs = [{"protocol": "speaker", "speaker": s, "seed": seed, "folder": str(folder_of(s, seed)),
              "test_acc": 0.5, "val_acc": 0.9, "per_digit_acc": [0.5] * 10} for s, seed in keys]
-    runs += [{"protocol": "official", "speaker": None, "seed": seed, "folder": str(folder_of(None, seed)),
-              "test_acc": 0.5, "val_acc": 0.9, "per_digit_acc": [0.5] * 10} for seed in official_seeds]
+    official = [{"protocol": "official", "speaker": None, "seed": seed, "folder": str(folder_of(None, seed)),
+                 "test_acc": 0.5, "val_acc": 0.9, "per_digit_acc": [0.5] * 10} for seed in official_seeds]
     doc = {"name": name, "folds": [], "mean_test_acc": 0.5, "recipe": {"dbits": 3},
-           "seeds": sorted({k[1] for k in keys}), "runs": runs}
+           "seeds": sorted({k[1] for k in keys}), "runs": runs,       # as loso.summarise writes it
+           "official": official_summary(official) if official else None}
     (path / f"loso-{name}.json").write_text(json.dumps(doc))
 
 
