@@ -211,8 +211,6 @@ def wav_fold(cochlea, folder, labels_csv, k: int, other: tuple | None,
     items = wav_labels(Path(folder), labels_csv)
     y = np.array([lab for _, lab in items])
     ad, te = first_k_per_digit(y.tolist(), k)
-    if short := short_digits(y[ad].tolist(), k):
-        print(short_digits_note(short, k), flush=True)
     enrol = np.isin(np.arange(len(items)), ad)        # speaker_norm: the user's reference from these
     try:
         data = encode_recordings([Recording(p, lab, "user", i) for i, (p, lab) in enumerate(items)],
@@ -971,6 +969,8 @@ def run(args) -> int:
     if "bptt" in rep and rep["bptt"]["speaker_accuracy"] is not None:
         line += f"; BPTT reference {100 * rep['bptt']['speaker_accuracy']:.1f} %"
     print(f"adapt {rep['name']}: {line}; golden learner = replica: {rep['golden_equal']}")
+    if rep.get("short_digits"):
+        print(short_digits_note({int(d): n for d, n in rep["short_digits"].items()}, rep["k"]))
     from golden_model.learning import LEARN_ON, LEARN_W_R, LEARN_D_R
     enable = rep["registers"]["enable"]
     if rep["hinge_fired"] == 0 and enable & LEARN_ON and enable & (LEARN_W_R | LEARN_D_R):
