@@ -50,6 +50,8 @@ COMMANDS: tuple[Command | Group, ...] = (
             "delay_training.__main__"),
     Command("eval", "a deployed or exported network on WAV files, without a board",
             "hostlink.cli", add="add_eval_arguments", defaults=(("command", "eval"),)),
+    Command("enrol", "a user's speaker reference for a speaker-normalised network, kept in its folder",
+            "hostlink.cli", add="add_enrol_arguments", defaults=(("command", "enrol"),)),
     Command("export", "check a training run's export and say what it holds",
             "delaysnn.export"),
     Group("check", "the RTL against the golden model on Verilator", (

@@ -2,7 +2,8 @@
    delaysnn run --deployed build/deploy/<run>-<board> --wav-dir DIR (--port P | --sim)
    delaysnn run --deployed FOLDER --split test --learn readout --learn-samples 50 --sim
    delaysnn eval --deployed FOLDER --wav-dir DIR [--engine golden|torch] [--csv FILE]
-   (python -m hostlink run / eval / info take the same options)
+   delaysnn enrol --deployed FOLDER --wav-dir MY_WORDS      (a speaker-normalised network)
+   (python -m hostlink run / eval / info / enrol take the same options)
 
 A deploy folder (`run --deployed`, hostlink.deployed): the audio (a folder of WAV files, or an
 FSDD split with --split) goes through the training's cochlea front end, every sample is streamed
@@ -12,7 +13,10 @@ latency, throughput and real-time factor are printed and, with --output, written
 whether every prediction and readout value equals the golden model's. `eval` does the same
 without a board (golden model or PyTorch model), also on a training export folder. A folder
 deployed with --host-input-delays: each sample's spikes are delayed on the host first
-(deploy.json "host_input_delays"), so the answers are the original network's.
+(deploy.json "host_input_delays"), so the answers are the original network's. A network whose
+front end subtracts its speaker's spectrum (speaker_norm, towers) hears the --wav-dir words
+against the user's enrolled reference (`enrol`, hostlink.speaker_reference: the folder's
+speaker-reference.json, or --reference FILE), else against the reference the words make.
 
 Loads the image (WRITE frames, then verification readback), streams each sample of the input as
 EVENTS frames (a CLEAR first) and prints the readout; `--output` saves it as .npy
@@ -200,14 +204,22 @@ def cmd_run(args):
 
 def sample_source(args, dep):
     """The samples of a deployed run, checked against the network (hostlink.deployed)."""
-    from . import deployed as d
+    from . import deployed as d, speaker_reference
     if bool(args.wav_dir) == bool(args.split):
         raise d.RunError("give exactly one of --wav-dir DIR and --split test|train|val")
     if args.labels and not args.wav_dir:
         raise d.RunError("--labels goes with --wav-dir (split samples carry their labels)")
     cochlea = d.front_end(dep)
+    if args.reference and not args.wav_dir:
+        raise d.RunError("--reference goes with --wav-dir (an FSDD split's speakers each have "
+                         "their own)")
     if args.wav_dir:
-        samples = d.wav_samples(args.wav_dir, cochlea, args.labels)
+        enrolled = speaker_reference.for_deployment(dep, args.reference)
+        if enrolled is not None:
+            print(f"speaker reference: {enrolled[1]} ({speaker_reference.words_of(enrolled[1])} "
+                  f"words enrolled)", flush=True)
+        samples = d.wav_samples(args.wav_dir, cochlea, args.labels,
+                                reference=None if enrolled is None else enrolled[0])
         if args.shuffle is not None:
             import random
             random.Random(args.shuffle).shuffle(samples)
@@ -358,6 +370,23 @@ def cmd_eval(args):
     return 0
 
 
+def cmd_enrol(args):
+    """The speaker reference of the user whose words are in --wav-dir, kept where `eval` and
+    `run` find it (hostlink.speaker_reference)."""
+    from . import deployed as d, speaker_reference
+    dep = d.load_deployment(args.deployed)
+    paths = [p for p, _ in d.labelled_wavs(args.wav_dir)]
+    record = speaker_reference.enrol(d.front_end(dep), paths)
+    out = speaker_reference.write(record, args.out or dep.folder / speaker_reference.FILE_NAME)
+    note = "" if len(paths) >= d.SPEAKER_NORM_WORDS else (
+        f"; with fewer than {d.SPEAKER_NORM_WORDS} words the network hears him less well "
+        f"(docs/results.md, speaker normalisation)")
+    print(f"speaker reference: {len(paths)} words of {args.wav_dir} -> {out}{note}")
+    if args.out is None:
+        print(f"`delaysnn eval|run --deployed {dep.folder} --wav-dir ...` now hear every word against it")
+    return 0
+
+
 def cmd_info(args):
     config = load_image_file(args.image)[0] if args.image else None
     if args.sim and config is None:
@@ -386,6 +415,10 @@ def add_deployed_options(s, *, engine: bool):
                    "; with --image, .npy readout [samples, steps, n_out]"))
     s.add_argument("--csv", metavar="FILE", help="the predictions as CSV: file, prediction, "
                    "label (empty without one), golden_prediction")
+    s.add_argument("--reference", metavar="FILE", help="with --wav-dir and a speaker-normalised "
+                   "front end: the enrolled speaker's reference (`delaysnn enrol`); None: the "
+                   "deploy folder's speaker-reference.json if it has one, else the reference "
+                   "the --wav-dir words make")
 
 
 SPLIT_CHOICES = ("test", "train", "val")
@@ -404,6 +437,8 @@ def main(argv=None):
                                       help="a device's identity and status"))
     add_eval_arguments(sub.add_parser("eval", formatter_class=fmt,
                                       help="a deployed network without a board"))
+    add_enrol_arguments(sub.add_parser("enrol", formatter_class=fmt,
+                                       help="a speaker's reference for a speaker-normalised network"))
     args = p.parse_args(argv)
     try:
         return run(args)
@@ -449,6 +484,18 @@ def add_info_arguments(s: argparse.ArgumentParser) -> None:
     add_link_arguments(s)
 
 
+def add_enrol_arguments(s: argparse.ArgumentParser) -> None:
+    """The options of `enrol` (delaysnn enrol): a network and one speaker's words."""
+    s.add_argument("--deployed", metavar="FOLDER", required=True,
+                   help="deploy folder or training export of a speaker-normalised network "
+                        "(--front-end speaker_norm=1, or a towers network)")
+    s.add_argument("--wav-dir", metavar="DIR", required=True,
+                   help="folder of the user's words (mono 16-bit WAV at the front end's rate); "
+                        "the more the better, 50 or more")
+    s.add_argument("--out", metavar="FILE", help="where the reference goes; None: the folder's "
+                   "speaker-reference.json, which eval and run then use")
+
+
 def add_eval_arguments(s: argparse.ArgumentParser) -> None:
     """The options of `eval` (delaysnn eval): a network and audio, no device."""
     add_deployed_options(s, engine=True)
@@ -466,6 +513,8 @@ def run(args) -> int:
     try:
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "enrol":
+            return cmd_enrol(args)
         if args.command == "run" and args.deployed:
             return cmd_run_deployed(args)
         if args.command == "run" and (args.learn or args.learn_samples is not None):

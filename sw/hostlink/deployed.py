@@ -229,22 +229,26 @@ SPEAKER_NORM_WORDS = 50         # fewer words make a poorer speaker reference (r
                                 # words 2.9 points under all 500, with 50 words 0.5)
 
 
-def wav_samples(folder, cochlea, labels_csv=None, progress: bool = True) -> list[Sample]:
+def wav_samples(folder, cochlea, labels_csv=None, progress: bool = True,
+                reference: list | None = None) -> list[Sample]:
     """Every *.wav in `folder` (sorted by name) through the cochlea front end (cached), labelled
-    as `labelled_wavs` says."""
+    as `labelled_wavs` says. With speaker_norm, the words are heard against `reference` (an
+    enrolled speaker's, hostlink.speaker_reference) or, without it, against the reference their
+    own spectra make."""
     from spike_datasets import DatasetError
     from spike_datasets.fsdd import Recording, encode_recordings
     items = labelled_wavs(folder, labels_csv)
     paths, labels = [p for p, _ in items], [y for _, y in items]
-    if cochlea.speaker_norm and len(paths) < SPEAKER_NORM_WORDS:
+    if cochlea.speaker_norm and reference is None and len(paths) < SPEAKER_NORM_WORDS:
         print(f"warning: {folder}: {len(paths)} recording(s) make the speaker's reference spectrum "
               f"(speaker_norm); with fewer than {SPEAKER_NORM_WORDS} the network hears him less well "
-              f"(docs/results.md, speaker normalisation)", file=sys.stderr)
+              f"(docs/results.md, speaker normalisation); `delaysnn enrol` keeps a reference "
+              f"from his words", file=sys.stderr)
     # Only the path matters to the front end, and with speaker_norm the folder is one speaker
     # whose reference all its recordings make; digit/speaker/index are placeholders here.
     recs = [Recording(p, 0, "", i) for i, p in enumerate(paths)]
     try:
-        data = encode_recordings(recs, cochlea, cache=True, progress=progress)
+        data = encode_recordings(recs, cochlea, cache=True, progress=progress, reference=reference)
     except DatasetError as e:
         raise RunError(str(e)) from None
     seconds = cochlea.n_steps * cochlea.dt

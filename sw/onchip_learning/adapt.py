@@ -80,6 +80,7 @@ class Fold:
     test_y: np.ndarray
     other_x: np.ndarray
     other_y: np.ndarray
+    enrol_paths: tuple = ()      # speaker_norm: the words his reference comes from (the adapting ones)
 
 
 def check_k(k: int, own_words: bool = False) -> int:
@@ -136,8 +137,12 @@ def fsdd_fold(cochlea, speaker: str, k: int, progress: bool = True) -> Fold:
     ad = np.flatnonzero((spk == speaker) & (take < k))
     ad = ad[np.lexsort((take[ad], y[ad]))]                    # digit, then take
     te = np.flatnonzero((spk == speaker) & (take >= TEST_TAKES.start))
+    enrol = ()
+    if cochlea.speaker_norm:
+        from spike_datasets.fsdd import list_recordings
+        enrol = tuple(r.path for r in list_recordings() if r.speaker == speaker and r.index < k)
     return Fold(x[ad], y[ad], [f"{y[i]}_{speaker}_{take[i]}.wav" for i in ad],
-                x[te], y[te], *forgetting_set(cochlea, speaker, progress))
+                x[te], y[te], *forgetting_set(cochlea, speaker, progress), enrol_paths=enrol)
 
 
 def forgetting_set(cochlea, held_out: str | None, progress: bool = True):
@@ -221,7 +226,8 @@ def wav_fold(cochlea, folder, labels_csv, k: int, other: tuple | None,
     x = np.asarray(data.spikes)
     empty = x[:0]
     return Fold(x[ad], y[ad], [items[i][0].name for i in ad], x[te], y[te],
-                *(other if other is not None else (empty, y[:0])))
+                *(other if other is not None else (empty, y[:0])),
+                enrol_paths=tuple(items[i][0] for i in ad) if cochlea.speaker_norm else ())
 
 
 # -- the exact fast replica (one LIF layer, input delays, pair R) -----------------------------
@@ -648,6 +654,20 @@ def write_deployed(dep, params, folder: Path, adapted: dict) -> Path:
     return folder
 
 
+def keep_reference(dep, paths, folders) -> str | None:
+    """With speaker_norm, the speaker's reference from the words he adapted with, kept in each
+    adapted deploy folder (hostlink.speaker_reference), so that `delaysnn eval|run --deployed
+    <folder> --wav-dir <his other words>` hears them as this adaptation's evaluation did."""
+    from hostlink import speaker_reference
+    from hostlink.deployed import front_end
+    if not paths:
+        return None
+    record = speaker_reference.enrol(front_end(dep), paths)
+    for folder in folders:
+        speaker_reference.write(record, Path(folder) / speaker_reference.FILE_NAME)
+    return str(Path(folders[0]) / speaker_reference.FILE_NAME)
+
+
 def adapted_image(params, learned):
     """`params` (input delays and all) with the readout weights and last-layer delays learned."""
     out = copy.deepcopy(params)
@@ -890,6 +910,8 @@ def adapt(args, progress: bool = True) -> dict:
         rep["bptt"]["deployed"] = str(write_deployed(
             S.dep, read_image(out / "bptt-image.json")[2], out / "bptt-deployed",
             {"by": f"the BPTT reference ({args.bptt_params}) on the host", "name": name}))
+    rep["speaker_reference"] = keep_reference(S.dep, f.enrol_paths,
+                                              [deployed] + ([Path(rep["bptt"]["deployed"])] if args.bptt else []))
     report = REPO / "build" / "reports" / f"adapt-{name}.json"
     rep["report"] = str(report)
     rep["plot"] = None if args.no_plot else str(REPO / "build" / "plots" / f"adapt-{name}.png")

@@ -488,35 +488,60 @@ def encode(envelope: np.ndarray, config: CochleaConfig, reference: np.ndarray | 
     return fire(normalised_level(envelope, config, reference), config)
 
 
+def levels_and_spectra(waveforms: Sequence[np.ndarray], config: CochleaConfig,
+                       **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """`(levels [N, T, C] float32, voiced_spectrum [N, C])` of every recording: `level_db` of its
+    envelopes (after `subtract_noise_floor` when `denoise_pct` > 0), what `speaker_norm` needs
+    before any speaker's reference is known."""
+    levels = np.zeros((len(waveforms), config.n_steps, config.n_channels), dtype=np.float32)
+    spectra = np.zeros((len(waveforms), config.n_channels))
+    heard = frames_heard(waveforms, config)
+    for idx, env in frame_envelopes(waveforms, config, **kwargs):
+        if config.denoise_pct:
+            env = subtract_noise_floor(env, heard[idx], config)
+        levels[idx] = level_db(env, config)
+        spectra[idx] = voiced_spectrum(levels[idx].astype(np.float64), config)
+    return levels, spectra
+
+
+def enrolment_reference(waveforms: Sequence[np.ndarray], config: CochleaConfig, **kwargs) -> np.ndarray:
+    """One speaker's reference `[C]` from his recordings (all of them): what `speaker_reference`
+    gives each of his recordings when these are the ones counted, so that a device that keeps it
+    (`cochlea_spikes(reference=...)`) hears his later words as it heard them when he enrolled."""
+    _, spectra = levels_and_spectra(waveforms, config, **kwargs)
+    return speaker_reference(spectra, np.zeros(len(spectra), dtype=int))[0]
+
+
 def cochlea_spikes(waveforms: Sequence[np.ndarray], config: CochleaConfig,
                    speakers: Sequence | None = None, enrol: Sequence[bool] | None = None,
-                   **kwargs) -> np.ndarray:
+                   reference: np.ndarray | None = None, **kwargs) -> np.ndarray:
     """Spikes `[N, T, C]` uint8 for all recordings, encoding each batch as it is filtered
-    (after `subtract_noise_floor` when `denoise_pct` > 0). With `speaker_norm`, `speakers`
-    names each recording's speaker: every level is kept (float32) until each speaker's reference
-    (`speaker_reference`, from his recordings marked in `enrol`; None: all of them) is known,
-    then encoded."""
+    (after `subtract_noise_floor` when `denoise_pct` > 0). With `speaker_norm`, either a fixed
+    `reference [C]` (`enrolment_reference`: one enrolled speaker, every recording his) is
+    subtracted, or `speakers` names each recording's speaker: every level is kept (float32) until
+    each speaker's reference (`speaker_reference`, from his recordings marked in `enrol`; None:
+    all of them) is known, then encoded."""
     out = np.zeros((len(waveforms), config.n_steps, config.n_channels), dtype=np.uint8)
-    heard = frames_heard(waveforms, config)
-
-    def envelopes():
-        for idx, env in frame_envelopes(waveforms, config, **kwargs):
-            yield idx, subtract_noise_floor(env, heard[idx], config) if config.denoise_pct else env
-
     if not config.speaker_norm:
-        for idx, env in envelopes():
-            out[idx] = encode(env, config)
+        heard = frames_heard(waveforms, config)
+        for idx, env in frame_envelopes(waveforms, config, **kwargs):
+            out[idx] = encode(subtract_noise_floor(env, heard[idx], config) if config.denoise_pct else env,
+                              config)
         return out
-    if speakers is None or len(speakers) != len(waveforms):
+    if reference is not None:
+        reference = np.asarray(reference, dtype=np.float64)
+        if reference.shape != (config.n_channels,):
+            raise ValueError(f"speaker reference: {reference.shape[0] if reference.ndim == 1 else reference.shape} "
+                             f"values for {config.n_channels} channels")
+    elif speakers is None or len(speakers) != len(waveforms):
         raise ValueError("speaker_norm needs the speaker of every recording")
     if enrol is not None and len(enrol) != len(waveforms):
         raise ValueError(f"enrol marks {len(enrol)} recordings, not {len(waveforms)}")
-    levels = np.zeros(out.shape, dtype=np.float32)
-    spectra = np.zeros((len(waveforms), config.n_channels))
-    for idx, env in envelopes():
-        levels[idx] = level_db(env, config)
-        spectra[idx] = voiced_spectrum(levels[idx].astype(np.float64), config)
-    reference = speaker_reference(spectra, np.asarray(speakers, dtype=str), enrol)
+    levels, spectra = levels_and_spectra(waveforms, config, **kwargs)
+    if reference is not None:
+        reference = np.broadcast_to(reference, spectra.shape)
+    else:
+        reference = speaker_reference(spectra, np.asarray(speakers, dtype=str), enrol)
     for lo in range(0, len(waveforms), 64):
         hi = min(len(waveforms), lo + 64)
         out[lo:hi] = fire(scaled_level(levels[lo:hi].astype(np.float64), config, reference[lo:hi]), config)

@@ -110,15 +110,18 @@ def split_indices(recordings: Sequence[Recording], split: str, protocol: str = "
 
 
 def cache_key(recordings: Sequence[Recording], config: CochleaConfig,
-              perturbation: Perturbation | None = None, enrol: Sequence[bool] | None = None) -> str:
+              perturbation: Perturbation | None = None, enrol: Sequence[bool] | None = None,
+              reference: np.ndarray | None = None) -> str:
     """sha256 of the front-end settings, the perturbation (if any) and of every input file's
     name and bytes; with `speaker_norm`, also of each recording's speaker and of which ones
-    count for his reference (`enrol`)."""
+    count for his reference (`enrol`), or of the fixed `reference` (its float64 bytes)."""
     digest = hashlib.sha256()
     settings = {"version": CACHE_VERSION, "config": config.as_dict()}
     if perturbation is not None:
         settings["perturbation"] = perturbation.as_dict()
-    if config.speaker_norm:
+    if config.speaker_norm and reference is not None:
+        settings["reference"] = hashlib.sha256(np.asarray(reference, dtype=np.float64).tobytes()).hexdigest()
+    elif config.speaker_norm:
         settings["speakers"] = [r.speaker for r in recordings]
         settings["enrol"] = None if enrol is None else [bool(e) for e in enrol]
     digest.update(json.dumps(settings, sort_keys=True).encode())
@@ -182,20 +185,26 @@ def _read_cached(path: Path, key: str, n: int, config: CochleaConfig):
 def encode_recordings(recordings: Sequence[Recording], config: CochleaConfig | Views | None = None,
                       cache: bool = True, progress: bool = True,
                       perturbation: Perturbation | None = None,
-                      enrol: Sequence[bool] | None = None) -> SpikeDataset:
+                      enrol: Sequence[bool] | None = None,
+                      reference: Sequence | None = None) -> SpikeDataset:
     """Spikes for the given recordings, in their order, from the cache when possible;
     `perturbation` (voices.Perturbation) changes every recording before the cochlea. With
     `speaker_norm`, each speaker's reference comes from his recordings marked in `enrol` (None:
-    all of them; cochlea.speaker_reference). `Views`: each cochlea's spikes (cached apiece), side by
-    side."""
+    all of them; cochlea.speaker_reference), or, with `reference` (one entry per view, each a
+    `[C]` array from `cochlea.enrolment_reference` or None for a view without `speaker_norm`),
+    every recording is one enrolled speaker's. `Views`: each cochlea's spikes (cached apiece),
+    side by side."""
     config = config or CochleaConfig()
     if not recordings:
         raise ValueError("no recordings given")
     if isinstance(config, Views):
-        return side_by_side([encode_recordings(recordings, c, cache, progress, perturbation, enrol)
-                             for c in config.configs], config)
+        refs = reference if reference is not None else [None] * len(config.configs)
+        return side_by_side([encode_recordings(recordings, c, cache, progress, perturbation, enrol,
+                                               None if r is None else [r])
+                             for c, r in zip(config.configs, refs)], config)
+    reference = None if reference is None or not config.speaker_norm else reference[0]
     speakers = tuple(sorted({r.speaker for r in recordings}))
-    key = cache_key(recordings, config, perturbation, enrol)
+    key = cache_key(recordings, config, perturbation, enrol, reference)
     path = cache_dir() / f"fsdd-{key[:24]}.npz" if cache else None
     cached = _read_cached(path, key, len(recordings), config) if path is not None and path.exists() else None
     if cached is not None:
@@ -207,7 +216,7 @@ def encode_recordings(recordings: Sequence[Recording], config: CochleaConfig | V
         if perturbation is not None:
             waves = [perturbation.apply(w, i) for i, w in enumerate(waves)]
         spikes = cochlea_spikes(waves, config, speakers=[r.speaker for r in recordings], enrol=enrol,
-                                progress=progress)
+                                reference=reference, progress=progress)
         seconds, hit = time.perf_counter() - start, False
         n_audio = np.array([w.size for w in waves], dtype=np.int64)
         if path is not None:

@@ -213,6 +213,9 @@ def test_one_short_fold_end_to_end(george_run):
     assert 0 <= rep["bptt"]["speaker_accuracy"] <= 1
     for key in ("report", "plot", "adapted_image"):
         assert A.Path(rep[key]).is_file()
+    # no speaker_norm: no reference kept, none copied into the adapted folders
+    assert rep["speaker_reference"] is None
+    assert not list(A.Path(rep["adapted_deployed"]).glob("speaker-reference.json"))
 
 
 def parsed(argv):
@@ -420,6 +423,7 @@ def test_with_speaker_norm_the_users_reference_comes_from_his_labelled_words(tmp
         return A.wav_fold(cochlea, words, None, 1, None, progress=False)
 
     base, tested, labelled = fold(None), fold("3_me_1.wav"), fold("3_me_0.wav")
+    assert [p.name for p in base.enrol_paths] == [f"{d}_me_0.wav" for d in range(10)]
     assert len(base.adapt_x) == len(base.test_x) == 10
     assert np.array_equal(tested.adapt_x, base.adapt_x)
     changed = [i for i in range(10) if not np.array_equal(tested.test_x[i], base.test_x[i])]
@@ -440,6 +444,31 @@ def test_with_speaker_norm_an_fsdd_speakers_reference_comes_from_his_first_k_tak
     x, y, spk, take = A.fsdd_recordings(cochlea, progress=False)
     every = x[(spk == "george") & (take >= 5)]
     assert not np.array_equal(one.test_x, every) and not np.array_equal(two.test_x, every)
+
+
+def test_the_kept_reference_hears_his_test_words_as_the_adaptation_did(tmp_path):
+    """What `adapt` keeps in the adapted folders (speaker-reference.json, from the words he
+    adapted with) gives his test words the spikes the adaptation was evaluated on: `eval` of the
+    adapted folder on his other words reproduces the report's figure."""
+    from hostlink import speaker_reference as R
+    from hostlink.deployed import load_deployment
+    from spike_datasets import CochleaConfig
+    from spike_datasets.fsdd import encode_recordings, list_recordings
+    from verification.runners.deploy_folder import make_deploy_folder
+    cochlea = CochleaConfig(n_channels=48, speaker_norm=1)
+    fold = A.fsdd_fold(cochlea, "george", 2, progress=False)
+    assert sorted(p.name for p in fold.enrol_paths) == sorted(f"{d}_george_{t}.wav" for d in range(10) for t in (0, 1))
+    params = random_params(CoreConfig(n_in=48, sizes=(8,), n_out=10, weight_bits=2, ternary=True,
+                                      depth=8, input_delays=True), 0)
+    dep = load_deployment(make_deploy_folder(tmp_path / "dep", params, {"front_end": cochlea.as_dict()}))
+    folders = [tmp_path / "deployed", tmp_path / "bptt-deployed"]
+    kept = A.keep_reference(dep, fold.enrol_paths, folders)
+    assert kept == str(folders[0] / R.FILE_NAME) and (folders[1] / R.FILE_NAME).is_file()
+    ref = R.load(kept, cochlea)
+    test = [r for r in list_recordings() if r.speaker == "george" and r.index >= 5]
+    assert np.array_equal(np.asarray(encode_recordings(test, cochlea, progress=False, reference=ref).spikes),
+                          fold.test_x)
+    assert A.keep_reference(dep, (), folders[:1]) is None
 
 
 def test_a_deployed_folder_of_another_network_with_the_same_name_is_not_reused(george_run, official_run):
