@@ -216,10 +216,9 @@ def sample_source(args, dep):
     if args.wav_dir:
         enrolled = speaker_reference.for_deployment(dep, args.reference)
         if enrolled is not None:
-            print(f"speaker reference: {enrolled[1]} ({speaker_reference.words_of(enrolled[1])} "
-                  f"words enrolled)", flush=True)
+            print(f"speaker reference: {enrolled.path} ({enrolled.words} words enrolled)", flush=True)
         samples = d.wav_samples(args.wav_dir, cochlea, args.labels,
-                                reference=None if enrolled is None else enrolled[0])
+                                reference=None if enrolled is None else enrolled.references)
         if args.shuffle is not None:
             import random
             random.Random(args.shuffle).shuffle(samples)

@@ -15,6 +15,7 @@ entry per view, a list of channel values in dB or null for a view without speake
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,9 +62,17 @@ def write(record: dict, path) -> Path:
     return path
 
 
-def load(path, cochlea) -> list:
-    """The per-view references (arrays, None for a view without speaker_norm) of a reference file
-    made for this front end; a file of another front end, or not a reference, is one line."""
+@dataclass(frozen=True)
+class Enrolled:
+    """A reference file, checked against the network's front end."""
+    references: list             # per view: [C] float64, or None for a view without speaker_norm
+    path: Path
+    words: int                   # how many words made it
+
+
+def load(path, cochlea) -> Enrolled:
+    """The per-view references of a reference file made for this front end; a file of another
+    front end, or not a reference, is one line."""
     from corespec.files import read_json
     path = Path(path)
     if not path.is_file():
@@ -90,18 +99,12 @@ def load(path, cochlea) -> list:
         if arr.shape != (view.n_channels,) or not np.isfinite(arr).all():
             raise RunError(f"{path}: reference of view {i} must be {view.n_channels} finite numbers")
         out.append(arr)
-    return out
+    words = record.get("words")
+    return Enrolled(out, path, words if isinstance(words, int) else 0)
 
 
-def words_of(path) -> int:
-    """How many words made the reference file (for the line that says which reference is used)."""
-    from corespec.files import read_json
-    record = read_json(path, WHAT, RunError)
-    return int(record.get("words", 0)) if isinstance(record, dict) else 0
-
-
-def for_deployment(dep, explicit=None) -> tuple[list, Path] | None:
-    """(references, file) that `eval` / `run --wav-dir` hear the words against: `explicit`
+def for_deployment(dep, explicit=None) -> Enrolled | None:
+    """The reference `eval` / `run --wav-dir` hear the words against: `explicit`
     (--reference FILE), else the deploy folder's speaker-reference.json when it has one; None
     (the reference from the folder's own words) when neither is given."""
     from .deployed import front_end
@@ -113,4 +116,4 @@ def for_deployment(dep, explicit=None) -> tuple[list, Path] | None:
         if explicit is None:
             return None
         raise RunError(f"--reference {explicit}: the network's front end has no speaker_norm")
-    return load(path, cochlea), path
+    return load(path, cochlea)

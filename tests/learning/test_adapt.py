@@ -464,7 +464,7 @@ def test_the_kept_reference_hears_his_test_words_as_the_adaptation_did(tmp_path)
     folders = [tmp_path / "deployed", tmp_path / "bptt-deployed"]
     kept = A.keep_reference(dep, fold.enrol_paths, folders)
     assert kept == str(folders[0] / R.FILE_NAME) and (folders[1] / R.FILE_NAME).is_file()
-    ref = R.load(kept, cochlea)
+    ref = R.load(kept, cochlea).references
     test = [r for r in list_recordings() if r.speaker == "george" and r.index >= 5]
     assert np.array_equal(np.asarray(encode_recordings(test, cochlea, progress=False, reference=ref).spikes),
                           fold.test_x)
