@@ -50,7 +50,7 @@ def test_encoding_puts_view_a_first_each_with_its_own_cochlea(monkeypatch, tmp_p
     view B's all 0 in its 2; every view is encoded (and cached) as a front end of its own."""
     seen = []
 
-    def cochlea_spikes(waves, config, speakers, enrol, progress):
+    def cochlea_spikes(waves, config, speakers, enrol, progress, reference=None):
         seen.append((config, tuple(speakers)))
         return np.full((len(waves), config.n_steps, config.n_channels), config.tilt_degree, dtype=np.uint8)
     monkeypatch.setattr(fsdd, "cochlea_spikes", cochlea_spikes)
