@@ -375,7 +375,7 @@ def cmd_enrol(args):
     from . import deployed as d, speaker_reference
     dep = d.load_deployment(args.deployed)
     paths = [p for p, _ in d.labelled_wavs(args.wav_dir)]
-    record = speaker_reference.enrol(d.front_end(dep), paths)
+    record = speaker_reference.enrol(d.front_end(dep), paths, dep.folder)
     out = speaker_reference.write(record, args.out or dep.folder / speaker_reference.FILE_NAME)
     note = "" if len(paths) >= d.SPEAKER_NORM_WORDS else (
         f"; with fewer than {d.SPEAKER_NORM_WORDS} words the network hears him less well "

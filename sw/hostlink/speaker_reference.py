@@ -32,14 +32,16 @@ def views_of(cochlea) -> tuple:
     return tuple(getattr(cochlea, "configs", (cochlea,)))
 
 
-def enrol(cochlea, paths) -> dict:
+def enrol(cochlea, paths, network="the network") -> dict:
     """The reference record of the speaker whose words are `paths` (WAV files at the front end's
-    rate), for every view of `cochlea` with speaker_norm."""
+    rate), for every view of `cochlea` (the front end of `network`, named in a refusal) with
+    speaker_norm."""
     from spike_datasets import DatasetError
     from spike_datasets.cochlea import enrolment_reference
     from spike_datasets.fsdd import read_wav
     if not cochlea.speaker_norm:
-        raise RunError("the network's front end has no speaker_norm: it needs no speaker reference")
+        raise RunError(f"{network}: the network's front end has no speaker_norm: it needs no "
+                       f"speaker reference")
     paths = [Path(p) for p in paths]
     if not paths:
         raise RunError("no words to enrol from")

@@ -160,7 +160,7 @@ def test_enrol_refusals_write_nothing(setup, tmp_path, capsys):
     plain = make_deploy_folder(tmp_path / "plain", PARAMS,
                                {"front_end": dict(FRONT, speaker_norm=0), "test_acc": 0.1})
     refusal(["enrol", "--deployed", str(plain), "--wav-dir", str(enrol)], capsys,
-            "has no speaker_norm")
+            str(plain), "has no speaker_norm")
     refusal(["enrol", "--deployed", str(dep), "--wav-dir", str(tmp_path / "nowhere")], capsys,
             "nowhere: no such folder")
     silent = tmp_path / "silent"
