@@ -378,7 +378,7 @@ def cmd_enrol(args):
     record = speaker_reference.enrol(d.front_end(dep), paths, dep.folder)
     out = speaker_reference.write(record, args.out or dep.folder / speaker_reference.FILE_NAME)
     note = "" if len(paths) >= d.SPEAKER_NORM_WORDS else (
-        f"; with fewer than {d.SPEAKER_NORM_WORDS} words the network hears him less well "
+        f"; with fewer than {d.SPEAKER_NORM_WORDS} words the network may hear him less well "
         f"(docs/results.md, speaker normalisation)")
     print(f"speaker reference: {len(paths)} words of {args.wav_dir} -> {out}{note}")
     if args.out is None:
