@@ -117,12 +117,14 @@ def fsdd_recordings(cochlea, progress: bool = True):
 def enrolled_speaker(cochlea, speaker: str, k: int, progress: bool = True):
     """`(x, y, speaker, take)` of one FSDD speaker, like `fsdd_recordings`, but with
     `speaker_norm` his reference taken from his takes 0..k-1 only: a device knows its new user
-    by the words he labels for it, not by the ones it is tested on."""
+    by the words he labels for it, not by the ones it is tested on. Also the paths of those
+    takes, which `keep_reference` keeps the reference of."""
     from spike_datasets.fsdd import encode_recordings, list_recordings
     recs = [r for r in list_recordings() if r.speaker == speaker]
-    data = encode_recordings(recs, cochlea, progress=progress, enrol=[r.index < k for r in recs])
+    enrol = [r.index < k for r in recs]
+    data = encode_recordings(recs, cochlea, progress=progress, enrol=enrol)
     return (np.asarray(data.spikes), np.asarray(data.labels), np.array([speaker] * len(recs)),
-            np.asarray(data.meta["index"]))
+            np.asarray(data.meta["index"])), tuple(r.path for r, e in zip(recs, enrol) if e)
 
 
 def fsdd_fold(cochlea, speaker: str, k: int, progress: bool = True) -> Fold:
@@ -132,15 +134,12 @@ def fsdd_fold(cochlea, speaker: str, k: int, progress: bool = True) -> Fold:
     x, y, spk, take = fsdd_recordings(cochlea, progress)
     if speaker not in spk:
         raise AdaptError(f"--speaker {speaker!r}: not an FSDD speaker ({', '.join(np.unique(spk))})")
+    enrol = ()
     if cochlea.speaker_norm:
-        x, y, spk, take = enrolled_speaker(cochlea, speaker, k, progress)
+        (x, y, spk, take), enrol = enrolled_speaker(cochlea, speaker, k, progress)
     ad = np.flatnonzero((spk == speaker) & (take < k))
     ad = ad[np.lexsort((take[ad], y[ad]))]                    # digit, then take
     te = np.flatnonzero((spk == speaker) & (take >= TEST_TAKES.start))
-    enrol = ()
-    if cochlea.speaker_norm:
-        from spike_datasets.fsdd import list_recordings
-        enrol = tuple(r.path for r in list_recordings() if r.speaker == speaker and r.index < k)
     return Fold(x[ad], y[ad], [f"{y[i]}_{speaker}_{take[i]}.wav" for i in ad],
                 x[te], y[te], *forgetting_set(cochlea, speaker, progress), enrol_paths=enrol)
 
