@@ -183,14 +183,15 @@ def score_run(cfg, report: dict) -> dict:
                          "test": split_speakers(splits.test)}}
 
 
-def train_row(spec: dict) -> dict:
-    """Train (or, with resume, continue) the run and return its row of the LOSO report."""
+def train_row(spec: dict, on_epoch=None) -> dict:
+    """Train (or, with resume, continue) the run and return its row of the LOSO report;
+    `on_epoch` as train's."""
     from .train import _checkpoint_path, make_config, train
     cfg = make_config(spec["task"], **spec["overrides"])
     # a run not started yet starts quietly: train's hint about a run under another name is for
     # `delaysnn train --resume`, not for a LOSO's new seed
     resume = spec["resume"] and _checkpoint_path(cfg).exists()
-    report = train(cfg, resume=resume, progress=False)
+    report = train(cfg, resume=resume, progress=False, on_epoch=on_epoch)
     scored = score_run(cfg, report)
     check_held_out(spec, scored["speakers"])
     return {"run": cfg.name, "folder": cfg.out, "report": cfg.report,
@@ -217,18 +218,20 @@ def stored_row(spec: dict) -> dict | None:
     return doc.get("row") if doc.get("identity") == json.loads(json.dumps(cfg.identity())) else None
 
 
-def run_one(spec: dict) -> dict:
+def run_one(spec: dict, lines=None) -> dict:
     """One run, in a worker (with resume continued from its checkpoint). The result file is
     written last, so it exists only for a finished run; a failure becomes the row's `error` so
-    that the other runs go on."""
+    that the other runs go on. `lines`: where each epoch's `epoch_line` goes (a queue's `put`,
+    or print), None for none."""
     from .export import atomic_write_json
     from .train import make_config
     t0 = time.perf_counter()
     row = {"protocol": spec["protocol"], "speaker": spec["speaker"], "seed": spec["seed"]}
+    on_epoch = None if lines is None else (lambda rec: lines(epoch_line(spec, rec)))
     try:
         cfg = make_config(spec["task"], **spec["overrides"])
         (Path(cfg.out) / RESULT_FILE).unlink(missing_ok=True)
-        row.update(train_row(spec), reused=False, wall_s=time.perf_counter() - t0)
+        row.update(train_row(spec, on_epoch), reused=False, wall_s=time.perf_counter() - t0)
         atomic_write_json(Path(cfg.out) / RESULT_FILE, {"identity": cfg.identity(), "row": row})
     except Exception as e:  # one failed run must not lose the others
         row.update(error=f"{type(e).__name__}: {e}", wall_s=time.perf_counter() - t0)
@@ -244,11 +247,24 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def _what(run: dict) -> str:
+    return f"{run['speaker']} held out" if run["protocol"] == "speaker" else "official split"
+
+
+def epoch_line(spec: dict, rec: dict) -> str:
+    """`  george held out, seed 1: epoch 3/30, val 0.9120, best 0.9150 @ 2, 58 s`: one line per
+    finished epoch of a run in flight, so that a LOSO of long runs is never silent for a run's
+    length (the epoch's own seconds, not the run's)."""
+    return (f"  {_what(spec)}, seed {spec['seed']}: epoch {rec['epoch']}/{rec['epochs']}, val "
+            f"{rec['val_acc']:.4f}, best {rec['best_val_acc']:.4f} @ {rec['best_epoch']}, "
+            f"{rec['epoch_s']:.0f} s")
+
+
 def progress_line(row: dict, done: int, total: int, mean_run_s: float, left: int, workers: int,
                   t0: float) -> str:
     """`[k/n] run: test ... (val ..., epoch e), elapsed, remaining`: remaining is the runs left
     to train at the mean time of those trained so far, shared among the workers."""
-    what = f"{row['speaker']} held out" if row["protocol"] == "speaker" else "official split"
+    what = _what(row)
     if "error" in row:
         result = f"ERROR {row['error']}"
     else:
@@ -268,9 +284,10 @@ def _init_worker() -> None:
 
 def execute(runs: list[dict], workers: int = 2, progress: bool = True) -> list[dict]:
     """Every run: with resume a finished one's stored row, the others trained (in `workers`
-    processes, one torch thread each); the rows in the order of `runs`, a line on screen per
+    processes, one torch thread each); the rows in the order of `runs`. On screen, with
+    `progress`, a line per epoch of each run in flight (the workers queue theirs) and one per
     finished run."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     t0 = time.perf_counter()
     stored = {i: stored_row(spec) for i, spec in enumerate(runs) if spec["resume"]}
     todo = [i for i in range(len(runs)) if stored.get(i) is None]
@@ -289,16 +306,33 @@ def execute(runs: list[dict], workers: int = 2, progress: bool = True) -> list[d
         if row is not None:
             report(i, dict(row, reused=True))
     if workers <= 1 or len(todo) <= 1:
+        say = (lambda line: print(line, flush=True)) if progress else None
         for i in todo:
-            report(i, run_one(runs[i]))
+            report(i, run_one(runs[i], say))
     else:
         import multiprocessing as mp
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=mp.get_context("spawn"),
-                                 initializer=_init_worker) as pool:
-            futures = {pool.submit(run_one, runs[i]): i for i in todo}
-            for future in as_completed(futures):
-                report(futures[future], future.result())
+        ctx = mp.get_context("spawn")
+        with ctx.Manager() as manager, ProcessPoolExecutor(
+                max_workers=min(workers, len(todo)), mp_context=ctx, initializer=_init_worker) as pool:
+            lines = manager.Queue() if progress else None
+            futures = {pool.submit(run_one, runs[i], None if lines is None else lines.put): i for i in todo}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                _print_queued(lines)
+                for future in done:
+                    report(futures[future], future.result())
     return [rows[i] for i in range(len(runs))]
+
+
+def _print_queued(lines) -> None:
+    """Print the epoch lines the workers have queued so far (none without a queue)."""
+    from queue import Empty
+    while lines is not None:
+        try:
+            print(lines.get_nowait(), flush=True)
+        except Empty:
+            return
 
 
 # --------------------------------------------------------------------------------------------
@@ -522,7 +556,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reports-dir", type=Path,
                    help="where the report, the runs' reports and the plot go; None: build/reports "
                         "(plot: build/plots)")
-    p.add_argument("--quiet", action="store_true", help="no line per finished run")
+    p.add_argument("--quiet", action="store_true", help="no line per epoch or per finished run")
     p.add_argument("--ensemble", metavar="NAMES",
                    help="train nothing: merge the networks of two LOSO reports (A,B) fold by fold "
                         "into one towers network (build/towers/<name>/, deployable) and test it on "

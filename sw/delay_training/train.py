@@ -9,6 +9,7 @@ import platform
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -473,8 +474,12 @@ def restore_checkpoint(ck: dict, path: Path, model, opt, sched, epochs: int) -> 
         sched._last_lr = [group["lr"] for group in opt.param_groups]
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
-    """Run (or resume) one training; returns the report dict (also written to cfg.report)."""
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
+          on_epoch: Callable[[dict], None] | None = None) -> dict:
+    """Run (or resume) one training; returns the report dict (also written to cfg.report).
+    `on_epoch` gets each finished epoch's history record with `epochs`, `best_epoch` and
+    `best_val_acc` added, after its checkpoint is saved (LOSO's line per epoch of a run in a
+    worker, where the progress bar is off)."""
     from tqdm import tqdm
 
     t_start = time.perf_counter()
@@ -593,6 +598,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                            **({"adversary": {"model": adversary.state_dict(), "optimizer": adv_opt.state_dict()}}
                               if adversary is not None else {}),
                            "elapsed": elapsed + time.perf_counter() - session_start}, ckpt_path)
+        if on_epoch is not None:
+            on_epoch(dict(rec, epochs=cfg.epochs, best_epoch=best["epoch"], best_val_acc=best["val_acc"]))
         if cfg.throttle:
             time.sleep(cfg.throttle)
     bar.close()

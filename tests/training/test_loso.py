@@ -129,6 +129,28 @@ def test_tiny_loso_run_writes_report_and_plot(tmp_path):
     assert [r["test_acc"] for r in again["runs"]] == [r["test_acc"] for r in data["runs"]]
 
 
+def test_epoch_line_names_the_run_and_its_epoch():
+    spec = {"protocol": "speaker", "speaker": "george", "seed": 1}
+    rec = {"epoch": 3, "epochs": 30, "val_acc": 0.912, "best_val_acc": 0.915, "best_epoch": 2,
+           "epoch_s": 57.6}
+    assert L.epoch_line(spec, rec) == "  george held out, seed 1: epoch 3/30, val 0.9120, best 0.9150 @ 2, 58 s"
+    assert L.epoch_line(dict(spec, protocol="official"), rec).startswith("  official split, seed 1: epoch 3/30")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_run_in_flight_says_each_epoch(workers, tmp_path, capfd):
+    """A LOSO of long runs is not silent for a run's length: every epoch of every run prints a
+    line (from the workers too), before the run's finished line."""
+    L.loso(recipe={"epochs": 2, "sizes": (8,), "n_train": 40}, seeds=(0,), speakers="lucas,george",
+           workers=workers, train_dir=tmp_path / "train", reports_dir=tmp_path / "reports")
+    out = capfd.readouterr().out.splitlines()
+    for speaker in ("lucas", "george"):
+        epochs = [i for i, line in enumerate(out) if line.startswith(f"  {speaker} held out, seed 0: epoch ")]
+        assert [out[i].split("epoch ")[1].split(",")[0] for i in epochs] == ["1/2", "2/2"]
+        finished = next(i for i, line in enumerate(out) if f"] {speaker} held out, seed 0: " in line)
+        assert epochs[-1] < finished
+
+
 def test_resume_starts_a_new_run_without_the_hint_for_another_name(tmp_path, capfd):
     kw = dict(recipe={"epochs": 1, "sizes": (8,), "n_train": 40}, seeds=(3,), speakers="lucas",
               workers=1, train_dir=tmp_path / "train", reports_dir=tmp_path / "reports", progress=False)
