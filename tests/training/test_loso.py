@@ -151,6 +151,17 @@ def test_a_run_in_flight_says_each_epoch(workers, tmp_path, capfd):
         assert epochs[-1] < finished
 
 
+def test_the_synthetic_speakers_are_prepared_once_with_a_progress_bar(tmp_path, capfd):
+    """The runs share the --tts speakers: LOSO makes them before any run starts, on screen (a
+    worker's own load is silent)."""
+    L.loso(recipe={"epochs": 1, "sizes": (8,), "n_train": 40, "tts": "voices=2"}, seeds=(0,),
+           speakers="lucas", workers=1, train_dir=tmp_path / "train", reports_dir=tmp_path / "reports")
+    out, err = capfd.readouterr()
+    prepared = out.index("preparing the synthetic speakers (voices=2,")
+    assert prepared < out.index("  lucas held out, seed 0: epoch 1/1")
+    assert "espeak-ng voices" in err
+
+
 def test_resume_starts_a_new_run_without_the_hint_for_another_name(tmp_path, capfd):
     kw = dict(recipe={"epochs": 1, "sizes": (8,), "n_train": 40}, seeds=(3,), speakers="lucas",
               workers=1, train_dir=tmp_path / "train", reports_dir=tmp_path / "reports", progress=False)
