@@ -203,7 +203,7 @@ def train_row(spec: dict, on_epoch=None) -> dict:
             "test_speakers": scored["speakers"]["test"],
             "n_train": report["data"]["n_train"], "n_val": report["data"]["n_val"],
             "n_test": report["data"]["n_test"], "memory_bits": report["memory_bits"],
-            "train_s": report["train_s"]}
+            "train_s": report["train_s"], "provenance": report.get("provenance")}
 
 
 def stored_row(spec: dict) -> dict | None:
@@ -517,8 +517,49 @@ def loso(recipe: dict, seeds=(0, 1, 2), speakers: str = "all", workers: int = 2,
                        if summary["mean_test_acc"] is not None else None)
     summary["wall_s"] = time.perf_counter() - t0
     summary["report"] = str(reports_dir / f"loso-{name}.json")
+    summary["not_repeated"] = differences(_previous(Path(summary["report"])), summary)
+    if progress:
+        for d in summary["not_repeated"]:
+            print(difference_line(d), flush=True)
     atomic_write_json(Path(summary["report"]), summary)
     return summary
+
+
+def _previous(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def differences(previous: dict | None, summary: dict) -> list[dict]:
+    """The runs of `summary` whose test accuracy differs from the same run (protocol, held-out
+    speaker, seed) in `previous`, the report of the same name and recipe it replaces, each with
+    `provenance.why_different`'s reason. A rerun that does not repeat a figure says so, and why."""
+    from .provenance import why_different
+    if not previous or previous.get("recipe") != summary["recipe"]:
+        return []
+    def runs(doc):
+        rows = list(doc.get("runs") or []) + list((doc.get("official") or {}).get("runs") or [])
+        return {(r.get("protocol"), r.get("speaker"), r.get("seed")): r for r in rows if "error" not in r}
+    before, now = runs(previous), runs(summary)
+    out = []
+    for key in sorted(set(before) & set(now), key=str):
+        then_acc, now_acc = before[key].get("test_acc"), now[key].get("test_acc")
+        if then_acc != now_acc:
+            out.append({"protocol": key[0], "speaker": key[1], "seed": key[2],
+                        "test_acc_before": then_acc, "test_acc_now": now_acc,
+                        "date_before": previous.get("date"),
+                        "why": why_different(before[key].get("provenance"), now[key].get("provenance"))})
+    return out
+
+
+def difference_line(d: dict) -> str:
+    """One difference as a line for the screen."""
+    who = f"{d['speaker']} held out" if d["protocol"] == "speaker" else "official split"
+    return (f"not repeated: {who}, seed {d['seed']}: {100 * d['test_acc_now']:.1f} % now, "
+            f"{100 * d['test_acc_before']:.1f} % in the report this replaces ({d['date_before']}): "
+            f"{d['why']}")
 
 
 def table(summary: dict) -> str:

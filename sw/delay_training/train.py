@@ -23,6 +23,7 @@ from .augment import Augment
 from .data import AUDIO_TASKS, TASKS, Splits, load_task, task_slug
 from .export import atomic_torch_save, atomic_write_json, compare, export
 from .mixup import blend, blend_loss, main_labels, mixup_generator
+from .provenance import provenance
 from .model import DelaySNN, predict
 from .model_config import ModelConfig, check_learned_registers
 from .quant import is_float
@@ -455,6 +456,20 @@ def check_resume(ck: dict, cfg: TrainConfig, path: Path) -> None:
                          "continue it, or run without --resume to start over")
 
 
+def check_same_data(ck: dict, made_from: dict, path: Path) -> None:
+    """Refuse to continue a checkpoint on other data than it was trained on (new audio, another
+    front end or cochlea version under the same settings): the run would mix the two."""
+    then = ck.get("data_sha256")
+    if then is None:           # a checkpoint from before fingerprints were kept
+        return
+    changed = [split for split in ("train", "val") if then.get(split) != made_from["data_sha256"][split]]
+    if changed:
+        raise TrainError(f"{path}: the {' and '.join(changed)} data differ from those the checkpoint "
+                         f"was trained on (sha256 {then[changed[0]][:12]}..., now "
+                         f"{made_from['data_sha256'][changed[0]][:12]}...); run without --resume "
+                         "to start over")
+
+
 def restore_checkpoint(ck: dict, path: Path, model, opt, sched, epochs: int) -> None:
     """Load the model, optimizer and schedule of a checked checkpoint. With a new epoch count the
     cosine is stretched to it: the learning rate continues from the new curve's value at the
@@ -498,6 +513,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     splits = load_task(cfg.task, n_train=cfg.n_train, test_speaker=cfg.test_speaker, progress=progress,
                        front_end=cfg.front_end, voices=cfg.voices, tts=cfg.tts,
                        tonic_root=cfg.tonic_root or None, real_speakers=cfg.real_speakers)
+    made_from = provenance(splits)
+    if ck is not None:
+        check_same_data(ck, made_from, ckpt_path)
     model = build_model(cfg, splits).to(device)
     if not cfg.train_weights:
         for w in model.weights:
@@ -595,6 +613,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         atomic_torch_save({"version": CHECKPOINT_VERSION, "identity": cfg.identity(), "epoch": epoch + 1,
                            "model": model.state_dict(), "optimizer": opt.state_dict(),
                            "scheduler": sched.state_dict(), "history": history, "best": best,
+                           "data_sha256": made_from["data_sha256"],
                            **({"adversary": {"model": adversary.state_dict(), "optimizer": adv_opt.state_dict()}}
                               if adversary is not None else {}),
                            "elapsed": elapsed + time.perf_counter() - session_start}, ckpt_path)
@@ -604,10 +623,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             time.sleep(cfg.throttle)
     bar.close()
     train_s = elapsed + time.perf_counter() - session_start
-    return finish(cfg, model, splits, history, best, train_s, device, t_start, elapsed, progress)
+    return finish(cfg, model, splits, history, best, train_s, device, t_start, elapsed, progress,
+                  made_from)
 
 
-def finish(cfg, model, splits, history, best, train_s, device, t_start, prior_s, progress) -> dict:
+def finish(cfg, model, splits, history, best, train_s, device, t_start, prior_s, progress,
+           made_from: dict | None = None) -> dict:
     """Select the best-validation epoch, test it, export, compare with the golden model, plot,
     write the report."""
     from . import plots
@@ -645,6 +666,7 @@ def finish(cfg, model, splits, history, best, train_s, device, t_start, prior_s,
         "history": history,
         "device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
         "host": platform.node(),
+        "provenance": made_from or provenance(splits),
     }
     if is_float(model.config.wbits):
         report["export"] = {"possible": False,

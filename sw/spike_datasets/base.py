@@ -6,6 +6,7 @@ with integer labels; keeping one type means a new data set needs no new plumbing
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -94,6 +95,19 @@ class SpikeDataset(Dataset):
             n_classes=self.n_classes, dt=self.dt, class_names=self.class_names,
             meta={k: v[idx] for k, v in self.meta.items()}, info={**self.info, **info},
         )
+
+    def fingerprint(self) -> str:
+        """sha256 (hex) of what a network sees of this set: shape, spikes, labels, class count and
+        every meta tensor, in sample order. Two runs whose sets have equal fingerprints trained
+        on the same bits, whatever cache or audio they came from."""
+        digest = hashlib.sha256(f"{tuple(self.spikes.shape)}|{self.n_classes}".encode())
+        digest.update(np.packbits(self.spikes.contiguous().numpy(), axis=-1).tobytes())   # 0/1 uint8
+        digest.update(self.labels.numpy().astype("<i8").tobytes())
+        for key in sorted(self.meta):
+            value = self.meta[key].contiguous().numpy()
+            digest.update(f"|{key}|{value.dtype.str}|{value.shape}|".encode())
+            digest.update(value.tobytes())
+        return digest.hexdigest()
 
     def mean_spikes_per_sample(self) -> float:
         return float(self.spikes.sum(dtype=torch.int64)) / max(self.n_samples, 1)
