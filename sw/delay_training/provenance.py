@@ -4,7 +4,7 @@ A run is fixed by its settings (TrainConfig.identity), its seed, the bits of its
 code. The first two are in the run's name and checkpoint; this module records the other two in
 its report (`provenance`): the sha256 of each split as the network sees it
 (`SpikeDataset.fingerprint`: any change of audio, front end or cache shows) and the git commit
-of the checkout with whether its tracked files were changed.
+of the checkout with a hash of its uncommitted changes.
 """
 
 from __future__ import annotations
@@ -52,11 +52,12 @@ def why_different(before: dict | None, now: dict | None) -> str:
     """Why two runs with the same settings and seed may have given different figures, from
     their `provenance` records (either may be None: a report made before provenance was kept)."""
     if not before or not now:
-        return "the earlier run recorded no data fingerprint, so the cause cannot be told"
-    parts = [f"{split} data differ ({before['data_sha256'][split][:12]} then, "
-             f"{now['data_sha256'][split][:12]} now)"
-             for split in ("train", "val", "test")
-             if before["data_sha256"].get(split) != now["data_sha256"].get(split)]
+        return ("the " + ("earlier" if not before else "new") + " run recorded no data "
+                "fingerprint (made before runs kept them), so the cause cannot be told")
+    then_data, now_data = before.get("data_sha256") or {}, now.get("data_sha256") or {}
+    parts = [f"{split} data differ ({str(then_data.get(split))[:12]} then, "
+             f"{str(now_data.get(split))[:12]} now)"
+             for split in ("train", "val", "test") if then_data.get(split) != now_data.get(split)]
     code_then, code_now = before.get("code") or {}, now.get("code") or {}
     if code_then.get("commit") != code_now.get("commit"):
         parts.append(f"the code differs (commit {str(code_then.get('commit'))[:10]} then, "

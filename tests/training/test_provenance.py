@@ -92,7 +92,9 @@ def _prov(train="a" * 64, commit="1" * 40, diff=None):
     (_prov(diff="e" * 64), _prov(diff="f" * 64), "the code's uncommitted changes differ"),
     (_prov(diff="e" * 64), _prov(diff="e" * 64), "same data and code"),
     (_prov(), _prov(), "same data and code: the training itself did not repeat"),
-    (None, _prov(), "recorded no data fingerprint"),
+    (None, _prov(), "the earlier run recorded no data fingerprint"),
+    (_prov(), None, "the new run recorded no data fingerprint"),
+    ({"code": {}}, _prov(), "train data differ (None then, aaaaaaaaaaaa now)"),
 ])
 def test_why_a_rerun_differs(then, now, says):
     assert says in why_different(then, now)
@@ -112,7 +114,8 @@ def test_loso_names_a_figure_a_rerun_did_not_repeat():
     assert (d["speaker"], d["seed"], d["test_acc_before"], d["test_acc_now"]) == ("george", 0, 0.904, 0.892)
     assert L.difference_line(d) == (
         "not repeated: george held out, seed 0: 89.2 % now, 90.4 % in the report this replaces "
-        "(2026-12-05): the earlier run recorded no data fingerprint, so the cause cannot be told")
+        "(2026-12-05): the earlier run recorded no data fingerprint (made before runs kept them), "
+        "so the cause cannot be told")
 
 
 def test_a_loso_rerun_records_and_compares(tmp_path, capfd):
