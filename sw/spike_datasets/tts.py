@@ -53,7 +53,7 @@ import scipy.io.wavfile
 import scipy.signal
 
 from corespec.errors import UserError
-from corespec.files import atomic_write
+from corespec.files import atomic_write, atomic_write_json
 from corespec.options import name_values
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -454,24 +454,59 @@ def _flite_version() -> str:
     return done.stdout.strip()
 
 
+def take_recipe(voice: Voice | FliteVoice | FestivalVoice, word: str, take: int) -> str:
+    """sha256 (hex) of what makes one take's audio besides the engine's version and this file's
+    code (both in the folder's key): the engine, its arguments and standard input, the formant
+    scale and the output rate. A file is reused only under the recipe it was made with, so a
+    changed draw of a speaker or a take makes new audio even where no version was bumped."""
+    doc = {"engine": voice.engine, "args": voice.command(word, take, Path("OUT.wav")),
+           "stdin": voice.stdin(word), "formant": voice.formant, "rate": SAMPLE_RATE}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _recipes_path(folder: Path, voice) -> Path:
+    """Each speaker's record of the recipe of every take written for it (a hidden file beside
+    the WAVs: {file name: take_recipe})."""
+    return folder / f".{voice.name}.recipes.json"
+
+
+def _read_recipes(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def generate(spec: TtsSpec, folder: Path, progress: bool = True, engine: str = "espeak-ng") -> list[Path]:
     """Write every take of every digit of every synthetic speaker of `engine` ("espeak-ng":
     `spec.speakers()`, "flite": `spec.flite_speakers()`, "accented": `spec.accented_speakers()`,
-    "festival": `spec.festival_speakers()`) as `{folder}/{digit}_{speaker}_{take}.wav`
-    (skipping files already there) and return the paths, sorted by speaker, digit, take like
-    fsdd.list_recordings."""
+    "festival": `spec.festival_speakers()`) as `{folder}/{digit}_{speaker}_{take}.wav` and return
+    the paths, sorted by speaker, digit, take like fsdd.list_recordings. A file already there is
+    reused when the speaker's record says it was made with this take's `take_recipe`; otherwise
+    (another recipe, or no record: a file from before records were kept) it is made again."""
     from tqdm.auto import tqdm
     voices = {"flite": spec.flite_speakers, "accented": spec.accented_speakers,
               "festival": spec.festival_speakers, "espeak-ng": spec.speakers}[engine]()
     exe = ENGINE_EXECUTABLES["espeak-ng" if engine == "accented" else engine]()
     folder.mkdir(parents=True, exist_ok=True)
-    jobs = [(v, d, t) for v in voices for d in range(10) for t in range(spec.takes)]
     paths = []
-    for voice, digit, take in tqdm(jobs, desc=f"{engine} voices", unit="word", disable=not progress,
-                                   leave=False):
-        path = folder / f"{digit}_{voice.name}_{take}.wav"
-        if not path.exists():
-            wave = synthesise(WORDS[digit], voice, take, exe)
-            atomic_write(path, lambda f, w=wave: scipy.io.wavfile.write(f, SAMPLE_RATE, w))
-        paths.append(path)
+    with tqdm(total=len(voices) * 10 * spec.takes, desc=f"{engine} voices", unit="word",
+              disable=not progress, leave=False) as bar:
+        for voice in voices:
+            record_path = _recipes_path(folder, voice)
+            record = _read_recipes(record_path)
+            written = False
+            for digit in range(10):
+                for take in range(spec.takes):
+                    path = folder / f"{digit}_{voice.name}_{take}.wav"
+                    recipe = take_recipe(voice, WORDS[digit], take)
+                    if not (path.exists() and record.get(path.name) == recipe):
+                        wave = synthesise(WORDS[digit], voice, take, exe)
+                        atomic_write(path, lambda f, w=wave: scipy.io.wavfile.write(f, SAMPLE_RATE, w))
+                        record[path.name], written = recipe, True
+                    paths.append(path)
+                    bar.update()
+            if written:
+                atomic_write_json(record_path, record)
     return paths

@@ -278,6 +278,42 @@ def test_generate_names_every_take_and_reuses_files(tmp_path, monkeypatch):
     assert more[:40] == paths and len(log.read_text().splitlines()) == 60   # only the third voice is new
 
 
+def test_a_file_is_reused_only_under_the_recipe_it_was_made_with(tmp_path, monkeypatch):
+    """The cache folder's key holds the engine's version and the voice lists, not each speaker's
+    draws: a changed draw (here the take's speed formula) with no version bumped must make new
+    audio for exactly the takes whose command changed; a file with no record (made before records
+    were kept) is made again once."""
+    exe, log = stand_in(tmp_path)
+    monkeypatch.setattr(tts, "espeak", lambda: exe)
+    calls = lambda: len(log.read_text().splitlines())
+    spec = TtsSpec(voices=2)
+    paths = tts.generate(spec, tmp_path / "out", progress=False)
+    assert calls() == 20
+    record = tmp_path / "out" / ".tts0.recipes.json"
+    import json
+    made = json.loads(record.read_text())
+    assert sorted(made) == sorted(p.name for p in paths[:10])
+    assert made["3_tts0_0.wav"] == tts.take_recipe(spec.speakers()[0], "three", 0)
+    tts.generate(spec, tmp_path / "out", progress=False)
+    assert calls() == 20                                       # same recipes: nothing made again
+    # another speed for take 0 of tts1 only: its ten files are made again, tts0's are not
+    original = Voice.take
+    monkeypatch.setattr(Voice, "take", lambda self, take: (original(self, take)[0] + (self.index == 1),
+                                                           original(self, take)[1]))
+    tts.generate(spec, tmp_path / "out", progress=False)
+    lines = log.read_text().splitlines()[20:]
+    assert len(lines) == 10 and all("Voice" not in line for line in lines)
+    assert [line.split(" -s ")[1].split()[0] for line in lines] == \
+        [str(original(spec.speakers()[1], 0)[0] + 1)] * 10
+    monkeypatch.setattr(Voice, "take", original)
+    # a file whose record is gone is made again once, then reused
+    record.unlink()
+    tts.generate(spec, tmp_path / "out", progress=False)
+    tts.generate(spec, tmp_path / "out", progress=False)
+    assert calls() == 20 + 10 + 10 + 10                          # tts1 back to its old speed, tts0 once
+    assert json.loads(record.read_text()) == made
+
+
 def test_generate_flite_speakers(tmp_path, monkeypatch):
     exe, log = stand_in(tmp_path, rate=16000)
     monkeypatch.setattr(tts, "flite", lambda: exe)
