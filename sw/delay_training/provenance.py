@@ -26,8 +26,9 @@ def _git(*args: str) -> str | None:
     if root is None:
         return None
     try:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                              timeout=30)
+        # no timeout: subprocess polls a timed wait with time.sleep, which the training's own
+        # throttle (and its tests) patch; git's rev-parse and diff do not wait on anything
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
