@@ -628,7 +628,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
 
 
 def finish(cfg, model, splits, history, best, train_s, device, t_start, prior_s, progress,
-           made_from: dict | None = None) -> dict:
+           made_from: dict) -> dict:
     """Select the best-validation epoch, test it, export, compare with the golden model, plot,
     write the report."""
     from . import plots
@@ -666,7 +666,7 @@ def finish(cfg, model, splits, history, best, train_s, device, t_start, prior_s,
         "history": history,
         "device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
         "host": platform.node(),
-        "provenance": made_from or provenance(splits),
+        "provenance": made_from,
     }
     if is_float(model.config.wbits):
         report["export"] = {"possible": False,
